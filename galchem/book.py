@@ -1,0 +1,216 @@
+"""Build the book: execute every notebook with papermill, then render the site with Jupyter Book.
+
+The sources (``_config.yml``, ``_toc.yml``, ``references.bib``, ``book/``)
+are mirrored into ``_build/src`` and executed there, so the committed
+notebooks stay free of outputs.  Parameters come from a profile,
+``profiles/<name>.yml``::
+
+    description: what the profile is for
+    execution_timeout: 900        # seconds per cell
+    defaults: {data_source: mock, seed: 42}   # given to every notebook
+    notebooks:
+      01_data: {n_stars: 60000}   # by notebook name
+
+Every parameter a profile gives must be declared in the notebook's
+``parameters`` cell; a typo is an error, not a silent no-op.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+import papermill
+import yaml
+
+from galchem.errors import GalchemError
+
+SOURCES = ("_config.yml", "_toc.yml", "references.bib", "book")
+STAMP = ".galchem-build.json"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Papermill parameters for every notebook of the book."""
+
+    name: str
+    description: str
+    execution_timeout: int
+    defaults: dict
+    notebooks: dict
+
+    def parameters(self, notebook: str) -> dict:
+        """The parameters of one notebook: the defaults, then its own."""
+        return {**self.defaults, **self.notebooks.get(notebook, {})}
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The book's root: the nearest folder at or above ``start`` holding ``_toc.yml``."""
+    start = (start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "_toc.yml").is_file():
+            return folder
+    raise GalchemError(f"no _toc.yml in {start} or above: run this inside the galchem repository")
+
+
+def load_profile(root: Path, name: str) -> Profile:
+    """Read ``profiles/<name>.yml``."""
+    path = root / "profiles" / f"{name}.yml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in (root / "profiles").glob("*.yml")))
+        raise GalchemError(f"no profile {name!r} ({path}); known profiles: {known}")
+    data = yaml.safe_load(path.read_text()) or {}
+    return Profile(
+        name=name,
+        description=data.get("description", ""),
+        execution_timeout=int(data.get("execution_timeout", 900)),
+        defaults=dict(data.get("defaults") or {}),
+        notebooks=dict(data.get("notebooks") or {}),
+    )
+
+
+def toc_files(root: Path) -> list[str]:
+    """The files of ``_toc.yml`` in reading order, without suffix, relative to the root."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries: list) -> None:
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections", []))
+            for part in entry.get("parts", []):
+                walk(part.get("chapters", []))
+
+    walk(toc.get("chapters", []))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    return files
+
+
+def notebooks(root: Path) -> list[Path]:
+    """The notebooks of the table of contents, relative to the root."""
+    return [Path(f"{f}.ipynb") for f in toc_files(root) if (root / f"{f}.ipynb").is_file()]
+
+
+def check_parameters(notebook: Path, parameters: dict) -> None:
+    """Fail unless the notebook has a ``parameters`` cell declaring every given parameter."""
+    declared = papermill.inspect_notebook(str(notebook))
+    has_cell = any("parameters" in c.get("metadata", {}).get("tags", []) for c in nbformat.read(notebook, 4).cells)
+    if not has_cell:
+        raise GalchemError(f"{notebook.name}: no cell tagged 'parameters'")
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise GalchemError(
+            f"{notebook.name}: the profile sets {', '.join(unknown)}, which the parameters cell does not declare "
+            f"(declared: {', '.join(declared) or 'nothing'})"
+        )
+
+
+def tidy_executed(path: Path) -> None:
+    """Collapse the injected-parameters cell and drop local paths papermill recorded."""
+    nb = nbformat.read(path, 4)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+    for key in ("input_path", "output_path"):
+        nb.metadata.get("papermill", {}).pop(key, None)
+    nb.metadata.get("papermill", {}).get("environment_variables", {}).clear()
+    nbformat.write(nb, path)
+
+
+def execute(source: Path, target: Path, parameters: dict, timeout: int) -> None:
+    """Run one notebook with papermill; a failure names the notebook and the cell."""
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(target),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(target.parent),
+            progress_bar=False,
+            execution_timeout=timeout,
+        )
+    except papermill.PapermillExecutionError as err:
+        raise GalchemError(
+            f"{source.name} failed in cell {err.cell_index} (execution count {err.exec_count}): "
+            f"{err.ename}: {err.evalue.splitlines()[0] if err.evalue else ''} -- see {target}"
+        ) from None
+    finally:
+        if target.is_file():
+            tidy_executed(target)
+
+
+def sources_digest(root: Path, profile: Profile) -> str:
+    """A hash of the book's sources, the profile and the galchem package: what a build is of."""
+    digest = hashlib.sha256(json.dumps(profile.__dict__, sort_keys=True, default=str).encode())
+    files = [root / s for s in SOURCES] + [Path(__file__).parent]
+    for top in files:
+        paths = sorted(top.rglob("*")) if top.is_dir() else [top]
+        for path in paths:
+            if path.is_file() and "__pycache__" not in path.parts and ".ipynb_checkpoints" not in path.parts:
+                digest.update(str(path.relative_to(top.parent)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def mirror_sources(root: Path, src: Path) -> None:
+    """Copy the book's sources into the build folder, replacing what was there."""
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir(parents=True)
+    for name in SOURCES:
+        path = root / name
+        if path.is_dir():
+            shutil.copytree(path, src / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        elif path.is_file():
+            shutil.copy2(path, src / name)
+
+
+def build(root: Path, profile_name: str = "ci", log: Callable[[str], None] = print) -> Path:
+    """Execute the book's notebooks with a profile and build the HTML; return the site's index."""
+    profile = load_profile(root, profile_name)
+    pages = notebooks(root)
+    for page in pages:
+        check_parameters(root / page, profile.parameters(page.stem))
+    build_dir = root / "_build"
+    src = build_dir / "src"
+    mirror_sources(root, src)
+    os.environ.setdefault("GALCHEM_CACHE_DIR", str(build_dir / "cache"))
+    os.environ.pop("MPLBACKEND", None)  # a non-inline backend would drop every figure
+    os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    log(f"galchem book: profile {profile.name!r} ({profile.description}); {len(pages)} notebook(s)")
+    timings = {}
+    start = time.perf_counter()
+    for i, page in enumerate(pages, 1):
+        log(f"[{i}/{len(pages)}] {page} ...")
+        t0 = time.perf_counter()
+        execute(root / page, src / page, profile.parameters(page.stem), profile.execution_timeout)
+        timings[str(page)] = round(time.perf_counter() - t0, 1)
+        log(f"[{i}/{len(pages)}] {page} done in {timings[str(page)]:.1f} s")
+    log("building HTML with jupyter-book ...")
+    t0 = time.perf_counter()
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    command = [str(jupyter_book if jupyter_book.exists() else "jupyter-book"), "build", str(src),
+               "--path-output", str(root), "-W", "-n", "--keep-going"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout[-6000:] + result.stderr[-6000:])
+        raise GalchemError(f"jupyter-book build failed (exit {result.returncode}); its log is above")
+    timings["jupyter-book build"] = round(time.perf_counter() - t0, 1)
+    html = build_dir / "html"
+    stamp = {"profile": profile.name, "sources": sources_digest(root, profile), "seconds": timings,
+             "total_seconds": round(time.perf_counter() - start, 1)}
+    (html / STAMP).write_text(json.dumps(stamp, indent=2))
+    log(f"HTML built in {timings['jupyter-book build']:.1f} s; total {stamp['total_seconds']:.1f} s")
+    index = html / "index.html"
+    log(f"the site is at {index}")
+    return index

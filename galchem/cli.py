@@ -1,0 +1,97 @@
+"""The ``galchem`` command line: the same functions the notebooks call.
+
+    galchem book [--profile ci|full]
+    galchem mock --sample lamost --n 332000 --seed 42 --out lamost.parquet
+    galchem cutflow --sample lamost --catalog lamost.parquet [--out cutflow.csv]
+
+Problems with the input end with one line on standard error and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from galchem import __version__, contract
+from galchem.errors import GalchemError
+
+SAMPLES = tuple(contract.SAMPLES)
+
+
+def _book(args: argparse.Namespace) -> None:
+    from galchem.book import build, find_root
+
+    build(args.root or find_root(), args.profile, log=lambda line: print(line, flush=True))
+
+
+def _truth_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}.truth.parquet")
+
+
+def _mock(args: argparse.Namespace) -> None:
+    from galchem.mock import make_mock
+    from galchem.tables import table_format, write_table
+
+    table_format(args.out)
+    truth_out = args.truth_out or _truth_path(args.out)
+    t0 = time.perf_counter()
+    made = make_mock(args.sample, args.n, args.seed)
+    write_table(made.catalog, args.out, units=contract.units(args.sample))
+    write_table(made.truth, truth_out)
+    print(f"wrote {len(made.catalog):,} {args.sample} mock rows to {args.out} and their truth to {truth_out} "
+          f"({time.perf_counter() - t0:.1f} s)")
+
+
+def _cutflow(args: argparse.Namespace) -> None:
+    from galchem.cuts import cut_flow
+    from galchem.tables import write_table
+
+    catalog = contract.read_catalog(args.catalog, args.sample)
+    flow = cut_flow(catalog, args.sample).flow
+    print(flow.to_string(index=False))
+    if args.out:
+        write_table(flow, args.out)
+        print(f"wrote {args.out}")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``galchem`` command."""
+    top = argparse.ArgumentParser(prog="galchem", description="Chemical cartography of the Galactic disk.")
+    top.add_argument("--version", action="version", version=f"galchem {__version__}")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("book", help="execute every chapter and build the HTML book")
+    p.add_argument("--profile", default="ci", help="parameter profile in profiles/ (ci: minutes; full: paper size)")
+    p.add_argument("--root", type=Path, help="the repository root (default: found from the current folder)")
+    p.set_defaults(run=_book)
+
+    p = sub.add_parser("mock", help="draw a mock catalogue with known truth")
+    p.add_argument("--sample", choices=SAMPLES, required=True)
+    p.add_argument("--n", type=int, default=None, help="number of candidate rows (default: the study's size)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--out", type=Path, required=True, help="catalogue file (.parquet, .fits, .csv or .ecsv)")
+    p.add_argument("--truth-out", type=Path, help="truth file (default: <out stem>.truth.parquet)")
+    p.set_defaults(run=_mock)
+
+    p = sub.add_parser("cutflow", help="apply the quality cuts and count what each removes")
+    p.add_argument("--sample", choices=SAMPLES, required=True)
+    p.add_argument("--catalog", type=Path, required=True, help="a catalogue obeying the input contract")
+    p.add_argument("--out", type=Path, help="write the flow (cut, removed, remaining) to this file")
+    p.set_defaults(run=_cutflow)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = parser().parse_args(argv)
+    try:
+        args.run(args)
+    except GalchemError as err:
+        print(f"galchem {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

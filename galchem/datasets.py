@@ -1,0 +1,76 @@
+"""Loading a sample for the book: the mock Galaxy (default) or a local catalogue.
+
+Every chapter starts with :func:`load_sample` and shows :meth:`Dataset.banner`,
+so every results page says which data it shows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from galchem import contract, distances, mock
+from galchem.cache import cached
+from galchem.errors import GalchemError
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A catalogue ready for the cut flow, where it came from, and (for the mock) its truth."""
+
+    sample: str
+    catalog: pd.DataFrame
+    source: str
+    truth: pd.DataFrame | None = None
+    model: mock.MockModel | None = None
+
+    @property
+    def is_mock(self) -> bool:
+        """True when the data are the mock Galaxy, whose truth is known."""
+        return self.truth is not None
+
+    def banner(self) -> str:
+        """A MyST admonition saying which data the page shows."""
+        if self.is_mock:
+            return (
+                ":::{admonition} Mock data with known truth\n:class: important\n"
+                f"This page shows **{self.source}**, not real stars. Every number below can be checked "
+                "against the mock's truth; to run it on a real catalogue set the `data_source` parameter.\n:::"
+            )
+        return f":::{{admonition}} Real data\n:class: note\nThis page shows **{self.source}**.\n:::"
+
+
+def load_mock(sample: str, n_stars: int | None = None, seed: int = 42, **metallicity: float) -> Dataset:
+    """The mock sample (cached), ``n_stars`` candidate rows (default: the study's size).
+
+    Keyword arguments override :class:`galchem.mock.MetallicityField` fields.
+    """
+    model = mock.mock_model(sample, **metallicity)
+    n = model.size if n_stars is None else int(n_stars)
+
+    def draw() -> dict[str, pd.DataFrame]:
+        made = mock.make_mock(sample, n, seed, model)
+        return {"catalog": made.catalog, "truth": made.truth}
+
+    tables = cached("mock", {"sample": sample, "n": n, "seed": seed, "model": repr(model)}, draw, (mock, distances))
+    truth = tables["truth"]
+    truth["population"] = pd.Categorical(truth["population"], categories=[p.name for p in model.populations])
+    source = f"the mock Galaxy ({sample}, {n:,} candidates, seed {seed})"
+    return Dataset(sample, tables["catalog"], source, truth, model)
+
+
+def load_sample(sample: str, data_source: str = "mock", n_stars: int | None = None, seed: int = 42) -> Dataset:
+    """Load ``sample`` from ``data_source``: ``'mock'`` or the path of a catalogue file.
+
+    A file must obey the input contract (:mod:`galchem.contract`); ``n_stars``
+    and ``seed`` apply to the mock only.
+    """
+    contract.columns(sample)
+    if data_source == "mock":
+        return load_mock(sample, n_stars, seed)
+    path = Path(data_source).expanduser()
+    if not path.is_file():
+        raise GalchemError(f"data_source {data_source!r} is neither 'mock' nor an existing catalogue file")
+    catalog = contract.read_catalog(path, sample)
+    return Dataset(sample, catalog, f"the catalogue {path.name} ({len(catalog):,} rows)")

@@ -1,0 +1,405 @@
+"""A mock Milky Way with known truth, observed like LAMOST or like Gaia DR3.
+
+The mock is the book's default data.  It is built in three steps, each with
+its own random stream drawn from one seed:
+
+1. **Galaxy.**  Stars of three populations (thin disk, thick disk, halo) are
+   placed with exponential profiles in R and |Z| and given Gaussian velocity
+   ellipsoids around a flat rotation curve.  Thin-disk stars get their
+   metallicity from :class:`MetallicityField`: a radial gradient, a vertical
+   gradient that flattens with R (which makes the radial gradient flatten
+   with |Z|), a spiral-shaped azimuthal pattern and an intrinsic scatter.
+   Thick-disk and halo stars are metal-poor with no gradient.
+2. **Selection.**  The survey sees a star brighter than its magnitude limit
+   with probability ``exp(-d / d_s)`` in heliocentric distance d, times a
+   footprint: LAMOST sees the northern sky (dec > -10 deg) and favours the
+   anticentre; the Gaia sample is all-sky.  The population fractions are those of the observed
+   candidates.
+   Magnitudes follow from an absolute magnitude, the distance and a dust layer.
+3. **Observation.**  Gaia-like astrometric errors, survey-like
+   spectroscopic errors, Bailer-Jones-like distances and a realistic share of
+   rows that fail each quality cut follow from the magnitudes.
+
+:func:`make_mock` returns the observed catalogue (obeying
+:mod:`galchem.contract`) and a truth table keyed by ``source_id``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from galchem import contract, frames
+from galchem.conventions import R_SUN, Z_SUN
+from galchem.distances import distance_percentiles
+
+V_CIRC = 233.0
+"""Circular speed of the flat rotation curve [km/s] (the Sun's 245 km/s less its ~12 km/s peculiar motion)."""
+
+
+@dataclass(frozen=True)
+class Population:
+    """A stellar population: spatial profile, velocity ellipsoid and metallicity."""
+
+    name: str
+    fraction: float
+    scale_length: float  # kpc, exponential in R
+    scale_height: float  # kpc, exponential in |Z|
+    sigma: tuple[float, float, float]  # km/s, dispersions in (vR, vphi, vz)
+    lag: float  # km/s, mean vphi = V_CIRC - lag
+    feh_scatter: float  # dex, star-to-star scatter at fixed position
+    feh_mean: float | None = None  # dex; None means the thin-disk MetallicityField
+
+
+@dataclass(frozen=True)
+class MetallicityField:
+    """Thin-disk [Fe/H](R, Z, phi) = smooth(R, |Z|) + azimuthal(R, phi).
+
+    ``smooth = feh_sun + radial_gradient (R - R_sun) + k(R) |Z|`` with a vertical
+    gradient ``k(R)`` that moves from ``vertical_inner`` to ``vertical_outer``
+    as a tanh centred on ``vertical_transition``.  Because k grows with R, the
+    radial gradient at height |Z|, ``radial_gradient + k'(R) |Z|``, flattens
+    with |Z|.  The azimuthal part is an ``arms``-armed logarithmic spiral of
+    pitch ``pitch`` whose metal-rich ridge passes through the Reid et al.
+    (2014) Local arm at (R, beta) = (8.4 kpc, 8.9 deg).
+    """
+
+    feh_sun: float = -0.22
+    radial_gradient: float = -0.075  # dex/kpc in the mid-plane
+    vertical_inner: float = -0.24  # dex/kpc, inner-disk limit of k(R)
+    vertical_outer: float = -0.04  # dex/kpc, outer-disk limit of k(R)
+    vertical_transition: float = 9.5  # kpc
+    vertical_width: float = 1.5  # kpc
+    azimuthal_amplitude: float = 0.07  # dex
+    arms: int = 2
+    pitch: float = 12.0  # deg
+    ridge_radius: float = 8.4  # kpc
+    ridge_beta: float = 8.9  # deg, Reid's azimuth: 0 towards the Sun, growing with rotation
+
+    def vertical_gradient(self, R: np.ndarray) -> np.ndarray:
+        """k(R) = d[Fe/H]/d|Z| at radius R [dex/kpc]."""
+        mid = 0.5 * (self.vertical_inner + self.vertical_outer)
+        half = 0.5 * (self.vertical_outer - self.vertical_inner)
+        return mid + half * np.tanh((np.asarray(R) - self.vertical_transition) / self.vertical_width)
+
+    def radial_gradient_at(self, R: np.ndarray, abs_z: np.ndarray) -> np.ndarray:
+        """d[Fe/H]/dR of the smooth field at (R, |Z|) [dex/kpc]."""
+        half = 0.5 * (self.vertical_outer - self.vertical_inner)
+        x = (np.asarray(R) - self.vertical_transition) / self.vertical_width
+        return self.radial_gradient + np.asarray(abs_z) * half / self.vertical_width / np.cosh(x) ** 2
+
+    def smooth(self, R: np.ndarray, abs_z: np.ndarray) -> np.ndarray:
+        """The axisymmetric part of [Fe/H] [dex]."""
+        r_sun = R_SUN.to_value("kpc")
+        return self.feh_sun + self.radial_gradient * (R - r_sun) + self.vertical_gradient(R) * abs_z
+
+    def azimuthal(self, R: np.ndarray, phi: np.ndarray) -> np.ndarray:
+        """The spiral pattern [dex]; zero on average around every ring."""
+        # Reid's beta = pi - phi; a trailing arm lags rotation, so its phi grows with R.
+        ridge_phi = np.pi - np.deg2rad(self.ridge_beta) + np.log(R / self.ridge_radius) / np.tan(np.deg2rad(self.pitch))
+        return self.azimuthal_amplitude * np.cos(self.arms * (phi - ridge_phi))
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """How the survey picks stars: distance fall-off, anticentre preference, declination limit."""
+
+    distance_scale: float  # kpc, selection probability exp(-d / distance_scale)
+    max_distance: float  # kpc
+    anticentre_weight: float = 0.0  # a in (1 + a cos(l - 180 deg)) / (1 + a)
+    dec_min: float | None = None  # deg
+    magnitude_limit: float = 17.5  # Gaia G [mag]
+
+
+@dataclass(frozen=True)
+class MockModel:
+    """Everything that defines a mock sample; the truth the book compares against."""
+
+    sample: str
+    size: int  # full-size number of candidate rows (the paper's)
+    populations: tuple[Population, ...]
+    footprint: Footprint
+    metallicity: MetallicityField = field(default_factory=MetallicityField)
+    absolute_magnitude: tuple[float, float] = (0.8, 0.9)  # M_G mean and spread [mag]
+    poor_astrometry: float = 0.05  # share of stars (e.g. unresolved binaries) with 3-10x larger astrometric errors
+
+
+LAMOST_MODEL = MockModel(
+    sample="lamost",
+    size=332_000,
+    populations=(
+        Population("thin", 0.965, 2.6, 0.20, (22.0, 14.0, 10.0), 5.0, 0.15),
+        Population("thick", 0.030, 2.0, 0.90, (67.0, 38.0, 35.0), 46.0, 0.20, feh_mean=-0.50),
+        Population("halo", 0.005, 3.0, 3.00, (160.0, 90.0, 90.0), 220.0, 0.40, feh_mean=-1.40),
+    ),
+    footprint=Footprint(distance_scale=1.5, max_distance=8.0, anticentre_weight=1.0, dec_min=-10.0),
+    absolute_magnitude=(0.8, 0.9),
+)
+"""Hot OBAF stars: young, thin-disk dominated, northern and anticentre-heavy (Xiang et al. 2022)."""
+
+GAIA_MODEL = MockModel(
+    sample="gaia",
+    size=1_030_000,
+    populations=(
+        Population("thin", 0.860, 2.6, 0.30, (35.0, 20.0, 16.0), 15.0, 0.10),
+        Population("thick", 0.125, 2.2, 0.90, (67.0, 38.0, 35.0), 46.0, 0.20, feh_mean=-0.50),
+        Population("halo", 0.015, 3.0, 3.00, (160.0, 90.0, 90.0), 220.0, 0.40, feh_mean=-1.40),
+    ),
+    footprint=Footprint(distance_scale=1.2, max_distance=15.0, magnitude_limit=15.7),
+    absolute_magnitude=(-0.8, 0.6),
+)
+"""Gaia DR3 GSP-Spec giants: older, all-sky, reaching further (Gaia Collaboration 2023)."""
+
+MODELS = {"lamost": LAMOST_MODEL, "gaia": GAIA_MODEL}
+
+
+def mock_model(sample: str, **metallicity: float) -> MockModel:
+    """The default model of ``sample``, with any :class:`MetallicityField` fields overridden.
+
+    ``mock_model("lamost", azimuthal_amplitude=0.0)`` is a mock with no azimuthal pattern.
+    """
+    contract.columns(sample)
+    model = MODELS[sample]
+    return replace(model, metallicity=replace(model.metallicity, **metallicity)) if metallicity else model
+
+
+class Mock(NamedTuple):
+    """An observed mock catalogue, its truth and the model that made them."""
+
+    catalog: pd.DataFrame
+    truth: pd.DataFrame
+    model: MockModel
+
+
+# --- 1 and 2: the Galaxy as the survey selects it -----------------------------------------------
+
+
+def apparent_magnitude(m_abs: np.ndarray, distance: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Gaia G [mag] of a star of absolute magnitude ``m_abs`` at ``distance`` and height ``z`` [kpc].
+
+    Extinction comes from an exponential dust layer: 0.7 mag/kpc in the
+    mid-plane with a scale height of 0.15 kpc, integrated along the line of sight.
+    """
+    h = 0.15
+    x = np.maximum(np.abs(z - Z_SUN.to_value("kpc")), 1e-6) / h
+    extinction = 0.7 * distance * -np.expm1(-x) / x
+    return m_abs + 5 * np.log10(100.0 * distance) + extinction
+
+
+def _draw_positions(
+    pop: Population, model: MockModel, n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Positions [kpc] and absolute magnitudes of ``n`` selected stars of one population.
+
+    Exact rejection sampling.  Proposal: in-plane offsets from the Sun with
+    areal density exp(-s / d_eff), 1/d_eff = 1/d_s - 1/h_R, and Z
+    exponential in |Z| with the population's scale height.  The acceptance
+    probability exp(-(R - R_sun + s) / h_R) exp(-(d - s) / d_s) x footprint is
+    never above one; a star must also be brighter than the survey's limit.
+    """
+    foot = model.footprint
+    if foot.distance_scale >= pop.scale_length:
+        raise ValueError("the selection scale must be shorter than the population's scale length")
+    d_eff = 1.0 / (1.0 / foot.distance_scale - 1.0 / pop.scale_length)
+    x_sun = -R_SUN.to_value("kpc")
+    z_sun = Z_SUN.to_value("kpc")
+    parts = []
+    have = 0
+    while have < n:
+        m = max(4 * (n - have), 20_000)
+        s = rng.gamma(2.0, d_eff, m)
+        angle = rng.uniform(0.0, 2 * np.pi, m)
+        dx, y = s * np.cos(angle), s * np.sin(angle)
+        x = x_sun + dx
+        z = rng.laplace(0.0, pop.scale_height, m)
+        m_abs = rng.normal(*model.absolute_magnitude, m)
+        R = np.hypot(x, y)
+        d = np.sqrt(s**2 + (z - z_sun) ** 2)
+        accept = np.exp(-(R + x_sun + s) / pop.scale_length - (d - s) / foot.distance_scale)
+        if foot.anticentre_weight:
+            cos_from_anticentre = -dx / np.maximum(s, 1e-9)
+            accept *= (1.0 + foot.anticentre_weight * cos_from_anticentre) / (1.0 + foot.anticentre_weight)
+        keep = (rng.uniform(size=m) < accept) & (d < foot.max_distance)
+        keep &= apparent_magnitude(m_abs, d, z) < foot.magnitude_limit
+        if foot.dec_min is not None:
+            keep[keep] &= frames.galactocentric_to_sky(x[keep], y[keep], z[keep])[1] > foot.dec_min
+        parts.append(np.stack([x[keep], y[keep], z[keep], m_abs[keep]]))
+        have += int(keep.sum())
+    x, y, z, m_abs = np.concatenate(parts, axis=1)[:, :n]
+    return x, y, z, m_abs
+
+
+def _draw_population(pop: Population, model: MockModel, n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """True phase space, magnitude and metallicity of ``n`` selected stars of one population."""
+    x, y, z, m_abs = _draw_positions(pop, model, n, rng)
+    R = np.hypot(x, y)
+    phi = np.arctan2(y, x) % (2 * np.pi)
+    vR = rng.normal(0.0, pop.sigma[0], n)
+    vphi = rng.normal(V_CIRC - pop.lag, pop.sigma[1], n)
+    vz = rng.normal(0.0, pop.sigma[2], n)
+    cart = frames.from_cylindrical(R, phi, z, vR, vphi, vz)
+    if pop.feh_mean is None:
+        smooth = model.metallicity.smooth(R, np.abs(z))
+        azimuthal = model.metallicity.azimuthal(R, phi)
+    else:
+        smooth = np.full(n, pop.feh_mean)
+        azimuthal = np.zeros(n)
+    return pd.DataFrame(
+        {
+            "population": pop.name,
+            "X": x, "Y": y, "Z": z, "R": R, "phi": phi,
+            "vX": cart.vx, "vY": cart.vy, "vZ": cart.vz, "vR": vR, "vphi": vphi, "vz": vz,
+            "abs_g_mag": m_abs,
+            "feh_smooth": smooth,
+            "feh_azimuthal": azimuthal,
+            "feh_true": smooth + azimuthal + rng.normal(0.0, pop.feh_scatter, n),
+        }
+    )
+
+
+def _draw_truth(model: MockModel, n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """The true table of ``n`` selected stars, populations mixed in random order."""
+    counts = rng.multinomial(n, [p.fraction for p in model.populations])
+    parts = [_draw_population(p, model, k, rng) for p, k in zip(model.populations, counts)]
+    truth = pd.concat(parts, ignore_index=True).iloc[rng.permutation(n)].reset_index(drop=True)
+    truth["population"] = pd.Categorical(truth["population"], categories=[p.name for p in model.populations])
+    truth.insert(0, "source_id", _source_ids(n, rng))
+    return truth
+
+
+def _source_ids(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Unique Gaia-DR3-like 64-bit source identifiers."""
+    ids = np.unique(rng.integers(10**15, 6 * 10**18, int(n * 1.01) + 10))
+    while ids.size < n:
+        ids = np.unique(np.concatenate([ids, rng.integers(10**15, 6 * 10**18, n)]))
+    return rng.permutation(ids)[:n].astype(np.int64)
+
+
+# --- 3: observing it ----------------------------------------------------------------------------
+
+
+def _lognormal(rng: np.random.Generator, median, sigma: float, n: int) -> np.ndarray:
+    return median * np.exp(rng.normal(0.0, sigma, n))
+
+
+def _parallax_error(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Gaia DR3-like parallax uncertainty [mas] at G magnitude ``g``."""
+    return _lognormal(rng, 0.018 + 0.06 * 10 ** (0.4 * (g - 17.0)), 0.15, g.size)
+
+
+def _astrometry(
+    truth: pd.DataFrame, model: MockModel, rng: np.random.Generator
+) -> tuple[pd.DataFrame, frames.Observables]:
+    """Common contract columns (noisy parallaxes, proper motions, distances) and the true observables."""
+    n = len(truth)
+    obs = frames.galactocentric_to_icrs(*(truth[c].to_numpy() for c in ("X", "Y", "Z", "vX", "vY", "vZ")))
+    g = apparent_magnitude(truth["abs_g_mag"].to_numpy(), obs.distance, truth["Z"].to_numpy())
+    plx_err = _parallax_error(g, rng)
+    poor = rng.uniform(size=n) < model.poor_astrometry
+    plx_err[poor] *= rng.uniform(3.0, 10.0, poor.sum())
+    pm_err = 1.1 * plx_err * np.exp(rng.normal(0.0, 0.1, (2, n)))
+    parallax = 1.0 / obs.distance + rng.normal(0.0, plx_err)
+    r_med, r_lo, r_hi = distance_percentiles(parallax, plx_err)
+    return pd.DataFrame(
+        {
+            "source_id": truth["source_id"].to_numpy(),
+            "ra": obs.ra,
+            "dec": obs.dec,
+            "parallax": parallax,
+            "parallax_error": plx_err,
+            "pmra": obs.pmra + rng.normal(0.0, pm_err[0]),
+            "pmra_error": pm_err[0],
+            "pmdec": obs.pmdec + rng.normal(0.0, pm_err[1]),
+            "pmdec_error": pm_err[1],
+            "r_med_geo": r_med,
+            "r_lo_geo": r_lo,
+            "r_hi_geo": r_hi,
+            "phot_g_mean_mag": g,
+        }
+    ), obs
+
+
+def _set_missing(column: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    column = column.copy()
+    column[rng.uniform(size=column.size) < fraction] = np.nan
+    return column
+
+
+def _observe_lamost(catalog: pd.DataFrame, truth: pd.DataFrame, rv_true: np.ndarray, rng) -> pd.DataFrame:
+    """HotPayne-like labels: Teff, logg, [Fe/H], vsini, SNR, chi2ratio and LAMOST RVs."""
+    n = len(catalog)
+    snr = _lognormal(rng, 30.0 * 10 ** (0.4 * (13.0 - catalog["phot_g_mean_mag"].to_numpy())), 0.35, n)
+    noise = np.sqrt(60.0 / snr)  # errors grow as the spectrum gets noisier
+    teff = 7000.0 * np.exp(np.abs(rng.normal(0.0, 0.55, n)))  # about 2% hotter than 25 000 K
+    teff_err = _lognormal(rng, 85.0 * noise * teff / 9000.0, 0.2, n)
+    logg = rng.normal(4.0, 0.3, n)
+    peculiar = rng.uniform(size=n) < 0.06  # chemically peculiar or subdwarf fits: logg off the grid
+    logg[peculiar] = np.where(rng.uniform(size=peculiar.sum()) < 0.7, rng.uniform(0.5, 2.0, peculiar.sum()),
+                              rng.uniform(5.0, 5.8, peculiar.sum()))
+    logg_err = _lognormal(rng, 0.10 * noise, 0.2, n)
+    feh_err = _lognormal(rng, 0.13 * noise, 0.25, n)
+    vsini = _lognormal(rng, 90.0, 0.6, n)
+    negative = rng.uniform(size=n) < 0.03
+    vsini[negative] = -np.abs(rng.normal(0.0, 30.0, negative.sum()))
+    rv_err = _lognormal(rng, 6.0 * noise * (1.0 + np.abs(vsini) / 150.0), 0.3, n)
+    failed_rv = rng.uniform(size=n) < 0.01
+    rv_err[failed_rv] = rng.uniform(100.0, 300.0, failed_rv.sum())
+    return catalog.assign(
+        teff=teff + rng.normal(0.0, teff_err),
+        teff_err=teff_err,
+        logg=logg + rng.normal(0.0, logg_err),
+        logg_err=logg_err,
+        feh=_set_missing(truth["feh_true"].to_numpy() + rng.normal(0.0, feh_err), 0.005, rng),
+        feh_err=feh_err,
+        vsini=vsini,
+        snr=snr,
+        chi2ratio=1.5 * np.abs(rng.standard_t(2.0, n)),
+        rv=rv_true + rng.normal(0.0, rv_err),
+        rv_err=_set_missing(rv_err, 0.01, rng),
+    )
+
+
+def _observe_gaia(catalog: pd.DataFrame, truth: pd.DataFrame, rv_true: np.ndarray, rng) -> pd.DataFrame:
+    """GSP-Spec-like labels and Gaia RVS radial velocities; some rows lack a distance."""
+    n = len(catalog)
+    g = catalog["phot_g_mean_mag"].to_numpy()
+    rv_err = _lognormal(rng, 0.8 * 10 ** (0.2 * (g - 12.0)), 0.3, n)
+    mh_err = _lognormal(rng, 0.053 * 10 ** (0.1 * (g - 13.0)), 0.3, n)
+    mh = truth["feh_true"].to_numpy() + rng.normal(0.0, mh_err)
+    no_distance = rng.uniform(size=n) < 0.01
+    distances = catalog[["r_med_geo", "r_lo_geo", "r_hi_geo"]].to_numpy(copy=True)
+    distances[no_distance] = np.nan
+    return catalog.assign(
+        r_med_geo=distances[:, 0],
+        r_lo_geo=distances[:, 1],
+        r_hi_geo=distances[:, 2],
+        radial_velocity=rv_true + rng.normal(0.0, rv_err),
+        radial_velocity_error=rv_err,
+        teff_gspspec=rng.normal(4300.0, 280.0, n) + rng.normal(0.0, 30.0, n),
+        logg_gspspec=rng.normal(1.50, 0.30, n) + rng.normal(0.0, 0.10, n),
+        mh_gspspec=mh,
+        mh_gspspec_lower=mh - mh_err * np.exp(rng.normal(0.0, 0.15, n)),
+        mh_gspspec_upper=mh + mh_err * np.exp(rng.normal(0.0, 0.15, n)),
+    )
+
+
+def make_mock(sample: str, n: int | None = None, seed: int = 42, model: MockModel | None = None) -> Mock:
+    """Draw a mock catalogue of ``n`` candidate rows (default: the paper's size) and its truth.
+
+    The same ``seed`` (and model) always gives the same tables.
+    """
+    model = model or mock_model(sample)
+    if model.sample != sample:
+        raise ValueError(f"model is for sample {model.sample!r}, not {sample!r}")
+    n = model.size if n is None else int(n)
+    if n < 1:
+        raise ValueError("a mock needs at least one star")
+    galaxy_rng, observe_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    truth = _draw_truth(model, n, galaxy_rng)
+    catalog, true_obs = _astrometry(truth, model, observe_rng)
+    observe = _observe_lamost if sample == "lamost" else _observe_gaia
+    catalog = observe(catalog, truth, true_obs.rv, observe_rng)
+    truth.insert(truth.columns.get_loc("vX"), "distance", true_obs.distance)
+    return Mock(contract.validate(catalog, sample, where=f"mock {sample}"), truth, model)

@@ -1,0 +1,111 @@
+"""Figures shared by the chapters: hexbin maps of the disk with the Sun and the spiral arms.
+
+X-Y maps use galchem's frame (:mod:`galchem.conventions`): the Sun at
+X = -8.27 kpc, the Galactic centre to the right, Galactic rotation clockwise.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from galchem.conventions import R_SUN, Z_SUN
+from galchem.spiral_arms import REID2014, Arm, trace
+
+STYLE = {
+    "figure.dpi": 110,
+    "savefig.dpi": 110,
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "image.cmap": "viridis",
+}
+
+FEH_CMAP = "RdYlBu_r"
+"""Colour map for [Fe/H]: red is metal-rich, blue metal-poor."""
+
+
+def use_style() -> None:
+    """Apply galchem's figure style to matplotlib."""
+    plt.rcParams.update(STYLE)
+
+
+def _limits(values: np.ndarray, pad: float = 0.3, q: float = 0.5) -> tuple[float, float]:
+    lo, hi = np.nanpercentile(values, [q, 100 - q])
+    return lo - pad, hi + pad
+
+
+def add_arms(ax: Axes, arms: Sequence[Arm] = REID2014, labels: bool = True) -> None:
+    """Draw spiral arms (centre solid, width edges dashed) without changing the axes limits."""
+    xlim, ylim = ax.get_xlim(), ax.get_ylim()
+    for arm in arms:
+        t = trace(arm)
+        ax.plot(t.x, t.y, color="k", lw=1.6)
+        for xe, ye in zip(t.x_edges, t.y_edges):
+            ax.plot(xe, ye, color="k", lw=0.9, ls="--")
+        if labels:
+            inside = (t.x > xlim[0]) & (t.x < xlim[1]) & (t.y > ylim[0]) & (t.y < ylim[1])
+            if inside.any():
+                k = np.flatnonzero(inside)[len(np.flatnonzero(inside)) // 2]
+                ax.annotate(arm.name, (t.x[k], t.y[k]), xytext=(4, 4), textcoords="offset points",
+                            fontsize=8, color="k", bbox={"fc": "white", "ec": "none", "alpha": 0.6, "pad": 1})
+    ax.set_xlim(xlim)
+    ax.set_ylim(ylim)
+
+
+def mark_sun(ax: Axes, plane: str = "xy") -> None:
+    """Mark the Sun with a yellow star, in the X-Y or the R-Z plane."""
+    point = (-R_SUN.value, 0.0) if plane == "xy" else (R_SUN.value, Z_SUN.to_value("kpc"))
+    ax.plot(*point, marker="*", ms=16, mfc="gold", mec="k", mew=1.0, ls="none", label="Sun", zorder=5)
+
+
+def hexmap(ax: Axes, x, y, values=None, *, gridsize: int = 60, mincnt: int = 1, extent=None, **kwargs):
+    """A hexbin map: log10 of the star count, or the median of ``values`` in cells with >= ``mincnt`` stars."""
+    if values is None:
+        return ax.hexbin(x, y, gridsize=gridsize, bins="log", mincnt=mincnt, extent=extent, **kwargs)
+    return ax.hexbin(x, y, C=values, reduce_C_function=np.median, gridsize=gridsize, mincnt=mincnt,
+                     extent=extent, **kwargs)
+
+
+def disk_maps(X, Y, R, Z, values=None, *, label: str = "[Fe/H] [dex]", mincnt: int = 5) -> Figure:
+    """X-Y (top) and R-Z (bottom) maps of a sample: star density, or the median of ``values`` per cell.
+
+    The X-Y panel shows the Sun and the Reid et al. (2014) arms with their widths.
+    """
+    fig, (ax_xy, ax_rz) = plt.subplots(2, 1, figsize=(7.5, 10), height_ratios=(1.6, 1), layout="constrained")
+    xy_extent = (*_limits(X), *_limits(Y))
+    rz_extent = (*_limits(R), *_limits(Z, pad=0.1))
+    if values is None:
+        kw = {"cmap": "viridis"}
+        colour_label = "stars per cell"
+        mincnt = 1
+    else:
+        lo, hi = np.nanpercentile(values, [2, 98])
+        kw = {"cmap": FEH_CMAP, "vmin": lo, "vmax": hi}
+        colour_label = f"median {label}"
+    xy_image = hexmap(ax_xy, X, Y, values, mincnt=mincnt, extent=xy_extent, **kw)
+    ax_xy.set(xlim=xy_extent[:2], ylim=xy_extent[2:], xlabel="X [kpc]", ylabel="Y [kpc]", aspect="equal")
+    add_arms(ax_xy)
+    mark_sun(ax_xy, "xy")
+    image = hexmap(ax_rz, R, Z, values, mincnt=mincnt, extent=rz_extent, **kw)
+    ax_rz.set(xlim=rz_extent[:2], ylim=rz_extent[2:], xlabel="R [kpc]", ylabel="Z [kpc]")
+    mark_sun(ax_rz, "rz")
+    if values is None:  # one colour scale for both panels
+        image.set_clim(1, max(xy_image.get_array().max(), image.get_array().max()))
+        xy_image.set_clim(image.get_clim())
+    fig.colorbar(image, ax=(ax_xy, ax_rz), label=colour_label, shrink=0.6)
+    return fig
+
+
+def profile_vs_truth(table) -> Figure:
+    """Observed median [Fe/H] against R beside the mock's noise-free truth and smooth field."""
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    ax.plot(table["center"], table["smooth_field"], color="0.5", ls="--", label="injected smooth field")
+    ax.plot(table["center"], table["noise_free"], color="k", marker="s", ms=4, label="noise-free [Fe/H] of the same stars")
+    ax.plot(table["center"], table["observed"], "o", color="C3", label="observed [Fe/H]")
+    ax.set(xlabel="R [kpc]", ylabel="median [Fe/H] [dex]")
+    ax.legend(frameon=False)
+    return fig

@@ -1,0 +1,68 @@
+"""Spiral arms of Reid et al. (2014), traced by high-mass star-forming regions.
+
+Each arm is a logarithmic spiral, ln(R / R_ref) = -(beta - beta_ref) tan(psi),
+where beta is Reid's Galactocentric azimuth: 0 towards the Sun and growing in
+the direction of Galactic rotation.  In galchem's frame (see
+:mod:`galchem.conventions`) that is ``phi = pi - beta``, so an arm point lies
+at X = -R cos(beta), Y = R sin(beta).  Parameters from Reid et al. (2014),
+ApJ 783, 130, as transcribed in public code (dendrogal; CKAstroTools for the
+widths); the Perseus pitch angle of 9.4 deg is the dendrogal value.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One log-periodic arm: its fitted azimuth range and parameters."""
+
+    name: str
+    beta_range: tuple[float, float]  # deg
+    r_ref: float  # kpc
+    beta_ref: float  # deg
+    pitch: float  # deg
+    width: float  # kpc, full width
+
+    def radius(self, beta: np.ndarray) -> np.ndarray:
+        """Galactocentric radius [kpc] of the arm's centre at Reid azimuth ``beta`` [deg]."""
+        return self.r_ref * np.exp(-np.deg2rad(np.asarray(beta) - self.beta_ref) * np.tan(np.deg2rad(self.pitch)))
+
+
+REID2014 = (
+    Arm("Scutum", (3.0, 101.0), 5.0, 27.6, 19.8, 0.17),
+    Arm("Sagittarius", (-2.0, 68.0), 6.6, 25.6, 6.9, 0.26),
+    Arm("Local", (-8.0, 27.0), 8.4, 8.9, 12.8, 0.33),
+    Arm("Perseus", (-21.0, 88.0), 9.9, 14.2, 9.4, 0.38),
+    Arm("Outer", (-6.0, 56.0), 13.0, 18.6, 13.8, 0.63),
+)
+"""The five arms of Reid et al. (2014), Table 2."""
+
+
+class ArmTrace(NamedTuple):
+    """An arm's centre line and width edges in galchem's X, Y frame [kpc]."""
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    x_edges: tuple[np.ndarray, np.ndarray]
+    y_edges: tuple[np.ndarray, np.ndarray]
+
+
+def trace(arm: Arm, n: int = 200) -> ArmTrace:
+    """The arm's centre and inner/outer edges (radius -+ width/2) over its fitted range."""
+    beta = np.linspace(*arm.beta_range, n)
+    r = arm.radius(beta)
+    b = np.deg2rad(beta)
+    edges = [r - arm.width / 2, r + arm.width / 2]
+    return ArmTrace(
+        arm.name,
+        -r * np.cos(b),
+        r * np.sin(b),
+        tuple(-e * np.cos(b) for e in edges),
+        tuple(e * np.sin(b) for e in edges),
+    )
+
