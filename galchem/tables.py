@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import astropy.units as u
 import pandas as pd
 from astropy.table import Table
 
@@ -59,9 +60,19 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike, units: dict[str, s
         elif fmt == ".csv":
             table.to_csv(tmp, index=False)
         else:
+            if fmt == ".fits":  # FITS cannot store some units (dex); leave those columns without one
+                units = {name: unit for name, unit in (units or {}).items() if _fits_unit(unit)}
             astropy_table = Table.from_pandas(table, units=units)
             astropy_table.write(tmp, format="fits" if fmt == ".fits" else "ascii.ecsv", overwrite=True)
     return path
+
+
+def _fits_unit(unit: str) -> bool:
+    try:
+        u.Unit(unit).to_string("fits")
+    except (ValueError, u.UnitsError):
+        return False
+    return True
 
 
 def read_table(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, str]]:

@@ -1,0 +1,49 @@
+import astropy.coordinates as coord
+import astropy.units as u
+import numpy as np
+import pytest
+
+from galchem import frames
+from galchem.conventions import galactocentric_frame
+
+
+@pytest.fixture(scope="module")
+def stars():
+    rng = np.random.default_rng(11)
+    n = 100_000
+    return dict(
+        ra=rng.uniform(0, 360, n), dec=np.rad2deg(np.arcsin(rng.uniform(-1, 1, n))), distance=rng.uniform(0.05, 10, n),
+        pmra=rng.normal(0, 8, n), pmdec=rng.normal(0, 8, n), rv=rng.normal(0, 60, n),
+    )
+
+
+def test_equals_astropy_on_100k_stars(stars):
+    mine = frames.icrs_to_galactocentric(**stars)
+    sky = coord.SkyCoord(
+        ra=stars["ra"] * u.deg, dec=stars["dec"] * u.deg, distance=stars["distance"] * u.kpc,
+        pm_ra_cosdec=stars["pmra"] * u.mas / u.yr, pm_dec=stars["pmdec"] * u.mas / u.yr,
+        radial_velocity=stars["rv"] * u.km / u.s,
+    ).transform_to(galactocentric_frame())
+    for a, b in zip(mine[:3], (sky.x, sky.y, sky.z)):
+        np.testing.assert_allclose(a, b.to_value(u.kpc), rtol=0, atol=1e-6)
+    for a, b in zip(mine[3:], (sky.v_x, sky.v_y, sky.v_z)):
+        np.testing.assert_allclose(a, b.to_value(u.km / u.s), rtol=0, atol=1e-6)
+    position = frames.icrs_to_position(stars["ra"], stars["dec"], stars["distance"])
+    np.testing.assert_allclose(position.X, sky.x.to_value(u.kpc), rtol=0, atol=1e-6)
+
+
+def test_inverse_and_cylindrical_round_trips(stars):
+    phase = frames.icrs_to_galactocentric(**stars)
+    back = frames.galactocentric_to_icrs(*phase)
+    for key, value in zip(back._fields, back):
+        np.testing.assert_allclose(value, stars[key], rtol=0, atol=1e-8)
+    cyl = frames.to_cylindrical(*phase)
+    for a, b in zip(frames.from_cylindrical(*cyl), phase):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+
+
+def test_sun_conventions():
+    sun = frames.to_cylindrical(-8.27, 0.0, 0.029, 12.9, 245.0, 7.78)
+    assert sun.phi == pytest.approx(np.pi)
+    assert sun.vphi == pytest.approx(245.0)  # rotation counts positive
+    assert sun.vR == pytest.approx(-12.9)  # moving towards the centre

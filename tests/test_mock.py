@@ -1,0 +1,73 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from galchem import contract
+from galchem.cuts import cut_flow
+from galchem.distances import distance_percentiles
+from galchem.frames import catalog_positions
+from galchem.mock import make_mock, mock_model
+
+
+def test_same_seed_same_tables_other_seed_differs(lamost_mock):
+    again = make_mock("lamost", 20_000, seed=7)
+    pd.testing.assert_frame_equal(again.catalog, lamost_mock.catalog)
+    pd.testing.assert_frame_equal(again.truth, lamost_mock.truth)
+    other = make_mock("lamost", 20_000, seed=8)
+    assert not np.allclose(other.catalog["ra"], lamost_mock.catalog["ra"])
+
+
+@pytest.mark.parametrize("name", ["lamost_mock", "gaia_mock"])
+def test_mock_obeys_contract_and_truth_is_keyed(name, request):
+    made = request.getfixturevalue(name)
+    contract.validate(made.catalog, made.model.sample)
+    assert made.catalog["source_id"].is_unique
+    assert (made.truth["source_id"].to_numpy() == made.catalog["source_id"].to_numpy()).all()
+    shares = made.truth["population"].value_counts(normalize=True)
+    for pop in made.model.populations:
+        assert shares[pop.name] == pytest.approx(pop.fraction, abs=0.01)
+
+
+def test_lamost_footprint_is_northern_and_anticentre_heavy(lamost_mock):
+    assert (lamost_mock.catalog["dec"] > -10).all()
+    assert np.median(lamost_mock.truth["R"]) > 8.27
+
+
+def test_realistic_errors_after_cuts(lamost_mock, gaia_mock):
+    lamost_kept = cut_flow(lamost_mock.catalog, "lamost").table
+    assert np.median(lamost_kept["feh_err"]) == pytest.approx(0.08, abs=0.015)
+    gaia_kept = cut_flow(gaia_mock.catalog, "gaia").table
+    assert np.median(contract.metallicity(gaia_kept, "gaia")[1]) == pytest.approx(0.04, abs=0.01)
+
+
+def test_observed_radial_trend_follows_injected_gradient(flat_lamost_mock):
+    """Median observed [Fe/H] in R bins near the plane follows the injected radial gradient."""
+    kept = cut_flow(flat_lamost_mock.catalog, "lamost").table
+    pos = catalog_positions(kept)
+    thin = flat_lamost_mock.truth.set_index("source_id").loc[kept["source_id"], "population"].to_numpy() == "thin"
+    near = (pos["Z"].abs().to_numpy() < 0.2) & thin
+    edges = np.arange(7.5, 11.01, 0.5)
+    which = np.digitize(pos["R"].to_numpy()[near], edges) - 1
+    feh = kept["feh"].to_numpy()[near]
+    medians = np.array([np.nanmedian(feh[which == k]) for k in range(len(edges) - 1)])
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    slope, _ = np.polyfit(centres, medians, 1)
+    injected = flat_lamost_mock.model.metallicity
+    expected = injected.smooth(centres, 0.1)
+    assert slope == pytest.approx(np.polyfit(centres, expected, 1)[0], abs=0.01)
+    assert np.abs(medians - expected).max() < 0.05
+
+
+def test_no_azimuthal_pattern_when_switched_off():
+    made = make_mock("lamost", 2_000, seed=1, model=mock_model("lamost", azimuthal_amplitude=0.0))
+    assert (made.truth["feh_azimuthal"] == 0).all()
+
+
+def test_distance_percentiles_behave():
+    parallax = np.array([1.0, 0.2, 0.2])
+    error = np.array([0.005, 0.01, 0.05])
+    r_med, r_lo, r_hi = distance_percentiles(parallax, error)
+    assert r_med[0] == pytest.approx(1000.0, rel=2e-3)  # precise parallax: 1/parallax
+    assert r_med[1] == pytest.approx(5000.0, rel=1e-2)
+    assert (r_lo < r_med).all() and (r_med < r_hi).all()
+    assert (r_hi - r_lo)[2] > 3 * (r_hi - r_lo)[1]  # noisier parallax, wider interval

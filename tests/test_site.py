@@ -1,0 +1,53 @@
+"""The ci-profile site: built from the current sources, every page present, figures real, no errors."""
+import json
+
+import nbformat
+import pytest
+from bs4 import BeautifulSoup
+
+from galchem import book
+
+ROOT = book.find_root()
+PAGES = book.toc_files(ROOT)
+ERROR_SELECTORS = (".output.traceback", ".output.stderr .ansi-red-fg", "#papermill-error-cell", ".papermill-error-cell-tag")
+
+
+def soup(built_site, page):
+    return BeautifulSoup((built_site / f"{page}.html").read_text(), "html.parser")
+
+
+def test_site_is_a_ci_build_of_these_sources(built_site):
+    stamp = json.loads((built_site / book.STAMP).read_text())
+    assert stamp["profile"] == "ci"
+    assert stamp["sources"] == book.sources_digest(ROOT, book.load_profile(ROOT, "ci"))
+    assert (built_site / "index.html").is_file()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_has_heading_and_no_error_output(built_site, page):
+    html = soup(built_site, page)
+    assert html.select_one("article h1") is not None
+    for selector in ERROR_SELECTORS:
+        assert not html.select(selector), f"{page}: {selector}"
+
+
+def test_data_chapter_has_its_figures(built_site):
+    html = soup(built_site, "book/01_data")
+    images = html.select("div.cell_output img")
+    assert len(images) >= 3
+    for img in images:
+        data = (built_site / "book" / img["src"]).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    captions = " ".join(c.get_text() for c in html.select("figcaption"))
+    assert "Median [Fe/H]" in captions
+    assert "Mock data with known truth" in html.get_text()
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if (ROOT / f"{p}.ipynb").is_file()])
+def test_executed_notebook_is_clean(built_site, page):
+    nb = nbformat.read(ROOT / "_build" / "src" / f"{page}.ipynb", 4)
+    assert not nb.metadata["papermill"].get("exception")
+    assert "input_path" not in nb.metadata["papermill"]
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            assert output["output_type"] != "error"
