@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -203,8 +204,9 @@ def build(root: Path, profile_name: str = "ci", log: Callable[[str], None] = pri
                "--path-output", str(root), "-W", "-n", "--keep-going"]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
-        sys.stderr.write(result.stdout[-6000:] + result.stderr[-6000:])
-        raise GalchemError(f"jupyter-book build failed (exit {result.returncode}); its log is above")
+        problems = [line for line in (result.stdout + result.stderr).splitlines() if re.search(r"WARNING|ERROR", line)]
+        sys.stderr.write("\n".join(problems or (result.stdout + result.stderr).splitlines()[-40:]) + "\n")
+        raise GalchemError(f"jupyter-book build failed (exit {result.returncode}); its problems are listed above")
     timings["jupyter-book build"] = round(time.perf_counter() - t0, 1)
     html = build_dir / "html"
     stamp = {"profile": profile.name, "sources": sources_digest(root, profile), "seconds": timings,

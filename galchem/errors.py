@@ -7,3 +7,7 @@ class GalchemError(Exception):
 
 class ContractError(GalchemError, ValueError):
     """A catalogue does not obey the input contract (:mod:`galchem.contract`)."""
+
+
+class FitError(GalchemError, ValueError):
+    """Data that a line fit cannot use (:mod:`galchem.fitting`)."""

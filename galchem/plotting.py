@@ -109,3 +109,46 @@ def profile_vs_truth(table) -> Figure:
     ax.set(xlabel="R [kpc]", ylabel="median [Fe/H] [dex]")
     ax.legend(frameon=False)
     return fig
+
+
+def line_fit_over_data(x, y, fit, *, n_draws: int = 100, seed: int = 0, xlabel: str = "x", ylabel: str = "y",
+                       truth: tuple[float, float] | None = None) -> Figure:
+    """The data as a density, the median line and ``n_draws`` posterior draws (and the true line if known)."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
+    image = ax.hexbin(x, y, gridsize=70, bins="log", cmap="Greys", mincnt=1)
+    fig.colorbar(image, ax=ax, label="points per cell")
+    grid = np.linspace(np.min(x), np.max(x), 50)
+    draws = np.random.default_rng(seed).choice(len(fit.samples), n_draws, replace=False)
+    for m, b, _ in fit.samples[draws]:
+        ax.plot(grid, m * grid + b, color="C3", lw=0.5, alpha=0.15)
+    ax.plot(grid, fit.m * grid + fit.b, color="C3", lw=2.5, label=f"fit: m = {fit.m:.4f} ± {fit.m_err:.4f}")
+    if truth is not None:
+        ax.plot(grid, truth[0] * grid + truth[1], color="C0", ls="--", lw=1.5, label=f"truth: m = {truth[0]:.4f}")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.legend(loc="upper right", frameon=False)
+    return fig
+
+
+def pull_histograms(table, parameters=("m", "b", "lam")) -> Figure:
+    """Histograms of (median - truth) / error per parameter, against a unit normal."""
+    fig, axes = plt.subplots(1, len(parameters), figsize=(11, 3.4), layout="constrained", sharey=True)
+    grid = np.linspace(-4, 4, 200)
+    for ax, p in zip(axes, parameters):
+        pulls = table[f"{p}_pull"]
+        ax.hist(pulls, bins=np.linspace(-4, 4, 17), density=True, color="0.75", edgecolor="0.4")
+        ax.plot(grid, np.exp(-grid**2 / 2) / np.sqrt(2 * np.pi), color="C3", label="unit normal")
+        ax.set(xlabel=f"({p} - truth) / error", title=f"{p}: {100 * table[f'{p}_inside'].mean():.0f} % inside 68 %")
+    axes[0].set_ylabel("density")
+    axes[0].legend(frameon=False)
+    return fig
+
+
+def attenuation_figure(scan) -> Figure:
+    """Fitted and least-squares slopes against the x error, with the predicted attenuation."""
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    ax.plot(scan["x_err_rms"], scan["predicted_m"], color="k", label="truth + predicted attenuation")
+    ax.plot(scan["x_err_rms"], scan["least_squares_m"], "s", color="0.5", label="ordinary least squares")
+    ax.errorbar(scan["x_err_rms"], scan["m"], scan["m_err"], fmt="o", color="C3", label="Bayesian fit (the study's model)")
+    ax.set(xlabel="rms error in x", ylabel="fitted slope m")
+    ax.legend(frameon=False)
+    return fig
