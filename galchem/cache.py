@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import pandas as pd
 

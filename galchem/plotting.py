@@ -5,7 +5,7 @@ X = -8.27 kpc, the Galactic centre to the right, Galactic rotation clockwise.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np

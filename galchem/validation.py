@@ -26,10 +26,11 @@ def radial_profile_vs_truth(
     positions: pd.DataFrame,
     *,
     z_max: float = 0.2,
-    edges: np.ndarray = np.arange(6.0, 12.5, 0.5),
+    edges: np.ndarray | None = None,
     min_count: int = 20,
 ) -> pd.DataFrame:
-    """Median [Fe/H] in bins of R near the plane: observed, noise-free truth, and the smooth field.
+    """Median [Fe/H] in bins of R (default: 0.5 kpc from 6 to 12 kpc) near the plane: observed,
+    noise-free truth, and the smooth field.
 
     All three use the same stars in the same bins (by their measured R and Z),
     so *observed - noise_free* isolates the measurement errors, and
@@ -38,6 +39,7 @@ def radial_profile_vs_truth(
     """
     if not dataset.is_mock:
         raise ValueError("only the mock has a truth to compare with")
+    edges = np.arange(6.0, 12.5, 0.5) if edges is None else np.asarray(edges)
     near = positions["Z"].abs().to_numpy() < z_max
     R = positions["R"].to_numpy()[near]
     observed, _ = contract.metallicity(kept, dataset.sample)
