@@ -38,7 +38,7 @@ class Dataset:
                 f"This page shows **{self.source}**, not real stars. Every number below can be checked "
                 "against the mock's truth; to run it on a real catalogue set the `data_source` parameter.\n:::"
             )
-        return f":::{{admonition}} Real data\n:class: note\nThis page shows **{self.source}**.\n:::"
+        return f":::{{admonition}} Data from a catalogue file\n:class: note\nThis page shows **{self.source}**.\n:::"
 
 
 def load_mock(sample: str, n_stars: int | None = None, seed: int = 42, **metallicity: float) -> Dataset:

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -88,3 +90,14 @@ def test_gaia_metallicity_error_is_half_the_percentile_width(gaia_mock):
     feh, err = contract.metallicity(table, "gaia")
     assert feh.equals(table["mh_gspspec"])
     np.testing.assert_allclose(err, (table["mh_gspspec_upper"] - table["mh_gspspec_lower"]) / 2)
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    def write_half_then_fail(self, path, **kwargs):
+        Path(path).write_bytes(b"PAR1 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", write_half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_table(pd.DataFrame({"a": [1.0]}), tmp_path / "out.parquet")
+    assert list(tmp_path.iterdir()) == []
