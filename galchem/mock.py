@@ -10,15 +10,19 @@ its own random stream drawn from one seed:
    gradient that flattens with R (which makes the radial gradient flatten
    with |Z|), a spiral-shaped azimuthal pattern and an intrinsic scatter.
    Thick-disk and halo stars are metal-poor with no gradient.
-2. **Selection.**  The survey sees a star brighter than its magnitude limit
-   with probability ``exp(-d / d_s)`` in heliocentric distance d, times a
-   footprint: LAMOST sees the northern sky (dec > -10 deg) and favours the
-   anticentre; the Gaia sample is all-sky.  The population fractions are those of the observed
-   candidates.
-   Magnitudes follow from an absolute magnitude, the distance and a dust layer.
+2. **Selection.**  Magnitudes follow from an absolute magnitude, the
+   distance and a dust layer.  The survey sees a star brighter than its
+   magnitude limit with probability ``exp(-d / d_s)`` in heliocentric
+   distance d, times a footprint: LAMOST sees the northern sky
+   (dec > -10 deg) and favours the anticentre; the Gaia sample is all-sky.
+   The population fractions are those of the observed candidates.
 3. **Observation.**  Gaia-like astrometric errors, survey-like
    spectroscopic errors, Bailer-Jones-like distances and a realistic share of
    rows that fail each quality cut follow from the magnitudes.
+
+Known simplifications: one smooth dust layer (no clumps, no stronger dust
+towards the centre), so the Gaia-like mock reaches further into the inner
+disk (median R 7.3 kpc) than the real giants do; no bar, bulge or warp.
 
 :func:`make_mock` returns the observed catalogue (obeying
 :mod:`galchem.contract`) and a truth table keyed by ``source_id``.

@@ -71,3 +71,14 @@ def test_distance_percentiles_behave():
     assert r_med[1] == pytest.approx(5000.0, rel=1e-2)
     assert (r_lo < r_med).all() and (r_med < r_hi).all()
     assert (r_hi - r_lo)[2] > 3 * (r_hi - r_lo)[1]  # noisier parallax, wider interval
+
+
+def test_field_gradients_are_the_derivatives_of_the_field():
+    field = mock_model("lamost").metallicity
+    R, z, h = np.array([7.0, 9.5, 12.0]), np.array([0.1, 0.6, 1.2]), 1e-5
+    numeric_dr = (field.smooth(R + h, z) - field.smooth(R - h, z)) / (2 * h)
+    numeric_dz = (field.smooth(R, z + h) - field.smooth(R, z - h)) / (2 * h)
+    np.testing.assert_allclose(field.radial_gradient_at(R, z), numeric_dr, atol=1e-8)
+    np.testing.assert_allclose(field.vertical_gradient(R), numeric_dz, atol=1e-8)
+    assert (np.diff(field.radial_gradient_at(9.5, np.array([0.0, 0.5, 1.0]))) > 0).all()  # flattens with |Z|
+    assert (np.diff(field.vertical_gradient(np.array([7.0, 9.0, 11.0]))) > 0).all()  # flattens with R
