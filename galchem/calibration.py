@@ -36,12 +36,16 @@ def simulate_line(
     x_err_range: tuple[float, float] = (0.02, 0.1),
     y_err_range: tuple[float, float] = (0.02, 0.06),
 ) -> tuple[np.ndarray, ...]:
-    """Points on a line with perpendicular scatter, observed with errors in x and y: x, y, x_err, y_err."""
+    """Points on a line with intrinsic scatter, observed with errors in x and y: x, y, x_err, y_err.
+
+    The scatter is drawn in y with variance lam^2 (1 + m^2).  Under the fit's
+    flat prior on the true x this is the same model as perpendicular scatter
+    lam, and it is the physical case (stars at one radius differ in [Fe/H]).
+    Drawing it perpendicular instead would also move points along x, and
+    with a finite spread of true x that acts like an extra error in x.
+    """
     x_true = rng.uniform(*x_range, n)
-    along = truth.m * x_true + truth.b
-    # a perpendicular offset of size s moves a point by (-m, 1) s / sqrt(1 + m^2)
-    offset = truth.lam * rng.normal(size=n) / np.sqrt(1 + truth.m**2)
-    x_true, y_true = x_true - truth.m * offset, along + offset
+    y_true = truth.m * x_true + truth.b + truth.lam * np.sqrt(1 + truth.m**2) * rng.normal(size=n)
     x_err, y_err = rng.uniform(*x_err_range, n), rng.uniform(*y_err_range, n)
     return x_true + x_err * rng.normal(size=n), y_true + y_err * rng.normal(size=n), x_err, y_err
 
@@ -74,11 +78,17 @@ def calibrate(n_sets: int, n_points: int, truth: LineTruth = LineTruth(), seed: 
 
 
 def coverage_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Per parameter: share of sets whose 68 % interval holds the truth, and the mean pull (bias in sigma)."""
+    """Per parameter: share of sets whose 68 % interval holds the truth, and the mean pull (bias in sigma).
+
+    ``mean_pull_error`` is the standard error of the mean pull: with a few
+    dozen sets, a mean pull of two such errors happens by chance.
+    """
+    n = len(table)
     return pd.DataFrame(
         {
             "coverage_68": [table[f"{p}_inside"].mean() for p in PARAMETERS],
             "mean_pull": [table[f"{p}_pull"].mean() for p in PARAMETERS],
+            "mean_pull_error": [table[f"{p}_pull"].std() / np.sqrt(n) for p in PARAMETERS],
             "pull_std": [table[f"{p}_pull"].std() for p in PARAMETERS],
         },
         index=list(PARAMETERS),
