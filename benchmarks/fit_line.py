@@ -13,7 +13,7 @@ import emcee
 import numpy as np
 
 from galchem.calibration import LineTruth, simulate_line
-from galchem.fitting import DEFAULT_BOUNDS, fit_line
+from galchem.fitting import DEFAULT_BOUNDS, fit_line, start_walkers
 
 N_POINTS, N_WALKERS, N_STEPS, SEED = 78_000, 10, 1000, 2
 
@@ -37,11 +37,9 @@ def main() -> None:
     t_fast = time.perf_counter() - t0
 
     # the naive run starts where galchem's did and uses the same random stream
-    rng = np.random.default_rng(SEED)
-    lo, hi = np.array(DEFAULT_BOUNDS).T
-    initial = np.clip(fast.max_likelihood + 1e-4 * (hi - lo) * rng.normal(size=(N_WALKERS, 3)), lo + 1e-9, hi - 1e-9)
+    initial, random_state = start_walkers(fast.max_likelihood, DEFAULT_BOUNDS, N_WALKERS, np.random.default_rng(SEED))
     sampler = emcee.EnsembleSampler(N_WALKERS, 3, naive_log_probability, args=(x, y, x_err**2, y_err**2))
-    sampler.random_state = np.random.RandomState(rng.integers(2**32)).get_state()
+    sampler.random_state = random_state
     t0 = time.perf_counter()
     sampler.run_mcmc(initial, N_STEPS)
     t_naive = time.perf_counter() - t0

@@ -13,9 +13,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
-from collections.abc import Callable, Mapping
 
 import pandas as pd
 

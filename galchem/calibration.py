@@ -107,8 +107,9 @@ def attenuation_scan(x_err_scales, n_points: int = 20_000, truth: LineTruth = Li
     for k, scale in enumerate(x_err_scales):
         x, y, x_err, y_err = simulate_line(rng, n_points, truth, x_err_range=(0.5 * scale, 1.5 * scale))
         fit = fit_line(x, y, x_err, y_err, seed=seed + k, **fit_options)
-        rows.append({"x_err_rms": float(np.sqrt(np.mean(x_err**2))), "least_squares_m": np.polyfit(x, y, 1)[0],
+        least_squares = np.polyfit(x, y, 1)
+        rows.append({"x_err_rms": float(np.sqrt(np.mean(x_err**2))), "least_squares_m": least_squares[0],
                      "m": fit.m, "m_err": fit.m_err, "predicted_m": truth.m + attenuation(truth.m, x, x_err),
-                     "least_squares_scatter": float(np.std(y - np.polyval(np.polyfit(x, y, 1), x))),
+                     "least_squares_scatter": float(np.std(y - np.polyval(least_squares, x))),
                      "lam": fit.lam})
     return pd.DataFrame(rows)

@@ -7,9 +7,9 @@ needs that value.  Nothing is dropped anywhere else.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
-from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd

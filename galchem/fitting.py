@@ -79,37 +79,36 @@ class LineData:
     d = dbar + dd and Sigma^2 = S + eps with eps = w . dd, sum(eps) = 0.
     Expanding 1/Sigma^2 and ln Sigma^2 to second order in eps/S turns the sum
     over the group's points into contractions of p and w with the moments
-    below; the neglected terms are of order (eps/S)^3.  A group of one point
-    is exact.
+    below; the neglected terms are of order (eps/S)^3.  Ungrouped data (one
+    point per group) are exact and carry no correction moments.
     """
 
     n: np.ndarray  # (K,) points per group
     dbar: np.ndarray  # (K, 3) mean variances
     uu: np.ndarray  # (K, 9) sum u u
-    uud: np.ndarray  # (K, 27) sum u u dd
-    uudd: np.ndarray  # (K, 81) sum u u dd dd
-    dd2: np.ndarray  # (K, 9) sum dd dd
+    uud: np.ndarray | None = None  # (K, 27) sum u u dd
+    uudd: np.ndarray | None = None  # (K, 81) sum u u dd dd
+    dd2: np.ndarray | None = None  # (K, 9) sum dd dd
 
     @classmethod
     def from_points(cls, x, y, x_err, y_err, xy_cov, bins_per_dex: int | None = None) -> LineData:
         """Group points whose errors agree within a factor 10**(1/bins_per_dex); None: no grouping."""
+        u = np.column_stack([np.ones_like(x), x, y])
+        d = np.column_stack([x_err**2, xy_cov, y_err**2])
+        uu = _outer(u, u)
         if bins_per_dex is None:
-            group = np.arange(x.size)
-        else:
-            keys = np.stack([np.floor(np.log10(e) * bins_per_dex) for e in (x_err, y_err)], axis=1)
-            if np.any(xy_cov):
-                keys = np.column_stack([keys, np.round(xy_cov / (x_err * y_err) * bins_per_dex)])
-            group = np.unique(keys, axis=0, return_inverse=True)[1].ravel()
+            return cls(np.ones(x.size), d, uu)
+        keys = np.stack([np.floor(np.log10(e) * bins_per_dex) for e in (x_err, y_err)], axis=1)
+        if np.any(xy_cov):
+            keys = np.column_stack([keys, np.round(xy_cov / (x_err * y_err) * bins_per_dex)])
+        group = np.unique(keys, axis=0, return_inverse=True)[1].ravel()
         n = np.bincount(group).astype(float)
 
         def total(values: np.ndarray) -> np.ndarray:
             return np.stack([np.bincount(group, weights=v, minlength=n.size) for v in values.T], axis=1)
 
-        u = np.column_stack([np.ones_like(x), x, y])
-        d = np.column_stack([x_err**2, xy_cov, y_err**2])
         dbar = total(d) / n[:, None]
         dd = d - dbar[group]
-        uu = _outer(u, u)
         return cls(n, dbar, total(uu), total(_outer(uu, dd)), total(_outer(uu, dd, dd)), total(_outer(dd, dd)))
 
 
@@ -121,11 +120,12 @@ def log_likelihood(theta: np.ndarray, data: LineData) -> np.ndarray:
     w = np.column_stack([m * m, -2 * m, np.ones_like(m)])
     pp = _outer(p, p)
     S = w @ data.dbar.T + (lam * lam * (1 + m * m))[:, None]  # (W, K)
-    squares = pp @ data.uu.T  # sum of Delta^2
-    first = _outer(pp, w) @ data.uud.T  # sum of Delta^2 eps
-    second = _outer(pp, w, w) @ data.uudd.T  # sum of Delta^2 eps^2
-    eps2 = _outer(w, w) @ data.dd2.T  # sum of eps^2
-    terms = squares / S - first / S**2 + second / S**3 + data.n * np.log(S) - eps2 / (2 * S**2)
+    terms = (pp @ data.uu.T) / S + data.n * np.log(S)  # sum of Delta^2 / S, and of ln S
+    if data.uud is not None:  # second-order corrections for the spread of errors within groups
+        first = _outer(pp, w) @ data.uud.T  # sum of Delta^2 eps
+        second = _outer(pp, w, w) @ data.uudd.T  # sum of Delta^2 eps^2
+        eps2 = _outer(w, w) @ data.dd2.T  # sum of eps^2
+        terms += -first / S**2 + second / S**3 - eps2 / (2 * S**2)
     return -0.5 * np.sum(terms, axis=1)
 
 
@@ -211,6 +211,15 @@ def _start(data: LineData, bounds, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return result.x if np.isfinite(result.fun) else guess
 
 
+def start_walkers(
+    best: np.ndarray, bounds, n_walkers: int, rng: np.random.Generator
+) -> tuple[np.ndarray, tuple]:
+    """Walkers in a small ball around ``best`` inside ``bounds``, and an emcee random state, both drawn from ``rng``."""
+    lo, hi = np.array(bounds).T
+    initial = np.clip(best + 1e-4 * (hi - lo) * rng.normal(size=(n_walkers, 3)), lo + 1e-9, hi - 1e-9)
+    return initial, np.random.RandomState(rng.integers(2**32)).get_state()
+
+
 def fit_line(
     x,
     y,
@@ -241,12 +250,10 @@ def fit_line(
     if method not in ("exact", "grouped"):
         raise FitError(f"method must be 'auto', 'exact' or 'grouped', not {method!r}")
     data = LineData.from_points(x, y, x_err, y_err, xy_cov, BINS_PER_DEX if method == "grouped" else None)
-    rng = np.random.default_rng(seed)
     best = _start(data, bounds, x, y)
-    lo, hi = np.array(bounds).T
-    initial = np.clip(best + 1e-4 * (hi - lo) * rng.normal(size=(n_walkers, 3)), lo + 1e-9, hi - 1e-9)
+    initial, random_state = start_walkers(best, bounds, n_walkers, np.random.default_rng(seed))
     sampler = emcee.EnsembleSampler(n_walkers, 3, log_probability, vectorize=True, args=(data, bounds))
-    sampler.random_state = np.random.RandomState(rng.integers(2**32)).get_state()
+    sampler.random_state = random_state
     sampler.run_mcmc(initial, n_steps, progress=progress)
     tau = sampler.get_autocorr_time(quiet=True, tol=0) if n_steps >= 50 else np.full(3, float(n_steps))
     if burn_in is None:
