@@ -177,3 +177,14 @@ def metallicity(table: pd.DataFrame, sample: str) -> tuple[pd.Series, pd.Series]
     if sample == "lamost":
         return table["feh"], table["feh_err"]
     return table["mh_gspspec"], 0.5 * (table["mh_gspspec_upper"] - table["mh_gspspec_lower"])
+
+
+def radial_velocity(table: pd.DataFrame, sample: str) -> tuple[pd.Series, pd.Series]:
+    """Line-of-sight velocity and its 1-sigma uncertainty [km/s] of a contract table.
+
+    LAMOST's for ``lamost`` (as the study does for the hot stars), Gaia DR3's for ``gaia``.
+    """
+    columns(sample)
+    if sample == "lamost":
+        return table["rv"], table["rv_err"]
+    return table["radial_velocity"], table["radial_velocity_error"]

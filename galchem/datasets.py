@@ -11,17 +11,22 @@ from pathlib import Path
 import pandas as pd
 
 from galchem import contract, distances, mock
-from galchem.cache import cached
+from galchem.cache import cached, stage_key
 from galchem.errors import GalchemError
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A catalogue ready for the cut flow, where it came from, and (for the mock) its truth."""
+    """A catalogue ready for the cut flow, where it came from, and (for the mock) its truth.
+
+    ``key`` identifies the data for the stage cache: the mock's parameters, or
+    a file's path, size and modification time.
+    """
 
     sample: str
     catalog: pd.DataFrame
     source: str
+    key: str
     truth: pd.DataFrame | None = None
     model: mock.MockModel | None = None
 
@@ -53,11 +58,12 @@ def load_mock(sample: str, n_stars: int | None = None, seed: int = 42, **metalli
         made = mock.make_mock(sample, n, seed, model)
         return {"catalog": made.catalog, "truth": made.truth}
 
-    tables = cached("mock", {"sample": sample, "n": n, "seed": seed, "model": repr(model)}, draw, (mock, distances))
+    params = {"sample": sample, "n": n, "seed": seed, "model": repr(model)}
+    tables = cached("mock", params, draw, (mock, distances))
     truth = tables["truth"]
     truth["population"] = pd.Categorical(truth["population"], categories=[p.name for p in model.populations])
     source = f"the mock Galaxy ({sample}, {n:,} candidates, seed {seed})"
-    return Dataset(sample, tables["catalog"], source, truth, model)
+    return Dataset(sample, tables["catalog"], source, f"mock-{stage_key('mock', params, (mock, distances))}", truth, model)
 
 
 def load_sample(sample: str, data_source: str = "mock", n_stars: int | None = None, seed: int = 42) -> Dataset:
@@ -73,4 +79,6 @@ def load_sample(sample: str, data_source: str = "mock", n_stars: int | None = No
     if not path.is_file():
         raise GalchemError(f"data_source {data_source!r} is neither 'mock' nor an existing catalogue file")
     catalog = contract.read_catalog(path, sample)
-    return Dataset(sample, catalog, f"the catalogue {path.name} ({len(catalog):,} rows)")
+    stat = path.stat()
+    key = f"file-{path.resolve()}-{stat.st_size}-{stat.st_mtime_ns}"
+    return Dataset(sample, catalog, f"the catalogue {path.name} ({len(catalog):,} rows)", key)

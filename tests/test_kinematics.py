@@ -1,0 +1,152 @@
+import astropy.coordinates as coord
+import astropy.units as u
+import numpy as np
+import pandas as pd
+import pytest
+
+from galchem import cli, kinematics, membership
+from galchem.conventions import galactocentric_frame
+from galchem.cuts import cut_flow
+from galchem.datasets import load_mock
+from galchem.kinematics import QUANTITIES, Observed, propagate
+from galchem.mock import make_mock
+from galchem.pipeline import SAMPLE_COLUMNS, kinematic_sample
+
+
+@pytest.fixture(scope="module")
+def observed():
+    """100 000 LAMOST-like stars that passed the quality cuts."""
+    catalog = cut_flow(make_mock("lamost", 260_000, seed=11).catalog, "lamost").table
+    assert len(catalog) >= 100_000
+    return Observed.from_catalog(catalog.iloc[:100_000], "lamost")
+
+
+def subset(observed: Observed, n: int) -> Observed:
+    return Observed(*(a[:n] for a in observed))
+
+
+def test_values_equal_astropy_on_100k_stars(observed):
+    star = coord.SkyCoord(
+        ra=observed.ra * u.deg, dec=observed.dec * u.deg, distance=observed.r_med * u.kpc,
+        pm_ra_cosdec=observed.pmra * u.mas / u.yr, pm_dec=observed.pmdec * u.mas / u.yr,
+        radial_velocity=observed.rv * u.km / u.s,
+    ).transform_to(galactocentric_frame())
+    ours = propagate(observed, n_mc=2, seed=0).value
+    for i, (name, unit) in enumerate(zip(("x", "y", "z"), (u.kpc,) * 3)):
+        np.testing.assert_allclose(ours[:, i], getattr(star, name).to_value(unit), rtol=0, atol=1e-6)
+    for i, name in zip((5, 6, 7), ("v_x", "v_y", "v_z")):
+        np.testing.assert_allclose(ours[:, i], getattr(star, name).to_value(u.km / u.s), rtol=0, atol=1e-6)
+    cylinder = star.represent_as(coord.CylindricalRepresentation)
+    np.testing.assert_allclose(ours[:, 3], cylinder.rho.to_value(u.kpc), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(ours[:, 4], cylinder.phi.wrap_at(360 * u.deg).to_value(u.rad), rtol=0, atol=1e-9)
+
+
+def test_monte_carlo_converges_to_the_noise_free_transform(observed):
+    small = subset(observed, 2000)
+    exact = propagate(small, n_mc=2, seed=0).value
+    worst = []
+    for shrink in (1e-1, 1e-2, 1e-3):
+        noisy = small._replace(
+            r_lo=small.r_med - shrink * (small.r_med - small.r_lo),
+            r_hi=small.r_med + shrink * (small.r_hi - small.r_med),
+            pmra_err=shrink * small.pmra_err, pmdec_err=shrink * small.pmdec_err, rv_err=shrink * small.rv_err,
+        )
+        result = propagate(noisy, n_mc=500, seed=1)
+        offset = result.mean - exact
+        offset[:, 4] = (offset[:, 4] + np.pi) % (2 * np.pi) - np.pi
+        # the split normal's mean lies off its median, but well within the spread
+        assert np.all(np.abs(offset) <= result.std)
+        worst.append(np.abs(offset).max(axis=0))
+    assert np.all(worst[1] < 0.15 * worst[0]) and np.all(worst[2] < 0.15 * worst[1])
+    assert np.all(worst[2][[0, 1, 2, 3]] < 1e-3) and worst[2][4] < 1e-4 and np.all(worst[2][5:] < 1e-1)  # kpc, rad, km/s
+
+
+def test_uncertainties_match_drawing_every_observable(observed):
+    small = subset(observed, 400)
+    fast = propagate(small, n_mc=2000, seed=2)
+    slow = kinematics.brute_force(small, n_mc=2000, seed=3)
+    np.testing.assert_allclose(fast.value, slow.value, rtol=1e-12, atol=1e-12)
+    ratio = fast.std / slow.std
+    # each sigma from 2000 draws is uncertain by ~1.6 %; over 400 stars the mean ratio by < 0.2 %
+    assert np.all(np.abs(ratio.mean(axis=0) - 1) < 0.01), dict(zip(QUANTITIES, ratio.mean(axis=0)))
+    assert np.all(np.abs(ratio - 1) < 0.12)
+
+
+def test_first_order_errors_agree_when_errors_are_small(observed):
+    small = subset(observed, 2000)
+    precise = (small.r_hi - small.r_lo) / small.r_med < 0.1
+    mc = propagate(small, n_mc=4000, seed=4).std[precise]
+    linear = kinematics.linear_errors(small)[precise]
+    assert precise.sum() > 200
+    assert np.all(np.abs(np.median(linear / mc, axis=0) - 1) < 0.02)
+
+
+def test_same_seed_same_numbers_and_chunks_are_independent(observed, monkeypatch):
+    small = subset(observed, 3000)
+    first = propagate(small, n_mc=50, seed=9)
+    np.testing.assert_array_equal(first.std, propagate(small, n_mc=50, seed=9).std)
+    assert not np.array_equal(first.std, propagate(small, n_mc=50, seed=10).std)
+    monkeypatch.setattr(kinematics, "CHUNK", 1000)  # three chunks, three streams: still reproducible
+    np.testing.assert_array_equal(propagate(small, n_mc=50, seed=9).std, propagate(small, n_mc=50, seed=9).std)
+
+
+def test_membership_sums_to_one_and_matches_hand_computation():
+    U = np.array([0.0, 50.0, -30.0, 200.0])
+    V = np.array([-15.0, -60.0, -40.0, -250.0])
+    W = np.array([0.0, 30.0, -50.0, 100.0])
+    probs = membership.probabilities(U, V, W)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+
+    def gaussian(u, v, w, x, su, sv, sw, va):
+        k = 1.0 / ((2 * np.pi) ** 1.5 * su * sv * sw)
+        return x * k * np.exp(-u**2 / (2 * su**2) - (v - va) ** 2 / (2 * sv**2) - w**2 / (2 * sw**2))
+
+    for i in range(len(U)):
+        f = [gaussian(U[i], V[i], W[i], 0.94, 35, 20, 16, -15), gaussian(U[i], V[i], W[i], 0.06, 67, 38, 35, -46),
+             gaussian(U[i], V[i], W[i], 0.0015, 160, 90, 90, -220)]
+        np.testing.assert_allclose(probs.iloc[i].to_numpy(), np.array(f) / sum(f), rtol=1e-10)
+    assert probs["p_thin"].iloc[0] > 0.95 and probs["p_halo"].iloc[3] > 0.99
+
+
+def test_the_sun_is_a_thin_disk_star():
+    U, V, W = membership.lsr_velocities(-12.9, 245.0, 7.78)
+    assert (U, V, W) == pytest.approx((12.9, 12.24, 7.78))
+    assert membership.membership(-12.9, 245.0, 7.78)["p_thin"].iloc[0] > 0.95
+
+
+def test_halo_cut_removes_mostly_mock_halo_stars():
+    dataset = load_mock("lamost", 120_000, seed=5)
+    result = kinematic_sample(dataset, n_mc=100, seed=0)
+    truth = dataset.truth.set_index("source_id")["population"]
+    population = truth.loc[result.candidates["source_id"]].to_numpy()
+    removed = result.candidates["p_halo"].to_numpy() >= membership.HALO_LIMIT
+    assert removed.sum() > 50
+    assert np.mean(population[removed] == "halo") > 0.5
+    assert np.mean(removed[population == "halo"]) > 0.8  # most mock halo stars are caught
+    assert np.mean(population[~removed] == "thin") > 0.95
+    assert result.flow["cut"].iloc[-1] == "halo"
+    assert result.flow["remaining"].iloc[-1] == len(result.sample)
+
+
+def test_cli_analyse_writes_the_tables(tmp_path, capsys):
+    catalog = tmp_path / "cat.parquet"
+    assert cli.main(["mock", "--sample", "gaia", "--n", "6000", "--seed", "4", "--out", str(catalog)]) == 0
+    out = tmp_path / "results"
+    assert cli.main(["analyse", "--sample", "gaia", "--catalog", str(catalog), "--out", str(out),
+                     "--n-mc", "50"]) == 0
+    flow = pd.read_csv(out / "cutflow.csv")
+    sample = pd.read_parquet(out / "sample.parquet")
+    assert list(flow.columns) == ["cut", "removed", "remaining"]
+    assert list(sample.columns) == list(SAMPLE_COLUMNS)
+    assert flow["remaining"].iloc[-1] == len(sample) > 1000
+    assert (flow["removed"].iloc[1:].to_numpy() == -np.diff(flow["remaining"])).all()
+    assert (sample[[f"{q}_err" for q in QUANTITIES]] > 0).all().all()
+
+
+def test_cli_analyse_bad_input_is_one_line(tmp_path, capsys, lamost_mock):
+    broken = tmp_path / "broken.parquet"
+    lamost_mock.catalog.drop(columns=["rv_err"]).to_parquet(broken)
+    assert cli.main(["analyse", "--sample", "lamost", "--catalog", str(broken), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "rv_err" in err and "broken.parquet" in err
+    assert not (tmp_path / "o").exists()
