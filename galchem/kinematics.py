@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from galchem import contract, frames
 from galchem.conventions import K_PM

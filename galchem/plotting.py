@@ -152,3 +152,60 @@ def attenuation_figure(scan) -> Figure:
     ax.set(xlabel="rms error in x", ylabel="fitted slope m")
     ax.legend(frameon=False)
     return fig
+
+
+POPULATION_COLOURS = {"thin": "C0", "thick": "C1", "halo": "C3"}
+"""One colour per kinematic population, used in every membership figure."""
+
+
+def toomre_diagram(U, V, W, probs, *, limit: float = 0.01) -> Figure:
+    """sqrt(U^2 + W^2) against V, stars coloured by their most probable population.
+
+    Dashed circles mark total speeds of 50, 100, ... km/s relative to the LSR;
+    stars with a halo probability of at least ``limit`` are drawn with a ring.
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 5), layout="constrained")
+    UW = np.hypot(U, W)
+    likeliest = np.asarray(probs.idxmax(axis=1).str.removeprefix("p_"))
+    for name, colour in POPULATION_COLOURS.items():
+        chosen = likeliest == name
+        ax.scatter(np.asarray(V)[chosen], UW[chosen], s=2 if name == "thin" else 6, color=colour, alpha=0.5,
+                   lw=0, rasterized=True, label=f"most probably {name} ({chosen.sum():,})")
+    flagged = probs["p_halo"].to_numpy() >= limit
+    ax.scatter(np.asarray(V)[flagged], UW[flagged], s=18, facecolor="none", edgecolor="k", lw=0.5,
+               label=f"halo probability ≥ {100 * limit:g} % ({flagged.sum():,})")
+    for speed in range(50, 400, 50):
+        ax.add_patch(plt.Circle((0, 0), speed, fill=False, ls="--", lw=0.6, color="0.6"))
+    top = max(np.nanpercentile(UW, 99.99) * 1.1, 150.0)
+    ax.set(xlabel="V (relative to the LSR) [km/s]", ylabel=r"$\sqrt{U^2 + W^2}$ [km/s]",
+           xlim=(min(np.nanpercentile(V, 0.01) - 20, -150), max(np.nanpercentile(V, 99.99) + 20, 100)),
+           ylim=(0, top), aspect="equal")
+    ax.legend(loc="upper left", frameon=False, markerscale=3, fontsize=9)
+    return fig
+
+
+def error_histograms(table, columns: Sequence[str], labels: Sequence[str]) -> Figure:
+    """Histograms of the Monte Carlo uncertainties ``<column>_err``, one panel each, median marked."""
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.6 * len(columns), 3.3), layout="constrained")
+    for ax, column, label in zip(np.atleast_1d(axes), columns, labels):
+        errors = table[f"{column}_err"].to_numpy()
+        top = np.nanpercentile(errors, 99.5)
+        ax.hist(errors, bins=np.linspace(0, top, 50), color="0.7", edgecolor="0.4", lw=0.4)
+        median = np.nanmedian(errors)
+        ax.axvline(median, color="C3", lw=1.5)
+        ax.set(xlabel=label, title=f"median {median:.3g}")
+    np.atleast_1d(axes)[0].set_ylabel("stars")
+    return fig
+
+
+def ratio_histograms(ratios, labels: Sequence[str], *, xlabel: str, span: float = 0.3) -> Figure:
+    """Histograms of per-star ratios (one panel per column of ``ratios``) around 1."""
+    ratios = np.asarray(ratios)
+    fig, axes = plt.subplots(1, ratios.shape[1], figsize=(2.6 * ratios.shape[1], 3.0), layout="constrained",
+                             sharey=True)
+    for ax, column, label in zip(axes, ratios.T, labels):
+        ax.hist(column, bins=np.linspace(1 - span, 1 + span, 41), color="0.7", edgecolor="0.4", lw=0.4)
+        ax.axvline(1.0, color="k", lw=0.8)
+        ax.set(title=f"{label}: median {np.nanmedian(column):.3f}", xlabel=xlabel)
+    axes[0].set_ylabel("stars")
+    return fig

@@ -48,3 +48,36 @@ def radial_profile_vs_truth(
     table["noise_free"] = binned_medians(R, truth["feh_true"].to_numpy(), edges, min_count)["median"]
     table["smooth_field"] = dataset.model.metallicity.smooth(table["center"].to_numpy(), 0.5 * z_max)
     return table
+
+
+def kinematics_vs_truth(dataset: Dataset, table: pd.DataFrame,
+                        quantities: tuple[str, ...] = ("R", "Z", "vR", "vphi", "vz")) -> pd.DataFrame:
+    """Recovered minus true value in units of the Monte Carlo error, per star (columns ``<q>_pull``)."""
+    if not dataset.is_mock:
+        raise ValueError("only the mock has a truth to compare with")
+    truth = dataset.truth.set_index("source_id").loc[table["source_id"].to_numpy()]
+    return pd.DataFrame({
+        f"{q}_pull": (table[q].to_numpy() - truth[q].to_numpy()) / table[f"{q}_err"].to_numpy() for q in quantities
+    })
+
+
+def pull_summary(pulls: pd.DataFrame) -> pd.DataFrame:
+    """Per quantity: median pull, robust width (half the 16-84 % range) and share of |pull| < 1."""
+    rows = []
+    for column in pulls:
+        values = pulls[column].to_numpy()
+        lo, mid, hi = np.nanpercentile(values, [16, 50, 84])
+        rows.append({"quantity": column.removesuffix("_pull"), "median pull": mid, "width (16-84 %)/2": (hi - lo) / 2,
+                     "share within 1 sigma": np.mean(np.abs(values) < 1)})
+    return pd.DataFrame(rows)
+
+
+def population_confusion(dataset: Dataset, table: pd.DataFrame) -> pd.DataFrame:
+    """Counts of stars by true mock population (rows) and most probable kinematic population (columns)."""
+    if not dataset.is_mock:
+        raise ValueError("only the mock has a truth to compare with")
+    truth = dataset.truth.set_index("source_id").loc[table["source_id"].to_numpy(), "population"]
+    probs = table[["p_thin", "p_thick", "p_halo"]]
+    likeliest = probs.idxmax(axis=1).str.removeprefix("p_")
+    return pd.crosstab(pd.Series(truth.to_numpy(), name="true population"),
+                       pd.Series(likeliest.to_numpy(), name="most probable"))
