@@ -3,7 +3,7 @@
     galchem book [--profile ci|full]
     galchem mock --sample lamost --n 332000 --seed 42 --out lamost.parquet
     galchem cutflow --sample lamost --catalog lamost.parquet [--out cutflow.csv]
-    galchem analyse --sample lamost [--catalog lamost.parquet] --out results/ [--n-mc 1000] [--seed 0]
+    galchem analyse --sample lamost [--catalog lamost.parquet] --out results/ [--n-mc 1000] [--n-steps 1000] [--seed 0]
 
 Problems with the input end with one line on standard error and exit status 2.
 """
@@ -58,16 +58,23 @@ def _cutflow(args: argparse.Namespace) -> None:
 
 def _analyse(args: argparse.Namespace) -> None:
     from galchem.datasets import load_sample
-    from galchem.pipeline import kinematic_sample
+    from galchem.pipeline import gradient_fits, kinematic_sample
     from galchem.tables import write_table
 
     t0 = time.perf_counter()
     dataset = load_sample(args.sample, args.catalog, seed=args.seed)
     print(f"analysing {dataset.source}")
     result = kinematic_sample(dataset, n_mc=args.n_mc, seed=args.seed, progress=True)
-    args.out.mkdir(parents=True, exist_ok=True)
     print(result.flow.to_string(index=False))
-    for name, table in (("cutflow.csv", result.flow), ("sample.parquet", result.sample)):
+    fits = gradient_fits(dataset, n_mc=args.n_mc, seed=args.seed, n_steps=args.n_steps, progress=True)
+    tables = {
+        "cutflow.csv": result.flow,
+        "sample.parquet": result.sample,
+        "radial_gradients.csv": fits.radial.table,
+        "vertical_gradients.csv": fits.vertical.table,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
         write_table(table, args.out / name)
         print(f"wrote {args.out / name}")
     print(f"done in {time.perf_counter() - t0:.1f} s")
@@ -98,11 +105,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="write the flow (cut, removed, remaining) to this file")
     p.set_defaults(run=_cutflow)
 
-    p = sub.add_parser("analyse", help="cuts, Monte Carlo kinematics and membership; write the result tables")
+    p = sub.add_parser("analyse", help="cuts, kinematics, membership and gradient fits; write the result tables")
     p.add_argument("--sample", choices=SAMPLES, required=True)
     p.add_argument("--catalog", default="mock", help="a catalogue obeying the input contract (default: the mock)")
     p.add_argument("--out", type=Path, required=True, help="folder for cutflow.csv, sample.parquet and later tables")
     p.add_argument("--n-mc", type=int, default=1000, help="Monte Carlo realisations per star (default 1000)")
+    p.add_argument("--n-steps", type=int, default=1000, help="emcee steps per walker in each gradient fit (default 1000)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_analyse)
     return top

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from galchem import contract, cuts, kinematics, membership
+from galchem import contract, cuts, fitting, gradients, kinematics, membership
 from galchem.cache import cached
 from galchem.datasets import Dataset
 
@@ -72,3 +72,32 @@ def kinematic_sample(dataset: Dataset, n_mc: int = 1000, seed: int = 0, progress
     params = {"data": dataset.key, "n_mc": n_mc, "seed": seed}
     tables = cached("kinematics", params, compute, (cuts, kinematics, membership, contract, sys.modules[__name__]))
     return KinematicSample(tables["candidates"], tables["flow"])
+
+
+@dataclass(frozen=True)
+class GradientResults:
+    """Radial and vertical gradient fits of the final sample."""
+
+    radial: gradients.Gradients
+    vertical: gradients.Gradients
+
+
+def gradient_fits(dataset: Dataset, n_mc: int = 1000, seed: int = 0, n_walkers: int = 10, n_steps: int = 1000,
+                  progress: bool = False) -> GradientResults:
+    """Fit the radial and vertical gradients of ``dataset``'s final sample (cached)."""
+    sample = kinematic_sample(dataset, n_mc, seed, progress).sample
+
+    def compute() -> dict[str, pd.DataFrame]:
+        tables = {}
+        for binning in (gradients.RADIAL, gradients.VERTICAL):
+            fits = gradients.fit_gradients(sample, binning, n_walkers=n_walkers, n_steps=n_steps, seed=seed,
+                                           progress=progress)
+            tables[binning.name] = fits.table
+            tables[f"{binning.name}_draws"] = fits.draws
+        return tables
+
+    params = {"data": dataset.key, "n_mc": n_mc, "seed": seed, "n_walkers": n_walkers, "n_steps": n_steps}
+    modules = (cuts, kinematics, membership, contract, gradients, fitting, sys.modules[__name__])
+    tables = cached("gradients", params, compute, modules)
+    return GradientResults(*(gradients.Gradients(tables[name], tables[f"{name}_draws"])
+                             for name in ("radial", "vertical")))

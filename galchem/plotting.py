@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -113,19 +114,48 @@ def profile_vs_truth(table) -> Figure:
 
 def line_fit_over_data(x, y, fit, *, n_draws: int = 100, seed: int = 0, xlabel: str = "x", ylabel: str = "y",
                        truth: tuple[float, float] | None = None) -> Figure:
-    """The data as a density, the median line and ``n_draws`` posterior draws (and the true line if known)."""
+    """The data as a density, the median line of a :class:`~galchem.fitting.LineFit` and ``n_draws`` posterior draws."""
+    draws = fit.samples[np.random.default_rng(seed).choice(len(fit.samples), n_draws, replace=False)]
+    return line_over_data(x, y, (fit.m, fit.m_err, fit.b), draws, xlabel=xlabel, ylabel=ylabel, truth=truth)
+
+
+def line_over_data(x, y, best: tuple[float, float, float], draws, *, xlabel: str = "x", ylabel: str = "y",
+                   truth: tuple[float, float] | None = None, slope_unit: str = "") -> Figure:
+    """The data as a density, the line ``best = (m, m_err, b)`` and posterior ``draws`` (rows m, b, ...)."""
+    m, m_err, b = best
     fig, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
     image = ax.hexbin(x, y, gridsize=70, bins="log", cmap="Greys", mincnt=1)
     fig.colorbar(image, ax=ax, label="points per cell")
     grid = np.linspace(np.min(x), np.max(x), 50)
-    draws = np.random.default_rng(seed).choice(len(fit.samples), n_draws, replace=False)
-    for m, b, _ in fit.samples[draws]:
-        ax.plot(grid, m * grid + b, color="C3", lw=0.5, alpha=0.15)
-    ax.plot(grid, fit.m * grid + fit.b, color="C3", lw=2.5, label=f"fit: m = {fit.m:.4f} ± {fit.m_err:.4f}")
+    for m_draw, b_draw in np.asarray(draws)[:, :2]:
+        ax.plot(grid, m_draw * grid + b_draw, color="C3", lw=0.5, alpha=0.15)
+    ax.plot(grid, m * grid + b, color="C3", lw=2.5, label=f"fit: m = {m:.4f} ± {m_err:.4f}{slope_unit}")
     if truth is not None:
-        ax.plot(grid, truth[0] * grid + truth[1], color="C0", ls="--", lw=1.5, label=f"truth: m = {truth[0]:.4f}")
+        ax.plot(grid, truth[0] * grid + truth[1], color="C0", ls="--", lw=1.5, label=f"truth: m = {truth[0]:.4f}{slope_unit}")
     ax.set(xlabel=xlabel, ylabel=ylabel)
     ax.legend(loc="upper right", frameon=False)
+    return fig
+
+
+def gradient_profile(measured, published, truth, literature, *, center: str, xlabel: str, ylabel: str,
+                     data_label: str = "this book") -> Figure:
+    """Fitted slope per bin: this book's, the study's, the mock's truth and literature values with their ranges."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.6), layout="constrained")
+    shift = 0.012 * (measured[center].max() - measured[center].min())
+    ax.errorbar(published[center] - shift, published["m"], published["m_err"], fmt="s", color="k", ms=5,
+                label="Hawkins (2023), LAMOST OBAF")
+    ax.errorbar(measured[center] + shift, measured["m"], measured["m_err"], fmt="o", color="C3", ms=6, label=data_label)
+    if truth is not None:
+        ax.plot(truth[center], truth["m_true"], "D", mfc="none", mec="C0", ms=7, mew=1.5, label="mock truth")
+    lo, hi = [c for c in literature.columns if c.endswith("_lo")][0], [c for c in literature.columns if c.endswith("_hi")][0]
+    markers = iter("^v<>pP*Xh")
+    for _, row in literature.iterrows():
+        middle = 0.5 * (row[lo] + row[hi])
+        ax.errorbar(middle, row["m"], yerr=0 if pd.isna(row["m_err"]) else row["m_err"], xerr=0.5 * (row[hi] - row[lo]),
+                    fmt=next(markers), color="0.45", ms=6, capsize=0, label=row["label"])
+    ax.axhline(0, color="0.8", lw=0.8, zorder=0)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.legend(frameon=False, fontsize=8, loc="best", ncol=2)
     return fig
 
 
