@@ -3,13 +3,14 @@
     galchem book [--profile ci|full]
     galchem mock --sample lamost --n 332000 --seed 42 --out lamost.parquet
     galchem cutflow --sample lamost --catalog lamost.parquet [--out cutflow.csv]
-    galchem analyse --sample lamost [--catalog lamost.parquet] --out results/ [--n-mc 1000] [--n-steps 1000] [--seed 0]
+    galchem analyse --sample lamost [--catalog lamost.parquet] --out results/ [--n-mc 1000] [--n-steps 1000] [--n-permutations 1000] [--seed 0]
 
 Problems with the input end with one line on standard error and exit status 2.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -58,8 +59,8 @@ def _cutflow(args: argparse.Namespace) -> None:
 
 def _analyse(args: argparse.Namespace) -> None:
     from galchem.datasets import load_sample
-    from galchem.pipeline import gradient_fits, kinematic_sample
-    from galchem.tables import write_table
+    from galchem.pipeline import azimuthal_analysis, gradient_fits, kinematic_sample
+    from galchem.tables import atomic_path, write_table
 
     t0 = time.perf_counter()
     dataset = load_sample(args.sample, args.catalog, seed=args.seed)
@@ -73,10 +74,17 @@ def _analyse(args: argparse.Namespace) -> None:
         "radial_gradients.csv": fits.radial.table,
         "vertical_gradients.csv": fits.vertical.table,
     }
+    azimuth = azimuthal_analysis(dataset, n_mc=args.n_mc, seed=args.seed, n_steps=args.n_steps,
+                                 n_permutations=args.n_permutations, progress=True)
+    tables["azimuthal.csv"] = azimuth.profile
     args.out.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
         write_table(table, args.out / name)
         print(f"wrote {args.out / name}")
+    with atomic_path(args.out / "azimuthal_tests.json") as tmp:
+        tmp.write_text(json.dumps(azimuth.tests, indent=2) + "\n")
+    print(f"wrote {args.out / 'azimuthal_tests.json'}: p = {azimuth.tests['p_value']:.3g}, "
+          f"arm contrast {azimuth.tests['arm_contrast']:+.4f} ± {azimuth.tests['arm_contrast_err']:.4f} dex")
     print(f"done in {time.perf_counter() - t0:.1f} s")
 
 
@@ -111,6 +119,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="folder for cutflow.csv, sample.parquet and later tables")
     p.add_argument("--n-mc", type=int, default=1000, help="Monte Carlo realisations per star (default 1000)")
     p.add_argument("--n-steps", type=int, default=1000, help="emcee steps per walker in each gradient fit (default 1000)")
+    p.add_argument("--n-permutations", type=int, default=1000, help="shuffles in the azimuthal test (default 1000)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_analyse)
     return top

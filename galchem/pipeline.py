@@ -1,6 +1,7 @@
 """The analysis pipeline, stage by stage, shared by the notebooks and ``galchem analyse``.
 
 quality cuts -> velocity cut -> Monte Carlo kinematics -> membership -> halo cut
+-> gradient fits in bins; residuals near the plane, azimuthal profiles and tests
 
 Each stage's result is cached (parquet) under a key made of the data it
 started from and every parameter that shaped it (:mod:`galchem.cache`), so
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from galchem import contract, cuts, fitting, gradients, kinematics, membership
+from galchem import azimuthal, contract, cuts, fitting, gradients, kinematics, membership, spiral_arms
 from galchem.cache import cached
 from galchem.datasets import Dataset
 
@@ -101,3 +102,52 @@ def gradient_fits(dataset: Dataset, n_mc: int = 1000, seed: int = 0, n_walkers: 
     tables = cached("gradients", params, compute, modules)
     return GradientResults(*(gradients.Gradients(tables[name], tables[f"{name}_draws"])
                              for name in ("radial", "vertical")))
+
+
+@dataclass(frozen=True)
+class AzimuthalResults:
+    """Stars near the plane with their residuals, the plane's radial fit, the profiles and the two tests."""
+
+    stars: pd.DataFrame  # the final sample with |Z| < z_max, plus "predicted", "residual" and "delta"
+    plane_fit: pd.Series  # m, m_err, b, b_err, lam, lam_err, n of [Fe/H] against R for those stars
+    profile: pd.DataFrame  # azimuthal.PROFILE_COLUMNS
+    tests: dict  # p_value, statistic, arm_contrast, ... (azimuthal_tests.json)
+    null: np.ndarray  # the permutation null distribution
+
+
+def azimuthal_analysis(dataset: Dataset, n_mc: int = 1000, seed: int = 0, n_walkers: int = 10, n_steps: int = 1000,
+                       n_permutations: int = 1000, n_boot: int = 1000, z_max: float = 0.3, phi_width: float = 2.0,
+                       progress: bool = False) -> AzimuthalResults:
+    """Residuals from the radial gradient near the plane, ⟨δ[Fe/H]⟩(φ) and the tests for structure (cached)."""
+    sample = kinematic_sample(dataset, n_mc, seed, progress).sample
+    stars = sample.loc[sample["Z"].abs() < z_max].reset_index(drop=True)
+
+    def compute() -> dict[str, pd.DataFrame]:
+        fit = fitting.fit_line(stars["R"], stars["feh"], stars["R_err"], stars["feh_err"], n_walkers=n_walkers,
+                               n_steps=n_steps, seed=seed, progress=progress)
+        residual = azimuthal.residual_from_fit(stars, fit.m, fit.b)
+        delta = azimuthal.delta_from_ring_mean(stars["R"], stars["feh"])
+        edges = azimuthal.phi_edges(stars["phi"], phi_width)
+        test = azimuthal.permutation_test(stars, delta, edges, n_permutations=n_permutations, seed=seed)
+        arms = azimuthal.arm_contrast(stars, residual, n_boot=n_boot, seed=seed)
+        plane = {name: getattr(fit, name) for name in fitting.PARAMETERS}
+        plane.update({f"{name}_err": getattr(fit, f"{name}_err") for name in fitting.PARAMETERS}, n=fit.n)
+        tests = {"p_value": test.p_value, "statistic": test.observed, "n_permutations": n_permutations,
+                 "arm_contrast": arms.contrast, "arm_contrast_err": arms.error, "n_in_arms": arms.n_arm,
+                 "n_between_arms": arms.n_between, "z_max": z_max, "phi_bin_deg": phi_width}
+        return {
+            "plane_fit": pd.DataFrame([plane]),
+            "residuals": pd.DataFrame({"residual": residual, "delta": delta}),
+            "profile": azimuthal.azimuthal_profile(stars, delta, edges),
+            "tests": pd.DataFrame([tests]),
+            "null": pd.DataFrame({"statistic": test.null}),
+        }
+
+    params = {"data": dataset.key, "n_mc": n_mc, "seed": seed, "n_walkers": n_walkers, "n_steps": n_steps,
+              "n_permutations": n_permutations, "n_boot": n_boot, "z_max": z_max, "phi_width": phi_width}
+    modules = (cuts, kinematics, membership, contract, fitting, azimuthal, spiral_arms, sys.modules[__name__])
+    tables = cached("azimuthal", params, compute, modules)
+    plane = tables["plane_fit"].iloc[0]
+    stars = stars.assign(predicted=plane["m"] * stars["R"] + plane["b"], **tables["residuals"])
+    tests = tables["tests"].to_dict("records")[0]
+    return AzimuthalResults(stars, plane, tables["profile"], tests, tables["null"]["statistic"].to_numpy())

@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from galchem.conventions import R_SUN, Z_SUN
-from galchem.spiral_arms import REID2014, Arm, trace
+from galchem.spiral_arms import REID2014, Arm, Overdensity, trace
 
 STYLE = {
     "figure.dpi": 110,
@@ -238,4 +238,74 @@ def ratio_histograms(ratios, labels: Sequence[str], *, xlabel: str, span: float 
         ax.axvline(1.0, color="k", lw=0.8)
         ax.set(title=f"{label}: median {np.nanmedian(column):.3f}", xlabel=xlabel)
     axes[0].set_ylabel("stars")
+    return fig
+
+
+RESIDUAL_CMAP = "RdBu_r"
+"""Diverging colour map for residuals: red where stars are more metal-rich than predicted."""
+
+
+def add_overdensity(ax: Axes, overdensity: Overdensity, levels=(0.0, 0.5, 1.0)) -> None:
+    """Contours of an overdensity map (e.g. Poggio et al. 2021) without changing the axes limits."""
+    xlim, ylim = ax.get_xlim(), ax.get_ylim()
+    ax.contour(overdensity.x, overdensity.y, overdensity.values, levels=levels, colors="0.15", linewidths=0.8)
+    ax.set_xlim(xlim)
+    ax.set_ylim(ylim)
+
+
+def residual_maps(X, Y, observed, predicted, residual, *, overdensity: Overdensity | None = None,
+                  mincnt: int = 5, span: float = 0.2) -> Figure:
+    """Three X-Y maps (medians per cell): observed [Fe/H], the radial fit's prediction, and the residual.
+
+    The residual is observed minus predicted; arms of Reid et al. (2014) on
+    every panel and ``overdensity`` contours on the residual panel.
+    """
+    extent = (*_limits(X), *_limits(Y))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.6), layout="constrained", sharey=True)
+    lo, hi = np.nanpercentile(observed, [2, 98])
+    panels = (
+        (observed, "median observed [Fe/H] [dex]", {"cmap": FEH_CMAP, "vmin": lo, "vmax": hi}),
+        (predicted, "predicted [Fe/H] (radial fit) [dex]", {"cmap": FEH_CMAP, "vmin": lo, "vmax": hi}),
+        (residual, "median residual, observed − predicted [dex]", {"cmap": RESIDUAL_CMAP, "vmin": -span, "vmax": span}),
+    )
+    for ax, (values, label, kw) in zip(axes, panels):
+        image = hexmap(ax, X, Y, values, mincnt=mincnt, extent=extent, gridsize=45, **kw)
+        ax.set(xlim=extent[:2], ylim=extent[2:], xlabel="X [kpc]", aspect="equal")
+        add_arms(ax, labels=ax is axes[0])
+        mark_sun(ax, "xy")
+        fig.colorbar(image, ax=ax, orientation="horizontal", label=label, shrink=0.9, pad=0.02)
+    axes[0].set_ylabel("Y [kpc]")
+    if overdensity is not None:
+        add_overdensity(axes[2], overdensity)
+    return fig
+
+
+def azimuthal_profiles(profile, injected=None) -> Figure:
+    """⟨δ[Fe/H]⟩ against φ with standard errors, one panel per annulus, and the injected pattern if given."""
+    annuli = profile[["r_lo", "r_hi"]].drop_duplicates().to_numpy()
+    fig, axes = plt.subplots(1, len(annuli), figsize=(6 * len(annuli), 4), layout="constrained", sharey=True)
+    for ax, (r_lo, r_hi) in zip(np.atleast_1d(axes), annuli):
+        part = profile[(profile["r_lo"] == r_lo) & profile["mean_delta"].notna()]
+        ax.errorbar(np.rad2deg(part["phi_center"]), part["mean_delta"], part["sem"], fmt="o", color="C3", ms=4,
+                    label="observed")
+        if injected is not None:
+            truth = injected[(injected["r_lo"] == r_lo) & injected["mean_delta"].notna()]
+            ax.plot(np.rad2deg(truth["phi_center"]), truth["mean_delta"], color="C0", lw=1.5,
+                    label="injected pattern, same stars")
+        ax.axhline(0, color="0.6", lw=0.8)
+        ax.axvline(180, color="goldenrod", lw=1, ls=":", label="the Sun's azimuth")
+        ax.set(title=f"{r_lo:g} < R < {r_hi:g} kpc", xlabel="φ [deg]")
+    np.atleast_1d(axes)[0].set_ylabel("⟨δ[Fe/H]⟩ [dex]")
+    np.atleast_1d(axes)[0].legend(frameon=False, fontsize=9)
+    return fig
+
+
+def null_distribution(null, observed: float, p_value: float, *, xlabel: str) -> Figure:
+    """Histogram of a permutation null distribution with the observed statistic marked."""
+    fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
+    top = max(np.max(null), observed) * 1.05
+    ax.hist(null, bins=np.linspace(0, top, 50), color="0.7", edgecolor="0.4", lw=0.4, label="φ shuffled")
+    ax.axvline(observed, color="C3", lw=2, label=f"observed (p = {p_value:.3g})")
+    ax.set(xlabel=xlabel, ylabel="shuffles")
+    ax.legend(frameon=False)
     return fig

@@ -10,10 +10,14 @@ widths); the Perseus pitch angle of 9.4 deg is the dendrogal value.
 """
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+
+from galchem.conventions import R_SUN
 
 
 @dataclass(frozen=True)
@@ -66,3 +70,33 @@ def trace(arm: Arm, n: int = 200) -> ArmTrace:
         tuple(e * np.sin(b) for e in edges),
     )
 
+
+
+class Overdensity(NamedTuple):
+    """A map on a regular X, Y grid [kpc] in galchem's frame; NaN where the source has no data."""
+
+    x: np.ndarray
+    y: np.ndarray
+    values: np.ndarray  # shape (len(y), len(x)), ready for ``contour(x, y, values)``
+
+
+POGGIO_FILES = "datafiles/Poggio_cont_2021"
+"""Folder of the Poggio et al. (2021) map inside the SpiralMap package (MIT licence)."""
+
+
+def poggio2021_overdensity() -> Overdensity:
+    """Upper-main-sequence overdensity of Poggio et al. (2021), Fig. 1B (local bandwidth 0.3 kpc).
+
+    Read from the grid the ``SpiralMap`` package ships (not imported, only
+    located, so nothing runs on import).  The grid is heliocentric with the
+    Galactic centre towards +x, so X = x - R_sun and Y = y in galchem's frame;
+    cells that are exactly zero are the masked low-density cells and become NaN.
+    """
+    spec = importlib.util.find_spec("SpiralMap")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("the SpiralMap package (pip install spiralmap) holds the Poggio et al. 2021 map")
+    folder = Path(spec.submodule_search_locations[0]) / POGGIO_FILES
+    x, y = np.load(folder / "xvalues.npy"), np.load(folder / "yvalues.npy")
+    grid = np.load(folder / "overdens_grid_locscale03.npy").T.astype(float)
+    grid[grid == 0.0] = np.nan
+    return Overdensity(x - R_SUN.to_value("kpc"), y, grid)
