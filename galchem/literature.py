@@ -59,3 +59,13 @@ VERTICAL_LITERATURE = pd.DataFrame(
     columns=["key", "label", "tracer", "m", "m_err", "r_lo", "r_hi"],
 )
 """Vertical gradients d[Fe/H]/d|Z| [dex/kpc] from other studies, with the R range they cover [kpc]."""
+
+GAIA_RADIAL_LITERATURE = pd.DataFrame(
+    [
+        ("Poggio2022", "Poggio et al. 2022, φ ≈ −20°", "Gaia DR3 cool giants ([M/H])", -0.054, None),
+        ("Poggio2022", "Poggio et al. 2022, φ ≈ +20°", "Gaia DR3 cool giants ([M/H])", -0.036, None),
+    ],
+    columns=["key", "label", "tracer", "m", "m_err"],
+)
+"""Radial gradients of Gaia DR3 giants from the literature [dex/kpc].  The headline gradient of
+Gaia Collaboration, Recio-Blanco et al. (2023) could not be read here and is not listed."""

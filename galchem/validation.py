@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from galchem import contract
+from galchem import azimuthal, contract
 from galchem.datasets import Dataset
 
 
@@ -81,3 +81,26 @@ def population_confusion(dataset: Dataset, table: pd.DataFrame) -> pd.DataFrame:
     likeliest = probs.idxmax(axis=1).str.removeprefix("p_")
     return pd.crosstab(pd.Series(truth.to_numpy(), name="true population"),
                        pd.Series(likeliest.to_numpy(), name="most probable"))
+
+
+def injected_azimuthal(dataset: Dataset, stars: pd.DataFrame, edges: np.ndarray
+                       ) -> tuple[pd.DataFrame, azimuthal.ArmContrast]:
+    """The mock's injected azimuthal pattern seen through the same stars: its ⟨δ⟩(φ) profile and arm contrast."""
+    if not dataset.is_mock:
+        raise ValueError("only the mock has a truth to compare with")
+    pattern = dataset.truth.set_index("source_id").loc[stars["source_id"].to_numpy(), "feh_azimuthal"].to_numpy()
+    profile = azimuthal.azimuthal_profile(stars, azimuthal.delta_from_ring_mean(stars["R"], pattern), edges)
+    return profile, azimuthal.arm_contrast(stars, pattern, n_boot=2)
+
+
+def profile_correlation(observed: pd.DataFrame, injected: pd.DataFrame) -> pd.DataFrame:
+    """Per annulus: Pearson correlation of the observed and injected ⟨δ⟩(φ), and the injected pattern's spread."""
+    rows = []
+    for (r_lo, r_hi), part in observed.groupby(["r_lo", "r_hi"]):
+        truth = injected[(injected["r_lo"] == r_lo) & (injected["r_hi"] == r_hi)]
+        ok = part["mean_delta"].notna().to_numpy() & truth["mean_delta"].notna().to_numpy()
+        a, b = part["mean_delta"].to_numpy()[ok], truth["mean_delta"].to_numpy()[ok]
+        rows.append({"annulus": f"{r_lo:g}-{r_hi:g} kpc", "bins": int(ok.sum()),
+                     "correlation": float(np.corrcoef(a, b)[0, 1]) if ok.sum() > 2 else np.nan,
+                     "injected spread [dex]": float(np.std(b)), "median error [dex]": float(np.median(part["sem"].to_numpy()[ok]))})
+    return pd.DataFrame(rows)
