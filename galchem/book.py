@@ -17,6 +17,7 @@ Every parameter a profile gives must be declared in the notebook's
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -176,6 +177,31 @@ def mirror_sources(root: Path, src: Path) -> None:
             shutil.copy2(path, src / name)
 
 
+VENDOR = "_vendor"
+"""Static folder of the mirrored sources for third-party files (not ``_static``: Jupyter Book would
+load every .js file under ``_static`` on every page, MathJax a second time)."""
+MATHJAX = "mathjax"
+"""Folder under the site's ``_static`` that holds the vendored MathJax 3 (see :func:`vendor_mathjax`)."""
+
+
+def vendor_mathjax(static: Path) -> None:
+    """Copy MathJax 3's TeX-to-CHTML bundle and its fonts into ``static/mathjax``, so equations render offline.
+
+    The files come from the ``django-static-mathjax`` wheel (MathJax 3.2.2,
+    Apache-2.0), installed with the ``book`` extra; the package is located,
+    not imported.  ``_config.yml`` points Sphinx's ``mathjax_path`` at them.
+    """
+    spec = importlib.util.find_spec("mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        raise GalchemError("MathJax is missing: install the book extra (pip install -e '.[book]')")
+    es5 = Path(spec.submodule_search_locations[0]) / "static" / "mathjax" / "es5"
+    target = static / MATHJAX
+    shutil.rmtree(target, ignore_errors=True)
+    for folder in (Path("output") / "chtml" / "fonts" / "woff-v2", Path("input") / "tex" / "extensions"):
+        shutil.copytree(es5 / folder, target / folder)  # the fonts, and the TeX packages MathJax loads on demand
+    shutil.copy2(es5 / "tex-chtml.js", target / "tex-chtml.js")
+
+
 def build(root: Path, profile_name: str = "ci", log: Callable[[str], None] = print) -> Path:
     """Execute the book's notebooks with a profile and build the HTML; return the site's index."""
     profile = load_profile(root, profile_name)
@@ -185,6 +211,7 @@ def build(root: Path, profile_name: str = "ci", log: Callable[[str], None] = pri
     build_dir = root / "_build"
     src = build_dir / "src"
     mirror_sources(root, src)
+    vendor_mathjax(src / VENDOR)
     os.environ.setdefault("GALCHEM_CACHE_DIR", str(build_dir / "cache"))
     os.environ.pop("MPLBACKEND", None)  # a non-inline backend would drop every figure
     os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"

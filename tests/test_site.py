@@ -51,3 +51,26 @@ def test_executed_notebook_is_clean(built_site, page):
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             assert output["output_type"] != "error"
+
+
+LOCAL_PATH_MARKERS = (str(ROOT), "/home/", "/root/", "/tmp/", "site-packages", "/Users/")
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if (ROOT / f"{p}.ipynb").is_file()])
+def test_page_offers_its_executed_notebook_without_local_paths(built_site, page):
+    html = soup(built_site, page)
+    name = page.split("/")[-1]
+    assert any(a.get("href", "").endswith(f"_sources/book/{name}.ipynb") for a in html.select("a")), page
+    text = (built_site / "_sources" / f"{page}.ipynb").read_text()
+    found = [marker for marker in LOCAL_PATH_MARKERS if marker in text]
+    assert not found, f"{page}: the download mentions {found}"
+    nb = nbformat.reads(text, 4)
+    assert any(cell.get("outputs") for cell in nb.cells)  # executed, not the bare source
+
+
+def test_every_chapter_ends_with_exercises_and_hidden_solutions(built_site):
+    for page in (p for p in PAGES if (ROOT / f"{p}.ipynb").is_file()):
+        html = soup(built_site, page)
+        exercises, solutions = html.select(".exercise"), html.select(".solution")
+        assert 2 <= len(exercises) <= 3 and len(solutions) == len(exercises), page
+        assert all("dropdown" in " ".join(s.get("class", [])) for s in solutions), page
