@@ -3,6 +3,7 @@
     galchem book [--profile ci|full]
     galchem mock --sample lamost --n 332000 --seed 42 --out lamost.parquet
     galchem cutflow --sample lamost --catalog lamost.parquet [--out cutflow.csv]
+    galchem fetch --sample gaia [--out gaia.parquet] [--refresh]
     galchem analyse --sample lamost [--catalog lamost.parquet] --out results/ [--n-mc 1000] [--n-steps 1000] [--n-permutations 1000] [--seed 0]
 
 Problems with the input end with one line on standard error and exit status 2.
@@ -88,6 +89,16 @@ def _analyse(args: argparse.Namespace) -> None:
     print(f"done in {time.perf_counter() - t0:.1f} s")
 
 
+def _fetch(args: argparse.Namespace) -> None:
+    from galchem.archive import fetch
+
+    t0 = time.perf_counter()
+    fetched = fetch(args.sample, args.out, refresh=args.refresh, progress=True)
+    side = fetched.sidecar
+    print(f"{fetched.path}: {side['rows']:,} rows from {side['service']}, fetched {side['fetched']} "
+          f"({time.perf_counter() - t0:.1f} s; sha256 {side['sha256'][:12]}...)")
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``galchem`` command."""
     top = argparse.ArgumentParser(prog="galchem", description="Chemical cartography of the Galactic disk.")
@@ -113,9 +124,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="write the flow (cut, removed, remaining) to this file")
     p.set_defaults(run=_cutflow)
 
+    p = sub.add_parser("fetch", help="download a real catalogue (Gaia archive, VizieR) into the local cache")
+    p.add_argument("--sample", choices=SAMPLES, required=True)
+    p.add_argument("--out", type=Path, help="where to keep it (default: <cache>/archive/<sample>.parquet)")
+    p.add_argument("--refresh", action="store_true", help="download again even if a cached copy exists")
+    p.set_defaults(run=_fetch)
+
     p = sub.add_parser("analyse", help="cuts, kinematics, membership and gradient fits; write the result tables")
     p.add_argument("--sample", choices=SAMPLES, required=True)
-    p.add_argument("--catalog", default="mock", help="a catalogue obeying the input contract (default: the mock)")
+    p.add_argument("--catalog", default="mock",
+                   help="'mock' (default), 'archive' (see galchem fetch) or a catalogue file obeying the input contract")
     p.add_argument("--out", type=Path, required=True, help="folder for cutflow.csv, sample.parquet and later tables")
     p.add_argument("--n-mc", type=int, default=1000, help="Monte Carlo realisations per star (default 1000)")
     p.add_argument("--n-steps", type=int, default=1000, help="emcee steps per walker in each gradient fit (default 1000)")

@@ -43,7 +43,8 @@ class Dataset:
                 f"This page shows **{self.source}**, not real stars. Every number below can be checked "
                 "against the mock's truth; to run it on a real catalogue set the `data_source` parameter.\n:::"
             )
-        return f":::{{admonition}} Data from a catalogue file\n:class: note\nThis page shows **{self.source}**.\n:::"
+        title = "Real stars from the archives" if self.key.startswith("archive-") else "Data from a catalogue file"
+        return f":::{{admonition}} {title}\n:class: note\nThis page shows **{self.source}**.\n:::"
 
 
 def load_mock(sample: str, n_stars: int | None = None, seed: int = 42, **metallicity: float) -> Dataset:
@@ -66,18 +67,32 @@ def load_mock(sample: str, n_stars: int | None = None, seed: int = 42, **metalli
     return Dataset(sample, tables["catalog"], source, f"mock-{stage_key('mock', params, (mock, distances))}", truth, model)
 
 
+def load_archive(sample: str, refresh: bool = False) -> Dataset:
+    """The real catalogue of ``sample``, fetched from the archives once and then read from the local cache."""
+    from galchem import archive
+
+    fetched = archive.fetch(sample, refresh=refresh)
+    catalog = contract.read_catalog(fetched.path, sample)
+    side = fetched.sidecar
+    source = f"the {sample} catalogue from {side['service']} ({len(catalog):,} rows, fetched {side['fetched'][:10]})"
+    return Dataset(sample, catalog, source, f"archive-{side['sha256'][:16]}")
+
+
 def load_sample(sample: str, data_source: str = "mock", n_stars: int | None = None, seed: int = 42) -> Dataset:
-    """Load ``sample`` from ``data_source``: ``'mock'`` or the path of a catalogue file.
+    """Load ``sample`` from ``data_source``: ``'mock'``, ``'archive'`` or the path of a catalogue file.
 
     A file must obey the input contract (:mod:`galchem.contract`); ``n_stars``
-    and ``seed`` apply to the mock only.
+    and ``seed`` apply to the mock only.  ``'archive'`` needs the network the
+    first time (see :mod:`galchem.archive`).
     """
     contract.columns(sample)
     if data_source == "mock":
         return load_mock(sample, n_stars, seed)
+    if data_source == "archive":
+        return load_archive(sample)
     path = Path(data_source).expanduser()
     if not path.is_file():
-        raise GalchemError(f"data_source {data_source!r} is neither 'mock' nor an existing catalogue file")
+        raise GalchemError(f"data_source {data_source!r} is neither 'mock', 'archive' nor an existing catalogue file")
     catalog = contract.read_catalog(path, sample)
     stat = path.stat()
     key = f"file-{path.resolve()}-{stat.st_size}-{stat.st_mtime_ns}"

@@ -44,3 +44,16 @@ def built_site() -> Path:
     if not current:
         book.build(ROOT, "ci", log=lambda line: None)
     return html
+
+
+def pytest_addoption(parser):
+    parser.addoption("--remote-data", action="store_true", help="also run tests that query the real archives")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--remote-data"):
+        return
+    skip = pytest.mark.skip(reason="needs the network; run with --remote-data")
+    for item in items:
+        if "remote_data" in item.keywords:
+            item.add_marker(skip)
