@@ -7,12 +7,13 @@ notebooks stay free of outputs.  Parameters come from a profile,
 
     description: what the profile is for
     execution_timeout: 900        # seconds per cell
-    defaults: {data_source: mock, seed: 42}   # given to every notebook
+    defaults: {data_source: mock, seed: 42}   # given to every notebook that declares them
     notebooks:
       01_data: {n_stars: 60000}   # by notebook name
 
-Every parameter a profile gives must be declared in the notebook's
-``parameters`` cell; a typo is an error, not a silent no-op.
+Every parameter a profile gives a notebook by name must be declared in its
+``parameters`` cell; a typo is an error, not a silent no-op.  A page without
+parameters (no such cell) simply runs as it is.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,9 +50,10 @@ class Profile:
     defaults: dict
     notebooks: dict
 
-    def parameters(self, notebook: str) -> dict:
-        """The parameters of one notebook: the defaults, then its own."""
-        return {**self.defaults, **self.notebooks.get(notebook, {})}
+    def parameters(self, notebook: str, declared: Iterable[str] = ()) -> dict:
+        """The parameters of one notebook: the defaults it ``declared``, then its own."""
+        defaults = {name: value for name, value in self.defaults.items() if name in set(declared)}
+        return {**defaults, **self.notebooks.get(notebook, {})}
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -103,12 +105,19 @@ def notebooks(root: Path) -> list[Path]:
     return [Path(f"{f}.ipynb") for f in toc_files(root) if (root / f"{f}.ipynb").is_file()]
 
 
+def declared_parameters(notebook: Path) -> list[str]:
+    """The names the notebook's ``parameters`` cell declares (none without such a cell)."""
+    return list(papermill.inspect_notebook(str(notebook)))
+
+
 def check_parameters(notebook: Path, parameters: dict) -> None:
     """Fail unless the notebook has a ``parameters`` cell declaring every given parameter."""
-    declared = papermill.inspect_notebook(str(notebook))
+    if not parameters:
+        return
+    declared = declared_parameters(notebook)
     has_cell = any("parameters" in c.get("metadata", {}).get("tags", []) for c in nbformat.read(notebook, 4).cells)
     if not has_cell:
-        raise GalchemError(f"{notebook.name}: no cell tagged 'parameters'")
+        raise GalchemError(f"{notebook.name}: the profile sets {', '.join(parameters)}, but no cell is tagged 'parameters'")
     unknown = sorted(set(parameters) - set(declared))
     if unknown:
         raise GalchemError(
@@ -206,8 +215,10 @@ def build(root: Path, profile_name: str = "ci", log: Callable[[str], None] = pri
     """Execute the book's notebooks with a profile and build the HTML; return the site's index."""
     profile = load_profile(root, profile_name)
     pages = notebooks(root)
+    parameters = {}
     for page in pages:
-        check_parameters(root / page, profile.parameters(page.stem))
+        check_parameters(root / page, profile.notebooks.get(page.stem, {}))
+        parameters[page] = profile.parameters(page.stem, declared_parameters(root / page))
     build_dir = root / "_build"
     src = build_dir / "src"
     mirror_sources(root, src)
@@ -221,7 +232,7 @@ def build(root: Path, profile_name: str = "ci", log: Callable[[str], None] = pri
     for i, page in enumerate(pages, 1):
         log(f"[{i}/{len(pages)}] {page} ...")
         t0 = time.perf_counter()
-        execute(root / page, src / page, profile.parameters(page.stem), profile.execution_timeout)
+        execute(root / page, src / page, parameters[page], profile.execution_timeout)
         timings[str(page)] = round(time.perf_counter() - t0, 1)
         log(f"[{i}/{len(pages)}] {page} done in {timings[str(page)]:.1f} s")
     log("building HTML with jupyter-book ...")

@@ -22,8 +22,15 @@ def tiny_book(root, body: str, profile: str = "defaults: {}\nnotebooks:\n  ch: {
 
 def test_undeclared_parameter_is_an_error(tmp_path):
     tiny_book(tmp_path, "print(x)", profile="defaults: {seed: 1}\nnotebooks:\n  ch: {x: 2, y: 3}\n")
-    with pytest.raises(GalchemError, match=r"ch\.ipynb: the profile sets seed, y"):
+    with pytest.raises(GalchemError, match=r"ch\.ipynb: the profile sets y, which"):
         book.build(tmp_path, "t", log=lambda line: None)
+
+
+def test_defaults_reach_only_notebooks_that_declare_them(tmp_path):
+    tiny_book(tmp_path, "pass", profile="defaults: {seed: 1, x: 5}\nnotebooks: {}\n")
+    profile = book.load_profile(tmp_path, "t")
+    assert profile.parameters("ch", book.declared_parameters(tmp_path / "book" / "ch.ipynb")) == {"x": 5}
+    assert profile.parameters("other", []) == {}
 
 
 def test_failing_notebook_names_notebook_and_cell(tmp_path):
@@ -45,7 +52,9 @@ def test_toc_order_and_profiles_of_the_real_book():
     for name in ("ci", "full"):
         profile = book.load_profile(root, name)
         for page in book.notebooks(root):
-            book.check_parameters(root / page, profile.parameters(page.stem))
+            book.check_parameters(root / page, profile.notebooks.get(page.stem, {}))
+            assert set(profile.parameters(page.stem, book.declared_parameters(root / page))) <= set(
+                book.declared_parameters(root / page))
 
 
 def test_committed_notebooks_have_no_outputs_and_python3_kernel():

@@ -30,7 +30,7 @@ def test_load_sample_mock_and_file(tmp_path, lamost_mock):
     lamost_mock.catalog.to_parquet(path)
     real = load_sample("lamost", str(path))
     assert not real.is_mock and "cat.parquet" in real.banner()
-    with pytest.raises(GalchemError, match="neither 'mock' nor an existing"):
+    with pytest.raises(GalchemError, match="neither 'mock', 'archive' nor an existing"):
         load_sample("lamost", str(tmp_path / "nothing.fits"))
 
 
