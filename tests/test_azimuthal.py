@@ -2,7 +2,6 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from galchem import azimuthal as az
 from galchem import cli
