@@ -137,3 +137,10 @@ COMPARISON_FORMAT = {
     "m_paper": "{:+.3f}", "m_paper_err": "{:.3f}", "m_true": "{:+.4f}", "pull": "{:+.1f}",
 }
 """Display formats for :func:`compare` tables."""
+
+TABLE_FORMAT = {
+    "z_lo": "{:.1f}", "z_hi": "{:.1f}", "z_center": "{:.1f}", "r_lo": "{:.0f}", "r_hi": "{:.0f}", "r_center": "{:.1f}",
+    "n": "{:,}", "m": "{:+.4f}", "m_err": "{:.4f}", "b": "{:+.3f}", "b_err": "{:.3f}", "lam": "{:.3f}",
+    "lam_err": "{:.3f}", "m_true": "{:+.4f}", "pull": "{:+.1f}",
+}
+"""Display formats for gradient tables."""

@@ -111,7 +111,7 @@ class AzimuthalResults:
     stars: pd.DataFrame  # the final sample with |Z| < z_max, plus "predicted", "residual" and "delta"
     plane_fit: pd.Series  # m, m_err, b, b_err, lam, lam_err, n of [Fe/H] against R for those stars
     profile: pd.DataFrame  # azimuthal.PROFILE_COLUMNS
-    tests: dict  # p_value, statistic, arm_contrast, ... (azimuthal_tests.json)
+    tests: dict  # p_value, statistic, arm_contrast (of the residual), arm_contrast_ring (of δ), ... (azimuthal_tests.json)
     null: np.ndarray  # the permutation null distribution
 
 
@@ -130,11 +130,13 @@ def azimuthal_analysis(dataset: Dataset, n_mc: int = 1000, seed: int = 0, n_walk
         edges = azimuthal.phi_edges(stars["phi"], phi_width)
         test = azimuthal.permutation_test(stars, delta, edges, n_permutations=n_permutations, seed=seed)
         arms = azimuthal.arm_contrast(stars, residual, n_boot=n_boot, seed=seed)
+        arms_ring = azimuthal.arm_contrast(stars, delta, n_boot=n_boot, seed=seed)
         plane = {name: getattr(fit, name) for name in fitting.PARAMETERS}
         plane.update({f"{name}_err": getattr(fit, f"{name}_err") for name in fitting.PARAMETERS}, n=fit.n)
         tests = {"p_value": test.p_value, "statistic": test.observed, "n_permutations": n_permutations,
                  "arm_contrast": arms.contrast, "arm_contrast_err": arms.error, "n_in_arms": arms.n_arm,
-                 "n_between_arms": arms.n_between, "z_max": z_max, "phi_bin_deg": phi_width}
+                 "n_between_arms": arms.n_between, "arm_contrast_ring": arms_ring.contrast,
+                 "arm_contrast_ring_err": arms_ring.error, "z_max": z_max, "phi_bin_deg": phi_width}
         return {
             "plane_fit": pd.DataFrame([plane]),
             "residuals": pd.DataFrame({"residual": residual, "delta": delta}),

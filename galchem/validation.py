@@ -84,13 +84,19 @@ def population_confusion(dataset: Dataset, table: pd.DataFrame) -> pd.DataFrame:
 
 
 def injected_azimuthal(dataset: Dataset, stars: pd.DataFrame, edges: np.ndarray
-                       ) -> tuple[pd.DataFrame, azimuthal.ArmContrast]:
-    """The mock's injected azimuthal pattern seen through the same stars: its ⟨δ⟩(φ) profile and arm contrast."""
+                       ) -> tuple[pd.DataFrame, float, float]:
+    """The mock's injected azimuthal pattern seen through the same stars, treated as the data are.
+
+    Returns its ⟨δ⟩(φ) profile, its arm contrast (the counterpart of the
+    contrast of residuals) and the arm contrast of its δ from the ring mean.
+    """
     if not dataset.is_mock:
         raise ValueError("only the mock has a truth to compare with")
     pattern = dataset.truth.set_index("source_id").loc[stars["source_id"].to_numpy(), "feh_azimuthal"].to_numpy()
-    profile = azimuthal.azimuthal_profile(stars, azimuthal.delta_from_ring_mean(stars["R"], pattern), edges)
-    return profile, azimuthal.arm_contrast(stars, pattern, n_boot=2)
+    delta = azimuthal.delta_from_ring_mean(stars["R"], pattern)
+    profile = azimuthal.azimuthal_profile(stars, delta, edges)
+    contrast = azimuthal.arm_contrast(stars, pattern, n_boot=2).contrast
+    return profile, contrast, azimuthal.arm_contrast(stars, delta, n_boot=2).contrast
 
 
 def profile_correlation(observed: pd.DataFrame, injected: pd.DataFrame) -> pd.DataFrame:
@@ -103,4 +109,17 @@ def profile_correlation(observed: pd.DataFrame, injected: pd.DataFrame) -> pd.Da
         rows.append({"annulus": f"{r_lo:g}-{r_hi:g} kpc", "bins": int(ok.sum()),
                      "correlation": float(np.corrcoef(a, b)[0, 1]) if ok.sum() > 2 else np.nan,
                      "injected spread [dex]": float(np.std(b)), "median error [dex]": float(np.median(part["sem"].to_numpy()[ok]))})
+    return pd.DataFrame(rows)
+
+
+def arm_contrast_table(tests: dict, injected: tuple[float, float] | None = None) -> pd.DataFrame:
+    """The two arm contrasts (residual from the radial fit; δ from the ring mean), with the mock's injected ones."""
+    rows = []
+    for i, (label, key) in enumerate((("residual from the radial fit", "arm_contrast"),
+                                      ("δ from the mean at the same radius", "arm_contrast_ring"))):
+        row = {"statistic": label, "measured [dex]": tests[key], "error [dex]": tests[f"{key}_err"]}
+        if injected is not None:
+            row["injected [dex]"] = injected[i]
+            row["pull"] = (tests[key] - injected[i]) / tests[f"{key}_err"]
+        rows.append(row)
     return pd.DataFrame(rows)

@@ -91,4 +91,5 @@ def test_cli_writes_azimuthal_tables(tmp_path):
     assert list(profile.columns) == ["r_lo", "r_hi", "phi_lo", "phi_hi", "phi_center", "n", "mean_delta", "sem"]
     assert set(zip(profile["r_lo"], profile["r_hi"])) == {(7.0, 9.0), (9.0, 11.0)}
     tests = json.loads((out / "azimuthal_tests.json").read_text())
-    assert 0 < tests["p_value"] <= 1 and {"arm_contrast", "arm_contrast_err"} <= set(tests)
+    assert 0 < tests["p_value"] <= 1
+    assert {"arm_contrast", "arm_contrast_err", "arm_contrast_ring", "arm_contrast_ring_err"} <= set(tests)

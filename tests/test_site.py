@@ -77,3 +77,13 @@ def test_every_chapter_ends_with_exercises_and_hidden_solutions(built_site):
         exercises, solutions = html.select(".exercise"), html.select(".solution")
         assert 2 <= len(exercises) <= 3 and len(solutions) == len(exercises), page
         assert all("dropdown" in " ".join(s.get("class", [])) for s in solutions), page
+
+
+def test_main_tables_are_numbered_and_referenced(built_site):
+    for page, names in (("book/04_radial", ("tbl-radial", "tbl-radial-compare")),
+                        ("book/06_vertical", ("tbl-vertical", "tbl-vertical-compare"))):
+        html = soup(built_site, page)
+        captions = [c.get_text(" ", strip=True) for c in html.select("table caption")]
+        assert len(captions) >= 2 and all(c.startswith("Table ") for c in captions), page
+        links = {a.get("href", "").split("#")[-1] for a in html.select("a.reference.internal")}
+        assert set(names) <= links, page
