@@ -31,6 +31,7 @@ def astropy_monte_carlo(observed: Observed, n_mc: int, seed: int) -> np.ndarray:
     n = len(observed.ra)
     total = np.zeros((len(QUANTITIES), n))
     total_sq = np.zeros_like(total)
+    shift = None  # sums of deviations from the first realisation: no cancellation for tiny spreads
     for _ in range(n_mc):
         z = rng.standard_normal(n)
         distance = np.maximum(observed.r_med + z * np.where(z > 0, observed.r_hi - observed.r_med,
@@ -48,10 +49,10 @@ def astropy_monte_carlo(observed: Observed, n_mc: int, seed: int) -> np.ndarray:
             star.v_x, star.v_y, star.v_z, v.d_rho, -(cylinder.rho * v.d_phi).to(u.km / u.s, u.dimensionless_angles()),
             v.d_z,
         )
-        for i, value in enumerate(values):
-            value = value.to_value(u.km / u.s if value.unit.physical_type == "speed" else value.unit)
-            total[i] += value
-            total_sq[i] += value * value
+        values = np.stack([v.to_value(u.km / u.s if v.unit.physical_type == "speed" else v.unit) for v in values])
+        shift = values if shift is None else shift
+        total += values - shift
+        total_sq += (values - shift) ** 2
     mean = total / n_mc
     return np.sqrt(np.maximum(total_sq / n_mc - mean**2, 0.0)).T
 
