@@ -3,8 +3,13 @@
 The package behind the book's chapters: the input contract and readers
 (:mod:`~galchem.contract`), the mock Galaxy (:mod:`~galchem.mock`), the quality
 cuts (:mod:`~galchem.cuts`), coordinate frames (:mod:`~galchem.frames`),
-spiral arms (:mod:`~galchem.spiral_arms`), figures (:mod:`~galchem.plotting`)
-and the ``galchem`` command line (:mod:`~galchem.cli`).
+Monte Carlo kinematics (:mod:`~galchem.kinematics`) and membership
+(:mod:`~galchem.membership`), the line fit (:mod:`~galchem.fitting`), gradients
+(:mod:`~galchem.gradients`), azimuthal analysis (:mod:`~galchem.azimuthal`),
+spiral arms (:mod:`~galchem.spiral_arms`), archive access
+(:mod:`~galchem.archive`), the pipeline's cached stages
+(:mod:`~galchem.pipeline`), figures (:mod:`~galchem.plotting`) and the
+``galchem`` command line (:mod:`~galchem.cli`).
 """
 from galchem.errors import ContractError, GalchemError
 
