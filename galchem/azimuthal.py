@@ -124,7 +124,8 @@ def permutation_test(table: pd.DataFrame, delta: np.ndarray, edges: np.ndarray, 
     Under it, shuffling the azimuths among stars in the same cell of R and
     |Z| (``cell`` = widths in kpc) changes nothing.  Keeping |Z| matters: a
     survey sees different heights in different directions, and the vertical
-    gradient would otherwise pass for azimuthal structure.  The p-value is the share of ``n_permutations`` shuffles whose statistic
+    gradient would otherwise pass for azimuthal structure.  The p-value is
+    the share of ``n_permutations`` shuffles whose statistic
     (:func:`profile_variance`) reaches the observed one, counting the
     observation itself (so it is never zero).
     """
@@ -156,14 +157,21 @@ def in_arm(R: np.ndarray, phi: np.ndarray, arms: tuple[Arm, ...] = REID2014) -> 
     Only the arms' fitted azimuth ranges count, each taken once around the
     Galaxy (Reid's beta = pi - phi, in degrees).
     """
-    R, phi = np.asarray(R, dtype=float), np.asarray(phi, dtype=float)
-    beta = np.rad2deg(np.pi - phi)
-    beta = (beta + 180.0) % 360.0 - 180.0
+    R, beta = np.asarray(R, dtype=float), _reid_beta(phi)
     inside = np.zeros(R.shape, dtype=bool)
     for arm in arms:
-        covered = (beta >= arm.beta_range[0]) & (beta <= arm.beta_range[1])
-        inside |= covered & (np.abs(R - arm.radius(beta)) <= arm.width / 2)
+        inside |= _traced(beta, (arm,)) & (np.abs(R - arm.radius(beta)) <= arm.width / 2)
     return inside
+
+
+def _reid_beta(phi) -> np.ndarray:
+    """Reid's azimuth beta [deg] in [-180, 180): 0 towards the Sun, growing with rotation."""
+    return (np.rad2deg(np.pi - np.asarray(phi, dtype=float)) + 180.0) % 360.0 - 180.0
+
+
+def _traced(beta: np.ndarray, arms: tuple[Arm, ...]) -> np.ndarray:
+    """True where at least one of ``arms`` is traced at Reid azimuth ``beta``."""
+    return np.any([(beta >= arm.beta_range[0]) & (beta <= arm.beta_range[1]) for arm in arms], axis=0)
 
 
 @dataclass(frozen=True)
@@ -185,10 +193,7 @@ def arm_contrast(table: pd.DataFrame, residual: np.ndarray, *, n_boot: int = 100
     """
     R, phi = table["R"].to_numpy(), table["phi"].to_numpy()
     residual = np.asarray(residual, dtype=float)
-    beta = (np.rad2deg(np.pi - phi) + 180.0) % 360.0 - 180.0
-    traced = np.zeros(len(R), dtype=bool)
-    for arm in arms:
-        traced |= (beta >= arm.beta_range[0]) & (beta <= arm.beta_range[1])
+    traced = _traced(_reid_beta(phi), arms)
     inside = in_arm(R, phi, arms)
     arm_values, between_values = residual[traced & inside], residual[traced & ~inside]
     contrast = arm_values.mean() - between_values.mean()
