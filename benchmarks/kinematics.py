@@ -18,7 +18,7 @@ import numpy as np
 
 from galchem.conventions import galactocentric_frame
 from galchem.cuts import cut_flow
-from galchem.kinematics import QUANTITIES, Observed, propagate
+from galchem.kinematics import QUANTITIES, Observed, propagate, split_normal
 from galchem.mock import make_mock
 
 N_STARS, N_MC, SEED = 100_000, 100, 3
@@ -33,9 +33,7 @@ def astropy_monte_carlo(observed: Observed, n_mc: int, seed: int) -> np.ndarray:
     total_sq = np.zeros_like(total)
     shift = None  # sums of deviations from the first realisation: no cancellation for tiny spreads
     for _ in range(n_mc):
-        z = rng.standard_normal(n)
-        distance = np.maximum(observed.r_med + z * np.where(z > 0, observed.r_hi - observed.r_med,
-                                                              observed.r_med - observed.r_lo), 0.0)
+        distance = split_normal(observed.r_med, observed.r_lo, observed.r_hi, rng.standard_normal(n))
         star = coord.SkyCoord(
             ra=observed.ra * u.deg, dec=observed.dec * u.deg, distance=distance * u.kpc,
             pm_ra_cosdec=rng.normal(observed.pmra, observed.pmra_err) * u.mas / u.yr,

@@ -156,6 +156,11 @@ def galactocentric_to_icrs(x, y, z, vx, vy, vz) -> Observables:
     )
 
 
+def wrap_angle(angle):
+    """Angles [rad] wrapped into [-pi, pi): differences of azimuths without the jump at 2 pi."""
+    return (np.asarray(angle) + np.pi) % (2 * np.pi) - np.pi
+
+
 def to_cylindrical(x, y, z, vx, vy, vz) -> Cylindrical:
     """Cylindrical R, phi, Z and vR, vphi, vz (conventions in :mod:`galchem.conventions`)."""
     R = np.hypot(x, y)

@@ -36,6 +36,12 @@ class Binning:
     prefix: str
 
     @property
+    def centers(self) -> np.ndarray:
+        """Bin centres [kpc]."""
+        edges = np.asarray(self.edges)
+        return np.round(0.5 * (edges[:-1] + edges[1:]), 6)
+
+    @property
     def columns(self) -> list[str]:
         """The columns of a gradient table."""
         p = self.prefix
@@ -80,7 +86,7 @@ def fit_gradients(table: pd.DataFrame, binning: Binning, *, min_stars: int = MIN
     for k in tqdm(range(len(edges) - 1), desc=f"{binning.name} gradients", disable=not progress):
         inside = index == k
         row = {binning.columns[0]: edges[k], binning.columns[1]: edges[k + 1],
-               binning.columns[2]: round(0.5 * (edges[k] + edges[k + 1]), 6), "n": int(inside.sum())}
+               binning.columns[2]: binning.centers[k], "n": int(inside.sum())}
         if row["n"] >= min_stars:
             fit = fit_line(coords[binning.x].to_numpy()[inside], table["feh"].to_numpy()[inside],
                            coords[f"{binning.x}_err"].to_numpy()[inside], table["feh_err"].to_numpy()[inside],
@@ -109,7 +115,7 @@ def truth_gradients(table: pd.DataFrame, truth: pd.DataFrame, binning: Binning, 
     rows = []
     for k in range(len(binning.edges) - 1):
         inside = index == k
-        row = {binning.columns[2]: round(0.5 * (binning.edges[k] + binning.edges[k + 1]), 6), "n": int(inside.sum()),
+        row = {binning.columns[2]: binning.centers[k], "n": int(inside.sum()),
                "m_true": np.nan, "b_true": np.nan, "m_true_err": np.nan}
         if row["n"] >= min_stars:
             (m, b), cov = np.polyfit(x_true[inside], feh_true[inside], 1, cov=True)

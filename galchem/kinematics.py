@@ -198,6 +198,12 @@ def propagate(observed: Observed, n_mc: int = 1000, seed: int = 0, progress: boo
     return out
 
 
+def split_normal(r_med, r_lo, r_hi, z):
+    """Distances for standard normal draws ``z``: width r_med - r_lo below the median, r_hi - r_med above,
+    never below zero (the rule :func:`propagate` applies draw by draw)."""
+    return np.maximum(r_med + z * np.where(z > 0, r_hi - r_med, r_med - r_lo), 0.0)
+
+
 def brute_force(observed: Observed, n_mc: int = 1000, seed: int = 0) -> Propagated:
     """The plain Monte Carlo: draw distance, proper motions and RV, transform every draw, summarise.
 
@@ -205,10 +211,8 @@ def brute_force(observed: Observed, n_mc: int = 1000, seed: int = 0) -> Propagat
     """
     rng = np.random.default_rng(seed)
     shape = (len(observed.ra), n_mc)
-    z = rng.standard_normal(shape)
-    r_med = observed.r_med[:, None]
-    scale = np.where(z > 0, observed.r_hi[:, None] - r_med, r_med - observed.r_lo[:, None])
-    distance = np.maximum(r_med + z * scale, 0.0)
+    distance = split_normal(observed.r_med[:, None], observed.r_lo[:, None], observed.r_hi[:, None],
+                            rng.standard_normal(shape))
 
     def draw(mu, sigma):
         return mu[:, None] + sigma[:, None] * rng.standard_normal(shape)
@@ -222,7 +226,7 @@ def brute_force(observed: Observed, n_mc: int = 1000, seed: int = 0) -> Propagat
     value = np.stack(_columns(frames.icrs_to_galactocentric(
         observed.ra, observed.dec, observed.r_med, observed.pmra, observed.pmdec, observed.rv
     )), axis=1)
-    samples[4] = value[:, 4][:, None] + (samples[4] - value[:, 4][:, None] + np.pi) % (2 * np.pi) - np.pi
+    samples[4] = value[:, 4][:, None] + frames.wrap_angle(samples[4] - value[:, 4][:, None])
     mean = samples.mean(axis=2).T
     mean[:, 4] %= 2 * np.pi
     return Propagated(value, mean, samples.std(axis=2).T)
@@ -253,7 +257,7 @@ def linear_errors(observed: Observed) -> np.ndarray:
             point[i] += sign * step
             shifted.append(np.stack(_columns(frames.icrs_to_galactocentric(observed.ra, observed.dec, *point))))
         diff = shifted[0] - shifted[1]
-        diff[4] = (diff[4] + np.pi) % (2 * np.pi) - np.pi
+        diff[4] = frames.wrap_angle(diff[4])
         variance += (diff.T / (2 * step[:, None]) * sigmas[i][:, None]) ** 2
     return np.sqrt(variance)
 

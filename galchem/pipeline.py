@@ -24,6 +24,14 @@ SAMPLE_COLUMNS = ("source_id", "ra", "dec", *(
 ), "feh", "feh_err", "p_thin", "p_thick", "p_halo")
 """The columns of the analysed sample (``sample.parquet``)."""
 
+KINEMATICS_CODE = (cuts, kinematics, membership, contract, sys.modules[__name__])
+"""The modules whose source keys the kinematic stage, and through it every later stage."""
+
+
+def _stage_params(dataset: Dataset, n_mc: int, seed: int, **more) -> dict:
+    """Cache parameters of a stage: the data and the kinematic stage's parameters, then the stage's own."""
+    return {"data": dataset.key, "n_mc": n_mc, "seed": seed, **more}
+
 
 @dataclass(frozen=True)
 class KinematicSample:
@@ -70,8 +78,7 @@ def kinematic_sample(dataset: Dataset, n_mc: int = 1000, seed: int = 0, progress
         flow = cuts.apply_cuts(candidates, (membership.HALO_CUT,), flow=passed.flow).flow
         return {"candidates": candidates, "flow": flow}
 
-    params = {"data": dataset.key, "n_mc": n_mc, "seed": seed}
-    tables = cached("kinematics", params, compute, (cuts, kinematics, membership, contract, sys.modules[__name__]))
+    tables = cached("kinematics", _stage_params(dataset, n_mc, seed), compute, KINEMATICS_CODE)
     return KinematicSample(tables["candidates"], tables["flow"])
 
 
@@ -86,9 +93,9 @@ class GradientResults:
 def gradient_fits(dataset: Dataset, n_mc: int = 1000, seed: int = 0, n_walkers: int = 10, n_steps: int = 1000,
                   progress: bool = False) -> GradientResults:
     """Fit the radial and vertical gradients of ``dataset``'s final sample (cached)."""
-    sample = kinematic_sample(dataset, n_mc, seed, progress).sample
 
     def compute() -> dict[str, pd.DataFrame]:
+        sample = kinematic_sample(dataset, n_mc, seed, progress).sample
         tables = {}
         for binning in (gradients.RADIAL, gradients.VERTICAL):
             fits = gradients.fit_gradients(sample, binning, n_walkers=n_walkers, n_steps=n_steps, seed=seed,
@@ -97,9 +104,8 @@ def gradient_fits(dataset: Dataset, n_mc: int = 1000, seed: int = 0, n_walkers: 
             tables[f"{binning.name}_draws"] = fits.draws
         return tables
 
-    params = {"data": dataset.key, "n_mc": n_mc, "seed": seed, "n_walkers": n_walkers, "n_steps": n_steps}
-    modules = (cuts, kinematics, membership, contract, gradients, fitting, sys.modules[__name__])
-    tables = cached("gradients", params, compute, modules)
+    params = _stage_params(dataset, n_mc, seed, n_walkers=n_walkers, n_steps=n_steps)
+    tables = cached("gradients", params, compute, (*KINEMATICS_CODE, gradients, fitting))
     return GradientResults(*(gradients.Gradients(tables[name], tables[f"{name}_draws"])
                              for name in ("radial", "vertical")))
 
@@ -145,10 +151,9 @@ def azimuthal_analysis(dataset: Dataset, n_mc: int = 1000, seed: int = 0, n_walk
             "null": pd.DataFrame({"statistic": test.null}),
         }
 
-    params = {"data": dataset.key, "n_mc": n_mc, "seed": seed, "n_walkers": n_walkers, "n_steps": n_steps,
-              "n_permutations": n_permutations, "n_boot": n_boot, "z_max": z_max, "phi_width": phi_width}
-    modules = (cuts, kinematics, membership, contract, fitting, azimuthal, spiral_arms, sys.modules[__name__])
-    tables = cached("azimuthal", params, compute, modules)
+    params = _stage_params(dataset, n_mc, seed, n_walkers=n_walkers, n_steps=n_steps, n_permutations=n_permutations,
+                           n_boot=n_boot, z_max=z_max, phi_width=phi_width)
+    tables = cached("azimuthal", params, compute, (*KINEMATICS_CODE, fitting, azimuthal, spiral_arms))
     plane = tables["plane_fit"].iloc[0]
     stars = stars.assign(predicted=plane["m"] * stars["R"] + plane["b"], **tables["residuals"])
     tests = tables["tests"].to_dict("records")[0]

@@ -8,6 +8,7 @@ from galchem import cli
 from galchem.datasets import load_mock
 from galchem.pipeline import kinematic_sample
 from galchem.spiral_arms import REID2014
+from galchem.validation import injected_azimuthal
 
 
 def near_plane(dataset, n_mc=20, seed=0):
@@ -19,8 +20,7 @@ def profiles(dataset, stars):
     """Observed and injected ⟨δ[Fe/H]⟩(φ) of the same stars, on the same bins."""
     edges = az.phi_edges(stars["phi"])
     delta = az.delta_from_ring_mean(stars["R"], stars["feh"])
-    pattern = dataset.truth.set_index("source_id").loc[stars["source_id"], "feh_azimuthal"].to_numpy()
-    injected = az.azimuthal_profile(stars, az.delta_from_ring_mean(stars["R"], pattern), edges)
+    injected, _, _ = injected_azimuthal(dataset, stars, edges)
     return edges, delta, az.azimuthal_profile(stars, delta, edges), injected
 
 

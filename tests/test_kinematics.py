@@ -6,6 +6,7 @@ import pytest
 
 from galchem import cli, kinematics, membership
 from galchem.conventions import galactocentric_frame
+from galchem.frames import wrap_angle
 from galchem.cuts import cut_flow
 from galchem.datasets import load_mock
 from galchem.kinematics import QUANTITIES, Observed, propagate
@@ -53,7 +54,7 @@ def test_monte_carlo_converges_to_the_noise_free_transform(observed):
         )
         result = propagate(noisy, n_mc=500, seed=1)
         offset = result.mean - exact
-        offset[:, 4] = (offset[:, 4] + np.pi) % (2 * np.pi) - np.pi
+        offset[:, 4] = wrap_angle(offset[:, 4])
         # the split normal's mean lies off its median, but well within the spread
         assert np.all(np.abs(offset) <= result.std)
         worst.append(np.abs(offset).max(axis=0))
