@@ -12,8 +12,8 @@ import time
 import emcee
 import numpy as np
 
-from galchem.calibration import LineTruth, simulate_line
-from galchem.fitting import DEFAULT_BOUNDS, fit_line, start_walkers
+from galchem.analysis.calibration import LineTruth, simulate_line
+from galchem.analysis.fitting import DEFAULT_BOUNDS, fit_line, start_walkers
 
 N_POINTS, N_WALKERS, N_STEPS, SEED = 78_000, 10, 1000, 2
 

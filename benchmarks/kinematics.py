@@ -3,7 +3,7 @@
 The reference is what the study describes: for each realisation, draw the
 distance (split normal), proper motions and RV of every star, transform
 them with ``SkyCoord.transform_to(Galactocentric(...))`` and accumulate each
-quantity's mean and variance.  galchem's :func:`galchem.kinematics.propagate`
+quantity's mean and variance.  galchem's :func:`galchem.physics.kinematics.propagate`
 does the same job (see its module docstring for how).  Both run on the same
 100 000 mock stars with 100 realisations; their uncertainties must agree to
 within the Monte Carlo noise.  Prints ``ratio_vs_astropy: X`` last.
@@ -17,9 +17,9 @@ import astropy.units as u
 import numpy as np
 
 from galchem.conventions import galactocentric_frame
-from galchem.cuts import cut_flow
-from galchem.kinematics import QUANTITIES, Observed, propagate, split_normal
-from galchem.mock import make_mock
+from galchem.data.cuts import cut_flow
+from galchem.physics.kinematics import QUANTITIES, Observed, propagate, split_normal
+from galchem.data.mock import make_mock
 
 N_STARS, N_MC, SEED = 100_000, 100, 3
 

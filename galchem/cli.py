@@ -16,14 +16,15 @@ import sys
 import time
 from pathlib import Path
 
-from galchem import __version__, contract
+from galchem import __version__
+from galchem.data import contract
 from galchem.errors import GalchemError
 
 SAMPLES = tuple(contract.SAMPLES)
 
 
 def _book(args: argparse.Namespace) -> None:
-    from galchem.book import build, find_root
+    from galchem.site.builder import build, find_root
 
     build(args.root or find_root(), args.profile, log=lambda line: print(line, flush=True))
 
@@ -33,8 +34,8 @@ def _truth_path(out: Path) -> Path:
 
 
 def _mock(args: argparse.Namespace) -> None:
-    from galchem.mock import make_mock
-    from galchem.tables import table_format, write_table
+    from galchem.data.mock import make_mock
+    from galchem.data.files import table_format, write_table
 
     table_format(args.out)
     truth_out = args.truth_out or _truth_path(args.out)
@@ -47,8 +48,8 @@ def _mock(args: argparse.Namespace) -> None:
 
 
 def _cutflow(args: argparse.Namespace) -> None:
-    from galchem.cuts import cut_flow
-    from galchem.tables import write_table
+    from galchem.data.cuts import cut_flow
+    from galchem.data.files import write_table
 
     catalog = contract.read_catalog(args.catalog, args.sample)
     flow = cut_flow(catalog, args.sample).flow
@@ -59,9 +60,9 @@ def _cutflow(args: argparse.Namespace) -> None:
 
 
 def _analyse(args: argparse.Namespace) -> None:
-    from galchem.datasets import load_sample
-    from galchem.pipeline import azimuthal_analysis, gradient_fits, kinematic_sample
-    from galchem.tables import atomic_path, write_table
+    from galchem.data.sources import load_sample
+    from galchem.run.stages import azimuthal_analysis, gradient_fits, kinematic_sample
+    from galchem.data.files import atomic_path, write_table
 
     t0 = time.perf_counter()
     dataset = load_sample(args.sample, args.catalog, seed=args.seed)
@@ -90,7 +91,7 @@ def _analyse(args: argparse.Namespace) -> None:
 
 
 def _fetch(args: argparse.Namespace) -> None:
-    from galchem.archive import fetch
+    from galchem.data.archive import fetch
 
     t0 = time.perf_counter()
     fetched = fetch(args.sample, args.out, refresh=args.refresh, progress=True)

@@ -6,8 +6,8 @@ class GalchemError(Exception):
 
 
 class ContractError(GalchemError, ValueError):
-    """A catalogue does not obey the input contract (:mod:`galchem.contract`)."""
+    """A catalogue does not obey the input contract (:mod:`galchem.data.contract`)."""
 
 
 class FitError(GalchemError, ValueError):
-    """Data that a line fit cannot use (:mod:`galchem.fitting`)."""
+    """Data that a line fit cannot use (:mod:`galchem.analysis.fitting`)."""

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from galchem import book
-from galchem.mock import make_mock, mock_model
+from galchem.site import builder as book
+from galchem.data.mock import make_mock, mock_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

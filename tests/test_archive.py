@@ -11,8 +11,10 @@ import pytest
 from astropy.io import votable
 from astropy.table import MaskedColumn, Table
 
-from galchem import archive, cli, contract
-from galchem.archive import ArchiveError
+from galchem import cli
+from galchem.data import archive
+from galchem.data import contract
+from galchem.data.archive import ArchiveError
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "gaia_query.adql"
 
@@ -187,7 +189,7 @@ def test_gaia_archive_answers_a_tiny_query():
 
 
 def test_load_sample_archive_reads_the_cache_and_says_so(tmp_path, monkeypatch):
-    from galchem.datasets import load_sample
+    from galchem.data.sources import load_sample
 
     monkeypatch.setenv("GALCHEM_CACHE_DIR", str(tmp_path))
     archive.fetch("gaia", gaia=FakeGaia([as_votable(gaia_reply(20, s)) for s in range(archive.GAIA_BANDS)]))

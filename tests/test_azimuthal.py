@@ -3,12 +3,12 @@ import json
 import numpy as np
 import pandas as pd
 
-from galchem import azimuthal as az
+from galchem.analysis import azimuthal as az
 from galchem import cli
-from galchem.datasets import load_mock
-from galchem.pipeline import kinematic_sample
-from galchem.spiral_arms import REID2014
-from galchem.validation import injected_azimuthal
+from galchem.data.sources import load_mock
+from galchem.run.stages import kinematic_sample
+from galchem.analysis.arms import REID2014
+from galchem.report.truth import injected_azimuthal
 
 
 def near_plane(dataset, n_mc=20, seed=0):

@@ -4,7 +4,7 @@ import json
 import nbformat
 import pytest
 
-from galchem import book
+from galchem.site import builder as book
 from galchem.errors import GalchemError
 
 

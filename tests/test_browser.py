@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import pytest
 from bs4 import BeautifulSoup
 
-from galchem import book
+from galchem.site import builder as book
 
 ROOT = book.find_root()
 PAGES = book.toc_files(ROOT)

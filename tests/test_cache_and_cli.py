@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 
 from galchem import cli
-from galchem.cache import cache_dir, cached
-from galchem.datasets import load_sample
+from galchem.run.cache import cache_dir, cached
+from galchem.data.sources import load_sample
 from galchem.errors import GalchemError
 
 

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from astropy.table import Table
 
-from galchem import contract
+from galchem.data import contract
 from galchem.errors import ContractError, GalchemError
-from galchem.tables import write_table
+from galchem.data.files import write_table
 
 
 @pytest.fixture

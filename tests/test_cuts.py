@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from galchem.cuts import FLOW_COLUMNS, Cut, apply_cuts, cut_flow, quality_cuts
+from galchem.data.cuts import FLOW_COLUMNS, Cut, apply_cuts, cut_flow, quality_cuts
 
 
 def independent_lamost_counts(t: pd.DataFrame) -> list[int]:

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from galchem.calibration import LineTruth, attenuation, calibrate, coverage_summary, simulate_line
+from galchem.analysis.calibration import LineTruth, attenuation, calibrate, coverage_summary, simulate_line
 from galchem.errors import FitError
-from galchem.fitting import LineData, fit_line, log_likelihood
+from galchem.analysis.fitting import LineData, fit_line, log_likelihood
 
 
 def naive_log_likelihood(theta, x, y, x_err, y_err):

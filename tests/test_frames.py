@@ -3,7 +3,7 @@ import astropy.units as u
 import numpy as np
 import pytest
 
-from galchem import frames
+from galchem.physics import frames
 from galchem.conventions import galactocentric_frame
 
 

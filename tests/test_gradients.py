@@ -2,10 +2,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from galchem import cli, gradients
-from galchem.datasets import load_mock
-from galchem.gradients import RADIAL, VERTICAL, fit_gradients, truth_gradients
-from galchem.pipeline import kinematic_sample
+from galchem import cli
+from galchem.analysis import gradients
+from galchem.data.sources import load_mock
+from galchem.analysis.gradients import RADIAL, VERTICAL, fit_gradients, truth_gradients
+from galchem.run.stages import kinematic_sample
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from galchem import cli, kinematics, membership
+from galchem import cli
+from galchem.physics import kinematics
+from galchem.physics import membership
 from galchem.conventions import galactocentric_frame
-from galchem.frames import wrap_angle
-from galchem.cuts import cut_flow
-from galchem.datasets import load_mock
-from galchem.kinematics import QUANTITIES, Observed, propagate
-from galchem.mock import make_mock
-from galchem.pipeline import SAMPLE_COLUMNS, kinematic_sample
+from galchem.physics.frames import wrap_angle
+from galchem.data.cuts import cut_flow
+from galchem.data.sources import load_mock
+from galchem.physics.kinematics import QUANTITIES, Observed, propagate
+from galchem.data.mock import make_mock
+from galchem.run.stages import SAMPLE_COLUMNS, kinematic_sample
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from galchem import contract
-from galchem.cuts import cut_flow
-from galchem.distances import distance_percentiles
-from galchem.frames import catalog_positions
-from galchem.mock import make_mock, mock_model
+from galchem.data import contract
+from galchem.data.cuts import cut_flow
+from galchem.physics.distances import distance_percentiles
+from galchem.physics.frames import catalog_positions
+from galchem.data.mock import make_mock, mock_model
 
 
 def test_same_seed_same_tables_other_seed_differs(lamost_mock):

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from galchem.page_tables import numbered_table, pipe_table
+from galchem.report.numbered_tables import numbered_table, pipe_table
 
 
 def test_pipe_table_formats_escapes_and_marks_missing_values():

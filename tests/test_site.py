@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
-from galchem import book
+from galchem.site import builder as book
 
 ROOT = book.find_root()
 PAGES = book.toc_files(ROOT)

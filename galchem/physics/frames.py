@@ -12,10 +12,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import NamedTuple
 
+import astropy.coordinates as coord
 import astropy.units as u
 import numpy as np
 import pandas as pd
-from astropy.coordinates.builtin_frames.galactocentric import get_matrix_vectors
 
 from galchem.conventions import K_PM, galactocentric_frame
 
@@ -64,15 +64,25 @@ class Observables(NamedTuple):
 
 
 @lru_cache(maxsize=1)
-def _affine_map() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """astropy's rotation matrix, position offset [kpc] and solar velocity [km/s]."""
-    matrix, offset = get_matrix_vectors(galactocentric_frame())
-    position = offset.get_xyz().to_value(u.kpc)
-    velocity = offset.differentials["s"].get_d_xyz().to_value(u.km / u.s)
-    return np.asarray(matrix, dtype=float), position, velocity
+def affine_map() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """astropy's rotation matrix, position offset [kpc] and solar velocity [km/s].
+
+    Read off through astropy's public API from four points at rest, 1 kpc
+    from the Sun along +x, +y, +z and -x of ICRS: the mean of the two x
+    points is the offset, each unit point less the offset a column of the
+    matrix, and every point's velocity is the Sun's.
+    """
+    points = np.array([[1.0, 0.0, 0.0, -1.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    at_rest = coord.CartesianDifferential(np.zeros((3, 4)) * u.km / u.s)
+    icrs = coord.SkyCoord(coord.CartesianRepresentation(points * u.kpc, differentials=at_rest), frame="icrs")
+    galactocentric = icrs.transform_to(galactocentric_frame())
+    xyz = galactocentric.cartesian.xyz.to_value(u.kpc)
+    velocity = galactocentric.cartesian.differentials["s"].d_xyz.to_value(u.km / u.s)
+    offset = 0.5 * (xyz[:, 0] + xyz[:, 3])
+    return xyz[:, :3] - offset[:, None], offset, velocity[:, 0]
 
 
-def _unit_vectors(ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def unit_vectors(ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ICRS unit vectors along the line of sight, +ra and +dec; each shaped (3, ...)."""
     a, d = np.deg2rad(ra), np.deg2rad(dec)
     ca, sa, cd, sd = np.cos(a), np.sin(a), np.cos(d), np.sin(d)
@@ -94,8 +104,8 @@ def icrs_to_galactocentric(ra, dec, distance, pmra, pmdec, rv) -> PhaseSpace:
     ra, dec, distance, pmra, pmdec, rv = np.broadcast_arrays(
         *(np.asarray(v, dtype=float) for v in (ra, dec, distance, pmra, pmdec, rv))
     )
-    matrix, offset, v_sun = _affine_map()
-    los, e_ra, e_dec = _unit_vectors(ra, dec)
+    matrix, offset, v_sun = affine_map()
+    los, e_ra, e_dec = unit_vectors(ra, dec)
     position = np.tensordot(matrix, los * distance, axes=1)
     speed = K_PM * distance
     velocity = np.tensordot(matrix, los * rv + e_ra * (pmra * speed) + e_dec * (pmdec * speed), axes=1)
@@ -107,9 +117,9 @@ def icrs_to_galactocentric(ra, dec, distance, pmra, pmdec, rv) -> PhaseSpace:
 
 def icrs_to_position(ra, dec, distance) -> Position:
     """Galactocentric position of stars at ICRS ``ra``, ``dec`` [deg] and ``distance`` [kpc]."""
-    matrix, offset, _ = _affine_map()
+    matrix, offset, _ = affine_map()
     ra, dec, distance = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (ra, dec, distance)))
-    los, _, _ = _unit_vectors(ra, dec)
+    los, _, _ = unit_vectors(ra, dec)
     x, y, z = np.tensordot(matrix, los * distance, axes=1) + offset.reshape((3,) + (1,) * ra.ndim)
     return Position(x, y, z, np.hypot(x, y), np.arctan2(y, x) % (2 * np.pi))
 
@@ -122,7 +132,7 @@ def catalog_positions(catalog: pd.DataFrame) -> pd.DataFrame:
 
 def _heliocentric(x, y, z) -> np.ndarray:
     """ICRS-aligned heliocentric Cartesian positions [kpc], shaped (3, ...)."""
-    matrix, offset, _ = _affine_map()
+    matrix, offset, _ = affine_map()
     position = np.stack(np.broadcast_arrays(x, y, z)).astype(float)
     shape = (3,) + (1,) * (position.ndim - 1)
     return np.tensordot(matrix.T, position - offset.reshape(shape), axes=1)
@@ -139,12 +149,12 @@ def galactocentric_to_sky(x, y, z) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def galactocentric_to_icrs(x, y, z, vx, vy, vz) -> Observables:
     """ICRS observables of stars at Galactocentric positions and velocities (inverse map)."""
-    matrix, _, v_sun = _affine_map()
+    matrix, _, v_sun = affine_map()
     ra, dec, distance = galactocentric_to_sky(x, y, z)
     velocity = np.stack(np.broadcast_arrays(vx, vy, vz)).astype(float)
     shape = (3,) + (1,) * (velocity.ndim - 1)
     helio_v = np.tensordot(matrix.T, velocity - v_sun.reshape(shape), axes=1)
-    los, e_ra, e_dec = _unit_vectors(ra, dec)
+    los, e_ra, e_dec = unit_vectors(ra, dec)
     speed = K_PM * distance
     return Observables(
         ra=ra,

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from galchem import contract, distances, mock
-from galchem.cache import cached, stage_key
+from galchem.data import contract
+from galchem.physics import distances
+from galchem.data import mock
+from galchem.run.cache import cached, stage_key
 from galchem.errors import GalchemError
 
 
@@ -50,7 +52,7 @@ class Dataset:
 def load_mock(sample: str, n_stars: int | None = None, seed: int = 42, **metallicity: float) -> Dataset:
     """The mock sample (cached), ``n_stars`` candidate rows (default: the study's size).
 
-    Keyword arguments override :class:`galchem.mock.MetallicityField` fields.
+    Keyword arguments override :class:`galchem.data.mock.MetallicityField` fields.
     """
     model = mock.mock_model(sample, **metallicity)
     n = model.size if n_stars is None else int(n_stars)
@@ -69,7 +71,7 @@ def load_mock(sample: str, n_stars: int | None = None, seed: int = 42, **metalli
 
 def load_archive(sample: str, refresh: bool = False) -> Dataset:
     """The real catalogue of ``sample``, fetched from the archives once and then read from the local cache."""
-    from galchem import archive
+    from galchem.data import archive
 
     fetched = archive.fetch(sample, refresh=refresh)
     catalog = contract.read_catalog(fetched.path, sample)
@@ -81,9 +83,9 @@ def load_archive(sample: str, refresh: bool = False) -> Dataset:
 def load_sample(sample: str, data_source: str = "mock", n_stars: int | None = None, seed: int = 42) -> Dataset:
     """Load ``sample`` from ``data_source``: ``'mock'``, ``'archive'`` or the path of a catalogue file.
 
-    A file must obey the input contract (:mod:`galchem.contract`); ``n_stars``
+    A file must obey the input contract (:mod:`galchem.data.contract`); ``n_stars``
     and ``seed`` apply to the mock only.  ``'archive'`` needs the network the
-    first time (see :mod:`galchem.archive`).
+    first time (see :mod:`galchem.data.archive`).
     """
     contract.columns(sample)
     if data_source == "mock":

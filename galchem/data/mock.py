@@ -25,7 +25,7 @@ towards the centre), so the Gaia-like mock reaches further into the inner
 disk (median R 7.3 kpc) than the real giants do; no bar, bulge or warp.
 
 :func:`make_mock` returns the observed catalogue (obeying
-:mod:`galchem.contract`) and a truth table keyed by ``source_id``.
+:mod:`galchem.data.contract`) and a truth table keyed by ``source_id``.
 """
 from __future__ import annotations
 
@@ -35,9 +35,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from galchem import contract, frames
+from galchem.data import contract
+from galchem.physics import frames
 from galchem.conventions import R_SUN, Z_SUN
-from galchem.distances import distance_percentiles
+from galchem.physics.distances import distance_percentiles
 
 V_CIRC = 233.0
 """Circular speed of the flat rotation curve [km/s] (the Sun's 245 km/s less its ~12 km/s peculiar motion)."""

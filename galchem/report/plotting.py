@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from galchem.conventions import R_SUN, Z_SUN
-from galchem.spiral_arms import REID2014, Arm, Overdensity, trace
+from galchem.analysis.arms import REID2014, Arm, Overdensity, trace
 
 STYLE = {
     "figure.dpi": 110,
@@ -114,7 +114,7 @@ def profile_vs_truth(table) -> Figure:
 
 def line_fit_over_data(x, y, fit, *, n_draws: int = 100, seed: int = 0, xlabel: str = "x", ylabel: str = "y",
                        truth: tuple[float, float] | None = None) -> Figure:
-    """The data as a density, the median line of a :class:`~galchem.fitting.LineFit` and ``n_draws`` posterior draws."""
+    """The data as a density, the median line of a :class:`~galchem.analysis.fitting.LineFit` and ``n_draws`` posterior draws."""
     draws = fit.samples[np.random.default_rng(seed).choice(len(fit.samples), n_draws, replace=False)]
     return line_over_data(x, y, (fit.m, fit.m_err, fit.b), draws, xlabel=xlabel, ylabel=ylabel, truth=truth)
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from galchem.conventions import V_SUN
-from galchem.cuts import Cut
+from galchem.data.cuts import Cut
 
 V_PECULIAR = 12.24
 """The Sun's peculiar velocity in the direction of rotation [km/s] (Schönrich et al. 2010)."""

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from galchem.fitting import PARAMETERS, fit_line
+from galchem.analysis.fitting import PARAMETERS, fit_line
 
 
 class LineTruth(NamedTuple):

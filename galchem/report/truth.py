@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from galchem import azimuthal, contract
-from galchem.datasets import Dataset
+from galchem.analysis import azimuthal
+from galchem.data import contract
+from galchem.data.sources import Dataset
 
 
 def binned_medians(x: np.ndarray, values: np.ndarray, edges: np.ndarray, min_count: int = 20) -> pd.DataFrame:

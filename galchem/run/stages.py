@@ -4,7 +4,7 @@ quality cuts -> velocity cut -> Monte Carlo kinematics -> membership -> halo cut
 -> gradient fits in bins; residuals near the plane, azimuthal profiles and tests
 
 Each stage's result is cached (parquet) under a key made of the data it
-started from and every parameter that shaped it (:mod:`galchem.cache`), so
+started from and every parameter that shaped it (:mod:`galchem.run.cache`), so
 rerunning one chapter does not recompute what another already did.
 """
 from __future__ import annotations
@@ -15,9 +15,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from galchem import azimuthal, contract, cuts, fitting, gradients, kinematics, membership, spiral_arms
-from galchem.cache import cached
-from galchem.datasets import Dataset
+from galchem.analysis import azimuthal
+from galchem.data import contract
+from galchem.data import cuts
+from galchem.analysis import fitting
+from galchem.analysis import gradients
+from galchem.physics import kinematics
+from galchem.physics import membership
+from galchem.analysis import arms as spiral_arms
+from galchem.run.cache import cached
+from galchem.data.sources import Dataset
 
 SAMPLE_COLUMNS = ("source_id", "ra", "dec", *(
     name for quantity in kinematics.QUANTITIES for name in (quantity, f"{quantity}_err")

@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from galchem import contract, frames
+from galchem.data import contract
+from galchem.physics import frames
 from galchem.conventions import K_PM
 
 QUANTITIES = ("X", "Y", "Z", "R", "phi", "vX", "vY", "vZ", "vR", "vphi", "vz")
@@ -90,8 +91,8 @@ class Propagated(NamedTuple):
 
 def _basis(observed: Observed) -> np.ndarray:
     """Per star, the Galactocentric directions of the line of sight, +ra and +dec: shape (N, 3, 3)."""
-    matrix, _, _ = frames._affine_map()
-    los, e_ra, e_dec = frames._unit_vectors(observed.ra, observed.dec)
+    matrix, _, _ = frames.affine_map()
+    los, e_ra, e_dec = frames.unit_vectors(observed.ra, observed.dec)
     return np.ascontiguousarray(np.einsum("ij,kjn->nki", matrix, np.stack([los, e_ra, e_dec])))
 
 
@@ -172,7 +173,7 @@ def propagate(observed: Observed, n_mc: int = 1000, seed: int = 0, progress: boo
     if n_mc < 2:
         raise ValueError(f"n_mc must be at least 2, got {n_mc}")
     n = len(observed.ra)
-    _, offset, v_sun = frames._affine_map()
+    _, offset, v_sun = frames.affine_map()
     s_lo = observed.r_med - observed.r_lo
     s_hi = observed.r_hi - observed.r_med
     out = Propagated(*(np.empty((n, len(QUANTITIES))) for _ in range(3)))

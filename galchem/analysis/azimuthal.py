@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from galchem.spiral_arms import REID2014, Arm
+from galchem.analysis.arms import REID2014, Arm
 
 ANNULI = ((7.0, 9.0), (9.0, 11.0))
 """The two radial ranges of the study's Figure 6 [kpc]."""

@@ -3,7 +3,7 @@
 Radial: stars in slices of |Z| (0.2 kpc wide, centres 0.1 ... 1.3 kpc),
 [Fe/H] against R.  Vertical: stars in rings of R (1 kpc wide, centres
 7.5 ... 13.5 kpc), [Fe/H] against |Z|.  Each bin with at least
-``min_stars`` stars is fitted with :func:`galchem.fitting.fit_line`, using
+``min_stars`` stars is fitted with :func:`galchem.analysis.fitting.fit_line`, using
 the Monte Carlo errors of R or Z and the [Fe/H] errors; a smaller bin stays
 in the table with its ``n`` and NaN fit values.  Stars are binned by their
 *measured* coordinates, as the study does.
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from galchem.fitting import PARAMETERS, fit_line
+from galchem.analysis.fitting import PARAMETERS, fit_line
 
 MIN_STARS = 500
 """Fewest stars the study fits in a bin."""

@@ -43,10 +43,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from galchem import contract
-from galchem.cache import cache_dir
+from galchem.data import contract
+from galchem.run.cache import cache_dir
 from galchem.errors import GalchemError
-from galchem.tables import atomic_path
+from galchem.data.files import atomic_path
 
 GAIA_SERVICE = "the Gaia archive (ESA, gea.esac.esa.int, via astroquery.gaia)"
 VIZIER_SERVICE = "VizieR (CDS, via astroquery.vizier)"
@@ -54,7 +54,7 @@ TIMEOUT = 30.0
 """Seconds to wait for a network connection or reply before giving up."""
 
 HOW_TO_GO_ON = ("work offline with data_source='mock' (the default) or a local catalogue file "
-                "(data_source='path/to/catalog.parquet', see galchem.contract)")
+                "(data_source='path/to/catalog.parquet', see galchem.data.contract)")
 
 
 class ArchiveError(GalchemError):
@@ -245,7 +245,7 @@ def rename_lamost(table: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ArchiveError(
             f"{VIZIER_SERVICE}: catalogue {LAMOST_VIZIER_ID} has no column(s) {', '.join(missing)}; "
-            "check its ReadMe and update galchem.archive.LAMOST_COLUMNS"
+            "check its ReadMe and update galchem.data.archive.LAMOST_COLUMNS"
         )
     return table.rename(columns=LAMOST_COLUMNS)[list(LAMOST_COLUMNS.values())]
 

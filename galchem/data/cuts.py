@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from galchem import contract
+from galchem.data import contract
 
 FLOW_COLUMNS = ("cut", "removed", "remaining")
 

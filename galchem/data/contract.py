@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from galchem.errors import ContractError
-from galchem.tables import read_table
+from galchem.data.files import read_table
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Physics: Galactocentric frames, distances, Monte Carlo kinematics and kinematic membership."""

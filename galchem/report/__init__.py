@@ -1,0 +1,1 @@
+"""Report: figures, numbered page tables, literature values and comparisons with the mock's truth."""

@@ -1,0 +1,1 @@
+"""A run: one frozen configuration, the pipeline's stages and their verified cache."""
