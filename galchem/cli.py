@@ -1,26 +1,78 @@
 """The ``galchem`` command line: the same functions the notebooks call.
 
     galchem book [--profile ci|full]
-    galchem mock --sample lamost --n 332000 --seed 42 --out lamost.parquet
-    galchem cutflow --sample lamost --catalog lamost.parquet [--out cutflow.csv]
-    galchem fetch --sample gaia [--out gaia.parquet] [--refresh]
-    galchem analyse --sample lamost [--catalog lamost.parquet] --out results/ [--n-mc 1000] [--n-steps 1000] [--n-permutations 1000] [--seed 0]
+    galchem mock --survey lamost --n 332000 --seed 42 --out lamost.parquet
+    galchem cutflow --survey lamost|my.toml --catalog lamost.parquet [--out cutflow.csv]
+    galchem fetch --survey gaia [--out gaia.parquet] [--refresh]
+    galchem analyse --survey lamost|my.toml [--catalog mock|archive|FILE] [--config config.toml] --out results/
+                    [--n-mc N] [--n-steps N] [--n-permutations N] [--seed N] ...
 
-Problems with the input end with one line on standard error and exit status 2.
+Every run setting's default lives in :class:`galchem.run.config.RunConfig`;
+an option given here overrides it, one left out keeps it.  Problems with the
+input end with one line on standard error and exit status 2.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 from galchem import __version__
-from galchem.data import contract
 from galchem.errors import GalchemError
+from galchem.run.config import ConfigError, RunConfig
 
-SAMPLES = tuple(contract.SAMPLES)
+__all__ = ["main", "parser"]
+
+RUN_OPTIONS = {
+    "n_mc": "Monte Carlo realisations per star",
+    "n_walkers": "emcee walkers per line fit",
+    "n_steps": "emcee steps per walker",
+    "min_stars": "fewest stars in a bin for it to be fitted",
+    "n_permutations": "shuffles in the azimuthal permutation test",
+    "n_boot": "bootstrap resamples of the arm contrast",
+    "seed": "seed of the analysis (each stage draws from its own child stream)",
+    "mock_seed": "seed of the mock Galaxy",
+    "mock_stars": "candidate rows of the mock (default: the study's size)",
+}
+"""The run settings the command line exposes as ``--n-mc`` and so on; their defaults are RunConfig's."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (exit 2), like every other input problem."""
+
+    def error(self, message: str) -> None:  # noqa: D401 - argparse's API
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _setting(name: str):
+    """An argparse type that checks a value against RunConfig's allowed range when it is parsed."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        try:
+            RunConfig().replace(**{name: value})
+        except ConfigError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+        return value
+
+    parse.__name__ = name.replace("_", "-")
+    return parse
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    defaults = RunConfig()
+    for name, help_text in RUN_OPTIONS.items():
+        default = getattr(defaults, name)
+        p.add_argument(f"--{name.replace('_', '-')}", type=_setting(name), default=None, metavar="N",
+                       help=f"{help_text} (default {'the study' if default is None else default})")
+
+
+def run_config(args: argparse.Namespace, base: RunConfig | None = None) -> RunConfig:
+    """The configuration of a command: ``base`` (or the defaults) with the options given on the command line."""
+    return (base or RunConfig()).replace(**{name: getattr(args, name, None) for name in RUN_OPTIONS})
 
 
 def _book(args: argparse.Namespace) -> None:
@@ -34,59 +86,74 @@ def _truth_path(out: Path) -> Path:
 
 
 def _mock(args: argparse.Namespace) -> None:
-    from galchem.data.mock import make_mock
     from galchem.data.files import table_format, write_table
+    from galchem.data.mock import make_mock
+    from galchem.data.surveys import load_survey
 
+    survey = load_survey(args.survey)
     table_format(args.out)
     truth_out = args.truth_out or _truth_path(args.out)
+    if Path(truth_out).resolve() == Path(args.out).resolve():
+        raise GalchemError(f"--truth-out {truth_out} is the same file as --out: give them different names")
     t0 = time.perf_counter()
-    made = make_mock(args.sample, args.n, args.seed)
-    write_table(made.catalog, args.out, units=contract.units(args.sample))
+    made = make_mock(survey.name, args.n, args.seed)
+    write_table(made.catalog, args.out, units=survey.file_units())
     write_table(made.truth, truth_out)
-    print(f"wrote {len(made.catalog):,} {args.sample} mock rows to {args.out} and their truth to {truth_out} "
+    print(f"wrote {len(made.catalog):,} {survey.name} mock rows to {args.out} and their truth to {truth_out} "
           f"({time.perf_counter() - t0:.1f} s)")
 
 
-def _cutflow(args: argparse.Namespace) -> None:
-    from galchem.data.cuts import cut_flow
-    from galchem.data.files import write_table
+def _same_file(a: Path, b: Path) -> bool:
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
 
-    catalog = contract.read_catalog(args.catalog, args.sample)
-    flow = cut_flow(catalog, args.sample).flow
-    print(flow.to_string(index=False))
+
+def _cutflow(args: argparse.Namespace) -> None:
+    from galchem.data.cuts import VELOCITY_CUT, flow_table
+    from galchem.data.files import table_format, write_table
+    from galchem.data.sources import load_sample
+    from galchem.physics.membership import HALO_CUT
+    from galchem.run.stages import kinematic_sample
+
+    if args.out:
+        table_format(args.out)
+        if args.catalog not in ("mock", "archive") and _same_file(args.out, args.catalog):
+            raise GalchemError(f"--out {args.out} is the input catalogue: refusing to write over it")
+    config = run_config(args)
+    dataset = load_sample(args.survey, args.catalog, config.mock_stars, config.mock_seed)
+    result = kinematic_sample(dataset, config, progress=sys.stderr.isatty())
+    flow = result.flow
+    shown = flow_table(flow, dataset.survey, (VELOCITY_CUT, HALO_CUT))
+    print(f"cut flow of {dataset.source}:")
+    print(shown.to_string(index=False))
+    for note in result.notes:
+        print(note)
     if args.out:
         write_table(flow, args.out)
         print(f"wrote {args.out}")
 
 
 def _analyse(args: argparse.Namespace) -> None:
-    from galchem.data.sources import load_sample
-    from galchem.run.stages import azimuthal_analysis, gradient_fits, kinematic_sample
-    from galchem.data.files import atomic_path, write_table
+    from galchem.run.analysis import analyse, from_run_file
+    from galchem.run.outputs import write_outputs
 
     t0 = time.perf_counter()
-    dataset = load_sample(args.sample, args.catalog, seed=args.seed)
-    print(f"analysing {dataset.source}")
-    result = kinematic_sample(dataset, n_mc=args.n_mc, seed=args.seed, progress=True)
-    print(result.flow.to_string(index=False))
-    fits = gradient_fits(dataset, n_mc=args.n_mc, seed=args.seed, n_steps=args.n_steps, progress=True)
-    tables = {
-        "cutflow.csv": result.flow,
-        "sample.parquet": result.sample,
-        "radial_gradients.csv": fits.radial.table,
-        "vertical_gradients.csv": fits.vertical.table,
-    }
-    azimuth = azimuthal_analysis(dataset, n_mc=args.n_mc, seed=args.seed, n_steps=args.n_steps,
-                                 n_permutations=args.n_permutations, progress=True)
-    tables["azimuthal.csv"] = azimuth.profile
-    args.out.mkdir(parents=True, exist_ok=True)
-    for name, table in tables.items():
-        write_table(table, args.out / name)
-        print(f"wrote {args.out / name}")
-    with atomic_path(args.out / "azimuthal_tests.json") as tmp:
-        tmp.write_text(json.dumps(azimuth.tests, indent=2) + "\n")
-    print(f"wrote {args.out / 'azimuthal_tests.json'}: p = {azimuth.tests['p_value']:.3g}, "
-          f"arm contrast {azimuth.tests['arm_contrast']:+.4f} ± {azimuth.tests['arm_contrast_err']:.4f} dex")
+    if args.config:
+        survey, catalog, base = from_run_file(args.config, args.catalog)
+        if args.survey:
+            raise GalchemError("--survey and --config both name a survey: the configuration file already holds one")
+    else:
+        survey, catalog, base = args.survey or "lamost", args.catalog or "mock", RunConfig()
+    config = run_config(args, base)
+    inputs = [Path(p) for p in (catalog, args.config, args.survey) if p and p not in ("mock", "archive")
+              and Path(p).exists()]
+    result = analyse(survey, catalog, config, progress=sys.stderr.isatty(), log=lambda line: print(line, flush=True))
+    print(result.kinematic.flow.to_string(index=False))
+    written = write_outputs(result.outputs(), args.out, inputs, config.to_dict())
+    print(f"wrote {len(written)} files to {args.out}: {', '.join(p.name for p in written)}")
+    if result.azimuthal is not None:
+        tests = result.azimuthal.tests
+        print(f"azimuthal: p = {tests['p_value']:.3g}, arm contrast {tests['arm_contrast']:+.4f} ± "
+              f"{tests['arm_contrast_err']:.4f} dex")
     print(f"done in {time.perf_counter() - t0:.1f} s")
 
 
@@ -94,17 +161,26 @@ def _fetch(args: argparse.Namespace) -> None:
     from galchem.data.archive import fetch
 
     t0 = time.perf_counter()
-    fetched = fetch(args.sample, args.out, refresh=args.refresh, progress=True)
+    fetched = fetch(args.survey, args.out, refresh=args.refresh, progress=True)
     side = fetched.sidecar
     print(f"{fetched.path}: {side['rows']:,} rows from {side['service']}, fetched {side['fetched']} "
           f"({time.perf_counter() - t0:.1f} s; sha256 {side['sha256'][:12]}...)")
 
 
+def _survey_option(p: argparse.ArgumentParser, required: bool, builtin_only: bool = False) -> None:
+    from galchem.data.surveys import builtin_surveys
+
+    names = ", ".join(builtin_surveys())
+    kind = f"a built-in survey ({names})" if builtin_only else f"a built-in survey ({names}) or a survey TOML file"
+    p.add_argument("--survey", "--sample", dest="survey", required=required, metavar="NAME|FILE",
+                   choices=list(builtin_surveys()) if builtin_only else None, help=kind)
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``galchem`` command."""
-    top = argparse.ArgumentParser(prog="galchem", description="Chemical cartography of the Galactic disk.")
+    top = _Parser(prog="galchem", description="Chemical cartography of the Galactic disk.")
     top.add_argument("--version", action="version", version=f"galchem {__version__}")
-    sub = top.add_subparsers(dest="command", required=True)
+    sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("book", help="execute every chapter and build the HTML book")
     p.add_argument("--profile", default="ci", help="parameter profile in profiles/ (ci: minutes; full: paper size)")
@@ -112,46 +188,54 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_book)
 
     p = sub.add_parser("mock", help="draw a mock catalogue with known truth")
-    p.add_argument("--sample", choices=SAMPLES, required=True)
-    p.add_argument("--n", type=int, default=None, help="number of candidate rows (default: the study's size)")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--out", type=Path, required=True, help="catalogue file (.parquet, .fits, .csv or .ecsv)")
+    _survey_option(p, required=True, builtin_only=True)
+    p.add_argument("--n", type=_setting("mock_stars"), default=None,
+                   help="number of candidate rows (default: the study's size)")
+    p.add_argument("--seed", type=_setting("mock_seed"), default=RunConfig().mock_seed,
+                   help=f"seed of the mock (default {RunConfig().mock_seed})")
+    p.add_argument("--out", type=Path, required=True, help="catalogue file (.parquet, .fits, .csv, .ecsv, .txt)")
     p.add_argument("--truth-out", type=Path, help="truth file (default: <out stem>.truth.parquet)")
     p.set_defaults(run=_mock)
 
-    p = sub.add_parser("cutflow", help="apply the quality cuts and count what each removes")
-    p.add_argument("--sample", choices=SAMPLES, required=True)
-    p.add_argument("--catalog", type=Path, required=True, help="a catalogue obeying the input contract")
+    p = sub.add_parser("cutflow", help="the full cut flow that analyse applies, kinematic cuts included")
+    _survey_option(p, required=True)
+    p.add_argument("--catalog", required=True, help="'mock', 'archive' or a catalogue file the survey describes")
     p.add_argument("--out", type=Path, help="write the flow (cut, removed, remaining) to this file")
+    _add_run_options(p)
     p.set_defaults(run=_cutflow)
 
     p = sub.add_parser("fetch", help="download a real catalogue (Gaia archive, VizieR) into the local cache")
-    p.add_argument("--sample", choices=SAMPLES, required=True)
-    p.add_argument("--out", type=Path, help="where to keep it (default: <cache>/archive/<sample>.parquet)")
+    _survey_option(p, required=True, builtin_only=True)
+    p.add_argument("--out", type=Path, help="where to keep it (default: <cache>/archive/<survey>.parquet)")
     p.add_argument("--refresh", action="store_true", help="download again even if a cached copy exists")
     p.set_defaults(run=_fetch)
 
-    p = sub.add_parser("analyse", help="cuts, kinematics, membership and gradient fits; write the result tables")
-    p.add_argument("--sample", choices=SAMPLES, required=True)
-    p.add_argument("--catalog", default="mock",
-                   help="'mock' (default), 'archive' (see galchem fetch) or a catalogue file obeying the input contract")
-    p.add_argument("--out", type=Path, required=True, help="folder for cutflow.csv, sample.parquet and later tables")
-    p.add_argument("--n-mc", type=int, default=1000, help="Monte Carlo realisations per star (default 1000)")
-    p.add_argument("--n-steps", type=int, default=1000, help="emcee steps per walker in each gradient fit (default 1000)")
-    p.add_argument("--n-permutations", type=int, default=1000, help="shuffles in the azimuthal test (default 1000)")
-    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("analyse", aliases=["analyze"],
+                       help="cuts, kinematics, membership, gradient fits and azimuthal tests; write the result tables")
+    _survey_option(p, required=False)
+    p.add_argument("--catalog", default=None,
+                   help="'mock' (default), 'archive' (see galchem fetch) or a catalogue file the survey describes")
+    p.add_argument("--config", type=Path, help="a config.toml (for example OUT/config.toml of an earlier run)")
+    p.add_argument("--out", type=Path, required=True, help="folder for the tables, notes.txt and config.toml")
+    _add_run_options(p)
     p.set_defaults(run=_analyse)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    args = parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as stop:
+        return int(stop.code or 0)
     try:
         args.run(args)
     except GalchemError as err:
         print(f"galchem {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"galchem {args.command}: interrupted; nothing half-written was kept", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -13,7 +13,7 @@ from astropy.table import MaskedColumn, Table
 
 from galchem import cli
 from galchem.data import archive
-from galchem.data import contract
+from galchem.data.sources import read_catalog
 from galchem.data.archive import ArchiveError
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "gaia_query.adql"
@@ -99,10 +99,10 @@ def test_gaia_query_snapshot():
 def test_gaia_fetch_parses_votables_into_the_contract(tmp_path):
     gaia = FakeGaia([as_votable(gaia_reply(40, seed)) for seed in range(archive.GAIA_BANDS)])
     fetched = archive.fetch("gaia", tmp_path / "gaia.parquet", gaia=gaia)
-    table = contract.read_catalog(fetched.path, "gaia")
+    table = read_catalog(fetched.path, "gaia")
     assert len(table) == archive.GAIA_BANDS * 39  # one star per band fails the quality flags
-    assert table["source_id"].dtype == np.int64
-    assert table["radial_velocity"].isna().sum() == archive.GAIA_BANDS  # masked values arrive as NaN
+    assert table["id"].dtype == np.int64
+    assert table["rv"].isna().sum() == archive.GAIA_BANDS  # masked values arrive as NaN
     side = json.loads(fetched.path.with_suffix(".json").read_text())
     assert side["rows"] == len(table) and side["removed_by_mqs_flags"] == archive.GAIA_BANDS
     assert side["query"] == archive.gaia_query() and "Gaia archive" in side["service"]
@@ -123,9 +123,9 @@ def test_lamost_fetch_renames_and_keeps_the_nearest_gaia_match(tmp_path):
     gaia["separation"] = [1.5, 0.3, 0.5, 1.0, 0.2, 1.9]
     fake_gaia = FakeGaia([as_votable(gaia)])
     fetched = archive.fetch("lamost", tmp_path / "lamost.parquet", vizier=FakeVizier(vizier_reply), gaia=fake_gaia)
-    table = contract.read_catalog(fetched.path, "lamost")
+    table = read_catalog(fetched.path, "lamost")
     assert len(table) == 4 and fetched.sidecar["removed_without_gaia_match"] == 1
-    np.testing.assert_array_equal(table["source_id"], np.asarray(gaia["source_id"])[[1, 2, 3, 4]])
+    np.testing.assert_array_equal(table["id"], np.asarray(gaia["source_id"])[[1, 2, 3, 4]])
     np.testing.assert_allclose(table["feh"], np.linspace(-0.5, 0.2, n)[:4])
     name, upload = fake_gaia.uploads[0]
     assert name == "lamost" and len(upload) == n and "tap_upload.lamost" in fake_gaia.queries[0]

@@ -6,13 +6,14 @@ import pandas as pd
 from galchem.analysis import azimuthal as az
 from galchem import cli
 from galchem.data.sources import load_mock
+from galchem.run.config import RunConfig
 from galchem.run.stages import kinematic_sample
 from galchem.analysis.arms import REID2014
 from galchem.report.truth import injected_azimuthal
 
 
 def near_plane(dataset, n_mc=20, seed=0):
-    sample = kinematic_sample(dataset, n_mc=n_mc, seed=seed).sample
+    sample = kinematic_sample(dataset, RunConfig(n_mc=n_mc, seed=seed)).sample
     return sample.loc[sample["Z"].abs() < 0.3].reset_index(drop=True)
 
 
@@ -57,7 +58,7 @@ def test_arm_contrast_recovers_the_injected_one():
     stars = near_plane(dataset, seed=1)
     residual = az.residual_from_fit(stars, -0.08, 0.48)
     measured = az.arm_contrast(stars, residual, n_boot=300)
-    pattern = dataset.truth.set_index("source_id").loc[stars["source_id"], "feh_azimuthal"].to_numpy()
+    pattern = dataset.truth.set_index("source_id").loc[stars["id"], "feh_azimuthal"].to_numpy()
     injected = az.arm_contrast(stars, pattern, n_boot=10)
     assert injected.contrast > 0.005
     assert measured.contrast > 2 * measured.error

@@ -4,24 +4,28 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import canonical
+
 from galchem import cli
 from galchem.physics import kinematics
 from galchem.physics import membership
 from galchem.conventions import galactocentric_frame
 from galchem.physics.frames import wrap_angle
+from galchem.data.surveys import load_survey
 from galchem.data.cuts import cut_flow
 from galchem.data.sources import load_mock
 from galchem.physics.kinematics import QUANTITIES, Observed, propagate
 from galchem.data.mock import make_mock
+from galchem.run.config import RunConfig
 from galchem.run.stages import SAMPLE_COLUMNS, kinematic_sample
 
 
 @pytest.fixture(scope="module")
 def observed():
     """100 000 LAMOST-like stars that passed the quality cuts."""
-    catalog = cut_flow(make_mock("lamost", 260_000, seed=11).catalog, "lamost").table
+    catalog = cut_flow(canonical(make_mock("lamost", 260_000, seed=11).catalog), load_survey("lamost")).table
     assert len(catalog) >= 100_000
-    return Observed.from_catalog(catalog.iloc[:100_000], "lamost")
+    return Observed.from_catalog(catalog.iloc[:100_000])
 
 
 def subset(observed: Observed, n: int) -> Observed:
@@ -119,9 +123,9 @@ def test_the_sun_is_a_thin_disk_star():
 
 def test_halo_cut_removes_mostly_mock_halo_stars():
     dataset = load_mock("lamost", 120_000, seed=5)
-    result = kinematic_sample(dataset, n_mc=100, seed=0)
+    result = kinematic_sample(dataset, RunConfig(n_mc=100, seed=0))
     truth = dataset.truth.set_index("source_id")["population"]
-    population = truth.loc[result.candidates["source_id"]].to_numpy()
+    population = truth.loc[result.candidates["id"]].to_numpy()
     removed = result.candidates["p_halo"].to_numpy() >= membership.HALO_LIMIT
     assert removed.sum() > 50
     assert np.mean(population[removed] == "halo") > 0.5

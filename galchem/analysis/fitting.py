@@ -230,7 +230,7 @@ def fit_line(
     n_walkers: int = 10,
     n_steps: int = 1000,
     burn_in: int | None = None,
-    seed: int | None = None,
+    seed: int | np.random.SeedSequence | np.random.Generator | None = None,
     bounds=DEFAULT_BOUNDS,
     method: str = "auto",
     progress: bool = False,

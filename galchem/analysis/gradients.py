@@ -10,7 +10,7 @@ in the table with its ``n`` and NaN fit values.  Stars are binned by their
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,12 @@ MIN_STARS = 500
 
 N_DRAWS = 100
 """Posterior draws kept per bin, for figures."""
+
+FITTED, TOO_FEW, OUT_OF_RANGE = "fitted", "too few stars", "out of range"
+"""A bin's ``status``: fitted; stars present but fewer than the minimum; no stars at all (the data do not reach it)."""
+
+DIAGNOSTICS = ("status", "tau", "n_eff", "acceptance", "reliable")
+"""Columns a gradient table carries beyond the study's, from each fit's chain."""
 
 
 @dataclass(frozen=True)
@@ -43,16 +49,31 @@ class Binning:
 
     @property
     def columns(self) -> list[str]:
-        """The columns of a gradient table."""
+        """The columns of a gradient table: the study's, then the fit diagnostics."""
         p = self.prefix
-        return [f"{p}_lo", f"{p}_hi", f"{p}_center", "n", "m", "m_err", "b", "b_err", "lam", "lam_err"]
+        return [f"{p}_lo", f"{p}_hi", f"{p}_center", "n", "m", "m_err", "b", "b_err", "lam", "lam_err", *DIAGNOSTICS]
+
+    def label(self, k: int) -> str:
+        """Bin ``k`` in words, e.g. ``|Z| 1.2-1.4 kpc``."""
+        name = {"absZ": "|Z|", "R": "R"}[self.by]
+        return f"{name} {self.edges[k]:g}-{self.edges[k + 1]:g} kpc"
 
 
-RADIAL = Binning("radial", by="absZ", x="R", edges=tuple(np.round(np.arange(0.0, 1.41, 0.2), 1)), prefix="z")
-"""Slices of |Z| [kpc], [Fe/H] against R: the study's Table 1."""
+def radial_binning(edges) -> Binning:
+    """Slices of |Z| [kpc] with these edges; [Fe/H] against R (the study's Table 1)."""
+    return Binning("radial", by="absZ", x="R", edges=tuple(float(e) for e in edges), prefix="z")
 
-VERTICAL = Binning("vertical", by="R", x="absZ", edges=tuple(np.arange(7.0, 14.01, 1.0)), prefix="r")
-"""Rings of R [kpc], [Fe/H] against |Z|: the study's Table 2."""
+
+def vertical_binning(edges) -> Binning:
+    """Rings of R [kpc] with these edges; [Fe/H] against |Z| (the study's Table 2)."""
+    return Binning("vertical", by="R", x="absZ", edges=tuple(float(e) for e in edges), prefix="r")
+
+
+RADIAL = radial_binning(np.round(np.arange(0.0, 1.41, 0.2), 1))
+"""The study's slices of |Z|: 0.2 kpc wide, centres 0.1 ... 1.3 kpc."""
+
+VERTICAL = vertical_binning(np.arange(7.0, 14.01, 1.0))
+"""The study's rings of R: 1 kpc wide, centres 7.5 ... 13.5 kpc."""
 
 
 def coordinates(table: pd.DataFrame) -> pd.DataFrame:
@@ -69,36 +90,107 @@ def bin_index(table: pd.DataFrame, binning: Binning) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Gradients:
-    """A gradient table (columns ``binning.columns``) and ``N_DRAWS`` posterior draws per fitted bin."""
+class BinFit:
+    """One bin's line fit with its chain diagnostics (NaN and a status when the bin is not fitted)."""
 
-    table: pd.DataFrame
-    draws: pd.DataFrame
+    lo: float
+    hi: float
+    center: float
+    n: int
+    status: str
+    m: float = np.nan
+    m_err: float = np.nan
+    b: float = np.nan
+    b_err: float = np.nan
+    lam: float = np.nan
+    lam_err: float = np.nan
+    tau: float = np.nan  # the longest autocorrelation time [steps]
+    n_eff: float = np.nan  # independent samples after burn-in
+    acceptance: float = np.nan
+    reliable: bool = False  # emcee's rule: the chain is at least 50 tau long
+    draws: np.ndarray | None = field(default=None, repr=False, compare=False)  # (N_DRAWS, 3): m, b, lam
+
+
+@dataclass(frozen=True)
+class Gradients:
+    """A gradient per bin of ``binning``: typed fits that become tables only at the cache boundary."""
+
+    binning: Binning
+    fits: tuple[BinFit, ...]
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per bin, columns ``binning.columns`` (the study's names, then the diagnostics)."""
+        names = self.binning.columns
+        rows = [dict(zip(names, (f.lo, f.hi, f.center, f.n, f.m, f.m_err, f.b, f.b_err, f.lam, f.lam_err,
+                                 f.status, f.tau, f.n_eff, f.acceptance, f.reliable))) for f in self.fits]
+        return pd.DataFrame(rows, columns=names).astype({"n": int, "reliable": bool})
+
+    @property
+    def draws(self) -> pd.DataFrame:
+        """``N_DRAWS`` posterior draws (m, b, lam) per fitted bin, with the bin number."""
+        parts = [pd.DataFrame(f.draws, columns=list(PARAMETERS)).assign(bin=k)
+                 for k, f in enumerate(self.fits) if f.draws is not None]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*PARAMETERS, "bin"])
+
+    def notes(self) -> list[str]:
+        """One line per kind of unfitted bin, naming the bins (empty when every bin is fitted)."""
+        lines = []
+        for status in (OUT_OF_RANGE, TOO_FEW):
+            chosen = [(k, f) for k, f in enumerate(self.fits) if f.status == status]
+            if chosen:
+                listing = ", ".join(f"{self.binning.label(k)} ({f.n} stars)" for k, f in chosen)
+                lines.append(f"{self.binning.name} gradients: {len(chosen)} of {len(self.fits)} bins {status}: {listing}")
+        unreliable = [self.binning.label(k) for k, f in enumerate(self.fits) if f.status == FITTED and not f.reliable]
+        if unreliable:
+            lines.append(f"{self.binning.name} gradients: chains shorter than 50 autocorrelation times in "
+                         f"{len(unreliable)} bin(s): {', '.join(unreliable)}")
+        return lines
+
+    def to_tables(self) -> dict[str, pd.DataFrame]:
+        """The cache's form: the table and the draws."""
+        return {"table": self.table, "draws": self.draws}
+
+    @classmethod
+    def from_tables(cls, binning: Binning, tables: dict[str, pd.DataFrame]) -> Gradients:
+        """Rebuild from :meth:`to_tables`."""
+        draws = tables["draws"]
+        fits = []
+        for k, row in enumerate(tables["table"].itertuples(index=False)):
+            values = list(row)
+            chosen = draws.loc[draws["bin"] == k, list(PARAMETERS)].to_numpy()
+            fits.append(BinFit(*values[:3], int(values[3]), values[10], *values[4:10], *values[11:14],
+                               bool(values[14]), chosen if len(chosen) else None))
+        return cls(binning, tuple(fits))
 
 
 def fit_gradients(table: pd.DataFrame, binning: Binning, *, min_stars: int = MIN_STARS, n_walkers: int = 10,
-                  n_steps: int = 1000, seed: int = 0, progress: bool = False) -> Gradients:
-    """Fit [Fe/H] against ``binning.x`` in every bin of ``binning.by`` with at least ``min_stars`` stars."""
+                  n_steps: int = 1000, seed: int | np.random.SeedSequence = 0, progress: bool = False) -> Gradients:
+    """Fit [Fe/H] against ``binning.x`` in every bin of ``binning.by`` with at least ``min_stars`` stars.
+
+    Bin ``k`` draws from child ``k`` of ``seed`` (a ``SeedSequence`` or an integer).
+    """
+    parent = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     coords = coordinates(table)
     index = bin_index(table, binning)
-    rows, draws = [], []
-    edges = binning.edges
-    for k in tqdm(range(len(edges) - 1), desc=f"{binning.name} gradients", disable=not progress):
+    fits = []
+    for k in tqdm(range(len(binning.edges) - 1), desc=f"{binning.name} gradients", disable=not progress):
         inside = index == k
-        row = {binning.columns[0]: edges[k], binning.columns[1]: edges[k + 1],
-               binning.columns[2]: binning.centers[k], "n": int(inside.sum())}
-        if row["n"] >= min_stars:
-            fit = fit_line(coords[binning.x].to_numpy()[inside], table["feh"].to_numpy()[inside],
-                           coords[f"{binning.x}_err"].to_numpy()[inside], table["feh_err"].to_numpy()[inside],
-                           n_walkers=n_walkers, n_steps=n_steps, seed=seed + k)
-            row.update({name: getattr(fit, name) for name in PARAMETERS})
-            row.update({f"{name}_err": getattr(fit, f"{name}_err") for name in PARAMETERS})
-            chosen = np.random.default_rng(seed + k).choice(len(fit.samples), N_DRAWS, replace=False)
-            draws.append(pd.DataFrame(fit.samples[chosen], columns=list(PARAMETERS)).assign(bin=k))
-        rows.append(row)
-    result = pd.DataFrame(rows).reindex(columns=binning.columns)
-    draws = pd.concat(draws, ignore_index=True) if draws else pd.DataFrame(columns=[*PARAMETERS, "bin"])
-    return Gradients(result.astype({"n": int}), draws)
+        n = int(inside.sum())
+        head = (binning.edges[k], binning.edges[k + 1], float(binning.centers[k]), n)
+        if n < min_stars:
+            fits.append(BinFit(*head, OUT_OF_RANGE if n == 0 else TOO_FEW))
+            continue
+        stream = np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key, k))
+        fit_rng, draw_rng = (np.random.default_rng(s) for s in stream.spawn(2))
+        fit = fit_line(coords[binning.x].to_numpy()[inside], table["feh"].to_numpy()[inside],
+                       coords[f"{binning.x}_err"].to_numpy()[inside], table["feh_err"].to_numpy()[inside],
+                       n_walkers=n_walkers, n_steps=n_steps, seed=fit_rng)
+        chosen = draw_rng.choice(len(fit.samples), N_DRAWS, replace=False)
+        fits.append(BinFit(*head, FITTED, fit.m, fit.m_err, fit.b, fit.b_err, fit.lam, fit.lam_err,
+                           float(np.max(fit.autocorr_time)), float(fit.effective_samples),
+                           fit.acceptance_fraction, fit.reliable, fit.samples[chosen]))
+    return Gradients(binning, tuple(fits))
 
 
 def truth_gradients(table: pd.DataFrame, truth: pd.DataFrame, binning: Binning, *, min_stars: int = MIN_STARS
@@ -108,7 +200,7 @@ def truth_gradients(table: pd.DataFrame, truth: pd.DataFrame, binning: Binning, 
     Columns: the bin columns, ``n``, ``m_true``, ``b_true`` and ``m_true_err``
     (the least-squares standard error, from the intrinsic scatter alone).
     """
-    true = truth.set_index("source_id").loc[table["source_id"].to_numpy()]
+    true = truth.set_index("source_id").loc[table["id"].to_numpy()]
     x_true = (true["R"] if binning.x == "R" else true["Z"].abs()).to_numpy()
     feh_true = true["feh_true"].to_numpy()
     index = bin_index(table, binning)
@@ -147,6 +239,7 @@ COMPARISON_FORMAT = {
 TABLE_FORMAT = {
     "z_lo": "{:.1f}", "z_hi": "{:.1f}", "z_center": "{:.1f}", "r_lo": "{:.0f}", "r_hi": "{:.0f}", "r_center": "{:.1f}",
     "n": "{:,}", "m": "{:+.4f}", "m_err": "{:.4f}", "b": "{:+.3f}", "b_err": "{:.3f}", "lam": "{:.3f}",
-    "lam_err": "{:.3f}", "m_true": "{:+.4f}", "pull": "{:+.1f}",
+    "lam_err": "{:.3f}", "m_true": "{:+.4f}", "pull": "{:+.1f}", "tau": "{:.0f}", "n_eff": "{:,.0f}",
+    "acceptance": "{:.2f}",
 }
 """Display formats for gradient tables."""

@@ -1,15 +1,28 @@
-"""The input contract: which columns a catalogue must have, in which units.
+"""The input contract: the roles a catalogue's columns play, their units, and the table every stage reads.
 
-A catalogue for sample ``lamost`` (hot OBAF stars, Xiang et al. 2022) or
-``gaia`` (Gaia DR3 GSP-Spec giants) is any table with the columns below.
-Extra columns are kept.  Missing values (NaN) are allowed: the cut that needs
-a value removes the row and counts it in the cut flow.  A missing column, a
-non-numeric column or an empty table is an error that names the file, the
-columns and the units expected.
+A survey file (:mod:`galchem.data.surveys`) says which column of a catalogue
+plays which *role*; this module turns such a catalogue into the **canonical
+table**: one column per role, named after the role, as float64 in the units
+below (distances in kpc), plus the file columns the survey's cuts read.
+Nothing downstream ever sees a file's own column names, units or sentinels.
+
+Conventions, stated once:
+
+* ``id`` is the survey's unique key, kept as 64-bit integers or as text.
+* Distances: ``distance`` is the median and ``distance_lo`` / ``distance_hi``
+  the 16th / 84th percentiles (Bailer-Jones et al. 2021).  A survey may give
+  ``distance_error`` (1 sigma) instead: then lo/hi = distance -/+ error.
+  A survey without distances gets ``1 / parallax`` with percentiles
+  ``1 / (parallax +/- parallax_error)``; :attr:`Survey.distance_origin` says
+  which, and the pages print it.
+* [Fe/H]: ``feh_error`` is 1 sigma; a survey may give ``feh_lo`` / ``feh_hi``
+  (16th / 84th percentiles) instead, and the error is half their distance.
+* Velocities (proper motions and the radial velocity with their errors) are
+  optional as a group: without them the run is positional only.
 """
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import astropy.units as u
@@ -17,174 +30,154 @@ import numpy as np
 import pandas as pd
 
 from galchem.errors import ContractError
-from galchem.data.files import read_table
+
+__all__ = ["CANONICAL_UNITS", "ROLES", "VELOCITY_ROLES", "Role", "canonical_table", "describe", "role", "unit_factor"]
 
 
 @dataclass(frozen=True)
-class Column:
-    """One contract column: its name, unit and meaning."""
+class Role:
+    """One role a catalogue column can play: its name, the unit a file is assumed to use, and its meaning."""
 
     name: str
-    unit: str
+    file_unit: str
     description: str
-    kind: str = "float"  # "float", "int" (64-bit integer) or "str"
-    required: bool = True
 
     @property
     def label(self) -> str:
         """The name with its unit, for messages and tables."""
-        return f"{self.name} [{self.unit}]" if self.unit else self.name
+        return f"{self.name} [{self.file_unit}]" if self.file_unit else self.name
 
 
-COMMON = (
-    Column("source_id", "", "Gaia DR3 source identifier", kind="int"),
-    Column("ra", "deg", "right ascension (ICRS)"),
-    Column("dec", "deg", "declination (ICRS)"),
-    Column("parallax", "mas", "Gaia DR3 parallax"),
-    Column("parallax_error", "mas", "parallax uncertainty (1 sigma)"),
-    Column("pmra", "mas/yr", "proper motion in right ascension times cos(dec)"),
-    Column("pmra_error", "mas/yr", "uncertainty of pmra"),
-    Column("pmdec", "mas/yr", "proper motion in declination"),
-    Column("pmdec_error", "mas/yr", "uncertainty of pmdec"),
-    Column("r_med_geo", "pc", "Bailer-Jones et al. (2021) geometric distance, median"),
-    Column("r_lo_geo", "pc", "geometric distance, 16th percentile"),
-    Column("r_hi_geo", "pc", "geometric distance, 84th percentile"),
-)
+ROLES: dict[str, Role] = {r.name: r for r in (
+    Role("id", "", "unique key of a row (integers or text)"),
+    Role("ra", "deg", "right ascension (ICRS)"),
+    Role("dec", "deg", "declination (ICRS)"),
+    Role("pmra", "mas/yr", "proper motion in right ascension times cos(dec)"),
+    Role("pmra_error", "mas/yr", "uncertainty of pmra (1 sigma)"),
+    Role("pmdec", "mas/yr", "proper motion in declination"),
+    Role("pmdec_error", "mas/yr", "uncertainty of pmdec (1 sigma)"),
+    Role("parallax", "mas", "parallax (optional when distances are given)"),
+    Role("parallax_error", "mas", "uncertainty of the parallax (1 sigma)"),
+    Role("distance", "pc", "distance, posterior median (optional when a parallax is given)"),
+    Role("distance_lo", "pc", "distance, 16th percentile"),
+    Role("distance_hi", "pc", "distance, 84th percentile"),
+    Role("distance_error", "pc", "distance uncertainty (1 sigma), instead of distance_lo and distance_hi"),
+    Role("rv", "km/s", "line-of-sight (radial) velocity"),
+    Role("rv_error", "km/s", "uncertainty of rv (1 sigma)"),
+    Role("feh", "dex", "metallicity [Fe/H]"),
+    Role("feh_error", "dex", "uncertainty of [Fe/H] (1 sigma)"),
+    Role("feh_lo", "dex", "[Fe/H], 16th percentile (instead of feh_error)"),
+    Role("feh_hi", "dex", "[Fe/H], 84th percentile (instead of feh_error)"),
+)}
+"""Every role a survey file may map, in the order tables list them."""
 
-LAMOST = (
-    Column("teff", "K", "effective temperature (HotPayne)"),
-    Column("teff_err", "K", "uncertainty of teff"),
-    Column("logg", "dex", "surface gravity, log10(g / cm s^-2)"),
-    Column("logg_err", "dex", "uncertainty of logg"),
-    Column("feh", "dex", "metallicity [Fe/H]"),
-    Column("feh_err", "dex", "uncertainty of [Fe/H]"),
-    Column("vsini", "km/s", "projected rotational velocity"),
-    Column("snr", "", "signal-to-noise ratio of the LAMOST spectrum"),
-    Column("chi2ratio", "", "reduced chi^2 relative to stars of similar teff and snr"),
-    Column("rv", "km/s", "LAMOST radial velocity"),
-    Column("rv_err", "km/s", "uncertainty of rv"),
-)
+CANONICAL_UNITS = {"ra": "deg", "dec": "deg", "pmra": "mas/yr", "pmra_error": "mas/yr", "pmdec": "mas/yr",
+                   "pmdec_error": "mas/yr", "parallax": "mas", "parallax_error": "mas", "distance": "kpc",
+                   "distance_lo": "kpc", "distance_hi": "kpc", "distance_error": "kpc", "rv": "km/s",
+                   "rv_error": "km/s", "feh": "dex", "feh_error": "dex", "feh_lo": "dex", "feh_hi": "dex"}
+"""Units of the canonical table's numeric roles."""
 
-GAIA = (
-    Column("radial_velocity", "km/s", "Gaia DR3 radial velocity"),
-    Column("radial_velocity_error", "km/s", "uncertainty of radial_velocity"),
-    Column("teff_gspspec", "K", "GSP-Spec effective temperature"),
-    Column("logg_gspspec", "dex", "GSP-Spec surface gravity"),
-    Column("mh_gspspec", "dex", "GSP-Spec metallicity [M/H], used as [Fe/H]"),
-    Column("mh_gspspec_lower", "dex", "[M/H] 16th percentile"),
-    Column("mh_gspspec_upper", "dex", "[M/H] 84th percentile"),
-    Column("flags_gspspec", "", "GSP-Spec quality flags (41 characters)", kind="str", required=False),
-)
-
-SAMPLES: dict[str, tuple[Column, ...]] = {"lamost": COMMON + LAMOST, "gaia": COMMON + GAIA}
-"""The contract columns of each sample."""
+VELOCITY_ROLES = ("pmra", "pmra_error", "pmdec", "pmdec_error", "rv", "rv_error")
+"""Roles a survey maps all together or not at all."""
 
 
-def columns(sample: str) -> tuple[Column, ...]:
-    """The contract columns of ``sample`` ('lamost' or 'gaia')."""
+def role(name: str) -> Role:
+    """The role called ``name``, or a clear error listing the known ones."""
     try:
-        return SAMPLES[sample]
+        return ROLES[name]
     except KeyError:
-        raise ContractError(f"unknown sample {sample!r}; choose one of {', '.join(SAMPLES)}") from None
+        raise ContractError(f"unknown role {name!r}; roles are: {', '.join(ROLES)}") from None
 
 
-def units(sample: str) -> dict[str, str]:
-    """Column name -> unit string for the sample's contract columns that have units."""
-    return {c.name: c.unit for c in columns(sample) if c.unit}
+def unit_factor(declared: str, target: str, where: str) -> float:
+    """The factor from a ``declared`` unit to ``target``; dex stays dex."""
+    if target == "dex" or declared == "dex":
+        if declared.strip() not in ("dex", "", "[dex]") or target != "dex":
+            raise ContractError(f"{where}: unit {declared!r} cannot be converted to {target}")
+        return 1.0
+    try:
+        return float(u.Unit(declared).to(u.Unit(target)))
+    except (ValueError, u.UnitsError):
+        raise ContractError(f"{where}: unit {declared!r} cannot be converted to {target}") from None
 
 
-def _convert_units(table: pd.DataFrame, file_units: dict[str, str], sample: str, where: str) -> None:
-    """Convert columns whose file declares another (compatible) unit into the contract's unit."""
-    for column in columns(sample):
-        declared = file_units.get(column.name)
-        if declared is None or column.kind != "float" or not column.unit:
-            continue
-        try:
-            factor = u.Unit(declared).to(u.Unit(column.unit))
-        except (ValueError, u.UnitsError):
-            raise ContractError(
-                f"{where}: column {column.name!r} has unit {declared!r}, expected {column.unit}"
-            ) from None
-        if factor != 1.0:
-            table[column.name] = table[column.name] * factor
-
-
-def validate(table: pd.DataFrame, sample: str, where: str = "table") -> pd.DataFrame:
-    """Check ``table`` against the contract of ``sample``; return it with float columns as float64.
-
-    ``where`` names the table's origin (usually its file) in error messages.
-    """
-    expected = columns(sample)
-    missing = [c for c in expected if c.required and c.name not in table.columns]
+def _numbers(values, missing: tuple[float, ...], where: str) -> np.ndarray:
+    """A column as native float64, with the survey's sentinel values as NaN."""
+    series = pd.Series(values) if not isinstance(values, pd.Series) else values
+    if not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)):
+        raise ContractError(f"{where}: expected numbers, found {series.dtype} (for example {series.iloc[0]!r})")
+    array = np.array(series, dtype=np.float64)  # copies: native byte order, float32 widened
     if missing:
-        listing = ", ".join(c.label for c in missing)
-        raise ContractError(f"{where}: missing required column(s) for sample {sample!r}: {listing}")
+        array[np.isin(array, np.asarray(missing, dtype=np.float64))] = np.nan
+    return array
+
+
+def _ids(values, where: str) -> np.ndarray:
+    """The key column as int64 or as stripped text (byte strings decoded)."""
+    series = pd.Series(values) if not isinstance(values, pd.Series) else values
+    if pd.api.types.is_integer_dtype(series):
+        return np.asarray(series, dtype=np.int64)
+    if pd.api.types.is_float_dtype(series):
+        array = np.asarray(series, dtype=np.float64)
+        if np.isfinite(array).all() and np.all(array == np.round(array)) and np.abs(array).max(initial=0) < 2**53:
+            return array.astype(np.int64)
+        raise ContractError(f"{where}: ids must be integers or text, found non-integer numbers")
+    text = series.map(lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else ("" if v is None else str(v)))
+    return text.str.strip().to_numpy(dtype=object)
+
+
+def canonical_table(table: pd.DataFrame, file_units: Mapping[str, str], survey, where: str) -> pd.DataFrame:
+    """The canonical table of a catalogue read from a file (see the module docstring).
+
+    ``file_units`` are the units the file itself declares (column -> unit);
+    the survey's ``[units]`` apply only to columns without one, and the
+    contract's file units (:data:`ROLES`) to the rest.  ``where`` names the
+    file in messages.
+    """
+    needed = survey.file_columns()
+    missing = [column for column in needed if column not in table.columns]
+    if missing:
+        roles = {column: name for name, column in survey.columns.items()}
+        listing = ", ".join(f"{c} (role {roles[c]})" if c in roles else f"{c} (read by a cut)" for c in missing)
+        raise ContractError(f"{where}: missing column(s) that survey {survey.name!r} names: {listing}")
     if len(table) == 0:
         raise ContractError(f"{where}: the table has no rows")
-    bad = [
-        c
-        for c in expected
-        if c.kind != "str"
-        and c.name in table.columns
-        and not (pd.api.types.is_numeric_dtype(table[c.name]) and not pd.api.types.is_bool_dtype(table[c.name]))
-    ]
-    if bad:
-        listing = ", ".join(f"{c.label} ({table[c.name].dtype})" for c in bad)
-        raise ContractError(f"{where}: non-numeric column(s), expected numbers: {listing}")
-    ids = table["source_id"]
-    if not pd.api.types.is_integer_dtype(ids):
-        raise ContractError(
-            f"{where}: column 'source_id' must hold 64-bit integers (Gaia DR3 ids), found {ids.dtype}"
-        )
-    table = table.copy()
-    table["source_id"] = ids.astype(np.int64)
-    for c in expected:
-        if c.kind == "float" and c.name in table.columns:
-            table[c.name] = table[c.name].astype(np.float64)
-    return table
+    out = {"id": _ids(table[survey.columns["id"]], f"{where}: column {survey.columns['id']!r} (role id)")}
+    for name, column in survey.columns.items():
+        if name == "id":
+            continue
+        context = f"{where}: column {column!r} (role {name})"
+        declared = file_units.get(column) or survey.units.get(name) or ROLES[name].file_unit
+        out[name] = _numbers(table[column], survey.missing, context) * unit_factor(
+            declared, CANONICAL_UNITS[name], context)
+    frame = pd.DataFrame(out)
+    if "distance" not in frame:  # from the parallax: 1/parallax, percentiles through the same monotone map
+        parallax, error = frame["parallax"].to_numpy(), frame["parallax_error"].to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frame["distance"] = np.where(parallax > 0, 1.0 / parallax, np.nan)
+            frame["distance_lo"] = np.where(parallax + error > 0, 1.0 / (parallax + error), np.nan)
+            frame["distance_hi"] = np.where(parallax - error > 0, 1.0 / (parallax - error), np.nan)
+    elif "distance_error" in frame:
+        frame["distance_lo"] = frame["distance"] - frame["distance_error"]
+        frame["distance_hi"] = frame["distance"] + frame["distance_error"]
+    if "feh_error" not in frame:
+        frame["feh_error"] = 0.5 * (frame["feh_hi"] - frame["feh_lo"])
+    frame = frame.drop(columns=[c for c in ("distance_error", "feh_lo", "feh_hi") if c in frame])
+    for column in survey.cut_columns():
+        if column not in frame:
+            values = table[column]
+            frame[column] = (_numbers(values, survey.missing, f"{where}: column {column!r} (read by a cut)")
+                             if pd.api.types.is_numeric_dtype(values) else values.to_numpy())
+    return frame
 
 
-def read_catalog(path: str | os.PathLike, sample: str) -> pd.DataFrame:
-    """Read a .parquet, .fits, .csv or .ecsv catalogue and check it against the contract.
-
-    Columns with units in the file (FITS, ECSV) are converted to the contract's
-    units; incompatible units are an error.
-    """
-    columns(sample)
-    table, file_units = read_table(path)
-    table = validate(table, sample, where=str(path))
-    _convert_units(table, file_units, sample, where=str(path))
-    return table
-
-
-def describe(sample: str) -> pd.DataFrame:
-    """The contract of ``sample`` as a table, for the book and ``--help`` texts."""
-    return pd.DataFrame(
-        [
-            {"column": c.name, "unit": c.unit or "-", "meaning": c.description, "required": c.required}
-            for c in columns(sample)
-        ]
-    )
-
-
-def metallicity(table: pd.DataFrame, sample: str) -> tuple[pd.Series, pd.Series]:
-    """[Fe/H] and its 1-sigma uncertainty [dex] of a contract table.
-
-    For ``gaia`` these are GSP-Spec ``mh_gspspec`` (as the study and Gaia
-    Collaboration 2023 do) and half the 16th-84th percentile width.
-    """
-    columns(sample)
-    if sample == "lamost":
-        return table["feh"], table["feh_err"]
-    return table["mh_gspspec"], 0.5 * (table["mh_gspspec_upper"] - table["mh_gspspec_lower"])
-
-
-def radial_velocity(table: pd.DataFrame, sample: str) -> tuple[pd.Series, pd.Series]:
-    """Line-of-sight velocity and its 1-sigma uncertainty [km/s] of a contract table.
-
-    LAMOST's for ``lamost`` (as the study does for the hot stars), Gaia DR3's for ``gaia``.
-    """
-    columns(sample)
-    if sample == "lamost":
-        return table["rv"], table["rv_err"]
-    return table["radial_velocity"], table["radial_velocity_error"]
+def describe(survey) -> pd.DataFrame:
+    """Which file column plays each role, in which unit, for the book and the command line."""
+    rows = []
+    for name, spec in ROLES.items():
+        column = survey.columns.get(name)
+        if column is None:
+            continue
+        rows.append({"role": name, "column": column, "unit": survey.units.get(name) or spec.file_unit or "-",
+                     "meaning": spec.description})
+    return pd.DataFrame(rows)

@@ -1,8 +1,12 @@
 """Quality cuts and the cut flow: which rows each cut removes, in order.
 
-The cuts are those of the study's sections 2.1-2.3.  Every cut keeps the
-rows that satisfy its condition; a row whose needed value is missing (NaN)
-fails the condition, so it is removed and counted by the first cut that
+The flow of a run is: the survey's own cuts (its survey file), then shared
+cuts on the canonical table — a known [Fe/H] with a positive error, and the
+study's (its section 2.3) parallax precision where the survey has a
+parallax and distance precision — then, in the
+kinematic stage, the velocity cut and the kinematic halo cut.  Every cut
+keeps the rows that satisfy its condition; a row whose needed value is
+missing (NaN) fails it, so it is removed and counted by the first cut that
 needs that value.  Nothing is dropped anywhere else.
 """
 from __future__ import annotations
@@ -14,7 +18,11 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from galchem.data import contract
+from galchem.data.contract import VELOCITY_ROLES
+from galchem.data.surveys import Survey
+
+__all__ = ["FLOW_COLUMNS", "Cut", "CutFlow", "PARALLAX_CUT", "DISTANCE_CUT", "METALLICITY_CUT", "VELOCITY_CUT", "apply_cuts",
+           "cut_flow", "describe_cuts", "flow_table", "quality_cuts"]
 
 FLOW_COLUMNS = ("cut", "removed", "remaining")
 
@@ -28,52 +36,48 @@ class Cut:
     keep: Callable[[pd.DataFrame], np.ndarray]
 
 
-LAMOST_CUTS = (
-    Cut("logg", "(i) 2 <= logg <= 5 dex", lambda t: t["logg"].between(2.0, 5.0)),
-    Cut("vsini", "(ii) vsini >= 0 km/s", lambda t: t["vsini"] >= 0.0),
-    Cut("teff", "(iii) teff <= 25 000 K", lambda t: t["teff"] <= 25_000.0),
-    Cut("snr", "(iv) snr >= 30", lambda t: t["snr"] >= 30.0),
-    Cut("chi2ratio", "(v) chi2ratio <= 10", lambda t: t["chi2ratio"] <= 10.0),
-    Cut(
-        "labels",
-        "(vi) rv_err <= 100 km/s; teff, logg, feh known; feh_err < 0.2 dex",
-        lambda t: (t["rv_err"] <= 100.0)
-        & np.isfinite(t[["teff", "logg", "feh"]]).all(axis=1)
-        & (t["feh_err"] < 0.2),
-    ),
+def _finite(table: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    return np.isfinite(table[list(columns)].to_numpy(dtype=float)).all(axis=1)
+
+
+METALLICITY_CUT = Cut(
+    "metallicity",
+    "[Fe/H] and its error known, the error positive",
+    lambda t: (_finite(t, ("feh", "feh_error")) & (t["feh_error"] > 0).to_numpy()),
 )
-"""Spectroscopic cuts (i)-(vi) for the LAMOST hot stars (study section 2.1)."""
+"""Every star the fits see needs a metallicity and a positive error; rows without them are counted here."""
 
-GAIA_CUTS = (
-    Cut("teff_gspspec", "teff_gspspec < 4700 K", lambda t: t["teff_gspspec"] < 4700.0),
-    Cut("logg_gspspec", "logg_gspspec < 2.0 dex", lambda t: t["logg_gspspec"] < 2.0),
-    Cut(
-        "distance",
-        "Bailer-Jones distance present",
-        lambda t: np.isfinite(t[["r_med_geo", "r_lo_geo", "r_hi_geo"]]).all(axis=1),
-    ),
+PARALLAX_CUT = Cut(
+    "parallax",
+    "parallax > 0 and parallax_error / parallax < 0.3",
+    lambda t: ((t["parallax"] > 0.0) & (t["parallax_error"] < 0.3 * t["parallax"])).to_numpy(),
 )
-"""Giant selection for the Gaia DR3 sample (study section 2.2)."""
+"""Precise parallaxes (the study's section 2.3), for surveys that have one."""
 
-ASTROMETRIC_CUTS = (
-    Cut(
-        "parallax",
-        "parallax > 0 and parallax_error / parallax < 0.3",
-        lambda t: (t["parallax"] > 0.0) & (t["parallax_error"] < 0.3 * t["parallax"]),
-    ),
-    Cut(
-        "distance_precision",
-        "(r_hi_geo - r_lo_geo) / (2 r_med_geo) < 0.3",
-        lambda t: (t["r_hi_geo"] - t["r_lo_geo"]) < 0.6 * t["r_med_geo"],
-    ),
+DISTANCE_CUT = Cut(
+    "distance_precision",
+    "(distance_hi - distance_lo) / (2 distance) < 0.3",
+    lambda t: ((t["distance_hi"] - t["distance_lo"]) < 0.6 * t["distance"]).to_numpy(),
 )
-"""Precise positions for both samples (study section 2.3)."""
+"""Precise distances (the study's section 2.3)."""
+
+VELOCITY_CUT = Cut(
+    "velocities",
+    "proper motions, radial velocity and their errors known",
+    lambda t: _finite(t, VELOCITY_ROLES),
+)
+"""Rows without a full velocity cannot get kinematics; this cut counts them rather than dropping them silently."""
 
 
-def quality_cuts(sample: str) -> tuple[Cut, ...]:
-    """The cuts of ``sample`` in the order the study applies them."""
-    contract.columns(sample)
-    return (LAMOST_CUTS if sample == "lamost" else GAIA_CUTS) + ASTROMETRIC_CUTS
+def survey_cuts(survey: Survey) -> tuple[Cut, ...]:
+    """The survey's own cuts, as cut-flow rows."""
+    return tuple(Cut(cut.name, cut.describe(), cut.keep) for cut in survey.cuts)
+
+
+def quality_cuts(survey: Survey) -> tuple[Cut, ...]:
+    """The survey's cuts, then the metallicity cut and the study's precision cuts, in the order applied."""
+    shared = (METALLICITY_CUT, PARALLAX_CUT, DISTANCE_CUT) if survey.has_parallax else (METALLICITY_CUT, DISTANCE_CUT)
+    return survey_cuts(survey) + shared
 
 
 class CutFlow(NamedTuple):
@@ -89,7 +93,7 @@ def apply_cuts(table: pd.DataFrame, cuts: Sequence[Cut], flow: pd.DataFrame | No
     The flow starts with an ``input`` row; pass an earlier ``flow`` to append
     further cuts to it (for example the kinematic halo cut).
     """
-    rows = [] if flow is None else flow.to_dict("records")
+    rows = [] if flow is None else flow[list(FLOW_COLUMNS)].to_dict("records")
     if not rows:
         rows.append({"cut": "input", "removed": 0, "remaining": len(table)})
     for cut in cuts:
@@ -99,20 +103,20 @@ def apply_cuts(table: pd.DataFrame, cuts: Sequence[Cut], flow: pd.DataFrame | No
     return CutFlow(table.reset_index(drop=True), pd.DataFrame(rows, columns=list(FLOW_COLUMNS)))
 
 
-def cut_flow(table: pd.DataFrame, sample: str) -> CutFlow:
-    """Apply the study's quality cuts for ``sample`` to a contract-valid catalogue."""
-    return apply_cuts(table, quality_cuts(sample))
+def cut_flow(table: pd.DataFrame, survey: Survey) -> CutFlow:
+    """Apply the survey's and the study's quality cuts to a canonical catalogue."""
+    return apply_cuts(table, quality_cuts(survey))
 
 
-def describe_cuts(sample: str) -> dict[str, str]:
+def describe_cuts(survey: Survey, more: Sequence[Cut] = ()) -> dict[str, str]:
     """Cut name -> human-readable condition, for tables in the book."""
-    return {"input": "rows read", **{c.name: c.description for c in quality_cuts(sample)}}
+    return {"input": "rows read", **{c.name: c.description for c in (*quality_cuts(survey), *more)}}
 
 
-def flow_table(flow: pd.DataFrame, sample: str) -> pd.DataFrame:
+def flow_table(flow: pd.DataFrame, survey: Survey, more: Sequence[Cut] = ()) -> pd.DataFrame:
     """The cut flow with each cut's condition and the share of the previous rows it removed [%]."""
     before = flow["remaining"] + flow["removed"]
     return flow.assign(
-        condition=flow["cut"].map(describe_cuts(sample)).fillna(""),
-        removed_percent=(100.0 * flow["removed"] / before).round(1),
+        condition=flow["cut"].map(describe_cuts(survey, more)).fillna(""),
+        removed_percent=(100.0 * flow["removed"] / before.where(before > 0)).round(1),
     )

@@ -13,12 +13,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import astropy.units as u
+import numpy as np
 import pandas as pd
 from astropy.table import Table
 
 from galchem.errors import GalchemError
 
-SUFFIXES = (".parquet", ".fits", ".csv", ".ecsv")
+__all__ = ["SUFFIXES", "atomic_path", "column_names", "read_table", "table_format", "write_table"]
+
+SUFFIXES = (".parquet", ".fits", ".csv", ".ecsv", ".txt", ".dat")
+"""Table formats by file suffix (.txt and .dat: whitespace-separated text, header in a leading '#' line)."""
+
+TEXT_SUFFIXES = (".txt", ".dat")
 
 
 def table_format(path: Path) -> str:
@@ -59,6 +65,10 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike, units: dict[str, s
             table.to_parquet(tmp, index=False)
         elif fmt == ".csv":
             table.to_csv(tmp, index=False)
+        elif fmt in TEXT_SUFFIXES:
+            with tmp.open("w") as handle:
+                handle.write("# " + " ".join(map(str, table.columns)) + "\n")
+                table.to_csv(handle, sep=" ", index=False, header=False)
         else:
             if fmt == ".fits":  # FITS cannot store some units (dex); leave those columns without one
                 units = {name: unit for name, unit in (units or {}).items() if _fits_unit(unit)}
@@ -75,20 +85,71 @@ def _fits_unit(unit: str) -> bool:
     return True
 
 
-def read_table(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Read a table and the units its file declares (column -> unit string)."""
+def _text_header(path: Path) -> list[str] | None:
+    """Column names of a whitespace-separated text file whose header line starts with '#', if it has one."""
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        first = handle.readline()
+    return first.lstrip("#").split() if first.startswith("#") else None
+
+
+def column_names(path: str | os.PathLike) -> list[str]:
+    """The column names of a table file, read without loading its rows."""
+    path = Path(path)
+    fmt = table_format(path)
+    if fmt == ".parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    if fmt == ".csv":
+        return list(pd.read_csv(path, nrows=0).columns)
+    if fmt in TEXT_SUFFIXES:
+        return _text_header(path) or list(pd.read_csv(path, sep=r"\s+", nrows=0).columns)
+    return list(_astropy_read(path, fmt).colnames)
+
+
+def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Read a table (only ``columns``, if given) and the units its file declares (column -> unit string).
+
+    Masked values become NaN and byte strings text; FITS files are memory-mapped,
+    so only the columns asked for are read.
+    """
     path = Path(path)
     fmt = table_format(path)
     if not path.is_file():
         raise GalchemError(f"{path}: no such file")
     if fmt == ".parquet":
-        return pd.read_parquet(path), {}
+        return pd.read_parquet(path, columns=columns), {}
     if fmt == ".csv":
-        return pd.read_csv(path), {}
-    table = Table.read(path, format="fits" if fmt == ".fits" else "ascii.ecsv")
-    units = {name: str(col.unit) for name, col in table.columns.items() if col.unit is not None}
-    frame = table.to_pandas()
-    for name in frame.columns:
-        if frame[name].dtype == object and len(frame) and isinstance(frame[name].iloc[0], bytes):
-            frame[name] = frame[name].str.decode("ascii")
+        return pd.read_csv(path, usecols=columns), {}
+    if fmt in TEXT_SUFFIXES:
+        names = _text_header(path)
+        frame = pd.read_csv(path, sep=r"\s+", comment="#" if names else None, header=None if names else "infer",
+                            names=names, usecols=columns)
+        return frame, {}
+    table = _astropy_read(path, fmt)
+    names = columns if columns is not None else table.colnames
+    units = {name: str(table[name].unit) for name in names if table[name].unit is not None}
+    frame = pd.DataFrame({name: _plain(table[name]) for name in names})
     return frame, units
+
+
+def _astropy_read(path: Path, fmt: str) -> Table:
+    """A FITS (memory-mapped: only the columns used are read) or ECSV table."""
+    return Table.read(path, format="fits", memmap=True) if fmt == ".fits" else Table.read(path, format="ascii.ecsv")
+
+
+def _plain(column) -> np.ndarray:
+    """An astropy column as a plain numpy array: masked numbers as NaN, bytes as stripped text, native byte order."""
+    data = np.ma.getdata(column)
+    mask = np.ma.getmaskarray(column)
+    if data.dtype.kind == "S":
+        return np.char.strip(np.char.decode(data, "utf-8", "replace")).astype(object)
+    if data.dtype.kind in "U":
+        return np.char.strip(data).astype(object)
+    if data.dtype.kind in "iu" and not mask.any():
+        return data.astype(data.dtype.newbyteorder("="))
+    if data.dtype.kind in "iufb":
+        values = data.astype(np.float64)
+        values[mask] = np.nan
+        return values
+    return np.asarray(data)

@@ -24,8 +24,9 @@ Known simplifications: one smooth dust layer (no clumps, no stronger dust
 towards the centre), so the Gaia-like mock reaches further into the inner
 disk (median R 7.3 kpc) than the real giants do; no bar, bulge or warp.
 
-:func:`make_mock` returns the observed catalogue (obeying
-:mod:`galchem.data.contract`) and a truth table keyed by ``source_id``.
+:func:`make_mock` returns the observed catalogue, with the columns the built-in
+survey file of the same name maps (``galchem/data/survey_files``), and a
+truth table keyed by ``source_id``.
 """
 from __future__ import annotations
 
@@ -35,9 +36,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from galchem.data import contract
-from galchem.physics import frames
 from galchem.conventions import R_SUN, Z_SUN
+from galchem.errors import GalchemError
+from galchem.physics import frames
 from galchem.physics.distances import distance_percentiles
 
 V_CIRC = 233.0
@@ -165,7 +166,8 @@ def mock_model(sample: str, **metallicity: float) -> MockModel:
 
     ``mock_model("lamost", azimuthal_amplitude=0.0)`` is a mock with no azimuthal pattern.
     """
-    contract.columns(sample)
+    if sample not in MODELS:
+        raise GalchemError(f"no mock for survey {sample!r}; mocks exist for {', '.join(MODELS)}")
     model = MODELS[sample]
     return replace(model, metallicity=replace(model.metallicity, **metallicity)) if metallicity else model
 
@@ -407,4 +409,4 @@ def make_mock(sample: str, n: int | None = None, seed: int = 42, model: MockMode
     observe = _observe_lamost if sample == "lamost" else _observe_gaia
     catalog = observe(catalog, truth, true_obs.rv, observe_rng)
     truth.insert(truth.columns.get_loc("vX"), "distance", true_obs.distance)
-    return Mock(contract.validate(catalog, sample, where=f"mock {sample}"), truth, model)
+    return Mock(catalog.reset_index(drop=True), truth, model)

@@ -1,36 +1,46 @@
-"""Loading a sample for the book: the mock Galaxy (default) or a local catalogue.
+"""Where a run's stars come from: the mock Galaxy (default), the archives, or any catalogue file a survey describes.
 
 Every chapter starts with :func:`load_sample` and shows :meth:`Dataset.banner`,
-so every results page says which data it shows.
+so every results page says which data it shows.  Whatever the source, the
+dataset holds the *canonical table* of :mod:`galchem.data.contract`.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from galchem.data import contract
-from galchem.physics import distances
-from galchem.data import mock
-from galchem.run.cache import cached, stage_key
-from galchem.errors import GalchemError
+from galchem.data import contract, files, mock
+from galchem.data.surveys import Survey, load_survey
+from galchem.errors import ContractError, GalchemError
+from galchem.run.cache import cached_frames, stage_key
+from galchem.run.config import RunConfig, sha256_file
+
+__all__ = ["Dataset", "load_archive", "load_file", "load_mock", "load_sample", "read_catalog"]
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A catalogue ready for the cut flow, where it came from, and (for the mock) its truth.
+    """A canonical catalogue ready for the cut flow, its survey, where it came from and (mock) its truth.
 
-    ``key`` identifies the data for the stage cache: the mock's parameters, or
-    a file's path, size and modification time.
+    ``key`` identifies the data for the stage cache: the mock's parameters,
+    or the sha256 of a file's bytes.
     """
 
-    sample: str
+    survey: Survey
     catalog: pd.DataFrame
     source: str
     key: str
     truth: pd.DataFrame | None = None
     model: mock.MockModel | None = None
+    path: Path | None = None
+
+    @property
+    def sample(self) -> str:
+        """The survey's name."""
+        return self.survey.name
 
     @property
     def is_mock(self) -> bool:
@@ -39,6 +49,7 @@ class Dataset:
 
     def banner(self) -> str:
         """A MyST admonition saying which data the page shows."""
+        distances = "" if "distance" in self.survey.columns else f" Distances are {self.survey.distance_origin}."
         if self.is_mock:
             return (
                 ":::{admonition} Mock data with known truth\n:class: important\n"
@@ -46,56 +57,92 @@ class Dataset:
                 "against the mock's truth; to run it on a real catalogue set the `data_source` parameter.\n:::"
             )
         title = "Real stars from the archives" if self.key.startswith("archive-") else "Data from a catalogue file"
-        return f":::{{admonition}} {title}\n:class: note\nThis page shows **{self.source}**.\n:::"
+        return f":::{{admonition}} {title}\n:class: note\nThis page shows **{self.source}**.{distances}\n:::"
 
 
-def load_mock(sample: str, n_stars: int | None = None, seed: int = 42, **metallicity: float) -> Dataset:
-    """The mock sample (cached), ``n_stars`` candidate rows (default: the study's size).
+def read_catalog(path: str | os.PathLike, survey: str | Survey) -> pd.DataFrame:
+    """Read a catalogue file described by ``survey`` into the canonical table (only the columns it names)."""
+    survey = load_survey(survey)
+    path = Path(path)
+    files.table_format(path)
+    if not path.is_file():
+        raise ContractError(f"{path}: no such file")
+    present = set(files.column_names(path))
+    absent = [column for column in survey.file_columns() if column not in present]
+    if absent:
+        roles = {column: name for name, column in survey.columns.items()}
+        listing = ", ".join(f"{c} (role {roles[c]})" if c in roles else f"{c} (read by a cut)" for c in absent)
+        raise ContractError(f"{path}: missing column(s) that survey {survey.name!r} names: {listing}")
+    table, units = files.read_table(path, survey.file_columns())
+    return contract.canonical_table(table, units, survey, where=str(path))
 
-    Keyword arguments override :class:`galchem.data.mock.MetallicityField` fields.
+
+def load_mock(survey: str | Survey = "lamost", n_stars: int | None = None, seed: int | None = None,
+              **metallicity: float) -> Dataset:
+    """The mock sample of a built-in survey (cached): ``n_stars`` candidate rows (default: the study's size).
+
+    ``seed`` defaults to :attr:`RunConfig.mock_seed`; keyword arguments
+    override :class:`galchem.data.mock.MetallicityField` fields.
     """
-    model = mock.mock_model(sample, **metallicity)
+    survey = load_survey(survey)
+    seed = RunConfig().mock_seed if seed is None else int(seed)
+    model = mock.mock_model(survey.name, **metallicity)
     n = model.size if n_stars is None else int(n_stars)
+    if n < 1:
+        raise GalchemError(f"a mock needs at least one star, not {n}")
 
     def draw() -> dict[str, pd.DataFrame]:
-        made = mock.make_mock(sample, n, seed, model)
+        made = mock.make_mock(survey.name, n, seed, model)
         return {"catalog": made.catalog, "truth": made.truth}
 
-    params = {"sample": sample, "n": n, "seed": seed, "model": repr(model)}
-    tables = cached("mock", params, draw, (mock, distances))
+    params = {"sample": survey.name, "n": n, "seed": seed, "model": repr(model)}
+    tables = cached_frames("mock", params, draw)
     truth = tables["truth"]
     truth["population"] = pd.Categorical(truth["population"], categories=[p.name for p in model.populations])
-    source = f"the mock Galaxy ({sample}, {n:,} candidates, seed {seed})"
-    return Dataset(sample, tables["catalog"], source, f"mock-{stage_key('mock', params, (mock, distances))}", truth, model)
+    catalog = contract.canonical_table(tables["catalog"], {}, survey, where=f"the {survey.name} mock")
+    source = f"the mock Galaxy ({survey.name}, {n:,} candidates, seed {seed})"
+    return Dataset(survey, catalog, source, f"mock-{stage_key('mock', params)}", truth, model)
 
 
-def load_archive(sample: str, refresh: bool = False) -> Dataset:
-    """The real catalogue of ``sample``, fetched from the archives once and then read from the local cache."""
+def load_archive(survey: str | Survey, refresh: bool = False) -> Dataset:
+    """The real catalogue of a built-in survey, fetched from the archives once and then read from the local cache."""
     from galchem.data import archive
 
-    fetched = archive.fetch(sample, refresh=refresh)
-    catalog = contract.read_catalog(fetched.path, sample)
+    survey = load_survey(survey)
+    fetched = archive.fetch(survey.name, refresh=refresh)
+    catalog = read_catalog(fetched.path, survey)
     side = fetched.sidecar
-    source = f"the {sample} catalogue from {side['service']} ({len(catalog):,} rows, fetched {side['fetched'][:10]})"
-    return Dataset(sample, catalog, source, f"archive-{side['sha256'][:16]}")
+    source = (f"the {survey.name} catalogue from {side['service']} ({len(catalog):,} rows, "
+              f"fetched {side['fetched'][:10]})")
+    return Dataset(survey, catalog, source, f"archive-{side['sha256']}", path=fetched.path)
 
 
-def load_sample(sample: str, data_source: str = "mock", n_stars: int | None = None, seed: int = 42) -> Dataset:
-    """Load ``sample`` from ``data_source``: ``'mock'``, ``'archive'`` or the path of a catalogue file.
+def load_file(path: str | os.PathLike, survey: str | Survey) -> Dataset:
+    """A catalogue file described by ``survey``; keyed for the cache by the sha256 of its bytes."""
+    survey = load_survey(survey)
+    path = Path(path).expanduser()
+    catalog = read_catalog(path, survey)
+    source = f"the catalogue {path.name} ({len(catalog):,} rows, survey {survey.name})"
+    return Dataset(survey, catalog, source, f"file-{sha256_file(path)}", path=path)
 
-    A file must obey the input contract (:mod:`galchem.data.contract`); ``n_stars``
-    and ``seed`` apply to the mock only.  ``'archive'`` needs the network the
-    first time (see :mod:`galchem.data.archive`).
+
+def load_sample(survey: str | Survey = "lamost", data_source: str = "mock", n_stars: int | None = None,
+                seed: int | None = None) -> Dataset:
+    """Load ``survey``'s stars from ``data_source``: ``'mock'``, ``'archive'`` or the path of a catalogue file.
+
+    ``n_stars`` and ``seed`` (the mock's seed) apply to the mock only;
+    ``'mock'`` and ``'archive'`` exist for the built-in surveys.
+    ``'archive'`` needs the network the first time (see :mod:`galchem.data.archive`).
     """
-    contract.columns(sample)
+    survey = load_survey(survey)
+    if data_source in ("mock", "archive") and survey.name not in mock.MODELS:
+        raise GalchemError(f"data_source {data_source!r} exists only for the built-in surveys "
+                           f"({', '.join(mock.MODELS)}); for survey {survey.name!r} give a catalogue file")
     if data_source == "mock":
-        return load_mock(sample, n_stars, seed)
+        return load_mock(survey, n_stars, seed)
     if data_source == "archive":
-        return load_archive(sample)
+        return load_archive(survey)
     path = Path(data_source).expanduser()
-    if not path.is_file():
+    if not path.exists():
         raise GalchemError(f"data_source {data_source!r} is neither 'mock', 'archive' nor an existing catalogue file")
-    catalog = contract.read_catalog(path, sample)
-    stat = path.stat()
-    key = f"file-{path.resolve()}-{stat.st_size}-{stat.st_mtime_ns}"
-    return Dataset(sample, catalog, f"the catalogue {path.name} ({len(catalog):,} rows)", key)
+    return load_file(path, survey)

@@ -125,8 +125,8 @@ def icrs_to_position(ra, dec, distance) -> Position:
 
 
 def catalog_positions(catalog: pd.DataFrame) -> pd.DataFrame:
-    """X, Y, Z, R, phi of catalogue rows at their median Bailer-Jones distance (no uncertainties)."""
-    position = icrs_to_position(catalog["ra"], catalog["dec"], catalog["r_med_geo"] / 1000.0)
+    """X, Y, Z, R, phi of canonical catalogue rows at their median distance [kpc] (no uncertainties)."""
+    position = icrs_to_position(catalog["ra"], catalog["dec"], catalog["distance"])
     return pd.DataFrame(position._asdict(), index=catalog.index)
 
 

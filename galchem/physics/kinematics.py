@@ -32,12 +32,15 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from galchem.data import contract
+from galchem.data.contract import VELOCITY_ROLES
 from galchem.physics import frames
 from galchem.conventions import K_PM
 
 QUANTITIES = ("X", "Y", "Z", "R", "phi", "vX", "vY", "vZ", "vR", "vphi", "vz")
 """Quantities computed per star, in the order of the kernel's output columns."""
+
+POSITIONS = QUANTITIES[:5]
+"""The quantities that need no velocities."""
 
 CHUNK = 16_384
 """Stars per chunk: bounds memory (one float32 draw per star and realisation) and fixes the random streams."""
@@ -59,25 +62,22 @@ class Observed(NamedTuple):
     rv_err: np.ndarray
 
     @classmethod
-    def from_catalog(cls, catalog: pd.DataFrame, sample: str) -> Observed:
-        """Read a contract table of ``sample``."""
-        rv, rv_err = contract.radial_velocity(catalog, sample)
+    def from_catalog(cls, catalog: pd.DataFrame) -> Observed:
+        """Read a canonical table (:mod:`galchem.data.contract`).
 
-        def column(values) -> np.ndarray:
-            return np.ascontiguousarray(values, dtype=np.float64)
+        Without velocity columns (a positional-only survey) the velocities
+        are set to zero with zero errors: positions and their errors are then
+        exact, and :func:`kinematics_table` reports no velocities.
+        """
+        def column(name: str) -> np.ndarray:
+            if name not in catalog and name in VELOCITY_ROLES:
+                return np.zeros(len(catalog))
+            return np.ascontiguousarray(catalog[name], dtype=np.float64)
 
         return cls(
-            ra=column(catalog["ra"]),
-            dec=column(catalog["dec"]),
-            r_med=column(catalog["r_med_geo"]) / 1000.0,
-            r_lo=column(catalog["r_lo_geo"]) / 1000.0,
-            r_hi=column(catalog["r_hi_geo"]) / 1000.0,
-            pmra=column(catalog["pmra"]),
-            pmra_err=column(catalog["pmra_error"]),
-            pmdec=column(catalog["pmdec"]),
-            pmdec_err=column(catalog["pmdec_error"]),
-            rv=column(rv),
-            rv_err=column(rv_err),
+            ra=column("ra"), dec=column("dec"), r_med=column("distance"), r_lo=column("distance_lo"),
+            r_hi=column("distance_hi"), pmra=column("pmra"), pmra_err=column("pmra_error"), pmdec=column("pmdec"),
+            pmdec_err=column("pmdec_error"), rv=column("rv"), rv_err=column("rv_error"),
         )
 
 
@@ -162,11 +162,13 @@ def _propagate(basis, offset, v_sun, r_med, s_lo, s_hi, pmra, s_pmra, pmdec, s_p
         value[k, 10], mean[k, 10], std[k, 10] = value[k, 7], mean[k, 7], std[k, 7]
 
 
-def propagate(observed: Observed, n_mc: int = 1000, seed: int = 0, progress: bool = False) -> Propagated:
+def propagate(observed: Observed, n_mc: int = 1000, seed: int | np.random.SeedSequence = 0,
+              progress: bool = False) -> Propagated:
     """Monte Carlo positions and velocities of ``observed`` stars (see the module docstring).
 
     Stars are processed in chunks of :data:`CHUNK`; chunk ``i`` draws its
-    distances from the ``i``-th child of ``numpy.random.SeedSequence(seed)``,
+    distances from the ``i``-th child of ``seed`` (a ``SeedSequence``, or an
+    integer for ``numpy.random.SeedSequence(seed)``),
     so the same seed gives the same numbers on any machine and thread count.
     Peak memory is ~100 bytes per star plus 4 bytes per draw of one chunk.
     """
@@ -193,10 +195,16 @@ def propagate(observed: Observed, n_mc: int = 1000, seed: int = 0, progress: boo
 
     bar = tqdm(total=n, unit="star", desc=f"Monte Carlo ({n_mc} draws)", disable=not progress)
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        for done in pool.map(run, parts, np.random.SeedSequence(seed).spawn(len(parts))):
+        for done in pool.map(run, parts, _children(seed, len(parts))):
             bar.update(done)
     bar.close()
     return out
+
+
+def _children(seed: int | np.random.SeedSequence, n: int) -> list[np.random.SeedSequence]:
+    """``n`` child streams of ``seed``, the same each time (spawning from a copy leaves ``seed`` untouched)."""
+    parent = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return [np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key, i)) for i in range(n)]
 
 
 def split_normal(r_med, r_lo, r_hi, z):
@@ -263,12 +271,17 @@ def linear_errors(observed: Observed) -> np.ndarray:
     return np.sqrt(variance)
 
 
-def kinematics_table(catalog: pd.DataFrame, sample: str, n_mc: int = 1000, seed: int = 0,
+def kinematics_table(catalog: pd.DataFrame, n_mc: int = 1000, seed: int | np.random.SeedSequence = 0,
                      progress: bool = False) -> pd.DataFrame:
-    """QUANTITIES and their ``_err`` columns for every row of a contract table (same index)."""
-    result = propagate(Observed.from_catalog(catalog, sample), n_mc, seed, progress)
+    """QUANTITIES and their ``_err`` columns for every row of a canonical table (same index).
+
+    Without velocity columns the velocities and their errors are NaN.
+    """
+    result = propagate(Observed.from_catalog(catalog), n_mc, seed, progress)
+    moving = all(name in catalog for name in VELOCITY_ROLES)
     columns = {}
     for i, name in enumerate(QUANTITIES):
-        columns[name] = result.value[:, i]
-        columns[f"{name}_err"] = result.std[:, i]
+        known = moving or name in POSITIONS
+        columns[name] = result.value[:, i] if known else np.full(len(catalog), np.nan)
+        columns[f"{name}_err"] = result.std[:, i] if known else np.full(len(catalog), np.nan)
     return pd.DataFrame(columns, index=catalog.index)

@@ -5,7 +5,6 @@ import numpy as np
 import pandas as pd
 
 from galchem.analysis import azimuthal
-from galchem.data import contract
 from galchem.data.sources import Dataset
 
 
@@ -43,9 +42,8 @@ def radial_profile_vs_truth(
     edges = np.arange(6.0, 12.5, 0.5) if edges is None else np.asarray(edges)
     near = positions["Z"].abs().to_numpy() < z_max
     R = positions["R"].to_numpy()[near]
-    observed, _ = contract.metallicity(kept, dataset.sample)
-    truth = dataset.truth.set_index("source_id").loc[kept["source_id"].to_numpy()[near]]
-    table = binned_medians(R, observed.to_numpy()[near], edges, min_count).rename(columns={"median": "observed"})
+    truth = dataset.truth.set_index("source_id").loc[kept["id"].to_numpy()[near]]
+    table = binned_medians(R, kept["feh"].to_numpy()[near], edges, min_count).rename(columns={"median": "observed"})
     table["noise_free"] = binned_medians(R, truth["feh_true"].to_numpy(), edges, min_count)["median"]
     table["smooth_field"] = dataset.model.metallicity.smooth(table["center"].to_numpy(), 0.5 * z_max)
     return table
@@ -56,7 +54,7 @@ def kinematics_vs_truth(dataset: Dataset, table: pd.DataFrame,
     """Recovered minus true value in units of the Monte Carlo error, per star (columns ``<q>_pull``)."""
     if not dataset.is_mock:
         raise ValueError("only the mock has a truth to compare with")
-    truth = dataset.truth.set_index("source_id").loc[table["source_id"].to_numpy()]
+    truth = dataset.truth.set_index("source_id").loc[table["id"].to_numpy()]
     return pd.DataFrame({
         f"{q}_pull": (table[q].to_numpy() - truth[q].to_numpy()) / table[f"{q}_err"].to_numpy() for q in quantities
     })
@@ -77,7 +75,7 @@ def population_confusion(dataset: Dataset, table: pd.DataFrame) -> pd.DataFrame:
     """Counts of stars by true mock population (rows) and most probable kinematic population (columns)."""
     if not dataset.is_mock:
         raise ValueError("only the mock has a truth to compare with")
-    truth = dataset.truth.set_index("source_id").loc[table["source_id"].to_numpy(), "population"]
+    truth = dataset.truth.set_index("source_id").loc[table["id"].to_numpy(), "population"]
     probs = table[["p_thin", "p_thick", "p_halo"]]
     likeliest = probs.idxmax(axis=1).str.removeprefix("p_")
     return pd.crosstab(pd.Series(truth.to_numpy(), name="true population"),
@@ -93,7 +91,7 @@ def injected_azimuthal(dataset: Dataset, stars: pd.DataFrame, edges: np.ndarray
     """
     if not dataset.is_mock:
         raise ValueError("only the mock has a truth to compare with")
-    pattern = dataset.truth.set_index("source_id").loc[stars["source_id"].to_numpy(), "feh_azimuthal"].to_numpy()
+    pattern = dataset.truth.set_index("source_id").loc[stars["id"].to_numpy(), "feh_azimuthal"].to_numpy()
     delta = azimuthal.delta_from_ring_mean(stars["R"], pattern)
     profile = azimuthal.azimuthal_profile(stars, delta, edges)
     contrast = azimuthal.arm_contrast(stars, pattern, n_boot=2).contrast

@@ -1,23 +1,45 @@
-"""A parquet cache for stage results, keyed by everything that made them.
+"""A cache of stage results that cannot lie: keyed by content, verified on read.
 
-A stage's key is a hash of its parameters and of the source code of the
-modules that compute it, so changing either recomputes the stage and nothing
-stale is ever reused.  Entries are written to a temporary directory and
-renamed into place, so an interrupted run leaves no partial entry.
+A stage's key is a hash of its name, its parameters (which name the input by
+the sha256 of its bytes, or by the mock's parameters) and the source code of
+the whole ``galchem`` package, so changing any of them recomputes the stage.
+An entry is a folder of parquet files plus ``entry.json``, which records the
+key's parameters and the sha256 of every file.  Entries are written to a
+temporary folder and renamed into place, so an interrupted run leaves no
+partial entry; on read every checksum is verified, and a damaged, foreign or
+incomplete entry is discarded and recomputed with a one-line warning.  A
+cache folder that cannot be used (read-only, a file) means running without
+a cache, also with a one-line warning.
+
+Typed stage results cross this boundary as tables: a result class provides
+``to_tables()`` and ``from_tables(tables)`` (:class:`Cacheable`).
 """
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
 import shutil
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from pathlib import Path
-from types import ModuleType
+from typing import Protocol, TypeVar
 
 import pandas as pd
+
+__all__ = ["Cacheable", "cache_dir", "cached", "cached_frames", "package_digest", "stage_key", "warn"]
+
+ENTRY = "entry.json"
+STALE_SECONDS = 24 * 3600
+"""Temporary entries older than this are leftovers of an interrupted run and are removed."""
+
+
+def warn(message: str) -> None:
+    """One line on standard error: something was repaired or skipped, and the run goes on."""
+    print(f"galchem: warning: {message}", file=sys.stderr, flush=True)
 
 
 def cache_dir() -> Path:
@@ -26,36 +48,138 @@ def cache_dir() -> Path:
     return Path(root)
 
 
-def stage_key(stage: str, params: Mapping, modules: tuple[ModuleType, ...] = ()) -> str:
-    """A short stable hash of a stage's name, parameters and code."""
+@lru_cache(maxsize=1)
+def package_digest() -> str:
+    """sha256 of every source file of the galchem package (and the built-in survey files)."""
+    top = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted([*top.rglob("*.py"), *top.rglob("*.toml")]):
+        digest.update(str(path.relative_to(top)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def stage_key(stage: str, params: Mapping) -> str:
+    """A stable hash of a stage's name, its parameters and the package's source."""
     digest = hashlib.sha256(stage.encode())
     digest.update(json.dumps(params, sort_keys=True, default=str).encode())
-    for module in modules:
-        digest.update(inspect.getsource(module).encode())
-    return digest.hexdigest()[:16]
+    digest.update(package_digest().encode())
+    return digest.hexdigest()[:24]
 
 
-def cached(
-    stage: str,
-    params: Mapping,
-    compute: Callable[[], Mapping[str, pd.DataFrame]],
-    modules: tuple[ModuleType, ...] = (),
-) -> dict[str, pd.DataFrame]:
-    """Return the tables of ``stage`` for ``params``, computing and storing them if absent."""
-    entry = cache_dir() / f"{stage}-{stage_key(stage, params, modules)}"
-    if (entry / "params.json").is_file():
-        return {path.stem: pd.read_parquet(path) for path in sorted(entry.glob("*.parquet"))}
-    tables = dict(compute())
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class Cacheable(Protocol):
+    """A typed stage result that converts to and from named tables at the cache boundary."""
+
+    def to_tables(self) -> dict[str, pd.DataFrame]: ...
+
+
+R = TypeVar("R")
+
+
+def _usable(root: Path) -> bool:
+    """True if stage results can be stored under ``root``; else warn once and run without a cache."""
     try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=root, prefix=".probe-")
+        probe.close()
+    except OSError as err:
+        if str(root) not in _WARNED:
+            _WARNED.add(str(root))
+            warn(f"cache folder {root} cannot be used ({err.strerror or err}); running without a cache")
+        return False
+    return True
+
+
+_WARNED: set[str] = set()
+
+
+def _read_entry(entry: Path, stage: str, key: str) -> dict[str, pd.DataFrame] | None:
+    """The entry's tables if it is complete, ours and undamaged; else None (after removing it, with a warning)."""
+    record_path = entry / ENTRY
+    if not entry.exists():
+        return None
+    problem = None
+    try:
+        record = json.loads(record_path.read_text())
+        if record.get("stage") != stage or record.get("key") != key:
+            problem = "it belongs to another stage or key"
+        else:
+            tables = {}
+            for name, checksum in record["files"].items():
+                path = entry / f"{name}.parquet"
+                if _sha256(path) != checksum:
+                    problem = f"{path.name} does not match its checksum"
+                    break
+                tables[name] = pd.read_parquet(path)
+            if problem is None and sorted(p.stem for p in entry.glob("*.parquet")) != sorted(record["files"]):
+                problem = "it holds files its record does not list"
+            if problem is None:
+                return tables
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        problem = f"it is incomplete or unreadable ({type(err).__name__})"
+    warn(f"cache entry {entry.name} discarded and recomputed: {problem}")
+    shutil.rmtree(entry, ignore_errors=True)
+    return None
+
+
+def _clean_leftovers(root: Path) -> None:
+    """Remove temporary entries of interrupted runs (older than a day, so a concurrent writer is left alone)."""
+    now = time.time()
+    for leftover in root.glob(".*.tmp*"):
+        try:
+            if now - leftover.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def _write_entry(entry: Path, stage: str, key: str, params: Mapping, tables: Mapping[str, pd.DataFrame]) -> None:
+    """Write the tables and their record to a temporary folder, then rename it into place."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.tmp", dir=entry.parent))
+    try:
+        checksums = {}
         for name, table in tables.items():
-            table.to_parquet(tmp / f"{name}.parquet", index=False)
-        (tmp / "params.json").write_text(json.dumps({"stage": stage, **params}, indent=2, default=str))
+            path = tmp / f"{name}.parquet"
+            table.to_parquet(path, index=False)
+            checksums[name] = _sha256(path)
+        record = {"stage": stage, "key": key, "params": params, "files": checksums}
+        (tmp / ENTRY).write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
         os.replace(tmp, entry)
-    except OSError:
-        if not (entry / "params.json").is_file():  # not a concurrent writer that won the race
-            raise
+    except OSError as err:
+        if not (entry / ENTRY).is_file():  # not a concurrent writer that won the race
+            warn(f"cache entry {entry.name} could not be stored ({err.strerror or err}); going on without it")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cached_frames(stage: str, params: Mapping, compute: Callable[[], Mapping[str, pd.DataFrame]]
+                  ) -> dict[str, pd.DataFrame]:
+    """The tables of ``stage`` for ``params``: read and verified from the cache, or computed and stored."""
+    key = stage_key(stage, params)
+    root = cache_dir()
+    if not _usable(root):
+        return dict(compute())
+    _clean_leftovers(root)
+    entry = root / f"{stage}-{key}"
+    found = _read_entry(entry, stage, key)
+    if found is not None:
+        return found
+    tables = dict(compute())
+    _write_entry(entry, stage, key, params, tables)
     return tables
+
+
+def cached(stage: str, params: Mapping, compute: Callable[[], R], load: Callable[[dict[str, pd.DataFrame]], R]) -> R:
+    """A typed stage result: ``load`` rebuilds it from cached tables; ``compute`` makes it (then stored as tables)."""
+    made: list[R] = []
+
+    def tables() -> dict[str, pd.DataFrame]:
+        made.append(compute())
+        return made[0].to_tables()
+
+    frames = cached_frames(stage, params, tables)
+    return made[0] if made else load(frames)

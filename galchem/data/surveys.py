@@ -1,0 +1,315 @@
+"""Surveys as data: a TOML file says which column plays which role, in which unit, and which cuts apply.
+
+The built-in surveys ``lamost`` and ``gaia`` are files of exactly this form
+(``galchem/data/survey_files/``), so they double as examples::
+
+    name = "apogee-dr17"
+    description = "APOGEE DR17 giants with Gaia EDR3 astrometry"
+    missing = [-9999.0]              # values meaning "no measurement": NaN, counted by the cut that needs them
+    [columns]                        # role = column in the file (roles: galchem.data.contract.ROLES)
+    id = "APOGEE_ID"
+    ra = "RA"
+    ...
+    [units]                          # only for columns whose file carries no unit metadata
+    distance = "pc"
+    [[cuts]]                         # the survey's own cuts, in order, each a named row of the cut flow
+    name = "giants"
+    column = "LOGG"                  # any column of the file, mapped or not
+    max = 3.5                        # min / max inclusive; above / below strict; finite = true
+
+A cut may instead list several conditions, all of which must hold:
+``all = [{column = "rv_err", max = 100.0}, {column = "teff", finite = true}]``.
+Every condition fails on a missing value, so a NaN is removed and counted by
+the first cut that reads it.
+"""
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from galchem.data.contract import CANONICAL_UNITS, ROLES, VELOCITY_ROLES, unit_factor
+from galchem.errors import GalchemError
+
+__all__ = ["BUILTIN", "Condition", "Survey", "SurveyCut", "SurveyError", "builtin_surveys", "load_survey"]
+
+BUILTIN = Path(__file__).with_name("survey_files")
+"""Folder of the built-in survey files."""
+
+BOUNDS = ("min", "max", "above", "below")
+
+
+class SurveyError(GalchemError):
+    """A survey file that cannot be used, named with the file and the key at fault."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One test on one column: inclusive ``min``/``max``, strict ``above``/``below``, or just ``finite``."""
+
+    column: str
+    min: float | None = None
+    max: float | None = None
+    above: float | None = None
+    below: float | None = None
+
+    def keep(self, table: pd.DataFrame) -> np.ndarray:
+        """True for rows whose value is finite and within the bounds."""
+        values = np.asarray(table[self.column], dtype=float)
+        with np.errstate(invalid="ignore"):
+            keep = np.isfinite(values)
+            if self.min is not None:
+                keep &= values >= self.min
+            if self.max is not None:
+                keep &= values <= self.max
+            if self.above is not None:
+                keep &= values > self.above
+            if self.below is not None:
+                keep &= values < self.below
+        return keep
+
+    def describe(self) -> str:
+        """The condition in words, e.g. ``2 <= logg <= 5``."""
+        lower = f"{self.min:g} <= " if self.min is not None else f"{self.above:g} < " if self.above is not None else ""
+        upper = f" <= {self.max:g}" if self.max is not None else f" < {self.below:g}" if self.below is not None else ""
+        return f"{lower}{self.column}{upper}" if lower or upper else f"{self.column} known"
+
+    def to_dict(self) -> dict:
+        """The condition as it is written in a survey file."""
+        bounds = {k: getattr(self, k) for k in BOUNDS if getattr(self, k) is not None}
+        return {"column": self.column, **(bounds or {"finite": True})}
+
+
+@dataclass(frozen=True)
+class SurveyCut:
+    """A named cut of the survey: every condition must hold."""
+
+    name: str
+    conditions: tuple[Condition, ...]
+    description: str = ""
+
+    def keep(self, table: pd.DataFrame) -> np.ndarray:
+        """True for the rows that pass every condition."""
+        keep = np.ones(len(table), dtype=bool)
+        for condition in self.conditions:
+            keep &= condition.keep(table)
+        return keep
+
+    def describe(self) -> str:
+        """The description from the file, else the conditions in words."""
+        return self.description or "; ".join(c.describe() for c in self.conditions)
+
+    def to_dict(self) -> dict:
+        """The cut as it is written in a survey file."""
+        head = {"name": self.name, **({"description": self.description} if self.description else {})}
+        if len(self.conditions) == 1:
+            return {**head, **self.conditions[0].to_dict()}
+        return {**head, "all": [c.to_dict() for c in self.conditions]}
+
+
+@dataclass(frozen=True)
+class Survey:
+    """A survey: which file column plays each role, units for columns without metadata, sentinels and cuts."""
+
+    name: str
+    description: str
+    columns: Mapping[str, str]
+    units: Mapping[str, str] = field(default_factory=dict)
+    missing: tuple[float, ...] = ()
+    cuts: tuple[SurveyCut, ...] = ()
+    origin: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", MappingProxyType(dict(self.columns)))
+        object.__setattr__(self, "units", MappingProxyType(dict(self.units)))
+
+    @property
+    def has_velocities(self) -> bool:
+        """True when proper motions and radial velocities (with errors) are mapped."""
+        return all(r in self.columns for r in VELOCITY_ROLES)
+
+    @property
+    def has_parallax(self) -> bool:
+        """True when a parallax and its error are mapped (the study's parallax cut then applies)."""
+        return "parallax" in self.columns
+
+    @property
+    def distance_origin(self) -> str:
+        """Where distances come from, in words, for the pages."""
+        if "distance" in self.columns:
+            spread = "16th/84th percentiles" if "distance_lo" in self.columns else "a 1-sigma error"
+            return f"the catalogue's distances ({self.columns['distance']}, with {spread})"
+        return "1/parallax (the catalogue gives no distances), with percentiles 1/(parallax ± error)"
+
+    def file_units(self) -> dict[str, str]:
+        """File column -> unit of every mapped column that has one (the survey's, else the contract's)."""
+        units = {column: self.units.get(role) or ROLES[role].file_unit for role, column in self.columns.items()}
+        return {column: unit for column, unit in units.items() if unit}
+
+    def file_columns(self) -> list[str]:
+        """Every file column the survey reads: the mapped ones, then those its cuts read."""
+        return list(dict.fromkeys([*self.columns.values(), *self.cut_columns()]))
+
+    def cut_columns(self) -> list[str]:
+        """The file columns read by the survey's cuts, in order."""
+        return list(dict.fromkeys(c.column for cut in self.cuts for c in cut.conditions))
+
+    def to_dict(self) -> dict:
+        """The survey as it is written in a survey file (for ``config.toml``)."""
+        data = {"name": self.name, "description": self.description}
+        if self.missing:
+            data["missing"] = list(self.missing)
+        data["columns"] = dict(self.columns)
+        if self.units:
+            data["units"] = dict(self.units)
+        if self.cuts:
+            data["cuts"] = [cut.to_dict() for cut in self.cuts]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping, origin: str = "a survey") -> Survey:
+        """Check and build a survey from the content of a survey file; errors name ``origin`` and the key."""
+        def fail(message: str) -> SurveyError:
+            return SurveyError(f"{origin}: {message}")
+
+        known = {"name", "description", "missing", "columns", "units", "cuts"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise fail(f"unknown key(s) {', '.join(unknown)}; a survey file has {', '.join(sorted(known))}")
+        name = data.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise fail("'name' must be a non-empty string")
+        columns = data.get("columns")
+        if not isinstance(columns, Mapping) or not columns:
+            raise fail("a [columns] table mapping roles to file columns is required")
+        for role, column in columns.items():
+            if role not in ROLES:
+                raise fail(f"[columns] has unknown role {role!r}; roles are: {', '.join(ROLES)}")
+            if not isinstance(column, str) or not column:
+                raise fail(f"[columns] {role} must name a file column (a string)")
+        _check_roles(columns, fail)
+        units = dict(data.get("units") or {})
+        for role, unit in units.items():
+            if role not in columns:
+                raise fail(f"[units] gives a unit for {role!r}, which [columns] does not map")
+            if role == "id":
+                raise fail("[units] id: the id column has no unit")
+            try:
+                unit_factor(str(unit), CANONICAL_UNITS[role], f"{origin}: [units] {role}")
+            except GalchemError as err:
+                raise SurveyError(str(err)) from None
+        missing = data.get("missing", [])
+        if not isinstance(missing, list) or not all(isinstance(v, (int, float)) for v in missing):
+            raise fail("'missing' must be a list of numbers, e.g. [-9999.0]")
+        cuts = tuple(_parse_cut(entry, i, fail) for i, entry in enumerate(data.get("cuts") or []))
+        for cut in cuts:
+            for condition in cut.conditions:
+                mapped = columns.get(condition.column)
+                if condition.column in ROLES and mapped is not None and mapped != condition.column:
+                    raise fail(f"cut {cut.name!r} reads column {condition.column!r}, which is also the name of a role "
+                               f"mapped to {mapped!r}; refer to the file column by its own name")
+        names = [cut.name for cut in cuts]
+        if len(set(names)) != len(names):
+            raise fail(f"cut names must be unique, got {', '.join(names)}")
+        return cls(name.strip(), str(data.get("description", "")), dict(columns), units,
+                   tuple(float(v) for v in missing), cuts, origin)
+
+
+def _check_roles(columns: Mapping[str, str], fail) -> None:
+    """The roles a run needs: an id, a position, a distance, [Fe/H] and its error; velocities all or none."""
+    for required in ("id", "ra", "dec", "feh"):
+        if required not in columns:
+            raise fail(f"[columns] must map the role {required!r}")
+    if "distance" not in columns and "parallax" not in columns:
+        raise fail("[columns] must map 'distance' (with 'distance_lo'/'distance_hi' or 'distance_error') "
+                   "or 'parallax' (with 'parallax_error')")
+    if "parallax" in columns and "parallax_error" not in columns:
+        raise fail("[columns] maps 'parallax' but not 'parallax_error'")
+    if "distance" in columns:
+        has_pair = "distance_lo" in columns and "distance_hi" in columns
+        if has_pair == ("distance_error" in columns):
+            raise fail("[columns] must give the distance's spread as 'distance_lo' and 'distance_hi' "
+                       "(16th/84th percentiles) or as 'distance_error', not both or neither")
+    has_pair = "feh_lo" in columns and "feh_hi" in columns
+    if has_pair == ("feh_error" in columns):
+        raise fail("[columns] must give [Fe/H]'s uncertainty as 'feh_error' or as 'feh_lo' and 'feh_hi' "
+                   "(16th/84th percentiles), not both or neither")
+    velocities = [r for r in VELOCITY_ROLES if r in columns]
+    if velocities and len(velocities) != len(VELOCITY_ROLES):
+        absent = [r for r in VELOCITY_ROLES if r not in columns]
+        raise fail(f"[columns] maps {', '.join(velocities)} but not {', '.join(absent)}: velocities need all six "
+                   "(or none, for a positional-only run)")
+
+
+def _parse_cut(entry, index: int, fail) -> SurveyCut:
+    """One ``[[cuts]]`` entry."""
+    if not isinstance(entry, Mapping):
+        raise fail(f"cut {index + 1} must be a table")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        raise fail(f"cut {index + 1} needs a 'name'")
+    where = f"cut {name!r}"
+    if "all" in entry:
+        extra = sorted(set(entry) - {"name", "description", "all"})
+        if extra:
+            raise fail(f"{where}: with 'all', the condition keys go inside it, not {', '.join(extra)}")
+        conditions = tuple(_parse_condition(c, where, fail) for c in entry["all"])
+    else:
+        conditions = (_parse_condition({k: v for k, v in entry.items() if k not in ("name", "description")},
+                                       where, fail),)
+    if not conditions:
+        raise fail(f"{where} has no conditions")
+    return SurveyCut(name, conditions, str(entry.get("description", "")))
+
+
+def _parse_condition(entry, where: str, fail) -> Condition:
+    if not isinstance(entry, Mapping):
+        raise fail(f"{where}: each condition must be a table")
+    allowed = {"column", "finite", *BOUNDS}
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise fail(f"{where}: unknown key(s) {', '.join(unknown)}; use column, min, max, above, below, finite")
+    column = entry.get("column")
+    if not isinstance(column, str) or not column:
+        raise fail(f"{where}: 'column' must name a file column")
+    bounds = {}
+    for key in BOUNDS:
+        if key in entry:
+            value = entry[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                raise fail(f"{where}: {key} must be a finite number, got {value!r}")
+            bounds[key] = float(value)
+    if "finite" in entry and entry["finite"] is not True:
+        raise fail(f"{where}: 'finite' can only be true")
+    if not bounds and "finite" not in entry:
+        raise fail(f"{where}: give at least one of min, max, above, below or finite = true")
+    return Condition(column, **bounds)
+
+
+def builtin_surveys() -> dict[str, Path]:
+    """Name -> file of every built-in survey."""
+    return {path.stem: path for path in sorted(BUILTIN.glob("*.toml"))}
+
+
+def load_survey(survey: str | Path | Survey) -> Survey:
+    """A survey from a built-in name (``lamost``, ``gaia``) or a TOML file; a :class:`Survey` passes through."""
+    if isinstance(survey, Survey):
+        return survey
+    text = str(survey)
+    builtins = builtin_surveys()
+    path = builtins.get(text) or Path(text).expanduser()
+    if not path.is_file():
+        raise SurveyError(f"survey {text!r} is neither a built-in survey ({', '.join(builtins)}) nor a readable "
+                          "TOML file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise SurveyError(f"{path}: not a valid TOML file ({err})") from None
+    except OSError as err:
+        raise SurveyError(f"{path}: cannot read the survey file ({err.strerror})") from None
+    return Survey.from_dict(data, origin=text if text in builtins else str(path))

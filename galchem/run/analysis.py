@@ -1,0 +1,113 @@
+"""The whole study in one call: ``galchem.analyse(survey, catalog, config)``, and its output folder.
+
+This is the Python API behind ``galchem analyse``.  The output folder holds
+the tables, ``azimuthal_tests.json``, ``notes.txt`` (one line per thing the
+run could not do, such as bins the data do not reach) and ``config.toml``:
+the run's whole configuration, the survey and the input's checksum, so that
+``galchem analyse --config OUT/config.toml --out OTHER`` reproduces it.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from galchem.data.sources import Dataset, load_sample
+from galchem.data.surveys import Survey, load_survey
+from galchem.errors import GalchemError
+from galchem.run.config import RunConfig, RunFile, read_run_file, run_file_text, sha256_file
+from galchem.run.stages import (AzimuthalResults, GradientResults, KinematicSample, azimuthal_analysis,
+                                gradient_fits, kinematic_sample)
+
+__all__ = ["Analysis", "analyse", "from_run_file", "strict_json"]
+
+
+@dataclass
+class Analysis:
+    """The results of every stage of one run, and the notes of what could not be done."""
+
+    dataset: Dataset
+    config: RunConfig
+    kinematic: KinematicSample
+    gradients: GradientResults | None = None
+    azimuthal: AzimuthalResults | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def run_file(self) -> RunFile:
+        """What ``config.toml`` records of this run."""
+        path = self.dataset.path
+        catalog = "mock" if self.dataset.is_mock else str(path.resolve()) if path else "archive"
+        return RunFile(self.config, self.dataset.survey.to_dict(), catalog,
+                       sha256_file(path) if path else None, None if self.dataset.is_mock else len(self.dataset.catalog))
+
+    def outputs(self) -> dict[str, pd.DataFrame | str]:
+        """File name -> table or text, everything the run writes."""
+        out: dict[str, pd.DataFrame | str] = {"cutflow.csv": self.kinematic.flow, "sample.parquet": self.kinematic.sample}
+        if self.gradients is not None:
+            out["radial_gradients.csv"] = self.gradients.radial.table
+            out["vertical_gradients.csv"] = self.gradients.vertical.table
+        if self.azimuthal is not None:
+            out["azimuthal.csv"] = self.azimuthal.profile
+            out["azimuthal_tests.json"] = strict_json(self.azimuthal.tests)
+        out["notes.txt"] = "".join(f"{line}\n" for line in self.notes)
+        out["config.toml"] = run_file_text(self.run_file())
+        return out
+
+
+def strict_json(data: dict) -> str:
+    """JSON without NaN or infinity (they become null), one key per line, ending in a newline."""
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if hasattr(value, "item"):  # numpy scalars
+            return clean(value.item())
+        return value
+
+    return json.dumps({key: clean(value) for key, value in data.items()}, indent=2, allow_nan=False) + "\n"
+
+
+def analyse(survey: str | Survey = "lamost", catalog: str = "mock", config: RunConfig | None = None,
+            progress: bool = False, log: Callable[[str], None] = lambda line: None) -> Analysis:
+    """Run the cuts, the kinematics, the gradient fits and the azimuthal stage on ``catalog``.
+
+    ``catalog`` is ``'mock'``, ``'archive'`` or a file described by ``survey``
+    (a built-in name or a survey file).  A later stage that cannot run is
+    named in :attr:`Analysis.notes` with its cause; the earlier stages'
+    results are kept.
+    """
+    config = config or RunConfig()
+    dataset = load_sample(load_survey(survey), catalog, config.mock_stars, config.mock_seed)
+    log(f"analysing {dataset.source}")
+    result = Analysis(dataset, config, kinematic_sample(dataset, config, progress))
+    result.notes.extend(result.kinematic.notes)
+    result.gradients = gradient_fits(dataset, config, progress)
+    result.notes.extend(result.gradients.notes())
+    try:
+        result.azimuthal = azimuthal_analysis(dataset, config, progress)
+        result.notes.extend(result.azimuthal.notes)
+    except GalchemError as err:
+        result.notes.append(f"azimuthal: not computed: {err}")
+    for line in result.notes:
+        log(line)
+    return result
+
+
+def from_run_file(path: str | Path, catalog: str | None = None) -> tuple[Survey, str, RunConfig]:
+    """The survey, catalogue and configuration a ``config.toml`` records (``catalog`` overrides its input).
+
+    A catalogue file whose sha256 differs from the recorded one is refused:
+    it is not the input of that run.
+    """
+    run = read_run_file(path)
+    survey = Survey.from_dict(run.survey, origin=f"{path} [survey]") if run.survey else load_survey("lamost")
+    source = catalog or run.catalog
+    if source not in ("mock", "archive") and run.catalog_sha256 and Path(source).is_file():
+        found = sha256_file(source)
+        if found != run.catalog_sha256:
+            raise GalchemError(f"{source}: its sha256 ({found[:12]}...) is not the one {path} records "
+                               f"({run.catalog_sha256[:12]}...): this is not the input of that run")
+    return survey, source, run.config

@@ -1,0 +1,232 @@
+"""One frozen configuration per run: every knob of the analysis, its only defaults, and its seeds.
+
+The notebooks' parameters cells, the ``galchem`` command line, the Python API
+and the build profiles all start from :class:`RunConfig`; a test checks that
+none of them states a default of its own that disagrees.  A run's output
+folder holds ``config.toml`` (:func:`write_run_file`): the configuration,
+the survey and the input's checksum, enough to run it again table for table
+with ``galchem analyse --config OUT/config.toml``.
+
+Random numbers: the mock Galaxy is drawn from ``mock_seed``; each analysis
+stage draws from its own child of ``numpy.random.SeedSequence(seed)``
+(:meth:`RunConfig.stream`), so changing one stage's settings never shifts
+another stage's random numbers.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from galchem.errors import GalchemError
+
+__all__ = ["ConfigError", "RunConfig", "STAGES", "RunFile", "read_run_file", "run_file_text", "sha256_file", "toml_text"]
+
+STAGES = ("kinematics", "radial", "vertical", "azimuthal")
+"""The analysis stages that draw random numbers, in the order of their child streams."""
+
+
+class ConfigError(GalchemError):
+    """A configuration value outside its allowed range, or a configuration file that cannot be used."""
+
+
+def _edges(start: float, stop: float, step: float) -> tuple[float, ...]:
+    return tuple(float(v) for v in np.round(np.arange(start, stop + step / 2, step), 6))
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Every setting of an analysis run (the study's choices by default)."""
+
+    n_mc: int = 1000
+    """Monte Carlo realisations per star (the study: 1000)."""
+    n_walkers: int = 10
+    """emcee walkers per line fit (the study: 10)."""
+    n_steps: int = 1000
+    """emcee steps per walker (the study: 1000)."""
+    radial_z_edges: tuple[float, ...] = _edges(0.0, 1.4, 0.2)
+    """Slices of |Z| [kpc] for the radial gradients (the study's Table 1)."""
+    vertical_r_edges: tuple[float, ...] = _edges(7.0, 14.0, 1.0)
+    """Rings of R [kpc] for the vertical gradients (the study's Table 2)."""
+    min_stars: int = 500
+    """Fewest stars in a bin for it to be fitted (the study: 500)."""
+    annuli: tuple[tuple[float, float], ...] = ((7.0, 9.0), (9.0, 11.0))
+    """Annuli of R [kpc] for the azimuthal profiles (the study's Figure 6)."""
+    azimuthal_z_max: float = 0.3
+    """Stars with |Z| below this [kpc] enter the azimuthal stage."""
+    phi_bin_deg: float = 2.0
+    """Width of the azimuth bins [deg]."""
+    ring_width: float = 0.2
+    """Half-width in R [kpc] of the ring whose mean [Fe/H] defines δ[Fe/H]."""
+    n_permutations: int = 1000
+    """Shuffles in the permutation test for azimuthal structure."""
+    n_boot: int = 1000
+    """Bootstrap resamples of the arm contrast."""
+    seed: int = 42
+    """Seed of the analysis; each stage draws from its own child stream."""
+    mock_seed: int = 42
+    """Seed of the mock Galaxy (only used when the data are the mock)."""
+    mock_stars: int | None = None
+    """Candidate rows of the mock; None: the study's size."""
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():  # TOML and papermill give lists; keep tuples (hashable, frozen)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(tuple(v) if isinstance(v, list) else v for v in value))
+        self._check()
+
+    def _check(self) -> None:
+        def need(ok: bool, name: str, allowed: str) -> None:
+            if not ok:
+                raise ConfigError(f"{name.replace('_', '-')} = {getattr(self, name)!r} is not allowed: {allowed}")
+
+        for name, low in (("n_mc", 2), ("n_walkers", 6), ("n_steps", 50), ("min_stars", 3), ("n_permutations", 1),
+                          ("n_boot", 2)):
+            value = getattr(self, name)
+            need(isinstance(value, int) and not isinstance(value, bool) and low <= value <= 10**9, name,
+                 f"an integer from {low} to 10^9")
+        for name in ("seed", "mock_seed"):
+            value = getattr(self, name)
+            need(isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63, name,
+                 "an integer from 0 to 2^63 - 1")
+        need(self.mock_stars is None or (isinstance(self.mock_stars, int) and 1 <= self.mock_stars <= 10**9),
+             "mock_stars", "None or an integer from 1 to 10^9")
+        for name in ("radial_z_edges", "vertical_r_edges"):
+            edges = np.asarray(getattr(self, name), dtype=float)
+            need(edges.ndim == 1 and edges.size >= 2 and np.isfinite(edges).all() and np.all(np.diff(edges) > 0)
+                 and edges[0] >= 0, name, "at least two increasing, finite, non-negative bin edges [kpc]")
+        annuli = np.asarray(self.annuli, dtype=float)
+        need(annuli.ndim == 2 and annuli.shape[1] == 2 and len(annuli) >= 1 and np.isfinite(annuli).all()
+             and np.all(annuli[:, 1] > annuli[:, 0]) and np.all(annuli >= 0), "annuli",
+             "pairs (R_lo, R_hi) with 0 <= R_lo < R_hi [kpc]")
+        for name, top in (("azimuthal_z_max", 50.0), ("phi_bin_deg", 180.0), ("ring_width", 50.0)):
+            value = getattr(self, name)
+            need(isinstance(value, (int, float)) and 0 < value <= top, name, f"a number above 0 and at most {top:g}")
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """A copy with ``changes`` (None values are ignored, so unset options keep the configuration's value)."""
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; settings are: "
+                              f"{', '.join(f.name for f in fields(self))}")
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def stream(self, stage: str, *index: int) -> np.random.SeedSequence:
+        """The random stream of ``stage`` (and, with ``index``, of its ``index``-th part), from ``seed``."""
+        return np.random.SeedSequence(self.seed, spawn_key=(STAGES.index(stage), *index))
+
+    def to_dict(self) -> dict:
+        """The settings as plain TOML-ready values (``mock_stars`` left out when None)."""
+        data = {name: list(map(list, v)) if name == "annuli" else list(v) if isinstance(v, tuple) else v
+                for name, v in asdict(self).items()}
+        return {k: v for k, v in data.items() if v is not None}
+
+    def subset(self, names: tuple[str, ...]) -> dict:
+        """The named settings, for cache keys of stages that read only those."""
+        data = self.to_dict()
+        return {name: data.get(name) for name in names}
+
+    @classmethod
+    def from_dict(cls, data: dict, origin: str = "the configuration") -> RunConfig:
+        """A configuration from TOML-like data; unknown keys are an error naming ``origin``."""
+        try:
+            return cls().replace(**data)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"{origin}: {err}") from None
+        except ConfigError as err:
+            raise ConfigError(f"{origin}: {err}") from None
+
+
+def sha256_file(path: str | Path) -> str:
+    """The sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class RunFile:
+    """What ``config.toml`` holds: the settings, the survey (as a survey file's content) and the input."""
+
+    config: RunConfig
+    survey: dict
+    catalog: str  # "mock", "archive" or a file path
+    catalog_sha256: str | None = None
+    catalog_rows: int | None = None
+
+
+def run_file_text(run: RunFile) -> str:
+    """``config.toml`` as text: stable, so the same run always writes the same bytes."""
+    data = {"galchem": "run configuration: galchem analyse --config THIS_FILE --out FOLDER reproduces the run",
+            "input": {"catalog": run.catalog, **({"sha256": run.catalog_sha256} if run.catalog_sha256 else {}),
+                      **({"rows": run.catalog_rows} if run.catalog_rows is not None else {})},
+            "run": run.config.to_dict(), "survey": run.survey}
+    return toml_text(data)
+
+
+def _value(value: Any) -> str:
+    """A TOML value, written inline (arrays and tables on one line)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
+    raise ConfigError(f"cannot write {value!r} to TOML")
+
+
+def _key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else json.dumps(key)
+
+
+def toml_text(data: dict, prefix: str = "", inline_lists: bool = False) -> str:
+    """Compact TOML for nested dicts: scalars and inline arrays first, then [tables] and [[arrays of tables]].
+
+    Inside an array of tables, lists of tables are written inline, which reads better.
+    """
+    def is_tables(value: Any) -> bool:
+        return not inline_lists and isinstance(value, list) and bool(value) and all(isinstance(i, dict) for i in value)
+
+    lines = [f"{_key(k)} = {_value(v)}" for k, v in data.items() if not isinstance(v, dict) and not is_tables(v)]
+    text = "\n".join(lines) + ("\n" if lines else "")
+    for key, value in data.items():
+        name = f"{prefix}{_key(key)}"
+        if isinstance(value, dict):
+            text += f"\n[{name}]\n" + toml_text(value, f"{name}.", inline_lists)
+        elif is_tables(value):
+            for item in value:
+                text += f"\n[[{name}]]\n" + toml_text(item, f"{name}.", inline_lists=True)
+    return text
+
+
+def read_run_file(path: str | Path) -> RunFile:
+    """Read a ``config.toml`` written by ``galchem analyse`` (or by hand: any part may be left out)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a configuration file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not a valid TOML configuration ({err})") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the configuration ({err.strerror})") from None
+    unknown = sorted(set(data) - {"galchem", "input", "run", "survey"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown section(s) {', '.join(unknown)}; use [run], [survey] and [input]")
+    config = RunConfig.from_dict(dict(data.get("run", {})), origin=str(path))
+    source = data.get("input", {})
+    return RunFile(config, dict(data.get("survey", {})), str(source.get("catalog", "mock")),
+                   source.get("sha256"), source.get("rows"))

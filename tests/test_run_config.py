@@ -1,0 +1,167 @@
+"""One run configuration: its defaults are the only ones, every front door agrees, and a run reproduces."""
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import papermill
+import pytest
+import yaml
+
+from galchem import cli
+from galchem.analysis import azimuthal, fitting, gradients
+from galchem.data.mock import make_mock
+from galchem.physics import kinematics
+from galchem.run.analysis import analyse
+from galchem.run.config import ConfigError, RunConfig, read_run_file, run_file_text
+from galchem.site import builder
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAPSHOTS = Path(__file__).with_name("snapshots")
+PAGE_PARAMETERS = {"survey", "data_source", "n_points", "n_calibration_sets"}
+"""Notebook parameters that are not run settings: the data, and the method chapter's simulated lines."""
+SETTINGS = {f for f in RunConfig.__dataclass_fields__}
+
+
+def notebook_defaults() -> list[tuple[str, str, object]]:
+    rows = []
+    for page in builder.notebooks(ROOT):
+        for name, info in papermill.inspect_notebook(str(ROOT / page)).items():
+            rows.append((page.stem, name, ast.literal_eval(info["default"])))
+    return rows
+
+
+@pytest.mark.parametrize("page, name, default", notebook_defaults(), ids=lambda v: str(v))
+def test_notebook_parameters_agree_with_the_run_configuration(page, name, default):
+    assert name in SETTINGS | PAGE_PARAMETERS, f"{page}: parameter {name!r} is neither a RunConfig setting nor known"
+    if name in SETTINGS:
+        assert default == getattr(RunConfig(), name), f"{page}: {name} = {default!r}, RunConfig says otherwise"
+
+
+@pytest.mark.parametrize("profile", sorted(p.stem for p in (ROOT / "profiles").glob("*.yml")))
+def test_profiles_set_only_known_parameters_with_allowed_values(profile):
+    data = yaml.safe_load((ROOT / "profiles" / f"{profile}.yml").read_text())
+    given = [data.get("defaults") or {}, *(data.get("notebooks") or {}).values()]
+    for values in given:
+        assert set(values) <= SETTINGS | PAGE_PARAMETERS
+        RunConfig().replace(**{k: v for k, v in values.items() if k in SETTINGS})  # in range, or ConfigError
+
+
+def test_command_line_defaults_come_from_the_run_configuration():
+    parser = cli.parser()
+    actions = {a.dest: a for sub in parser._subparsers._group_actions for p in sub.choices.values()
+               for a in p._actions}
+    for name in cli.RUN_OPTIONS:
+        assert actions[name].default is None, f"--{name} has a default of its own"
+        default = getattr(RunConfig(), name)
+        assert f"default {'the study' if default is None else default}" in actions[name].help
+    mock = parser._subparsers._group_actions[0].choices["mock"]
+    assert {a.dest: a.default for a in mock._actions}["seed"] == RunConfig().mock_seed
+
+
+def default_of(function, parameter: str):
+    return inspect.signature(function).parameters[parameter].default
+
+
+def test_library_defaults_agree_with_the_run_configuration():
+    config = RunConfig()
+    assert default_of(fitting.fit_line, "n_walkers") == config.n_walkers
+    assert default_of(fitting.fit_line, "n_steps") == config.n_steps
+    assert default_of(gradients.fit_gradients, "n_walkers") == config.n_walkers
+    assert default_of(gradients.fit_gradients, "n_steps") == config.n_steps
+    assert default_of(gradients.fit_gradients, "min_stars") == gradients.MIN_STARS == config.min_stars
+    assert default_of(kinematics.propagate, "n_mc") == config.n_mc
+    assert default_of(kinematics.kinematics_table, "n_mc") == config.n_mc
+    assert default_of(azimuthal.permutation_test, "n_permutations") == config.n_permutations
+    assert default_of(azimuthal.permutation_test, "annuli") == azimuthal.ANNULI == config.annuli
+    assert default_of(azimuthal.azimuthal_profile, "annuli") == config.annuli
+    assert default_of(azimuthal.arm_contrast, "n_boot") == config.n_boot
+    assert default_of(azimuthal.delta_from_ring_mean, "width") == config.ring_width
+    assert default_of(azimuthal.phi_edges, "width_deg") == config.phi_bin_deg
+    assert gradients.RADIAL.edges == config.radial_z_edges
+    assert gradients.VERTICAL.edges == config.vertical_r_edges
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"n_mc": 0}, "n-mc = 0 is not allowed: an integer from 2"),
+    ({"n_steps": 1}, "n-steps = 1 is not allowed"),
+    ({"seed": -1}, "seed = -1 is not allowed"),
+    ({"radial_z_edges": (0.4, 0.2)}, "increasing"),
+    ({"annuli": ((9.0, 7.0),)}, "R_lo < R_hi"),
+    ({"phi_bin_deg": 0.0}, "above 0"),
+    ({"n_walker": 3}, "unknown setting"),
+])
+def test_settings_out_of_range_are_refused(change, message):
+    with pytest.raises(ConfigError, match=message):
+        RunConfig().replace(**change)
+
+
+def test_each_stage_draws_from_its_own_stream():
+    config = RunConfig(seed=7)
+    draws = {stage: np.random.default_rng(config.stream(stage)).random() for stage in ("kinematics", "radial")}
+    assert draws["kinematics"] != draws["radial"]
+    assert np.random.default_rng(config.stream("radial")).random() == draws["radial"]
+
+
+@pytest.fixture(scope="module")
+def regression_catalog(tmp_path_factory):
+    path = tmp_path_factory.mktemp("regression") / "lamost30k.parquet"
+    make_mock("lamost", 30_000, seed=11).catalog.to_parquet(path)
+    return path
+
+
+def test_config_file_reproduces_a_run_byte_for_byte(regression_catalog, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert cli.main(["analyse", "--survey", "lamost", "--catalog", str(regression_catalog), "--out", str(first),
+                     "--n-mc", "50", "--n-steps", "100", "--n-permutations", "20", "--n-boot", "20", "--seed", "3"]) == 0
+    assert cli.main(["analyse", "--config", str(first / "config.toml"), "--out", str(second)]) == 0
+    names = sorted(p.name for p in first.iterdir())
+    assert names == sorted(p.name for p in second.iterdir()) and "config.toml" in names and "manifest.json" in names
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    run = read_run_file(first / "config.toml")
+    assert run.config == RunConfig(n_mc=50, n_steps=100, n_permutations=20, n_boot=20, seed=3)
+    assert run_file_text(run) == (first / "config.toml").read_text()
+
+
+def test_config_file_refuses_a_changed_input(regression_catalog, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["analyse", "--catalog", str(regression_catalog), "--out", str(out), "--n-mc", "20",
+                     "--n-steps", "60", "--n-permutations", "5", "--n-boot", "5"]) == 0
+    other = tmp_path / "other.parquet"
+    make_mock("lamost", 2_000, seed=12).catalog.to_parquet(other)
+    assert cli.main(["analyse", "--config", str(out / "config.toml"), "--catalog", str(other),
+                     "--out", str(tmp_path / "again")]) == 2
+    assert "not the input of that run" in capsys.readouterr().err
+
+
+def test_builtin_survey_gives_the_tables_of_galchem_0_1(regression_catalog):
+    """The survey-file pipeline against tables of galchem 0.1.0 (tests/snapshots/README.md).
+
+    Deterministic values agree to rounding; the Monte Carlo errors and the fits come from new per-stage
+    random streams, so they agree statistically.
+    """
+    result = analyse("lamost", str(regression_catalog), RunConfig(seed=0, n_mc=200, n_steps=300, n_permutations=50))
+    flow = result.kinematic.flow
+    before = pd.read_csv(SNAPSHOTS / "lamost30k_v0.1_cutflow.csv")
+    new_rows = flow["cut"] == "metallicity"  # a new, named cut; the built-in survey's labels cut already did it
+    assert flow.loc[new_rows, "removed"].tolist() == [0]
+    pd.testing.assert_frame_equal(flow.loc[~new_rows].reset_index(drop=True), before)
+    old = pd.read_csv(SNAPSHOTS / "lamost30k_v0.1_sample_every20.csv")
+    new = result.kinematic.sample.set_index("id").loc[old["source_id"]]
+    for column in ("R", "Z", "phi", "vR", "vphi", "feh", "p_halo"):
+        np.testing.assert_allclose(new[column], old[column], rtol=0, atol=1e-9, err_msg=column)
+    for column in ("R_err", "vphi_err"):  # 200 draws each: a 5 % spread per star, none in the median
+        ratio = new[column].to_numpy() / old[column].to_numpy()
+        assert abs(np.median(ratio) - 1) < 0.01 and np.all(np.abs(ratio - 1) < 0.3)
+    for name, fits in (("radial", result.gradients.radial.table), ("vertical", result.gradients.vertical.table)):
+        then = pd.read_csv(SNAPSHOTS / f"lamost30k_v0.1_{name}.csv")
+        assert fits["n"].tolist() == then["n"].tolist()
+        fitted = then["m"].notna().to_numpy()
+        assert (fits["status"].to_numpy()[fitted] == "fitted").all() and fits["m"].to_numpy()[~fitted].tolist() == \
+            [pytest.approx(np.nan, nan_ok=True)] * int((~fitted).sum())
+        pulls = (fits["m"] - then["m"]).to_numpy()[fitted] / then["m_err"].to_numpy()[fitted]
+        assert np.all(np.abs(pulls) < 1.0), (name, pulls)
