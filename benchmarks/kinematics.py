@@ -17,9 +17,9 @@ import astropy.units as u
 import numpy as np
 
 from galchem.conventions import galactocentric_frame
+from galchem.data.sources import load_mock
 from galchem.data.cuts import cut_flow
 from galchem.physics.kinematics import QUANTITIES, Observed, propagate, split_normal
-from galchem.data.mock import make_mock
 
 N_STARS, N_MC, SEED = 100_000, 100, 3
 
@@ -56,8 +56,9 @@ def astropy_monte_carlo(observed: Observed, n_mc: int, seed: int) -> np.ndarray:
 
 
 def main() -> None:
-    catalog = cut_flow(make_mock("lamost", 330_000, SEED).catalog, "lamost").table.iloc[:N_STARS]
-    observed = Observed.from_catalog(catalog, "lamost")
+    dataset = load_mock("lamost", 330_000, SEED)
+    catalog = cut_flow(dataset.catalog, dataset.survey).table.iloc[:N_STARS]
+    observed = Observed.from_catalog(catalog)
     propagate(Observed(*(a[:10] for a in observed)), 2, SEED)  # compile outside the timing
 
     t0 = time.perf_counter()

@@ -147,8 +147,8 @@ def test_builtin_survey_gives_the_tables_of_galchem_0_1(regression_catalog):
     result = analyse("lamost", str(regression_catalog), RunConfig(seed=0, n_mc=200, n_steps=300, n_permutations=50))
     flow = result.kinematic.flow
     before = pd.read_csv(SNAPSHOTS / "lamost30k_v0.1_cutflow.csv")
-    new_rows = flow["cut"] == "metallicity"  # a new, named cut; the built-in survey's labels cut already did it
-    assert flow.loc[new_rows, "removed"].tolist() == [0]
+    new_rows = flow["cut"].isin(["valid", "metallicity"])  # new, named cuts: nothing to remove in the mock
+    assert flow.loc[new_rows, "removed"].tolist() == [0, 0]
     pd.testing.assert_frame_equal(flow.loc[~new_rows].reset_index(drop=True), before)
     old = pd.read_csv(SNAPSHOTS / "lamost30k_v0.1_sample_every20.csv")
     new = result.kinematic.sample.set_index("id").loc[old["source_id"]]

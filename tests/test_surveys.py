@@ -135,7 +135,7 @@ def test_apogee_shaped_file_runs_cutflow_and_analyse_end_to_end(apogee, tmp_path
                      "--n-mc", "20"]) == 0
     printed = capsys.readouterr().out
     flow = pd.read_csv(flow_csv)
-    assert flow["cut"].tolist() == ["input", "giants", "snr", "metallicity", "parallax", "distance_precision", "velocities",
+    assert flow["cut"].tolist() == ["input", "valid", "giants", "snr", "metallicity", "parallax", "distance_precision", "velocities",
                                   "halo"]
     assert flow["removed"].iloc[1:].sum() + flow["remaining"].iloc[-1] == flow["remaining"].iloc[0] == 20_000
     assert "giants" in printed and "halo" in printed
@@ -281,7 +281,7 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", write_half_then_fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(GalchemError, match="out.parquet: cannot write it .disk full"):
         write_table(pd.DataFrame({"a": [1.0]}), tmp_path / "out.parquet")
     assert list(tmp_path.iterdir()) == []
 

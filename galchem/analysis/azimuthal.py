@@ -99,6 +99,8 @@ def profile_variance(phi: np.ndarray, delta: np.ndarray, ring: np.ndarray, edges
         n = np.bincount(index[chosen], minlength=k)
         sums = np.bincount(index[chosen], delta[chosen], minlength=k)
         used = n >= MIN_PER_BIN
+        if used.sum() < 2:  # no spread to measure in this annulus
+            continue
         means = sums[used] / n[used]
         weights = n[used]
         centre = np.sum(weights * means) / np.sum(weights)
@@ -106,13 +108,28 @@ def profile_variance(phi: np.ndarray, delta: np.ndarray, ring: np.ndarray, edges
     return float(total)
 
 
+MIN_POPULATED_BINS = 4
+"""Fewest φ bins with :data:`MIN_PER_BIN` stars (over the annuli) for the permutation test to be computed."""
+
+MIN_ARM_STARS = 30
+"""Fewest stars both inside and between the arms for the arm contrast to be computed."""
+
+COMPUTED = "computed"
+
+
 @dataclass(frozen=True)
 class PermutationTest:
-    """The observed statistic, the null distribution from permuted φ, and the p-value."""
+    """The observed statistic, the null distribution from permuted φ, the p-value and its status.
+
+    When the data cannot support the test, ``p_value`` is None and ``status``
+    says why ("not computed: ..."): a p-value is never reported for a
+    statistic that is not a number.
+    """
 
     observed: float
     null: np.ndarray
-    p_value: float
+    p_value: float | None
+    status: str = COMPUTED
 
 
 def permutation_test(table: pd.DataFrame, delta: np.ndarray, edges: np.ndarray, *, n_permutations: int = 1000,
@@ -136,7 +153,15 @@ def permutation_test(table: pd.DataFrame, delta: np.ndarray, edges: np.ndarray, 
         ring[(R >= r_lo) & (R < r_hi)] = label
     keep = ring >= 0
     R, phi, abs_z, delta, ring = R[keep], phi[keep], abs_z[keep], delta[keep], ring[keep]
+    index = np.digitize(phi, edges) - 1
+    inside = (index >= 0) & (index < len(edges) - 1)
+    populated = sum(int(np.sum(np.bincount(index[inside & (ring == label)], minlength=len(edges)) >= MIN_PER_BIN))
+                    for label in range(len(annuli)))
     observed = profile_variance(phi, delta, ring, edges)
+    if populated < MIN_POPULATED_BINS or not np.isfinite(observed):
+        reason = (f"not computed: {populated} azimuth bin(s) with at least {MIN_PER_BIN} stars in the annuli "
+                  f"({MIN_POPULATED_BINS} needed)")
+        return PermutationTest(float("nan"), np.empty(0), None, reason)
     block = np.floor(R / cell[0]).astype(int) * 100_000 + np.floor(abs_z / cell[1]).astype(int)
     order = np.argsort(block, kind="stable")
     phi, delta, ring = phi[order], delta[order], ring[order]
@@ -176,12 +201,17 @@ def _traced(beta: np.ndarray, arms: tuple[Arm, ...]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ArmContrast:
-    """Mean residual inside the arms minus between them [dex], its bootstrap error, and the counts."""
+    """Mean residual inside the arms minus between them [dex], its bootstrap error, the counts and the status.
 
-    contrast: float
-    error: float
+    With fewer than :data:`MIN_ARM_STARS` stars in either group, ``contrast``
+    and ``error`` are None and ``status`` says why.
+    """
+
+    contrast: float | None
+    error: float | None
     n_arm: int
     n_between: int
+    status: str = COMPUTED
 
 
 def arm_contrast(table: pd.DataFrame, residual: np.ndarray, *, n_boot: int = 1000, seed: int = 0,
@@ -196,6 +226,10 @@ def arm_contrast(table: pd.DataFrame, residual: np.ndarray, *, n_boot: int = 100
     traced = _traced(_reid_beta(phi), arms)
     inside = in_arm(R, phi, arms)
     arm_values, between_values = residual[traced & inside], residual[traced & ~inside]
+    if min(arm_values.size, between_values.size) < MIN_ARM_STARS:
+        return ArmContrast(None, None, arm_values.size, between_values.size,
+                           f"not computed: {arm_values.size} stars in the arms and {between_values.size} between them "
+                           f"({MIN_ARM_STARS} of each needed)")
     contrast = arm_values.mean() - between_values.mean()
     rng = np.random.default_rng(seed)
     boots = np.empty(n_boot)

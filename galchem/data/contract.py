@@ -157,8 +157,9 @@ def canonical_table(table: pd.DataFrame, file_units: Mapping[str, str], survey, 
             frame["distance"] = np.where(parallax > 0, 1.0 / parallax, np.nan)
             frame["distance_lo"] = np.where(parallax + error > 0, 1.0 / (parallax + error), np.nan)
             frame["distance_hi"] = np.where(parallax - error > 0, 1.0 / (parallax - error), np.nan)
-    elif "distance_error" in frame:
-        frame["distance_lo"] = frame["distance"] - frame["distance_error"]
+    elif "distance_error" in frame:  # a 16th percentile at or below zero is undefined: NaN, removed by a cut
+        lo = frame["distance"] - frame["distance_error"]
+        frame["distance_lo"] = lo.where(lo > 0)
         frame["distance_hi"] = frame["distance"] + frame["distance_error"]
     if "feh_error" not in frame:
         frame["feh_error"] = 0.5 * (frame["feh_hi"] - frame["feh_lo"])

@@ -1,6 +1,7 @@
 """Quality cuts and the cut flow: which rows each cut removes, in order.
 
-The flow of a run is: the survey's own cuts (its survey file), then shared
+The flow of a run is: the ``valid`` cut (:mod:`galchem.data.checks`), the
+survey's own cuts (its survey file), then shared
 cuts on the canonical table — a known [Fe/H] with a positive error, and the
 study's (its section 2.3) parallax precision where the survey has a
 parallax and distance precision — then, in the
@@ -18,10 +19,11 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from galchem.data.checks import invalid_rows
 from galchem.data.contract import VELOCITY_ROLES
 from galchem.data.surveys import Survey
 
-__all__ = ["FLOW_COLUMNS", "Cut", "CutFlow", "PARALLAX_CUT", "DISTANCE_CUT", "METALLICITY_CUT", "VELOCITY_CUT", "apply_cuts",
+__all__ = ["FLOW_COLUMNS", "Cut", "CutFlow", "PARALLAX_CUT", "DISTANCE_CUT", "METALLICITY_CUT", "VALID_CUT", "VELOCITY_CUT", "apply_cuts",
            "cut_flow", "describe_cuts", "flow_table", "quality_cuts"]
 
 FLOW_COLUMNS = ("cut", "removed", "remaining")
@@ -39,6 +41,13 @@ class Cut:
 def _finite(table: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     return np.isfinite(table[list(columns)].to_numpy(dtype=float)).all(axis=1)
 
+
+VALID_CUT = Cut(
+    "valid",
+    "on the sky; finite, positive, ordered distances; finite values, non-negative errors; unique id",
+    lambda t: ~invalid_rows(t),
+)
+"""Rows with an invalid (not merely missing) value or a duplicated id (:mod:`galchem.data.checks`)."""
 
 METALLICITY_CUT = Cut(
     "metallicity",
@@ -75,9 +84,9 @@ def survey_cuts(survey: Survey) -> tuple[Cut, ...]:
 
 
 def quality_cuts(survey: Survey) -> tuple[Cut, ...]:
-    """The survey's cuts, then the metallicity cut and the study's precision cuts, in the order applied."""
+    """The ``valid`` cut, the survey's cuts, then the metallicity cut and the study's precision cuts, in order."""
     shared = (METALLICITY_CUT, PARALLAX_CUT, DISTANCE_CUT) if survey.has_parallax else (METALLICITY_CUT, DISTANCE_CUT)
-    return survey_cuts(survey) + shared
+    return (VALID_CUT, *survey_cuts(survey), *shared)
 
 
 class CutFlow(NamedTuple):

@@ -19,7 +19,7 @@ from astropy.table import Table
 
 from galchem.errors import GalchemError
 
-__all__ = ["SUFFIXES", "atomic_path", "column_names", "read_table", "table_format", "write_table"]
+__all__ = ["SUFFIXES", "atomic_path", "column_names", "read_table", "readable", "table_format", "write_table", "current_umask"]
 
 SUFFIXES = (".parquet", ".fits", ".csv", ".ecsv", ".txt", ".dat")
 """Table formats by file suffix (.txt and .dat: whitespace-separated text, header in a leading '#' line)."""
@@ -39,17 +39,34 @@ def table_format(path: Path) -> str:
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` on success."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    The file gets the usual permissions (0666 less the umask); a failure to
+    write is one :class:`GalchemError` line, and leaves nothing behind.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    except OSError as err:
+        raise GalchemError(f"{path}: cannot write here ({err.strerror or err})") from None
     os.close(fd)
-    tmp = Path(tmp)
+    tmp = Path(name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
+    except OSError as err:
+        raise GalchemError(f"{path}: cannot write it ({err.strerror or err})") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def current_umask() -> int:
+    """The process's umask (read without changing it for long)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_table(table: pd.DataFrame, path: str | os.PathLike, units: dict[str, str] | None = None) -> Path:
@@ -92,10 +109,35 @@ def _text_header(path: Path) -> list[str] | None:
     return first.lstrip("#").split() if first.startswith("#") else None
 
 
+@contextmanager
+def readable(path: Path, what: str) -> Iterator[None]:
+    """Turn any failure to read ``path`` into one :class:`GalchemError` line naming the file and the reason."""
+    if path.is_dir():
+        raise GalchemError(f"{path}: is a folder, not a {what} file")
+    if not path.exists():
+        raise GalchemError(f"{path}: no such file")
+    try:
+        yield
+    except GalchemError:
+        raise
+    except MemoryError:
+        raise GalchemError(f"{path}: too large to read into this machine's memory") from None
+    except PermissionError:
+        raise GalchemError(f"{path}: permission denied") from None
+    except Exception as err:  # corrupt, truncated, empty or mislabelled files fail in many library-specific ways
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        raise GalchemError(f"{path}: cannot be read as a {what} file ({type(err).__name__}: {reason})") from None
+
+
 def column_names(path: str | os.PathLike) -> list[str]:
     """The column names of a table file, read without loading its rows."""
     path = Path(path)
     fmt = table_format(path)
+    with readable(path, fmt.lstrip(".")):
+        return _column_names(path, fmt)
+
+
+def _column_names(path: Path, fmt: str) -> list[str]:
     if fmt == ".parquet":
         import pyarrow.parquet as pq
 
@@ -115,8 +157,14 @@ def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> tup
     """
     path = Path(path)
     fmt = table_format(path)
-    if not path.is_file():
-        raise GalchemError(f"{path}: no such file")
+    with readable(path, fmt.lstrip(".")):
+        frame, units = _read(path, fmt, columns)
+    if len(frame.columns) == 0:
+        raise GalchemError(f"{path}: the file holds no columns")
+    return frame, units
+
+
+def _read(path: Path, fmt: str, columns: list[str] | None) -> tuple[pd.DataFrame, dict[str, str]]:
     if fmt == ".parquet":
         return pd.read_parquet(path, columns=columns), {}
     if fmt == ".csv":

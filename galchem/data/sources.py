@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from galchem.data import contract, files, mock
+from galchem.data.checks import check_catalog
 from galchem.data.surveys import Survey, load_survey
 from galchem.errors import ContractError, GalchemError
 from galchem.run.cache import cached_frames, stage_key
@@ -74,7 +75,9 @@ def read_catalog(path: str | os.PathLike, survey: str | Survey) -> pd.DataFrame:
         listing = ", ".join(f"{c} (role {roles[c]})" if c in roles else f"{c} (read by a cut)" for c in absent)
         raise ContractError(f"{path}: missing column(s) that survey {survey.name!r} names: {listing}")
     table, units = files.read_table(path, survey.file_columns())
-    return contract.canonical_table(table, units, survey, where=str(path))
+    canonical = contract.canonical_table(table, units, survey, where=str(path))
+    check_catalog(canonical, survey, where=str(path))
+    return canonical
 
 
 def load_mock(survey: str | Survey = "lamost", n_stars: int | None = None, seed: int | None = None,

@@ -19,18 +19,12 @@ from pathlib import Path
 import pandas as pd
 
 from galchem import __version__
-from galchem.data.files import write_table
+from galchem.data.files import current_umask, write_table
 from galchem.errors import GalchemError
 
 __all__ = ["MANIFEST", "write_outputs"]
 
 MANIFEST = "manifest.json"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _check_target(out: Path, inputs: Iterable[Path]) -> None:
@@ -65,7 +59,7 @@ def write_outputs(outputs: Mapping[str, pd.DataFrame | str], out: str | os.PathL
     except OSError as err:
         raise GalchemError(f"--out {out}: cannot create it ({err.strerror or err})") from None
     try:
-        os.chmod(tmp, 0o777 & ~_umask())
+        os.chmod(tmp, 0o777 & ~current_umask())
         manifest = {"galchem": __version__, "files": {}}
         for name, content in outputs.items():
             path = tmp / name

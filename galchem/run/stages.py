@@ -205,12 +205,16 @@ def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None, progre
         arms_ring = azimuthal.arm_contrast(stars, delta, n_boot=config.n_boot, seed=ring_stream)
         plane = pd.Series({**fit.summary(), "tau": float(np.max(fit.autocorr_time)),
                            "n_eff": float(fit.effective_samples), "reliable": fit.reliable})
-        tests = {"p_value": test.p_value, "statistic": test.observed, "n_permutations": config.n_permutations,
-                 "arm_contrast": arms.contrast, "arm_contrast_err": arms.error, "n_in_arms": arms.n_arm,
+        tests = {"p_value": test.p_value, "p_value_status": test.status, "statistic": test.observed,
+                 "n_permutations": config.n_permutations, "arm_contrast": arms.contrast,
+                 "arm_contrast_err": arms.error, "arm_contrast_status": arms.status, "n_in_arms": arms.n_arm,
                  "n_between_arms": arms.n_between, "arm_contrast_ring": arms_ring.contrast,
                  "arm_contrast_ring_err": arms_ring.error, "z_max": config.azimuthal_z_max,
                  "phi_bin_deg": config.phi_bin_deg}
-        notes = () if fit.reliable else (f"azimuthal: the plane's radial fit is unreliable: {fit.warning()}",)
+        notes = [f"azimuthal: permutation test {test.status}" if test.p_value is None else "",
+                 f"azimuthal: arm contrast {arms.status}" if arms.contrast is None else "",
+                 "" if fit.reliable else f"azimuthal: the plane's radial fit is unreliable: {fit.warning()}"]
+        notes = tuple(note for note in notes if note)
         return AzimuthalResults(plane, pd.DataFrame({"residual": residual, "delta": delta}),
                                 azimuthal.azimuthal_profile(stars, delta, edges, config.annuli), tests, test.null,
                                 notes=notes)

@@ -1,0 +1,134 @@
+"""Checks at the door: nothing invalid reaches the kinematics, and nothing is dropped without a count.
+
+Run on the canonical table (after the survey's columns are mapped and
+converted), the checks sort problems into two kinds:
+
+* **systematic** problems -- a column whose values look like the wrong unit
+  (distances in kpc declared as pc, angles in radians, temperatures in kK),
+  ids that are mostly duplicated, or a range problem shared by most rows --
+  refuse the file with one line naming the file, the column, how many rows
+  and one example;
+* **per-row** problems -- a position outside the sky, an infinite or
+  negative distance or error, percentiles out of order, an id that occurs
+  more than once -- are removed by the cut ``valid``, the first row of the
+  cut flow, which counts them.
+
+A *missing* value (NaN) is not invalid: the cut that needs it removes the row.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from galchem.errors import ContractError
+
+__all__ = ["SYSTEMATIC_SHARE", "Problem", "check_catalog", "invalid_rows", "problems"]
+
+SYSTEMATIC_SHARE = 0.5
+"""A per-row problem shared by more than this share of the rows refuses the file instead."""
+
+MIN_ROWS_FOR_UNITS = 20
+"""Unit plausibility is judged only on at least this many finite values."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Rows of one column that break one rule, and the rule in words."""
+
+    column: str
+    rule: str
+    bad: np.ndarray  # boolean per row
+
+    def message(self, table: pd.DataFrame, where: str, n: int) -> str:
+        """One line: the file, the column, how many rows and one example."""
+        first = int(np.flatnonzero(self.bad)[0])
+        example = table[self.column].iloc[first] if self.column in table else "?"
+        return (f"{where}: column {self.column}: {int(self.bad.sum()):,} of {n:,} rows {self.rule} "
+                f"(for example row {first}: {example!r})")
+
+
+def _finite_or_missing(values: np.ndarray) -> np.ndarray:
+    """True where a value is finite or NaN (missing); False for +-inf."""
+    return ~np.isinf(values)
+
+
+def problems(table: pd.DataFrame) -> list[Problem]:
+    """Every per-row problem of a canonical table (roles absent from the table are skipped)."""
+    found = []
+
+    def column(name: str) -> np.ndarray | None:
+        return table[name].to_numpy(dtype=float) if name in table else None
+
+    ra, dec = column("ra"), column("dec")
+    with np.errstate(invalid="ignore"):
+        found.append(Problem("ra", "are not finite or outside 0-360 deg", ~(np.isfinite(ra) & (ra >= -1e-9) & (ra <= 360))))
+        found.append(Problem("dec", "are not finite or outside -90..+90 deg",
+                             ~(np.isfinite(dec) & (np.abs(dec) <= 90))))
+        for name in ("distance", "distance_lo", "distance_hi"):
+            values = column(name)
+            found.append(Problem(name, "are infinite, zero or negative",
+                                 ~_finite_or_missing(values) | (values <= 0)))
+        lo, mid, hi = column("distance_lo"), column("distance"), column("distance_hi")
+        found.append(Problem("distance_lo", "have the 16th percentile above the median or the 84th",
+                             (lo > mid) | (lo > hi)))
+        found.append(Problem("distance_hi", "have the 84th percentile below the median", hi < mid))
+        for name in ("pmra_error", "pmdec_error", "rv_error", "parallax_error", "feh_error"):
+            values = column(name)
+            if values is not None:
+                found.append(Problem(name, "are infinite or negative", ~_finite_or_missing(values) | (values < 0)))
+        for name in ("pmra", "pmdec", "rv", "parallax", "feh"):
+            values = column(name)
+            if values is not None:
+                found.append(Problem(name, "are infinite", ~_finite_or_missing(values)))
+    ids = table["id"]
+    found.append(Problem("id", "share their id with another row", ids.duplicated(keep=False).to_numpy()))
+    return [p for p in found if p.bad.any()]
+
+
+def _unit_problems(table: pd.DataFrame, where: str, survey) -> None:
+    """Refuse columns whose values look like another unit than the one declared."""
+    def finite(name: str) -> np.ndarray:
+        values = table[name].to_numpy(dtype=float) if name in table else np.array([])
+        return values[np.isfinite(values)]
+
+    distance = finite("distance")
+    if distance.size >= MIN_ROWS_FOR_UNITS and "distance" in survey.columns:
+        median = float(np.median(distance))
+        column = survey.columns["distance"]
+        if median < 0.02:
+            raise ContractError(f"{where}: column {column} (role distance): median {median * 1000:.3g} pc over "
+                                f"{distance.size:,} rows; these look like kpc read as pc -- set distance = \"kpc\" "
+                                "under [units] in the survey file")
+        if median > 200:
+            raise ContractError(f"{where}: column {column} (role distance): median {median:.3g} kpc over "
+                                f"{distance.size:,} rows; these look like pc read as kpc -- set distance = \"pc\" "
+                                "under [units] in the survey file")
+    ra, dec = finite("ra"), finite("dec")
+    if ra.size >= MIN_ROWS_FOR_UNITS and ra.max() <= 2 * np.pi + 1e-9 and np.abs(dec).max() <= np.pi / 2 + 1e-9:
+        raise ContractError(f"{where}: columns {survey.columns['ra']}, {survey.columns['dec']} (roles ra, dec): all "
+                            f"{ra.size:,} values lie within 0-2pi and +-pi/2; they look like radians, not degrees")
+    for name in survey.cut_columns():
+        if "teff" in name.lower() and name in table and pd.api.types.is_numeric_dtype(table[name]):
+            values = finite(name)
+            if values.size >= MIN_ROWS_FOR_UNITS and 0 < np.median(values) < 100:
+                raise ContractError(f"{where}: column {name}: median {np.median(values):.3g} over {values.size:,} "
+                                    "rows; temperatures in K are in the thousands -- these look like kK")
+
+
+def check_catalog(table: pd.DataFrame, survey, where: str) -> None:
+    """Refuse a canonical table with a systematic problem (see the module docstring); per-row ones pass."""
+    _unit_problems(table, where, survey)
+    n = len(table)
+    for problem in problems(table):
+        if problem.bad.sum() > SYSTEMATIC_SHARE * n and n >= 2:
+            raise ContractError(problem.message(table, where, n) + "; so many that the column itself looks wrong")
+
+
+def invalid_rows(table: pd.DataFrame) -> np.ndarray:
+    """True for rows with any per-row problem: what the cut ``valid`` removes."""
+    bad = np.zeros(len(table), dtype=bool)
+    for problem in problems(table):
+        bad |= problem.bad
+    return bad
