@@ -14,6 +14,7 @@ input end with one line on standard error and exit status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -87,14 +88,16 @@ def _truth_path(out: Path) -> Path:
 
 def _mock(args: argparse.Namespace) -> None:
     from galchem.data.files import table_format, write_table
-    from galchem.data.mock import make_mock
+    from galchem.data.mock import make_mock, mock_model
     from galchem.data.surveys import load_survey
+    from galchem.run.resources import check_memory
 
     survey = load_survey(args.survey)
     table_format(args.out)
     truth_out = args.truth_out or _truth_path(args.out)
     if Path(truth_out).resolve() == Path(args.out).resolve():
         raise GalchemError(f"--truth-out {truth_out} is the same file as --out: give them different names")
+    check_memory(args.n or mock_model(survey.name).size, f"the {survey.name} mock")
     t0 = time.perf_counter()
     made = make_mock(survey.name, args.n, args.seed)
     write_table(made.catalog, args.out, units=survey.file_units())
@@ -248,6 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"galchem {args.command}: interrupted; nothing half-written was kept", file=sys.stderr)
         return 130
+    except Exception as err:  # a bug, not an input problem: one line unless GALCHEM_DEBUG asks for the traceback
+        if os.environ.get("GALCHEM_DEBUG"):
+            raise
+        reason = (str(err).splitlines() or [""])[0][:200]
+        print(f"galchem {args.command}: internal error ({type(err).__name__}: {reason}); please report it, "
+              "with GALCHEM_DEBUG=1 for the traceback", file=sys.stderr)
+        return 70
     return 0
 
 

@@ -164,11 +164,9 @@ def canonical_table(table: pd.DataFrame, file_units: Mapping[str, str], survey, 
     if "feh_error" not in frame:
         frame["feh_error"] = 0.5 * (frame["feh_hi"] - frame["feh_lo"])
     frame = frame.drop(columns=[c for c in ("distance_error", "feh_lo", "feh_hi") if c in frame])
-    for column in survey.cut_columns():
+    for column in survey.cut_columns():  # cuts compare numbers
         if column not in frame:
-            values = table[column]
-            frame[column] = (_numbers(values, survey.missing, f"{where}: column {column!r} (read by a cut)")
-                             if pd.api.types.is_numeric_dtype(values) else values.to_numpy())
+            frame[column] = _numbers(table[column], survey.missing, f"{where}: column {column!r} (read by a cut)")
     return frame
 
 

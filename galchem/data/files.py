@@ -19,7 +19,7 @@ from astropy.table import Table
 
 from galchem.errors import GalchemError
 
-__all__ = ["SUFFIXES", "atomic_path", "column_names", "read_table", "readable", "table_format", "write_table", "current_umask"]
+__all__ = ["SUFFIXES", "atomic_path", "column_names", "read_table", "readable", "row_count", "table_format", "write_table", "current_umask"]
 
 SUFFIXES = (".parquet", ".fits", ".csv", ".ecsv", ".txt", ".dat")
 """Table formats by file suffix (.txt and .dat: whitespace-separated text, header in a leading '#' line)."""
@@ -147,6 +147,30 @@ def _column_names(path: Path, fmt: str) -> list[str]:
     if fmt in TEXT_SUFFIXES:
         return _text_header(path) or list(pd.read_csv(path, sep=r"\s+", nrows=0).columns)
     return list(_astropy_read(path, fmt).colnames)
+
+
+def row_count(path: str | os.PathLike) -> int:
+    """The number of rows of a table file, from its metadata where it has some (parquet, FITS), else by lines."""
+    path = Path(path)
+    fmt = table_format(path)
+    with readable(path, fmt.lstrip(".")):
+        if fmt == ".parquet":
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        if fmt == ".fits":
+            from astropy.io import fits
+
+            with fits.open(path, memmap=True) as hdus:
+                tables = [hdu for hdu in hdus if isinstance(hdu, fits.BinTableHDU | fits.TableHDU)]
+                if not tables:
+                    raise GalchemError(f"{path}: the FITS file holds no table")
+                return int(tables[0].header["NAXIS2"])
+        lines = 0
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 24), b""):
+                lines += block.count(b"\n")
+        return lines
 
 
 def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> tuple[pd.DataFrame, dict[str, str]]:

@@ -18,6 +18,7 @@ from galchem.data.surveys import Survey, load_survey
 from galchem.errors import ContractError, GalchemError
 from galchem.run.cache import cached_frames, stage_key
 from galchem.run.config import RunConfig, sha256_file
+from galchem.run.resources import check_memory
 
 __all__ = ["Dataset", "load_archive", "load_file", "load_mock", "load_sample", "read_catalog"]
 
@@ -65,9 +66,12 @@ def read_catalog(path: str | os.PathLike, survey: str | Survey) -> pd.DataFrame:
     """Read a catalogue file described by ``survey`` into the canonical table (only the columns it names)."""
     survey = load_survey(survey)
     path = Path(path)
+    if path.is_dir():
+        raise ContractError(f"{path}: is a folder, not a catalogue file")
     files.table_format(path)
     if not path.is_file():
         raise ContractError(f"{path}: no such file")
+    check_memory(files.row_count(path), str(path))
     present = set(files.column_names(path))
     absent = [column for column in survey.file_columns() if column not in present]
     if absent:
@@ -93,6 +97,7 @@ def load_mock(survey: str | Survey = "lamost", n_stars: int | None = None, seed:
     n = model.size if n_stars is None else int(n_stars)
     if n < 1:
         raise GalchemError(f"a mock needs at least one star, not {n}")
+    check_memory(n, f"the {survey.name} mock")
 
     def draw() -> dict[str, pd.DataFrame]:
         made = mock.make_mock(survey.name, n, seed, model)

@@ -36,6 +36,7 @@ class Analysis:
     gradients: GradientResults | None = None
     azimuthal: AzimuthalResults | None = None
     notes: list[str] = field(default_factory=list)
+    azimuthal_status: str = "computed"  # or "not computed: <reason>" when the stage could not run
 
     def run_file(self) -> RunFile:
         """What ``config.toml`` records of this run."""
@@ -53,6 +54,11 @@ class Analysis:
         if self.azimuthal is not None:
             out["azimuthal.csv"] = self.azimuthal.profile
             out["azimuthal_tests.json"] = strict_json(self.azimuthal.tests)
+        else:  # the file is always there; what could not be computed says why
+            out["azimuthal_tests.json"] = strict_json({
+                "p_value": None, "p_value_status": self.azimuthal_status, "arm_contrast": None,
+                "arm_contrast_status": self.azimuthal_status, "arm_contrast_ring": None,
+                "z_max": self.config.azimuthal_z_max, "phi_bin_deg": self.config.phi_bin_deg})
         out["notes.txt"] = "".join(f"{line}\n" for line in self.notes)
         out["config.toml"] = run_file_text(self.run_file())
         return out
@@ -90,7 +96,8 @@ def analyse(survey: str | Survey = "lamost", catalog: str = "mock", config: RunC
         result.azimuthal = azimuthal_analysis(dataset, config, progress)
         result.notes.extend(result.azimuthal.notes)
     except GalchemError as err:
-        result.notes.append(f"azimuthal: not computed: {err}")
+        result.azimuthal_status = f"not computed: {err}"
+        result.notes.append(f"azimuthal: {result.azimuthal_status}")
     for line in result.notes:
         log(line)
     return result

@@ -34,7 +34,7 @@ __all__ = ["Cacheable", "cache_dir", "cached", "cached_frames", "package_digest"
 
 ENTRY = "entry.json"
 STALE_SECONDS = 24 * 3600
-"""Temporary entries older than this are leftovers of an interrupted run and are removed."""
+"""Temporary entries older than this, or whose writing process is gone, are leftovers and are removed."""
 
 
 def warn(message: str) -> None:
@@ -126,12 +126,26 @@ def _read_entry(entry: Path, stage: str, key: str) -> dict[str, pd.DataFrame] | 
     return None
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
 def _clean_leftovers(root: Path) -> None:
-    """Remove temporary entries of interrupted runs (older than a day, so a concurrent writer is left alone)."""
+    """Remove temporary entries of interrupted runs: their process is gone, or they are over a day old."""
     now = time.time()
     for leftover in root.glob(".*.tmp*"):
         try:
-            if now - leftover.stat().st_mtime > STALE_SECONDS:
+            pid = int(leftover.name.rsplit(".tmp", 1)[1].split(".", 1)[0])
+        except (IndexError, ValueError):
+            pid = None
+        try:
+            if (pid is not None and not _alive(pid)) or now - leftover.stat().st_mtime > STALE_SECONDS:
                 shutil.rmtree(leftover, ignore_errors=True)
         except OSError:
             pass
@@ -139,7 +153,7 @@ def _clean_leftovers(root: Path) -> None:
 
 def _write_entry(entry: Path, stage: str, key: str, params: Mapping, tables: Mapping[str, pd.DataFrame]) -> None:
     """Write the tables and their record to a temporary folder, then rename it into place."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.tmp", dir=entry.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.tmp{os.getpid()}.", dir=entry.parent))
     try:
         checksums = {}
         for name, table in tables.items():

@@ -74,10 +74,17 @@ def write_outputs(outputs: Mapping[str, pd.DataFrame | str], out: str | os.PathL
         old = None
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=parent))
-            os.replace(out, old / out.name)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        try:
+            if old is not None:
+                os.replace(out, old / out.name)
+            os.replace(tmp, out)
+        except BaseException:  # interrupted or failed between the two renames: put the old set back
+            if old is not None and not out.exists() and (old / out.name).exists():
+                os.replace(old / out.name, out)
+            raise
+        finally:
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
     except OSError as err:
         raise GalchemError(f"--out {out}: cannot write the results ({err.strerror or err})") from None
     finally:
