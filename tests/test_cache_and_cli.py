@@ -105,3 +105,15 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, lamost_mock):
     assert cli.main(["cutflow", "--survey", "lamost", "--catalog", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "bad.csv" in err and "rv_err (role rv_error)" in err
+
+
+def test_leftovers_of_an_interrupted_run_are_cleaned():
+    cached_frames("left", {"n": 0}, lambda: {"t": pd.DataFrame({"a": [1]})})
+    dead = cache_dir() / ".left-0123.tmp999999999.abcd"  # no such process
+    dead.mkdir()
+    (dead / "t.parquet").write_bytes(b"half")
+    alive = cache_dir() / f".left-4567.tmp{os.getpid()}.efgh"  # a concurrent writer: left alone
+    alive.mkdir()
+    cached_frames("left", {"n": 1}, lambda: {"t": pd.DataFrame({"a": [2]})})
+    assert not dead.exists() and alive.exists()
+    alive.rmdir()
