@@ -20,6 +20,8 @@ def _cell(value, fmt: str | None, missing: str) -> str:
         return missing
     if isinstance(value, float) and value.is_integer() and fmt in (None, "{:,}", "{:d}"):
         value = int(value)  # a count stored as a float (after a merge with missing rows) prints as an integer
+    if fmt is None and isinstance(value, int) and not isinstance(value, bool):
+        fmt = "{:,}"  # counts with thousands separators, as everywhere in the book
     text = fmt.format(value) if fmt else str(value)
     return text.replace("|", "\\|")
 

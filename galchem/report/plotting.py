@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib import ticker
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
@@ -27,10 +28,10 @@ from galchem.conventions import R_SUN, Z_SUN
 
 __all__ = [
     "FEH_CMAP", "FIGURE_WIDTH", "LITERATURE_STYLES", "MIN_FONT_PT", "OKABE_ITO", "POPULATION_COLOURS",
-    "RASTER_DPI", "RESIDUAL_CMAP", "STYLE", "add_arms", "add_overdensity", "attenuation_figure",
+    "RASTER_DPI", "RESIDUAL_CMAP", "STYLE", "add_arms", "add_overdensity", "attenuation_figure", "count_colorbar",
     "azimuthal_profile_study", "azimuthal_profiles", "disk_maps", "error_histograms", "gradient_profile",
     "hexmap", "legend_below", "line_fit_over_data", "line_over_data", "mark_sun", "null_distribution",
-    "profile_vs_truth", "pull_histograms", "ratio_histograms", "residual_maps", "smallest_font_pt",
+    "profile_vs_truth", "pull_histograms", "ratio_histograms", "residual_maps",
     "toomre_diagram", "use_style",
 ]
 
@@ -100,13 +101,6 @@ def use_style() -> None:
         set_matplotlib_formats("svg")
 
 
-def smallest_font_pt(fig: Figure) -> float:
-    """The smallest font size [pt] of any visible text in ``fig`` (after drawing it)."""
-    fig.canvas.draw()
-    sizes = [text.get_fontsize() for text in fig.findobj(plt.Text) if text.get_visible() and text.get_text().strip()]
-    return min(sizes)
-
-
 def legend_below(fig: Figure, ax: Axes | None = None, ncol: int = 2, **kwargs) -> None:
     """One legend for the figure, below the axes, so that it never covers data."""
     axes = [ax] if ax is not None else fig.axes
@@ -118,6 +112,14 @@ def legend_below(fig: Figure, ax: Axes | None = None, ncol: int = 2, **kwargs) -
                 labels.append(label)
     if handles:
         fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False, **kwargs)
+
+
+def count_colorbar(fig: Figure, image, ax, label: str = "stars per cell", **kwargs):
+    """A colour bar for counts on a log scale, labelled 1, 10, 100 (no superscripts, which print too small)."""
+    bar = fig.colorbar(image, ax=ax, label=label, **kwargs)
+    bar.ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    bar.ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+    return bar
 
 
 def _limits(values: np.ndarray, pad: float = 0.3, q: float = 0.5) -> tuple[float, float]:
@@ -184,7 +186,10 @@ def disk_maps(X, Y, R, Z, values=None, *, label: str = "[Fe/H] [dex]", mincnt: i
     if values is None:  # one colour scale for both panels
         image.set_clim(1, max(xy_image.get_array().max(), image.get_array().max()))
         xy_image.set_clim(image.get_clim())
-    fig.colorbar(image, ax=(ax_xy, ax_rz), label=colour_label, shrink=0.6)
+    if values is None:
+        count_colorbar(fig, image, (ax_xy, ax_rz), colour_label, shrink=0.6)
+    else:
+        fig.colorbar(image, ax=(ax_xy, ax_rz), label=colour_label, shrink=0.6)
     return fig
 
 
@@ -223,7 +228,7 @@ def line_over_data(x, y, best: tuple[float, float, float], draws, *, xlabel: str
     fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, 4.8), layout="constrained")
     image = ax.hexbin(x[shown], y[shown], gridsize=60, bins="log", cmap=DENSITY_CMAP, mincnt=1,
                       extent=(x_lo, x_hi, y_lo, y_hi), rasterized=True)
-    fig.colorbar(image, ax=ax, label="stars per cell")
+    count_colorbar(fig, image, ax)
     grid = np.linspace(x_lo, x_hi, 50)
     for m_draw, b_draw in np.asarray(draws)[:, :2]:
         ax.plot(grid, m_draw * grid + b_draw, color=THIS_BOOK["color"], lw=0.5, alpha=0.15)
@@ -375,9 +380,8 @@ def residual_maps(X, Y, observed, predicted, residual, *, overdensity: Overdensi
     """
     extent = (*_limits(X), *_limits(Y))
     aspect = (extent[3] - extent[2]) / (extent[1] - extent[0])
-    fig = plt.figure(figsize=(FIGURE_WIDTH, 0.5 * FIGURE_WIDTH * aspect + FIGURE_WIDTH * aspect * 0.95 + 1.0),
-                     layout="constrained")
-    top, bottom = fig.subfigures(2, 1, height_ratios=(0.5, 1.0))
+    fig = plt.figure(figsize=(FIGURE_WIDTH, (0.42 + 0.8) * FIGURE_WIDTH * aspect + 1.4), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=(0.42 + 0.1, 0.8 + 0.1))
     ax_obs, ax_pred = top.subplots(1, 2, sharey=True)
     ax_res = bottom.subplots()
     lo, hi = np.nanpercentile(observed, [2, 98])
@@ -388,7 +392,7 @@ def residual_maps(X, Y, observed, predicted, residual, *, overdensity: Overdensi
         add_arms(ax, labels=False)
         mark_sun(ax, "xy")
     ax_obs.set_ylabel("Y [kpc]")
-    top.colorbar(image, ax=(ax_obs, ax_pred), label="median [Fe/H] [dex]", shrink=0.9)
+    top.colorbar(image, ax=(ax_obs, ax_pred), label="median [Fe/H] [dex]", shrink=0.8)
     image = hexmap(ax_res, X, Y, residual, mincnt=mincnt, extent=extent, gridsize=45, cmap=RESIDUAL_CMAP,
                    vmin=-span, vmax=span)
     ax_res.set(xlim=extent[:2], ylim=extent[2:], xlabel="X [kpc]", ylabel="Y [kpc]", aspect="equal",
@@ -397,7 +401,7 @@ def residual_maps(X, Y, observed, predicted, residual, *, overdensity: Overdensi
     mark_sun(ax_res, "xy")
     if overdensity is not None:
         add_overdensity(ax_res, overdensity)
-    bottom.colorbar(image, ax=ax_res, label="median residual [dex]", shrink=0.9)
+    bottom.colorbar(image, ax=ax_res, label="median residual [dex]", shrink=0.8)
     return fig
 
 

@@ -294,6 +294,7 @@ def build(root: Path, profile_name: str = "ci", log: Callable[[str], None] = pri
     timings["downloads"] = round(time.perf_counter() - t0, 1)
     log("building HTML with jupyter-book ...")
     t0 = time.perf_counter()
+    shutil.rmtree(build_dir / "html", ignore_errors=True)  # no figures or pages left over from earlier builds
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     command = [str(jupyter_book if jupyter_book.exists() else "jupyter-book"), "build", str(src),
                "--path-output", str(root), "-W", "-n", "--keep-going"]
