@@ -43,10 +43,12 @@ def run_box(stem: str, sdist: str, profile: str, built_with: dict, study: dict) 
         "```bash",
         "python3 -m venv .venv",
         f'.venv/bin/pip install "./{sdist}[notebook]"',
-        f"{same}   # reruns this page as built ({profile} profile)",
+        f"# rerun this page as built ({profile} profile):",
+        f"{same}",
     ]
-    if built_with:
-        lines.append(f"{same}{_options(study)}   # as the full profile: the study's sizes")
+    if study:
+        lines += ["# or at the study's sizes (as the full profile):",
+                  f".venv/bin/papermill {stem}.ipynb {stem}-full.ipynb{_options(study)}"]
     lines += [
         "```",
         "",
