@@ -140,7 +140,8 @@ def add_arms(ax: Axes, arms: Sequence[Arm] = REID2014, labels: bool = True) -> N
             if inside.any():
                 k = np.flatnonzero(inside)[len(np.flatnonzero(inside)) // 2]
                 ax.annotate(arm.name, (t.x[k], t.y[k]), xytext=(4, 4), textcoords="offset points",
-                            fontsize=MIN_FONT_PT + 1, color="k", bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 1})
+                            fontsize=MIN_FONT_PT + 1, color="k", bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 1},
+                            clip_on=True)
     ax.set_xlim(xlim)
     ax.set_ylim(ylim)
 
@@ -392,7 +393,7 @@ def residual_maps(X, Y, observed, predicted, residual, *, overdensity: Overdensi
         add_arms(ax, labels=False)
         mark_sun(ax, "xy")
     ax_obs.set_ylabel("Y [kpc]")
-    top.colorbar(image, ax=(ax_obs, ax_pred), label="median [Fe/H] [dex]", shrink=0.8)
+    top.colorbar(image, ax=(ax_obs, ax_pred), label="[Fe/H] [dex]", shrink=0.8)
     image = hexmap(ax_res, X, Y, residual, mincnt=mincnt, extent=extent, gridsize=45, cmap=RESIDUAL_CMAP,
                    vmin=-span, vmax=span)
     ax_res.set(xlim=extent[:2], ylim=extent[2:], xlabel="X [kpc]", ylabel="Y [kpc]", aspect="equal",
