@@ -75,3 +75,74 @@ def test_ci_runs_exactly_the_readme_commands():
     assert len(commands) == 2
     for command in commands:
         assert command in ci
+
+
+# --- The site's own pieces: config, run box, Sphinx extension -------------------------------------------------
+
+from datetime import date
+
+from galchem.site import run_box, site_config, sphinx_extension
+
+
+def test_buttons_only_with_a_repository_url():
+    base = {"html": {"use_repository_button": True}, "launch_buttons": {"binderhub_url": "https://example.org"}}
+    without = site_config.site_config(base, version="9.9", built=date(2026, 1, 2), sdist="galchem-9.9.tar.gz")
+    assert without["html"]["use_repository_button"] is False and without["html"]["use_issues_button"] is False
+    assert "binderhub_url" not in without["launch_buttons"]
+    assert "galchem 9.9 · built 2026-01-02" in without["html"]["extra_footer"]
+    assert without["parse"]["myst_substitutions"]["version"] == "9.9"
+    with_url = site_config.site_config({**base, "repository": {"url": "https://github.com/o/galchem"}},
+                                       version="9.9", built=date(2026, 1, 2), sdist="galchem-9.9.tar.gz")
+    assert with_url["html"]["use_repository_button"] is True
+    assert with_url["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
+    assert base["html"]["use_repository_button"] is True  # the input is left alone
+
+
+def test_run_box_reruns_as_built_and_at_the_studys_sizes():
+    study = run_box.study_parameters({"mock_stars": 80000, "seed": 42}, {"mock_stars": None, "seed": 42}, {})
+    assert study == {"mock_stars": None, "seed": 42}
+    box = run_box.run_box("04_radial", "galchem-9.9.tar.gz", "ci", {"mock_stars": 80000}, {"mock_stars": None})
+    assert 'pip install "./galchem-9.9.tar.gz[notebook]"' in box
+    assert "# rerun this page as built (ci profile):\n.venv/bin/papermill 04_radial.ipynb 04_radial-rerun.ipynb\n" in box
+    assert ".venv/bin/papermill 04_radial.ipynb 04_radial-full.ipynb -p mock_stars None\n" in box
+
+
+def test_run_box_goes_after_the_setup_cell_once(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# T"), nbformat.v4.new_code_cell("x = 1"),
+                                         nbformat.v4.new_code_cell("setup()"), nbformat.v4.new_markdown_cell("text")])
+    nb.cells[1].metadata["tags"] = ["parameters"]
+    nb.cells[2].metadata["tags"] = [run_box.SETUP_TAG]
+    path = tmp_path / "ch.ipynb"
+    nbformat.write(nb, path)
+    run_box.insert_run_box(path, "BOX 1")
+    run_box.insert_run_box(path, "BOX 2")  # a second build replaces the box
+    sources = [cell.source for cell in nbformat.read(path, 4).cells]
+    assert sources == ["# T", "x = 1", "setup()", "BOX 2", "text"]
+
+
+def test_scripts_declared_once_even_when_named_none_and_empty():
+    from sphinx.builders.html._assets import _JavaScript
+
+    scripts = [_JavaScript(None, body="const A = 1"), _JavaScript("", body="const A = 1"), _JavaScript("x.js"),
+               _JavaScript("x.js"), _JavaScript("", body="const B = 2")]
+    assert [s.filename for s in sphinx_extension.unique_scripts(scripts)] == [None, "x.js", ""]
+
+
+def test_bibliography_labels_and_names():
+    from pybtex.database import parse_string
+
+    bib = parse_string("""
+        @article{a, author = {{\\"O}nal Ta{\\c s}, {\\"O}. and Bilir, S. and others}, year = {2016}, title = {T}}
+        @article{b, author = {Drimmel, R. and Poggio, E.}, year = {2018}, title = {T}}
+        @article{c, author = {{GRAVITY Collaboration}}, year = {2021}, title = {T}}
+        @article{d, author = {Boeche, C. and Siebert, A.}, year = {2013}, title = {U}}
+        @article{e, author = {Boeche, C. and Siebert, A.}, year = {2013}, title = {V}}
+    """, "bibtex")
+    entries = list(bib.entries.values())
+    assert sphinx_extension.plain_name("{\\\"O}nal Ta{\\c s}") == "Önal Taş"
+    labels = list(sphinx_extension.AuthorYearLabels().format_labels(entries))
+    assert labels == ["Önal Taş et al. 2016", "Drimmel & Poggio 2018", "GRAVITY Collaboration 2021",
+                      "Boeche & Siebert 2013a",
+                      "Boeche & Siebert 2013b"]
+    order = sorted(entries, key=sphinx_extension.AuthorYearSorting().sorting_key)
+    assert [e.key for e in order] == ["d", "e", "b", "c", "a"]

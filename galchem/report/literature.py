@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+__all__ = ["GAIA_RADIAL_LITERATURE", "HAWKINS_TABLE1", "HAWKINS_TABLE2", "RADIAL_LITERATURE", "VERTICAL_LITERATURE"]
+
 _FIT_COLUMNS = ["m", "m_err", "b", "b_err", "lam", "lam_err", "n"]
 
 HAWKINS_TABLE1 = pd.DataFrame(

@@ -6,6 +6,10 @@ import pandas as pd
 
 from galchem.analysis import azimuthal
 from galchem.data.sources import Dataset
+from galchem.report.azimuthal_summary import is_number
+
+__all__ = ["arm_contrast_table", "binned_medians", "injected_azimuthal", "kinematics_vs_truth", "population_confusion",
+           "profile_correlation", "pull_summary", "radial_profile_vs_truth"]
 
 
 def binned_medians(x: np.ndarray, values: np.ndarray, edges: np.ndarray, min_count: int = 20) -> pd.DataFrame:
@@ -112,13 +116,18 @@ def profile_correlation(observed: pd.DataFrame, injected: pd.DataFrame) -> pd.Da
 
 
 def arm_contrast_table(tests: dict, injected: tuple[float, float] | None = None) -> pd.DataFrame:
-    """The two arm contrasts (residual from the radial fit; δ from the ring mean), with the mock's injected ones."""
+    """The two arm contrasts (residual from the radial fit; δ from the ring mean), with the mock's injected ones.
+
+    A contrast the stage could not compute is NaN, and so is its pull.
+    """
     rows = []
     for i, (label, key) in enumerate((("residual from the radial fit", "arm_contrast"),
                                       ("δ from the mean at the same radius", "arm_contrast_ring"))):
-        row = {"statistic": label, "measured [dex]": tests[key], "error [dex]": tests[f"{key}_err"]}
+        value = tests[key] if is_number(tests.get(key)) else np.nan
+        error = tests[f"{key}_err"] if is_number(tests.get(f"{key}_err")) else np.nan
+        row = {"statistic": label, "measured [dex]": value, "error [dex]": error}
         if injected is not None:
-            row["injected [dex]"] = injected[i]
-            row["pull"] = (tests[key] - injected[i]) / tests[f"{key}_err"]
+            row["injected [dex]"] = injected[i] if is_number(injected[i]) else np.nan
+            row["pull"] = (value - row["injected [dex]"]) / error
         rows.append(row)
     return pd.DataFrame(rows)

@@ -1,1 +1,1 @@
-"""The book builder: papermill execution and the Jupyter Book site, apart from the science."""
+"""The book's site: the builder (papermill, then Jupyter Book), its downloads and config, the Run-this-chapter box and a small Sphinx extension."""

@@ -14,9 +14,16 @@ notebooks stay free of outputs.  Parameters come from a profile,
 Every parameter a profile gives a notebook by name must be declared in its
 ``parameters`` cell; a typo is an error, not a silent no-op.  A page without
 parameters (no such cell) simply runs as it is.
+
+Besides the pages, the build puts galchem's source distribution and an
+``environment.yml`` on the site (:mod:`galchem.site.downloads`), writes the
+site's ``_config.yml`` with the version and build date
+(:mod:`galchem.site.site_config`) and adds a "Run this chapter" box to every
+executed notebook (:mod:`galchem.site.run_box`).
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import json
@@ -28,15 +35,26 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
 import papermill
 import yaml
 
+import galchem
 from galchem.errors import GalchemError
+from galchem.site import downloads, run_box
+from galchem.site.site_config import site_config
+
+__all__ = ["Profile", "STAMP", "SOURCES", "build", "check_parameters", "declared_parameters", "execute", "find_root",
+           "load_profile", "mirror_sources", "notebooks", "sources_digest", "tidy_executed", "toc_files",
+           "vendor_mathjax"]
 
 SOURCES = ("_config.yml", "_toc.yml", "references.bib", "book")
+"""What Jupyter Book reads: mirrored into ``_build/src``."""
+DIGESTED = (*SOURCES, "environment.yml", "pyproject.toml", "LICENSE", "CITATION.cff")
+"""Everything a build is made of, besides the profile and the galchem package."""
 STAMP = ".galchem-build.json"
 
 
@@ -127,12 +145,15 @@ def check_parameters(notebook: Path, parameters: dict) -> None:
 
 
 def tidy_executed(path: Path) -> None:
-    """Collapse the injected-parameters cell and drop local paths papermill recorded."""
+    """Collapse (and label) the injected-parameters cell and drop local paths papermill recorded."""
     nb = nbformat.read(path, 4)
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
-        if "injected-parameters" in tags and "hide-input" not in tags:
-            tags.append("hide-input")
+        if "injected-parameters" in tags:
+            if "hide-input" not in tags:
+                tags.append("hide-input")
+            cell.metadata.setdefault("mystnb", {}).update(
+                code_prompt_show="Show the parameters this build passed in", code_prompt_hide="Hide them")
     for key in ("input_path", "output_path"):
         nb.metadata.get("papermill", {}).pop(key, None)
     nb.metadata.get("papermill", {}).get("environment_variables", {}).clear()
@@ -164,7 +185,7 @@ def execute(source: Path, target: Path, parameters: dict, timeout: int) -> None:
 def sources_digest(root: Path, profile: Profile) -> str:
     """A hash of the book's sources, the profile and the galchem package: what a build is of."""
     digest = hashlib.sha256(json.dumps(profile.__dict__, sort_keys=True, default=str).encode())
-    files = [root / s for s in SOURCES] + [Path(__file__).parent]
+    files = [root / s for s in DIGESTED] + [Path(galchem.__file__).parent]
     for top in files:
         paths = sorted(top.rglob("*")) if top.is_dir() else [top]
         for path in paths:
@@ -211,6 +232,37 @@ def vendor_mathjax(static: Path) -> None:
     shutil.copy2(es5 / "tex-chtml.js", target / "tex-chtml.js")
 
 
+def notebook_defaults(notebook: Path) -> dict:
+    """The defaults of the notebook's ``parameters`` cell, as Python values."""
+    return {name: ast.literal_eval(info["default"]) for name, info in papermill.inspect_notebook(str(notebook)).items()}
+
+
+def prepare_site(root: Path, src: Path, log: Callable[[str], None]) -> str:
+    """Downloads and the site's ``_config.yml`` in the mirrored sources; return the sdist's file name."""
+    target = src / downloads.DOWNLOADS
+    sdist = downloads.build_sdist(root, target)
+    (target / "environment.yml").write_text(downloads.environment_file(root, sdist.name))
+    log(f"built {sdist.name} ({sdist.stat().st_size / 1e3:.0f} kB) for the site's downloads")
+    config = yaml.safe_load((root / "_config.yml").read_text()) or {}
+    built = datetime.now(timezone.utc).date()
+    site = site_config(config, version=galchem.__version__, built=built, sdist=sdist.name)
+    (src / "_config.yml").write_text(yaml.safe_dump(site, sort_keys=False, allow_unicode=True))
+    return sdist.name
+
+
+def add_run_box(root: Path, page: Path, target: Path, sdist: str, profile: Profile, built_with: dict) -> None:
+    """Add the "Run this chapter" box to an executed chapter, with this build's and the study's parameters."""
+    try:
+        full = load_profile(root, "full")
+    except GalchemError:
+        full = None
+    declared = declared_parameters(root / page)
+    full_values = full.parameters(page.stem, declared) if full else {}
+    study = run_box.study_parameters(built_with, notebook_defaults(root / page), full_values)
+    study = {name: value for name, value in study.items() if value != built_with.get(name)}
+    run_box.insert_run_box(target, run_box.run_box(page.stem, sdist, profile.name, built_with, study))
+
+
 def build(root: Path, profile_name: str = "ci", log: Callable[[str], None] = print) -> Path:
     """Execute the book's notebooks with a profile and build the HTML; return the site's index."""
     profile = load_profile(root, profile_name)
@@ -235,8 +287,14 @@ def build(root: Path, profile_name: str = "ci", log: Callable[[str], None] = pri
         execute(root / page, src / page, parameters[page], profile.execution_timeout)
         timings[str(page)] = round(time.perf_counter() - t0, 1)
         log(f"[{i}/{len(pages)}] {page} done in {timings[str(page)]:.1f} s")
+    t0 = time.perf_counter()
+    sdist = prepare_site(root, src, log)
+    for page in pages:
+        add_run_box(root, page, src / page, sdist, profile, parameters[page])
+    timings["downloads"] = round(time.perf_counter() - t0, 1)
     log("building HTML with jupyter-book ...")
     t0 = time.perf_counter()
+    shutil.rmtree(build_dir / "html", ignore_errors=True)  # no figures or pages left over from earlier builds
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     command = [str(jupyter_book if jupyter_book.exists() else "jupyter-book"), "build", str(src),
                "--path-output", str(root), "-W", "-n", "--keep-going"]
@@ -248,7 +306,7 @@ def build(root: Path, profile_name: str = "ci", log: Callable[[str], None] = pri
     timings["jupyter-book build"] = round(time.perf_counter() - t0, 1)
     html = build_dir / "html"
     stamp = {"profile": profile.name, "sources": sources_digest(root, profile), "seconds": timings,
-             "total_seconds": round(time.perf_counter() - start, 1)}
+             "total_seconds": round(time.perf_counter() - start, 1), "version": galchem.__version__, "sdist": sdist}
     (html / STAMP).write_text(json.dumps(stamp, indent=2))
     log(f"HTML built in {timings['jupyter-book build']:.1f} s; total {stamp['total_seconds']:.1f} s")
     index = html / "index.html"
