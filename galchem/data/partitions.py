@@ -38,8 +38,8 @@ from galchem.data.surveys import Survey
 from galchem.errors import ContractError, GalchemError
 from galchem.run.cache import cached_frames
 
-__all__ = ["PART_ROWS", "FilePart", "MockPart", "Part", "content_sha256", "file_parts", "is_hats", "list_parts",
-           "mock_parts", "part_sizes"]
+__all__ = ["PART_ROWS", "FilePart", "MockPart", "Part", "concat", "content_sha256", "file_parts", "is_hats",
+           "list_parts", "mock_parts", "part_sizes", "total_rows", "write_mock"]
 
 PART_ROWS = 250_000
 """Most rows of one partition: about 150 MB for the per-star stages, whatever the catalogue's size."""
@@ -216,7 +216,7 @@ def _check_schemas(folder: Path, paths: list[Path], survey: Survey) -> None:
 def list_parts(path: Path, survey: Survey, most: int = PART_ROWS) -> tuple[FilePart, ...]:
     """The partitions of a catalogue file, a folder of parquet files or a HATS catalogue, checked for reading."""
     if not path.is_dir():
-        return tuple(file_parts(path, most))
+        return tuple(file_parts(path, most) or [FilePart(str(path), 0, 0)])  # no rows: said when it is read
     paths = _hats_files(path) if is_hats(path) else _folder_files(path)
     if not paths:
         raise GalchemError(f"{path}: the folder holds no .parquet files; a catalogue folder is a partitioned parquet "
@@ -255,3 +255,66 @@ def total_rows(parts: tuple[Part, ...]) -> int | None:
     """The rows of all partitions, if each is known without reading it."""
     rows = [p.rows for p in parts]
     return None if any(r is None for r in rows) else int(np.sum(rows))
+
+
+def _replaceable(folder: Path) -> bool:
+    """True for a folder that is absent, empty, or holds only partition files (an earlier mock)."""
+    return not folder.exists() or (folder.is_dir() and all(p.is_file() and p.name.startswith("part-")
+                                                          and p.suffix == ".parquet" for p in folder.iterdir()))
+
+
+def write_mock(parts: tuple[MockPart, ...], out: Path, truth_out: Path, units: dict[str, str] | None = None) -> int:
+    """Write a mock and its truth part by part, never holding more than one part; return the rows written.
+
+    ``out`` with a table suffix is one file (parquet files are streamed, one
+    row group per part; other formats are assembled in memory); without
+    one, a folder of ``part-NNNNN.parquet`` files (and ``truth_out`` a folder
+    alike), each folder written beside its target and renamed into place.
+    """
+    import shutil
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if out.suffix == "":
+        for folder in (out, truth_out):
+            if not _replaceable(folder):
+                raise GalchemError(f"{folder}: exists and holds other files than a mock's part-NNNNN.parquet; "
+                                   "choose a new folder")
+        temps = []
+        try:
+            for folder in (out, truth_out):
+                folder.resolve().parent.mkdir(parents=True, exist_ok=True)
+                temps.append(Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.resolve().parent)))
+            for part in parts:
+                tables = part.tables()
+                for name, tmp in zip(("catalog", "truth"), temps):
+                    tables[name].to_parquet(tmp / f"part-{part.index:05d}.parquet", index=False)
+            for folder, tmp in zip((out, truth_out), temps):
+                if folder.exists():
+                    shutil.rmtree(folder)
+                os.replace(tmp, folder)
+        except OSError as err:
+            raise GalchemError(f"{out}: cannot write the mock ({err.strerror or err})") from None
+        finally:
+            for tmp in temps:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return sum(p.n for p in parts)
+    if files.table_format(out) == ".parquet":
+        for name, target in (("catalog", out), ("truth", truth_out)):
+            with files.atomic_path(target) as tmp:
+                writer = None
+                try:
+                    for part in parts:
+                        table = pa.Table.from_pandas(part.tables()[name], preserve_index=False)
+                        writer = writer or pq.ParquetWriter(tmp, table.schema)
+                        writer.write_table(table)
+                finally:
+                    if writer is not None:
+                        writer.close()
+        return sum(p.n for p in parts)
+    catalog = concat([p.tables()["catalog"] for p in parts])
+    files.write_table(catalog, out, units=units)
+    files.write_table(concat([p.truth() for p in parts]), truth_out)
+    return len(catalog)
