@@ -92,6 +92,19 @@ class Scheduler:
         return self._compute(level[0])[0]
 
 
+def _probe(address: str) -> None:
+    """Fail at once (OSError) when nothing listens at a TCP address, rather than retrying until the timeout."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if not address.startswith(("tcp://", "tls://")) and "://" in address:
+        return
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.hostname and parts.port:
+        with socket.create_connection((parts.hostname, parts.port), timeout=CONNECT_SECONDS):
+            pass
+
+
 @contextmanager
 def open_scheduler(spec: str | Scheduler = "single") -> Iterator[Scheduler]:
     """A :class:`Scheduler` for ``spec`` (module docstring), closed (and its local cluster stopped) on exit.
@@ -119,6 +132,7 @@ def open_scheduler(spec: str | Scheduler = "single") -> Iterator[Scheduler]:
             cluster.close()
         return
     try:
+        _probe(spec)
         client = Client(spec, timeout=f"{CONNECT_SECONDS}s")
     except (OSError, TimeoutError, ValueError) as err:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
