@@ -29,10 +29,11 @@ import numpy as np
 import pandas as pd
 
 from galchem.analysis import gradients
-from galchem.analysis.fitting import BINS_PER_DEX, DEFAULT_BOUNDS, GROUPED_ABOVE, LineData, fit_line, fit_line_data
+from galchem.analysis.fitting import (BINS_PER_DEX, DEFAULT_BOUNDS, GROUPED_ABOVE, LineData, LineFit, fit_line,
+                                      fit_line_data)
 from galchem.errors import FitError
 
-__all__ = ["BinSums", "N_TERMS", "bin_sums", "fit_binned", "line_data", "merge", "start_guess"]
+__all__ = ["BinSums", "N_TERMS", "bin_sums", "fit_binned", "fit_sums", "line_data", "merge", "start_guess"]
 
 N_TERMS = 1 + 3 + 9 + 27 + 81 + 9
 """Raw moments per group: n, Sd (3), Suu (9), Suud (27), Suudd (81), Sdd (9), in this order."""
@@ -163,6 +164,18 @@ def start_guess(sums: BinSums) -> np.ndarray:
     return np.array([m, b, np.sqrt(max(residual, 0.0)) / 2])
 
 
+def fit_sums(sums: BinSums, *, n_walkers: int, n_steps: int, seed: np.random.Generator) -> LineFit:
+    """The line fit of a set of points from its sums: on the points (sorted by id) while they are few, else on the
+    grouped likelihood of the sums (never an array per point, unlike :meth:`LineData.from_points`)."""
+    if sums.invalid:
+        raise FitError(f"{sums.invalid} point(s) with a non-finite value or a non-positive error cannot be fitted")
+    if sums.points is not None:
+        points = sums.points.sort_values("id", kind="stable")
+        return fit_line(points["x"], points["y"], points["x_err"], points["y_err"], n_walkers=n_walkers,
+                        n_steps=n_steps, seed=seed, bounds=DEFAULT_BOUNDS)
+    return fit_line_data(line_data(sums), start_guess(sums), n_walkers=n_walkers, n_steps=n_steps, seed=seed)
+
+
 def fit_binned(sums: list[BinSums], binning: gradients.Binning, *, min_stars: int, n_walkers: int, n_steps: int,
                seed: np.random.SeedSequence) -> gradients.Gradients:
     """Fit every bin with at least ``min_stars`` stars, as :func:`gradients.fit_gradients` does, from its sums.
@@ -177,18 +190,9 @@ def fit_binned(sums: list[BinSums], binning: gradients.Binning, *, min_stars: in
         if part.n + part.invalid < min_stars:
             fits.append(gradients.BinFit(*head, gradients.OUT_OF_RANGE if head[3] == 0 else gradients.TOO_FEW))
             continue
-        if part.invalid:
-            raise FitError(f"{binning.label(k)}: {part.invalid} star(s) with a non-finite value or a non-positive "
-                           "error cannot be fitted")
         stream = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, k))
         fit_rng, draw_rng = (np.random.default_rng(s) for s in stream.spawn(2))
-        if part.points is not None:
-            points = part.points.sort_values("id", kind="stable")
-            fit = fit_line(points["x"], points["y"], points["x_err"], points["y_err"], n_walkers=n_walkers,
-                           n_steps=n_steps, seed=fit_rng, bounds=DEFAULT_BOUNDS)
-        else:
-            fit = fit_line_data(line_data(part), start_guess(part), n_walkers=n_walkers, n_steps=n_steps,
-                                seed=fit_rng)
+        fit = fit_sums(part, n_walkers=n_walkers, n_steps=n_steps, seed=fit_rng)
         chosen = draw_rng.choice(len(fit.samples), gradients.N_DRAWS, replace=False)
         fits.append(gradients.BinFit(*head, gradients.FITTED, fit.m, fit.m_err, fit.b, fit.b_err, fit.lam,
                                      fit.lam_err, float(np.max(fit.autocorr_time)), float(fit.effective_samples),

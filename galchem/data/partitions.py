@@ -98,8 +98,11 @@ class MockPart:
         """The mock and the part, for messages."""
         return f"the {self.model.sample} mock" + (f" (part {self.index + 1} of {self.n_parts})" if many else "")
 
-    def tables(self) -> dict[str, pd.DataFrame]:
-        """The part's observed catalogue (file columns) and its truth, from the cache or drawn now."""
+    def tables(self, names: tuple[str, ...] | None = None) -> dict[str, pd.DataFrame]:
+        """The part's observed catalogue (file columns) and its truth, from the cache or drawn now.
+
+        ``names`` (``"catalog"``, ``"truth"``): only these are read from the cache.
+        """
         params = {"sample": self.model.sample, "n": self.n_total, "seed": self.seed, "model": repr(self.model),
                   "part": self.index, "parts": self.n_parts}
 
@@ -107,15 +110,16 @@ class MockPart:
             made = mock.make_mock_part(self.model.sample, self.n, self.seed, self.index, self.n_parts, self.model)
             return {"catalog": made.catalog, "truth": made.truth}
 
-        return cached_frames("mock", params, draw)
+        return cached_frames("mock", params, draw, names)
 
     def read(self, survey: Survey, many: bool = False) -> pd.DataFrame:
-        """The canonical table of the part."""
-        return contract.canonical_table(self.tables()["catalog"], {}, survey, where=self.where(many))
+        """The canonical table of the part (only the columns the survey names)."""
+        catalog = self.tables(("catalog",))["catalog"][survey.file_columns()]
+        return contract.canonical_table(catalog, {}, survey, where=self.where(many))
 
     def truth(self) -> pd.DataFrame:
         """The part's truth table, populations as a categorical."""
-        truth = self.tables()["truth"]
+        truth = self.tables(("truth",))["truth"]
         truth["population"] = pd.Categorical(truth["population"], categories=[p.name for p in self.model.populations])
         return truth
 
@@ -307,14 +311,14 @@ def write_mock(parts: tuple[MockPart, ...], out: Path, truth_out: Path, units: d
                 writer = None
                 try:
                     for part in parts:
-                        table = pa.Table.from_pandas(part.tables()[name], preserve_index=False)
+                        table = pa.Table.from_pandas(part.tables((name,))[name], preserve_index=False)
                         writer = writer or pq.ParquetWriter(tmp, table.schema)
                         writer.write_table(table)
                 finally:
                     if writer is not None:
                         writer.close()
         return sum(p.n for p in parts)
-    catalog = concat([p.tables()["catalog"] for p in parts])
+    catalog = concat([p.tables(("catalog",))["catalog"] for p in parts])
     files.write_table(catalog, out, units=units)
     files.write_table(concat([p.truth() for p in parts]), truth_out)
     return len(catalog)

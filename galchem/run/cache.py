@@ -106,8 +106,10 @@ def _part_files(entry: Path) -> list[str]:
     return sorted(str(p.relative_to(entry)) for p in entry.glob("*/**/*") if p.is_file())
 
 
-def _read_entry(entry: Path, stage: str, key: str) -> dict[str, pd.DataFrame] | None:
-    """The entry's tables if it is complete, ours and undamaged; else None (after removing it, with a warning)."""
+def _read_entry(entry: Path, stage: str, key: str, names: tuple[str, ...] | None = None
+                ) -> dict[str, pd.DataFrame] | None:
+    """The entry's tables (only ``names``, if given; every file is verified) if it is complete, ours and undamaged;
+    else None (after removing it, with a warning)."""
     record_path = entry / ENTRY
     if not entry.exists():
         return None
@@ -123,7 +125,8 @@ def _read_entry(entry: Path, stage: str, key: str) -> dict[str, pd.DataFrame] | 
                 if _sha256(path) != checksum:
                     problem = f"{path.name} does not match its checksum"
                     break
-                tables[name] = pd.read_parquet(path)
+                if names is None or name in names:
+                    tables[name] = pd.read_parquet(path)
             parts = record.get("parts", {})
             for name, checksum in parts.items():
                 if problem is None and _sha256(entry / name) != checksum:
@@ -187,16 +190,19 @@ def _write_entry(entry: Path, stage: str, key: str, params: Mapping, tables: Map
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def cached_frames(stage: str, params: Mapping, compute: Callable[[], Mapping[str, pd.DataFrame]]
-                  ) -> dict[str, pd.DataFrame]:
-    """The tables of ``stage`` for ``params``: read and verified from the cache, or computed and stored."""
+def cached_frames(stage: str, params: Mapping, compute: Callable[[], Mapping[str, pd.DataFrame]],
+                  names: tuple[str, ...] | None = None) -> dict[str, pd.DataFrame]:
+    """The tables of ``stage`` for ``params``: read and verified from the cache, or computed and stored.
+
+    ``names``: read only these tables from the cache (all are verified), to save memory.
+    """
     key = stage_key(stage, params)
     root = cache_dir()
     if not _usable(root):
         return dict(compute())
     _clean_leftovers(root)
     entry = root / f"{stage}-{key}"
-    found = _read_entry(entry, stage, key)
+    found = _read_entry(entry, stage, key, names)
     if found is not None:
         return found
     tables = dict(compute())

@@ -17,8 +17,8 @@ Every stage runs partition by partition on Dask (:mod:`galchem.run.scheduler`):
   membership and writes the partition's candidates to a parquet file of the
   cache entry; the cut flows of the partitions add up;
 * the **gradient fits** reduce per-bin sums (:mod:`galchem.analysis.line_sums`);
-* the **azimuthal stage** gathers only the stars it needs (|Z| below its
-  limit), only the columns it reads, sorted by id.
+* the **azimuthal stage** fits the plane from sums too, and gathers only the
+  stars it needs (|Z| below its limit), only the columns it reads, sorted by id.
 
 So memory does not grow with the catalogue beyond what the azimuthal stage
 gathers, and the same seed gives the same tables whatever the scheduler and
@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from galchem.analysis import azimuthal, fitting, gradients, line_sums
+from galchem.analysis import azimuthal, gradients, line_sums
 from galchem.data import cuts, partitions
 from galchem.data.partitions import Part
 from galchem.data.sources import Dataset
@@ -65,6 +65,9 @@ FLOAT32_COLUMNS = tuple(f"{quantity}_err" for quantity in kinematics.QUANTITIES)
 GRADIENT_COLUMNS = ("id", "R", "R_err", "Z", "Z_err", "feh", "feh_err", "p_halo")
 AZIMUTHAL_COLUMNS = ("id", "R", "R_err", "Z", "phi", "feh", "feh_err", "p_halo")
 """The columns the gradient fits and the azimuthal stage read."""
+
+GATHERED_COLUMNS = ("id", "R", "Z", "phi", "feh")
+"""The columns of the near-plane stars that the azimuthal stage gathers (its fit adds up sums instead)."""
 
 KINEMATICS_SETTINGS = ("seed", "n_mc")
 GRADIENT_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "radial_z_edges", "vertical_r_edges", "min_stars")
@@ -301,24 +304,30 @@ def _near_plane_part(path: Path, z_max: float, moving: bool, columns: tuple[str,
     return table.loc[table["Z"].abs() < z_max]
 
 
+def _near_plane_sums(path: Path, z_max: float, moving: bool) -> tuple[line_sums.BinSums, pd.DataFrame]:
+    """One partition's share of the azimuthal stage: the plane fit's sums and the few columns the rest reads."""
+    table = _near_plane_part(path, z_max, moving, AZIMUTHAL_COLUMNS)
+    sums = line_sums.bin_sums(table["id"].to_numpy(), table["R"], table["feh"], table["R_err"], table["feh_err"])
+    return sums, table[list(GATHERED_COLUMNS)]
+
+
+def _merge_near_plane(a: tuple[line_sums.BinSums, pd.DataFrame], b: tuple[line_sums.BinSums, pd.DataFrame]
+                      ) -> tuple[line_sums.BinSums, pd.DataFrame]:
+    return line_sums.merge(a[0], b[0]), pd.concat([a[1], b[1]], ignore_index=True)
+
+
 def _concat_pair(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([a, b], ignore_index=True)
-
-
-def _gather_near_plane(kinematic: KinematicSample, z_max: float, runner: Scheduler,
-                       columns: tuple[str, ...] | None) -> pd.DataFrame:
-    """The sample's stars with |Z| < z_max from every partition, sorted by id (so the order is the data's own)."""
-    stars = runner.map_reduce(_near_plane_part, kinematic.parts, _concat_pair, z_max, kinematic.moving, columns)
-    return stars.sort_values("id", kind="stable").reset_index(drop=True)
 
 
 def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None, progress: bool = False,
                        scheduler: str | Scheduler = "single") -> AzimuthalResults:
     """Residuals from the radial gradient near the plane, ⟨δ[Fe/H]⟩(φ) and the tests for structure (cached).
 
-    Only the stars with |Z| below ``azimuthal_z_max`` are gathered, with the
-    columns the stage reads, sorted by id before any step that depends on
-    their order (the fit, the shuffles, the bootstrap).
+    The plane's radial fit adds up per-partition sums; only the stars with
+    |Z| below ``azimuthal_z_max`` are gathered, with the five columns the
+    rest reads (:data:`GATHERED_COLUMNS`), sorted by id before any step that
+    depends on their order (the ring means, the shuffles, the bootstrap).
     """
     config = config or RunConfig()
     params = _params(dataset, config, AZIMUTHAL_SETTINGS)
@@ -326,12 +335,16 @@ def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None, progre
     def near_plane() -> pd.DataFrame:
         with open_scheduler("single") as runner:
             kinematic = kinematic_sample(dataset, config, progress, runner)
-            return _gather_near_plane(kinematic, config.azimuthal_z_max, runner, None)
+            stars = runner.map_reduce(_near_plane_part, kinematic.parts, _concat_pair, config.azimuthal_z_max,
+                                      kinematic.moving, None)
+        return stars.sort_values("id", kind="stable").reset_index(drop=True)
 
     def compute() -> AzimuthalResults:
         with open_scheduler(scheduler) as runner:
             kinematic = kinematic_sample(dataset, config, progress, runner)
-            stars = _gather_near_plane(kinematic, config.azimuthal_z_max, runner, AZIMUTHAL_COLUMNS)
+            sums, stars = runner.map_reduce(_near_plane_sums, kinematic.parts, _merge_near_plane,
+                                            config.azimuthal_z_max, kinematic.moving)
+        stars = stars.sort_values("id", kind="stable").reset_index(drop=True)
         in_annuli = sum(int(stars["R"].between(lo, hi, inclusive="left").sum()) for lo, hi in config.annuli)
         if len(stars) < config.min_stars or in_annuli == 0:
             ranges = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in config.annuli)
@@ -339,8 +352,8 @@ def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None, progre
                              f"in {ranges} kpc); the plane's fit needs at least {config.min_stars:,} and the profiles "
                              "some in the annuli")
         fit_stream, test_stream, arm_stream, ring_stream = config.stream("azimuthal").spawn(4)
-        fit = fitting.fit_line(stars["R"], stars["feh"], stars["R_err"], stars["feh_err"],
-                               n_walkers=config.n_walkers, n_steps=config.n_steps, seed=fit_stream, progress=progress)
+        fit = line_sums.fit_sums(sums, n_walkers=config.n_walkers, n_steps=config.n_steps,
+                                 seed=np.random.default_rng(fit_stream))
         residual = azimuthal.residual_from_fit(stars, fit.m, fit.b)
         delta = azimuthal.delta_from_ring_mean(stars["R"], stars["feh"], config.ring_width)
         edges = azimuthal.phi_edges(stars["phi"], config.phi_bin_deg)
