@@ -106,11 +106,12 @@ class MockPart:
         params = {"sample": self.model.sample, "n": self.n_total, "seed": self.seed, "model": repr(self.model),
                   "part": self.index, "parts": self.n_parts}
 
-        def draw() -> dict[str, pd.DataFrame]:
-            made = mock.make_mock_part(self.model.sample, self.n, self.seed, self.index, self.n_parts, self.model)
-            return {"catalog": made.catalog, "truth": made.truth}
+        return cached_frames("mock", params, self.draw, names)
 
-        return cached_frames("mock", params, draw, names)
+    def draw(self) -> dict[str, pd.DataFrame]:
+        """The part's catalogue and truth, drawn now (not cached)."""
+        made = mock.make_mock_part(self.model.sample, self.n, self.seed, self.index, self.n_parts, self.model)
+        return {"catalog": made.catalog, "truth": made.truth}
 
     def read(self, survey: Survey, many: bool = False) -> pd.DataFrame:
         """The canonical table of the part (only the columns the survey names)."""
@@ -292,7 +293,7 @@ def write_mock(parts: tuple[MockPart, ...], out: Path, truth_out: Path, units: d
                 folder.resolve().parent.mkdir(parents=True, exist_ok=True)
                 temps.append(Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.resolve().parent)))
             for part in parts:
-                tables = part.tables()
+                tables = part.draw()
                 for name, tmp in zip(("catalog", "truth"), temps):
                     tables[name].to_parquet(tmp / f"part-{part.index:05d}.parquet", index=False)
             for folder, tmp in zip((out, truth_out), temps):
@@ -306,19 +307,20 @@ def write_mock(parts: tuple[MockPart, ...], out: Path, truth_out: Path, units: d
                 shutil.rmtree(tmp, ignore_errors=True)
         return sum(p.n for p in parts)
     if files.table_format(out) == ".parquet":
-        for name, target in (("catalog", out), ("truth", truth_out)):
-            with files.atomic_path(target) as tmp:
-                writer = None
-                try:
-                    for part in parts:
-                        table = pa.Table.from_pandas(part.tables((name,))[name], preserve_index=False)
-                        writer = writer or pq.ParquetWriter(tmp, table.schema)
-                        writer.write_table(table)
-                finally:
-                    if writer is not None:
-                        writer.close()
+        with files.atomic_path(out) as tmp, files.atomic_path(truth_out) as truth_tmp:
+            writers: dict[str, pq.ParquetWriter] = {}
+            try:
+                for part in parts:
+                    for name, table in part.draw().items():
+                        table = pa.Table.from_pandas(table, preserve_index=False)
+                        if name not in writers:
+                            writers[name] = pq.ParquetWriter(tmp if name == "catalog" else truth_tmp, table.schema)
+                        writers[name].write_table(table)
+            finally:
+                for writer in writers.values():
+                    writer.close()
         return sum(p.n for p in parts)
-    catalog = concat([p.tables(("catalog",))["catalog"] for p in parts])
-    files.write_table(catalog, out, units=units)
-    files.write_table(concat([p.truth() for p in parts]), truth_out)
-    return len(catalog)
+    drawn = [p.draw() for p in parts]
+    files.write_table(concat([d["catalog"] for d in drawn]), out, units=units)
+    files.write_table(concat([d["truth"] for d in drawn]), truth_out)
+    return sum(p.n for p in parts)
