@@ -173,7 +173,8 @@ def _hats_files(folder: Path) -> list[Path]:
 
     try:
         catalog = hats.read_hats(folder)
-        catalog = getattr(catalog, "main_catalog", catalog)  # a collection: its main catalogue
+        if hasattr(catalog, "main_catalog_dir"):  # a collection: its main catalogue
+            catalog = hats.read_hats(catalog.main_catalog_dir)
         pixels = sorted(catalog.get_healpix_pixels(), key=lambda p: (p.order, p.pixel))
         found = [Path(str(paths.pixel_catalog_file(catalog.catalog_base_dir, pixel))) for pixel in pixels]
     except Exception as err:  # hats raises many kinds of errors for a folder that is not a catalogue

@@ -66,11 +66,7 @@ class Dataset:
     @cached_property
     def truth(self) -> pd.DataFrame | None:
         """The mock's truth table in memory (read on first use), keyed by ``source_id``; None for real data."""
-        if not self.is_mock:
-            return None
-        truth = partitions.concat([part.truth() for part in self.parts])
-        truth["population"] = pd.Categorical(truth["population"], categories=[p.name for p in self.model.populations])
-        return truth
+        return partitions.concat([part.truth() for part in self.parts]) if self.is_mock else None
 
     def banner(self) -> str:
         """A MyST admonition saying which data the page shows."""

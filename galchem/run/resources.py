@@ -20,13 +20,13 @@ from galchem.errors import GalchemError
 __all__ = ["BASE_BYTES", "GATHERED_BYTES_PER_ROW", "PART_BYTES_PER_ROW", "available_memory", "check_memory",
            "memory_needed"]
 
-PART_BYTES_PER_ROW = 1_200
+PART_BYTES_PER_ROW = 2_000
 """Peak bytes per row of a partition being processed (canonical table, Monte Carlo results, candidates)."""
 
 GATHERED_BYTES_PER_ROW = 80
 """Bytes per catalogue row that a run gathers in one process (id keys; the near-plane stars' columns)."""
 
-BASE_BYTES = 400 * 2**20
+BASE_BYTES = 300 * 2**20
 """Memory a run needs whatever its size: Python, numpy, pandas, numba, astropy and dask loaded."""
 
 

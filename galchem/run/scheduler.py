@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from galchem.errors import GalchemError
 
-__all__ = ["LOCAL_WORKERS", "SCHEDULERS", "Scheduler", "check_scheduler", "open_scheduler"]
+__all__ = ["LOCAL_WORKERS", "SCHEDULERS", "Scheduler", "check_scheduler", "open_scheduler", "planned_workers"]
 
 LOCAL_WORKERS = 2
 """Worker processes of ``--scheduler local`` (one per core of the study's machine)."""
@@ -90,6 +90,13 @@ class Scheduler:
             level = [merge(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
                      for i in range(0, len(level), 2)]
         return self._compute(level[0])[0]
+
+
+def planned_workers(spec: str | Scheduler) -> int:
+    """Processes that will work on partitions at once on this machine (a remote cluster's count as one here)."""
+    if isinstance(spec, Scheduler):
+        return spec.workers if spec.spec == "local" else 1
+    return LOCAL_WORKERS if spec == "local" else 1
 
 
 def _probe(address: str) -> None:

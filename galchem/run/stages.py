@@ -49,7 +49,7 @@ from galchem.run.config import RunConfig
 from galchem.run.door import inspect_catalog
 from galchem.run.outputs import PartedTable
 from galchem.run.resources import check_memory
-from galchem.run.scheduler import Scheduler, open_scheduler
+from galchem.run.scheduler import Scheduler, open_scheduler, planned_workers
 
 __all__ = ["AzimuthalResults", "GradientResults", "KinematicSample", "SAMPLE_COLUMNS", "StageError", "azimuthal_analysis",
            "binnings", "gradient_fits", "kinematic_sample", "sample_writer"]
@@ -166,10 +166,11 @@ def kinematic_sample(dataset: Dataset, config: RunConfig | None = None, progress
     moving = survey.has_velocities
     where = str(dataset.path) if dataset.path else dataset.source
 
+    largest = max((p.rows or 0) for p in dataset.parts) or partitions.PART_ROWS
+    check_memory(dataset.rows or largest, largest, where, planned_workers(scheduler))
+
     def compute(folder: Path) -> dict[str, pd.DataFrame]:
-        largest = max((p.rows or 0) for p in dataset.parts) or partitions.PART_ROWS
         with open_scheduler(scheduler) as runner:
-            check_memory(dataset.rows or largest, largest, where, runner.workers)
             door = inspect_catalog(dataset.parts, survey, where, runner)
             (folder / CANDIDATES).mkdir()
             flows = runner.map(_kinematic_part, list(enumerate(dataset.parts)), survey, door.duplicated, config.n_mc,
