@@ -23,7 +23,10 @@ from pathlib import Path
 
 from galchem import __version__
 from galchem.errors import GalchemError
-from galchem.run.config import ConfigError, RunConfig
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when used: the command starts (and answers Ctrl-C) before numpy and pandas load
+    from galchem.run.config import RunConfig
 
 __all__ = ["main", "parser"]
 
@@ -51,6 +54,8 @@ class _Parser(argparse.ArgumentParser):
 def _setting(name: str):
     """An argparse type that checks a value against RunConfig's allowed range when it is parsed."""
     def parse(text: str) -> int:
+        from galchem.run.config import ConfigError, RunConfig
+
         try:
             value = int(text)
         except ValueError:
@@ -77,6 +82,8 @@ def _positive(text: str) -> int:
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
+    from galchem.run.config import RunConfig
+
     defaults = RunConfig()
     for name, help_text in RUN_OPTIONS.items():
         default = getattr(defaults, name)
@@ -86,6 +93,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 def run_config(args: argparse.Namespace, base: RunConfig | None = None) -> RunConfig:
     """The configuration of a command: ``base`` (or the defaults) with the options given on the command line."""
+    from galchem.run.config import RunConfig
+
     return (base or RunConfig()).replace(**{name: getattr(args, name, None) for name in RUN_OPTIONS})
 
 
@@ -159,6 +168,7 @@ def _cutflow(args: argparse.Namespace) -> None:
 
 def _analyse(args: argparse.Namespace) -> None:
     from galchem.run.analysis import analyse, from_run_file
+    from galchem.run.config import RunConfig
     from galchem.run.outputs import write_outputs
 
     t0 = time.perf_counter()
@@ -233,6 +243,8 @@ def _survey_option(p: argparse.ArgumentParser, required: bool, builtin_only: boo
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``galchem`` command."""
+    from galchem.run.config import RunConfig
+
     top = _Parser(prog="galchem", description="Chemical cartography of the Galactic disk.")
     top.add_argument("--version", action="version", version=f"galchem {__version__}")
     sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -292,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         args = parser().parse_args(argv)
     except SystemExit as stop:
         return int(stop.code or 0)
+    except KeyboardInterrupt:
+        print("galchem: interrupted; nothing was written", file=sys.stderr)
+        return 130
     try:
         args.run(args)
     except GalchemError as err:
