@@ -430,7 +430,7 @@ def make_mock_part(sample: str, n: int, seed: int, index: int, n_parts: int, mod
     if n_parts == 1:
         return make_mock(sample, n, seed, model)
     part = np.random.SeedSequence(seed, spawn_key=(index,))
-    made = make_mock(sample, n, int(part.generate_state(1, np.uint64)[0] >> np.uint64(1)), model)
+    made = make_mock(sample, n, int(part.generate_state(1, np.uint64)[0]), model)
     width = (ID_RANGE[1] - ID_RANGE[0]) // n_parts
     low = ID_RANGE[0] + index * width
     ids = _source_ids(n, np.random.default_rng(part.spawn(1)[0]), low, low + width)
