@@ -1,15 +1,17 @@
 """The ``galchem`` command line: the same functions the notebooks call.
 
     galchem book [--profile ci|full]
-    galchem mock --survey lamost --n 332000 --seed 42 --out lamost.parquet
-    galchem cutflow --survey lamost|my.toml --catalog lamost.parquet [--out cutflow.csv]
+    galchem mock --survey lamost --n 332000 --seed 42 --out lamost.parquet|FOLDER/ [--partition-rows N]
+    galchem cutflow --survey lamost|my.toml --catalog lamost.parquet [--out cutflow.csv] [--scheduler S]
     galchem fetch --survey gaia [--out gaia.parquet] [--refresh]
-    galchem analyse --survey lamost|my.toml [--catalog mock|archive|FILE] [--config config.toml] --out results/
-                    [--n-mc N] [--n-steps N] [--n-permutations N] [--seed N] ...
+    galchem analyse --survey lamost|my.toml [--catalog mock|archive|FILE|FOLDER] [--config config.toml] --out results/
+                    [--scheduler single|local|ADDRESS] [--n-mc N] [--n-steps N] [--n-permutations N] [--seed N] ...
 
 Every run setting's default lives in :class:`galchem.run.config.RunConfig`;
-an option given here overrides it, one left out keeps it.  Problems with the
-input end with one line on standard error and exit status 2.
+an option given here overrides it, one left out keeps it.  ``--scheduler``
+is not a run setting: it says where the work runs, never what comes out
+(:mod:`galchem.run.scheduler`).  Problems with the input end with one line
+on standard error and exit status 2.
 """
 from __future__ import annotations
 
@@ -21,7 +23,10 @@ from pathlib import Path
 
 from galchem import __version__
 from galchem.errors import GalchemError
-from galchem.run.config import ConfigError, RunConfig
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when used: the command starts (and answers Ctrl-C) before numpy and pandas load
+    from galchem.run.config import RunConfig
 
 __all__ = ["main", "parser"]
 
@@ -49,6 +54,8 @@ class _Parser(argparse.ArgumentParser):
 def _setting(name: str):
     """An argparse type that checks a value against RunConfig's allowed range when it is parsed."""
     def parse(text: str) -> int:
+        from galchem.run.config import ConfigError, RunConfig
+
         try:
             value = int(text)
         except ValueError:
@@ -63,7 +70,20 @@ def _setting(name: str):
     return parse
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least one."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed: an integer of at least 1")
+    return value
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
+    from galchem.run.config import RunConfig
+
     defaults = RunConfig()
     for name, help_text in RUN_OPTIONS.items():
         default = getattr(defaults, name)
@@ -73,6 +93,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 def run_config(args: argparse.Namespace, base: RunConfig | None = None) -> RunConfig:
     """The configuration of a command: ``base`` (or the defaults) with the options given on the command line."""
+    from galchem.run.config import RunConfig
+
     return (base or RunConfig()).replace(**{name: getattr(args, name, None) for name in RUN_OPTIONS})
 
 
@@ -83,26 +105,33 @@ def _book(args: argparse.Namespace) -> None:
 
 
 def _truth_path(out: Path) -> Path:
-    return out.with_name(f"{out.stem}.truth.parquet")
+    return out.with_name(f"{out.name}.truth") if out.suffix == "" else out.with_name(f"{out.stem}.truth.parquet")
 
 
 def _mock(args: argparse.Namespace) -> None:
-    from galchem.data.files import table_format, write_table
-    from galchem.data.mock import make_mock, mock_model
+    from galchem.data.files import table_format
+    from galchem.data.mock import mock_model
+    from galchem.data.partitions import PART_ROWS, mock_parts, write_mock
     from galchem.data.surveys import load_survey
     from galchem.run.resources import check_memory
 
     survey = load_survey(args.survey)
-    table_format(args.out)
+    folder = args.out.suffix == ""
+    if not folder:
+        table_format(args.out)
     truth_out = args.truth_out or _truth_path(args.out)
     if Path(truth_out).resolve() == Path(args.out).resolve():
         raise GalchemError(f"--truth-out {truth_out} is the same file as --out: give them different names")
-    check_memory(args.n or mock_model(survey.name).size, f"the {survey.name} mock")
+    model = mock_model(survey.name)
+    n = args.n or model.size
+    most = args.partition_rows or PART_ROWS
+    streamed = folder or args.out.suffix.lower() == ".parquet"  # else the whole table is assembled in memory
+    check_memory(n, min(n, most) if streamed else n, f"the {survey.name} mock")
     t0 = time.perf_counter()
-    made = make_mock(survey.name, args.n, args.seed)
-    write_table(made.catalog, args.out, units=survey.file_units())
-    write_table(made.truth, truth_out)
-    print(f"wrote {len(made.catalog):,} {survey.name} mock rows to {args.out} and their truth to {truth_out} "
+    parts = mock_parts(model, n, args.seed, most)
+    rows = write_mock(parts, args.out, Path(truth_out), units=survey.file_units())
+    where = f"{len(parts)} partitions in {args.out}/" if folder else str(args.out)
+    print(f"wrote {rows:,} {survey.name} mock rows to {where} and their truth to {truth_out} "
           f"({time.perf_counter() - t0:.1f} s)")
 
 
@@ -115,6 +144,7 @@ def _cutflow(args: argparse.Namespace) -> None:
     from galchem.data.files import table_format, write_table
     from galchem.data.sources import load_sample
     from galchem.physics.membership import HALO_CUT
+    from galchem.run.scheduler import open_scheduler
     from galchem.run.stages import kinematic_sample
 
     if args.out:
@@ -122,8 +152,9 @@ def _cutflow(args: argparse.Namespace) -> None:
         if args.catalog not in ("mock", "archive") and _same_file(args.out, args.catalog):
             raise GalchemError(f"--out {args.out} is the input catalogue: refusing to write over it")
     config = run_config(args)
-    dataset = load_sample(args.survey, args.catalog, config.mock_stars, config.mock_seed)
-    result = kinematic_sample(dataset, config, progress=sys.stderr.isatty())
+    with open_scheduler(args.scheduler) as runner:
+        dataset = load_sample(args.survey, args.catalog, config.mock_stars, config.mock_seed)
+        result = kinematic_sample(dataset, config, progress=sys.stderr.isatty(), scheduler=runner)
     flow = result.flow
     shown = flow_table(flow, dataset.survey, (VELOCITY_CUT, HALO_CUT))
     print(f"cut flow of {dataset.source}:")
@@ -137,6 +168,7 @@ def _cutflow(args: argparse.Namespace) -> None:
 
 def _analyse(args: argparse.Namespace) -> None:
     from galchem.run.analysis import analyse, from_run_file
+    from galchem.run.config import RunConfig
     from galchem.run.outputs import write_outputs
 
     t0 = time.perf_counter()
@@ -149,7 +181,8 @@ def _analyse(args: argparse.Namespace) -> None:
     config = run_config(args, base)
     inputs = [Path(p) for p in (catalog, args.config, args.survey) if p and p not in ("mock", "archive")
               and Path(p).exists()]
-    result = analyse(survey, catalog, config, progress=sys.stderr.isatty(), log=lambda line: print(line, flush=True))
+    result = analyse(survey, catalog, config, progress=sys.stderr.isatty(), log=lambda line: print(line, flush=True),
+                     scheduler=args.scheduler)
     print(result.kinematic.flow.to_string(index=False))
     written = write_outputs(result.outputs(), args.out, inputs, config.to_dict())
     print(f"wrote {len(written)} files to {args.out}: {', '.join(p.name for p in written)}")
@@ -182,6 +215,23 @@ def _fetch(args: argparse.Namespace) -> None:
           f"({time.perf_counter() - t0:.1f} s; sha256 {side['sha256'][:12]}...)")
 
 
+def _scheduler(text: str) -> str:
+    """An argparse type: a scheduler's name or address, checked when parsed."""
+    from galchem.run.scheduler import check_scheduler
+
+    try:
+        return check_scheduler(text)
+    except GalchemError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("unknown --scheduler ")) from None
+
+
+def _scheduler_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scheduler", type=_scheduler, default="single", metavar="single|local|ADDRESS",
+                   help="where partitions are processed: single (in this process, the default), local (a Dask "
+                        "LocalCluster of 2 worker processes) or a Dask scheduler's address (tcp://host:port); "
+                        "never changes the results")
+
+
 def _survey_option(p: argparse.ArgumentParser, required: bool, builtin_only: bool = False) -> None:
     from galchem.data.surveys import builtin_surveys
 
@@ -193,6 +243,8 @@ def _survey_option(p: argparse.ArgumentParser, required: bool, builtin_only: boo
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``galchem`` command."""
+    from galchem.run.config import RunConfig
+
     top = _Parser(prog="galchem", description="Chemical cartography of the Galactic disk.")
     top.add_argument("--version", action="version", version=f"galchem {__version__}")
     sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -208,14 +260,21 @@ def parser() -> argparse.ArgumentParser:
                    help="number of candidate rows (default: the study's size)")
     p.add_argument("--seed", type=_setting("mock_seed"), default=RunConfig().mock_seed,
                    help=f"seed of the mock (default {RunConfig().mock_seed})")
-    p.add_argument("--out", type=Path, required=True, help="catalogue file (.parquet, .fits, .csv, .ecsv, .txt)")
-    p.add_argument("--truth-out", type=Path, help="truth file (default: <out stem>.truth.parquet)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="catalogue file (.parquet, .fits, .csv, .ecsv, .txt), or a folder (no suffix) for a "
+                        "partitioned catalogue of part-NNNNN.parquet files")
+    p.add_argument("--truth-out", type=Path,
+                   help="truth file (default: <out stem>.truth.parquet; for a folder: <out>.truth/)")
+    p.add_argument("--partition-rows", type=_positive, default=None, metavar="N",
+                   help="rows per partition, each drawn from its own child seed (default 250000)")
     p.set_defaults(run=_mock)
 
     p = sub.add_parser("cutflow", help="the full cut flow that analyse applies, kinematic cuts included")
     _survey_option(p, required=True)
-    p.add_argument("--catalog", required=True, help="'mock', 'archive' or a catalogue file the survey describes")
+    p.add_argument("--catalog", required=True, help="'mock', 'archive' or a catalogue the survey describes: a file, a folder of "
+                        "parquet files or a HATS catalogue")
     p.add_argument("--out", type=Path, help="write the flow (cut, removed, remaining) to this file")
+    _scheduler_option(p)
     _add_run_options(p)
     p.set_defaults(run=_cutflow)
 
@@ -229,9 +288,11 @@ def parser() -> argparse.ArgumentParser:
                        help="cuts, kinematics, membership, gradient fits and azimuthal tests; write the result tables")
     _survey_option(p, required=False)
     p.add_argument("--catalog", default=None,
-                   help="'mock' (default), 'archive' (see galchem fetch) or a catalogue file the survey describes")
+                   help="'mock' (default), 'archive' (see galchem fetch) or a catalogue the survey describes: a file, "
+                        "a folder of parquet files or a HATS catalogue")
     p.add_argument("--config", type=Path, help="a config.toml (for example OUT/config.toml of an earlier run)")
     p.add_argument("--out", type=Path, required=True, help="folder for the tables, notes.txt and config.toml")
+    _scheduler_option(p)
     _add_run_options(p)
     p.set_defaults(run=_analyse)
     return top
@@ -243,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         args = parser().parse_args(argv)
     except SystemExit as stop:
         return int(stop.code or 0)
+    except KeyboardInterrupt:
+        print("galchem: interrupted; nothing was written", file=sys.stderr)
+        return 130
     try:
         args.run(args)
     except GalchemError as err:

@@ -112,6 +112,41 @@ def duplicated_file(folder: Path, base: pd.DataFrame) -> list[str]:
     return ["cutflow", "--survey", "lamost", "--catalog", str(write(folder, pd.concat([base, base]))), "--n-mc", "20"]
 
 
+def folder(edit: Callable[[list[pd.DataFrame], Path], None] | None = None, *options: str
+           ) -> Callable[[Path, pd.DataFrame], list[str]]:
+    """The catalogue as a folder of three parquet files (``edit`` may change the parts or the folder), then cut."""
+    def make(where: Path, base: pd.DataFrame) -> list[str]:
+        target = where / "parts"
+        target.mkdir()
+        parts = [base.iloc[:1000].copy(), base.iloc[1000:2200].copy(), base.iloc[2200:].copy()]
+        if edit is not None:
+            edit(parts, target)
+        for i, part in enumerate(parts):
+            if part is not None:
+                part.to_parquet(target / f"part-{i}.parquet")
+        return ["cutflow", "--survey", "lamost", "--catalog", str(target), "--out", str(where / "flow.csv"),
+                "--n-mc", "20", *options]
+    return make
+
+
+def corrupt_part(parts: list[pd.DataFrame], target: Path) -> None:
+    parts[1] = None
+    (target / "part-1.parquet").write_bytes(os.urandom(3000))
+
+
+def hats_without_catalogue(where: Path, base: pd.DataFrame) -> list[str]:
+    target = where / "hats"
+    (target / "dataset").mkdir(parents=True)
+    (target / "properties").write_text("not = a HATS\ncatalog\n")
+    base.to_parquet(target / "dataset" / "part.parquet")
+    return ["cutflow", "--survey", "lamost", "--catalog", str(target), "--n-mc", "20"]
+
+
+def empty_folder(where: Path, base: pd.DataFrame) -> list[str]:
+    (where / "empty").mkdir()
+    return ["cutflow", "--survey", "lamost", "--catalog", str(where / "empty"), "--n-mc", "20"]
+
+
 def tiny(n: int) -> Callable[[Path, pd.DataFrame], list[str]]:
     def make(folder: Path, base: pd.DataFrame) -> list[str]:
         return ["analyse", "--survey", "lamost", "--catalog", str(write(folder, base.head(n))),
@@ -201,10 +236,33 @@ CASES = [
          "holds the input"),
     Case("analyse --out under a file", command("analyse", "--catalog", "{cat}", "--out", "{cat}/sub", *FAST), 2,
          "cat.parquet"),
+    # partitioned catalogues and where they run
+    Case("an empty folder", empty_folder, 2, "holds no .parquet files"),
+    Case("a folder with a corrupt part", folder(corrupt_part), 2, "part-1.parquet: cannot be read"),
+    Case("a folder mixing schemas", folder(lambda parts, _: parts[2].__setitem__("feh", parts[2]["feh"].astype(str))),
+         2, "mix schemas: column feh"),
+    Case("a folder with a part missing a column", folder(lambda parts, _: parts.__setitem__(
+        1, parts[1].drop(columns=["rv"]))), 2, "part-1.parquet: missing column(s)"),
+    Case("a HATS path that is not a catalogue", hats_without_catalogue, 2, "not a readable HATS catalogue"),
+    Case("an id duplicated across two parts", folder(lambda parts, _: parts[2].__setitem__(
+        "source_id", parts[2]["source_id"].where(parts[2].index != parts[2].index[0], parts[0]["source_id"].iloc[3])
+    )), 0, removed_by="valid"),
+    Case("the same part twice in a folder", folder(lambda parts, _: parts.append(parts[1].copy())), 2,
+         "share their id"),
+    Case("unknown --scheduler", command("analyse", "--catalog", "{cat}", "--out", "{dir}/o", "--scheduler", "fast"),
+         2, "--scheduler"),
+    Case("unreachable scheduler address", command("analyse", "--catalog", "{cat}", "--out", "{dir}/o",
+                                                  "--scheduler", "tcp://127.0.0.1:9", *FAST), 2,
+         "no Dask scheduler answers"),
     # honest statistics at the edges
     Case("a 10-star catalogue", tiny(10), 0),
     Case("a 100-star catalogue", tiny(100), 0),
 ]
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative path -> bytes)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 def leftovers(*folders: Path) -> list[str]:
@@ -260,7 +318,8 @@ def test_outputs_are_strict_json_and_a_rerun_replaces_the_whole_set(base, tmp_pa
     (out / "azimuthal.csv").unlink()  # as if an older galchem had written fewer files
     assert cli.main(["analyse", "--catalog", str(catalogue), "--out", str(out), *FAST, "--seed", "9"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
-    assert sorted(manifest["files"]) == sorted(p.name for p in out.iterdir() if p.name != "manifest.json")
+    written = [str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"]
+    assert sorted(manifest["files"]) == sorted(written) and "sample/part-00000.parquet" in written
     assert manifest["config"]["seed"] == 9 and "seed = 9" in (out / "config.toml").read_text()
     json.loads((out / "azimuthal_tests.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
     mode = (out / "cutflow.csv").stat().st_mode & 0o777
@@ -315,7 +374,7 @@ def test_ctrl_c_while_writing_keeps_the_old_set_or_nothing(base, tmp_path):
     first = subprocess.run([sys.executable, "-m", "galchem.cli", "analyse", "--catalog", str(catalogue),
                             "--out", str(out), *FAST], capture_output=True, text=True, env=env)
     assert first.returncode == 0, first.stderr
-    reference = {p.name: p.read_bytes() for p in out.iterdir()}
+    reference = contents(out)
     interrupted = 0
     for delay in (0.8, 1.5, 2.2, 3.0):
         process = subprocess.Popen([sys.executable, "-m", "galchem.cli", "analyse", "--catalog", str(catalogue),
@@ -328,12 +387,12 @@ def test_ctrl_c_while_writing_keeps_the_old_set_or_nothing(base, tmp_path):
             interrupted += 1
             lines = [line for line in err.splitlines() if line.strip()]
             assert len(lines) == 1 and "interrupted" in lines[0] and "Traceback" not in err
-            assert {p.name: p.read_bytes() for p in out.iterdir()} == reference  # the old set, whole
+            assert contents(out) == reference  # the old set, whole
         else:
             assert process.returncode == 0, err
             manifest = json.loads((out / "manifest.json").read_text())
             assert manifest["config"]["seed"] == 5  # the new set, whole
-            reference = {p.name: p.read_bytes() for p in out.iterdir()}
+            reference = contents(out)
         assert not leftovers(tmp_path), leftovers(tmp_path)
     assert interrupted >= 1
     shutil.rmtree(out)

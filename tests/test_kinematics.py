@@ -142,7 +142,7 @@ def test_cli_analyse_writes_the_tables(tmp_path, capsys):
     assert cli.main(["analyse", "--sample", "gaia", "--catalog", str(catalog), "--out", str(out),
                      "--n-mc", "50"]) == 0
     flow = pd.read_csv(out / "cutflow.csv")
-    sample = pd.read_parquet(out / "sample.parquet")
+    sample = pd.read_parquet(out / "sample")
     assert list(flow.columns) == ["cut", "removed", "remaining"]
     assert list(sample.columns) == list(SAMPLE_COLUMNS)
     assert flow["remaining"].iloc[-1] == len(sample) > 1000

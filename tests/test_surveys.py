@@ -143,7 +143,7 @@ def test_apogee_shaped_file_runs_cutflow_and_analyse_end_to_end(apogee, tmp_path
     assert cli.main(["analyse", "--survey", str(survey_file), "--catalog", str(path), "--out", str(out),
                      "--n-mc", "20", "--n-steps", "60", "--n-permutations", "5", "--n-boot", "5"]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(out / "cutflow.csv"), flow)
-    sample = pd.read_parquet(out / "sample.parquet")
+    sample = pd.read_parquet(out / "sample")
     assert len(sample) == flow["remaining"].iloc[-1] and sample["id"].str.startswith("2M").all()
     radial = pd.read_csv(out / "radial_gradients.csv")
     assert {"n_eff", "tau", "reliable", "status"} <= set(radial.columns)
@@ -171,7 +171,7 @@ def test_distances_without_parallax_in_kpc_run_end_to_end(lamost_mock, tmp_path)
     flow = pd.read_csv(out / "cutflow.csv")
     assert "parallax" not in flow["cut"].tolist()  # no parallax: no parallax cut
     assert flow["removed"].iloc[1:].sum() + flow["remaining"].iloc[-1] == len(cat)
-    sample = pd.read_parquet(out / "sample.parquet")
+    sample = pd.read_parquet(out / "sample")
     assert np.nanmedian(sample["R"]) == pytest.approx(8.9, abs=1.0)  # kpc read as kpc, not as pc
 
 

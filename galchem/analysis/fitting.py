@@ -266,3 +266,35 @@ def fit_line(
         n=int(x.size), chain=chain, burn_in=burn_in, acceptance_fraction=float(np.mean(sampler.acceptance_fraction)),
         autocorr_time=np.asarray(tau), max_likelihood=best, method=method,
     )
+
+
+def fit_line_data(data: LineData, guess, *, n_walkers: int = 10, n_steps: int = 1000,
+                  seed: int | np.random.SeedSequence | np.random.Generator | None = None,
+                  bounds=DEFAULT_BOUNDS, method: str = "grouped") -> LineFit:
+    """:func:`fit_line` for data already reduced to a :class:`LineData`, starting the optimiser at ``guess``.
+
+    For sums built without the points in memory (added up across the
+    partitions of a catalogue, :mod:`galchem.analysis.line_sums`): the
+    maximum-likelihood point is sought from ``guess`` = (m, b, lam), then the
+    posterior is sampled exactly as :func:`fit_line` does.
+    """
+    lo, hi = np.array(bounds).T
+    guess = np.clip(np.asarray(guess, dtype=float), lo + 1e-6, hi - 1e-6)
+    result = minimize(lambda t: -log_probability(t, data, bounds)[0], guess, method="Nelder-Mead",
+                      options={"xatol": 1e-7, "fatol": 1e-7, "maxiter": 4000})
+    best = result.x if np.isfinite(result.fun) else guess
+    initial, random_state = start_walkers(best, bounds, n_walkers, np.random.default_rng(seed))
+    sampler = emcee.EnsembleSampler(n_walkers, 3, log_probability, vectorize=True, args=(data, bounds))
+    sampler.random_state = random_state
+    sampler.run_mcmc(initial, n_steps)
+    tau = sampler.get_autocorr_time(quiet=True, tol=0) if n_steps >= 50 else np.full(3, float(n_steps))
+    burn_in = int(min(max(3 * np.max(tau), n_steps // 5), n_steps // 2))
+    chain = sampler.get_chain()
+    kept = chain[burn_in:].reshape(-1, 3)
+    median, spread = np.median(kept, axis=0), np.std(kept, axis=0)
+    return LineFit(
+        m=median[0], m_err=spread[0], b=median[1], b_err=spread[1], lam=median[2], lam_err=spread[2],
+        n=int(round(float(np.sum(data.n)))), chain=chain, burn_in=burn_in,
+        acceptance_fraction=float(np.mean(sampler.acceptance_fraction)), autocorr_time=np.asarray(tau),
+        max_likelihood=best, method=method,
+    )

@@ -14,6 +14,14 @@ converted), the checks sort problems into two kinds:
   cut flow, which counts them.
 
 A *missing* value (NaN) is not invalid: the cut that needs it removes the row.
+
+A catalogue read in partitions is judged as a whole: the shares of
+:data:`SYSTEMATIC_SHARE` count rows over all partitions
+(:func:`count_problems` per partition, added up, then
+:func:`refuse_systematic`), duplicated ids are found over all partitions by
+their 64-bit keys (:func:`duplicated_keys`), and unit plausibility is judged
+on the first partition with at least :data:`MIN_ROWS_FOR_UNITS` rows
+(:func:`check_units`).
 """
 from __future__ import annotations
 
@@ -24,7 +32,8 @@ import pandas as pd
 
 from galchem.errors import ContractError
 
-__all__ = ["SYSTEMATIC_SHARE", "Problem", "check_catalog", "invalid_rows", "problems"]
+__all__ = ["SYSTEMATIC_SHARE", "Problem", "ProblemCount", "check_catalog", "check_units", "count_problems",
+           "duplicated_keys", "invalid_rows", "problems", "refuse_systematic"]
 
 SYSTEMATIC_SHARE = 0.5
 """A per-row problem shared by more than this share of the rows refuses the file instead."""
@@ -54,8 +63,12 @@ def _finite_or_missing(values: np.ndarray) -> np.ndarray:
     return ~np.isinf(values)
 
 
-def problems(table: pd.DataFrame) -> list[Problem]:
-    """Every per-row problem of a canonical table (roles absent from the table are skipped)."""
+def problems(table: pd.DataFrame, duplicated: np.ndarray | None = None) -> list[Problem]:
+    """Every per-row problem of a canonical table (roles absent from the table are skipped).
+
+    ``duplicated`` marks the rows whose id occurs more than once in the whole
+    catalogue (default: within this table).
+    """
     found = []
 
     def column(name: str) -> np.ndarray | None:
@@ -82,12 +95,16 @@ def problems(table: pd.DataFrame) -> list[Problem]:
             values = column(name)
             if values is not None:
                 found.append(Problem(name, "are infinite", ~_finite_or_missing(values)))
-    ids = table["id"]
-    found.append(Problem("id", "share their id with another row", ids.duplicated(keep=False).to_numpy()))
+    if duplicated is None:
+        duplicated = table["id"].duplicated(keep=False).to_numpy()
+    found.append(Problem("id", ID_RULE, np.asarray(duplicated, dtype=bool)))
     return [p for p in found if p.bad.any()]
 
 
-def _unit_problems(table: pd.DataFrame, where: str, survey) -> None:
+ID_RULE = "share their id with another row"
+
+
+def check_units(table: pd.DataFrame, where: str, survey) -> None:
     """Refuse columns whose values look like another unit than the one declared."""
     def finite(name: str) -> np.ndarray:
         values = table[name].to_numpy(dtype=float) if name in table else np.array([])
@@ -119,16 +136,59 @@ def _unit_problems(table: pd.DataFrame, where: str, survey) -> None:
 
 def check_catalog(table: pd.DataFrame, survey, where: str) -> None:
     """Refuse a canonical table with a systematic problem (see the module docstring); per-row ones pass."""
-    _unit_problems(table, where, survey)
+    check_units(table, where, survey)
     n = len(table)
     for problem in problems(table):
         if problem.bad.sum() > SYSTEMATIC_SHARE * n and n >= 2:
             raise ContractError(problem.message(table, where, n) + "; so many that the column itself looks wrong")
 
 
-def invalid_rows(table: pd.DataFrame) -> np.ndarray:
-    """True for rows with any per-row problem: what the cut ``valid`` removes."""
+def invalid_rows(table: pd.DataFrame, duplicated: np.ndarray | None = None) -> np.ndarray:
+    """True for rows with any per-row problem: what the cut ``valid`` removes (``duplicated``: see :func:`problems`)."""
     bad = np.zeros(len(table), dtype=bool)
-    for problem in problems(table):
+    for problem in problems(table, duplicated):
         bad |= problem.bad
     return bad
+
+
+@dataclass(frozen=True)
+class ProblemCount:
+    """How many rows of a partition (or of several, added up) break one rule, and the first of them."""
+
+    column: str
+    rule: str
+    count: int
+    row: int  # the first bad row, counted over the whole catalogue
+    example: object
+
+    def add(self, other: ProblemCount) -> ProblemCount:
+        """Two partitions' counts together; the example stays the earlier one."""
+        first = self if self.row <= other.row else other
+        return ProblemCount(self.column, self.rule, self.count + other.count, first.row, first.example)
+
+
+def count_problems(table: pd.DataFrame, offset: int) -> list[ProblemCount]:
+    """The per-row problems of one partition (ids apart: see :func:`duplicated_keys`); its rows start at ``offset``."""
+    counts = []
+    for problem in problems(table, duplicated=np.zeros(len(table), dtype=bool)):
+        first = int(np.flatnonzero(problem.bad)[0])
+        example = table[problem.column].iloc[first] if problem.column in table else "?"
+        counts.append(ProblemCount(problem.column, problem.rule, int(problem.bad.sum()), offset + first,
+                                   example.item() if hasattr(example, "item") else example))
+    return counts
+
+
+def duplicated_keys(keys: np.ndarray) -> np.ndarray:
+    """The sorted keys (:func:`galchem.data.ids.id_keys`) that occur more than once among ``keys``."""
+    ordered = np.sort(keys)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    return np.unique(repeated)
+
+
+def refuse_systematic(counts: list[ProblemCount], n: int, where: str) -> None:
+    """Refuse a catalogue of ``n`` rows in which one problem is shared by more than :data:`SYSTEMATIC_SHARE` of them."""
+    for count in counts:
+        if count.count > SYSTEMATIC_SHARE * n and n >= 2:
+            example = "" if count.example is None else f": {count.example!r}"
+            raise ContractError(f"{where}: column {count.column}: {count.count:,} of {n:,} rows {count.rule} "
+                                f"(for example row {count.row}{example}); so many that the column itself looks wrong")

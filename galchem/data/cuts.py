@@ -21,10 +21,11 @@ import pandas as pd
 
 from galchem.data.checks import invalid_rows
 from galchem.data.contract import VELOCITY_ROLES
+from galchem.data.ids import id_keys
 from galchem.data.surveys import Survey
 
 __all__ = ["FLOW_COLUMNS", "Cut", "CutFlow", "PARALLAX_CUT", "DISTANCE_CUT", "METALLICITY_CUT", "VALID_CUT", "VELOCITY_CUT", "apply_cuts",
-           "cut_flow", "describe_cuts", "flow_table", "quality_cuts"]
+           "add_flows", "cut_flow", "describe_cuts", "flow_table", "quality_cuts", "valid_cut"]
 
 FLOW_COLUMNS = ("cut", "removed", "remaining")
 
@@ -83,10 +84,22 @@ def survey_cuts(survey: Survey) -> tuple[Cut, ...]:
     return tuple(Cut(cut.name, cut.describe(), cut.keep) for cut in survey.cuts)
 
 
-def quality_cuts(survey: Survey) -> tuple[Cut, ...]:
-    """The ``valid`` cut, the survey's cuts, then the metallicity cut and the study's precision cuts, in order."""
+def valid_cut(duplicated: np.ndarray | None = None) -> Cut:
+    """The ``valid`` cut; ``duplicated`` holds the sorted keys (:mod:`galchem.data.ids`) of ids that occur more than
+    once in the whole catalogue, for a table that is one partition of it (None: duplicates within the table)."""
+    if duplicated is None:
+        return VALID_CUT
+    return Cut(VALID_CUT.name, VALID_CUT.description,
+               lambda t: ~invalid_rows(t, np.isin(id_keys(t["id"]), duplicated, assume_unique=False)))
+
+
+def quality_cuts(survey: Survey, duplicated: np.ndarray | None = None) -> tuple[Cut, ...]:
+    """The ``valid`` cut, the survey's cuts, then the metallicity cut and the study's precision cuts, in order.
+
+    ``duplicated``: see :func:`valid_cut`.
+    """
     shared = (METALLICITY_CUT, PARALLAX_CUT, DISTANCE_CUT) if survey.has_parallax else (METALLICITY_CUT, DISTANCE_CUT)
-    return (VALID_CUT, *survey_cuts(survey), *shared)
+    return (valid_cut(duplicated), *survey_cuts(survey), *shared)
 
 
 class CutFlow(NamedTuple):
@@ -110,6 +123,16 @@ def apply_cuts(table: pd.DataFrame, cuts: Sequence[Cut], flow: pd.DataFrame | No
         table = table.loc[keep]
         rows.append({"cut": cut.name, "removed": int((~keep).sum()), "remaining": len(table)})
     return CutFlow(table.reset_index(drop=True), pd.DataFrame(rows, columns=list(FLOW_COLUMNS)))
+
+
+def add_flows(flows: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The flow of a catalogue from the flows of its partitions (the same cuts in the same order): counts add up."""
+    total = flows[0][list(FLOW_COLUMNS)].copy()
+    for flow in flows[1:]:
+        if flow["cut"].tolist() != total["cut"].tolist():
+            raise ValueError("partition flows with different cuts cannot be added")
+        total[["removed", "remaining"]] += flow[["removed", "remaining"]].to_numpy()
+    return total
 
 
 def cut_flow(table: pd.DataFrame, survey: Survey) -> CutFlow:

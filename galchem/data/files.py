@@ -19,7 +19,8 @@ from astropy.table import Table
 
 from galchem.errors import GalchemError
 
-__all__ = ["SUFFIXES", "atomic_path", "column_names", "read_table", "readable", "row_count", "table_format", "write_table", "current_umask"]
+__all__ = ["SUFFIXES", "atomic_path", "column_names", "current_umask", "parquet_row_groups", "read_table", "readable",
+           "row_count", "table_format", "write_table"]
 
 SUFFIXES = (".parquet", ".fits", ".csv", ".ecsv", ".txt", ".dat")
 """Table formats by file suffix (.txt and .dat: whitespace-separated text, header in a leading '#' line)."""
@@ -173,24 +174,55 @@ def row_count(path: str | os.PathLike) -> int:
         return lines
 
 
-def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+def parquet_row_groups(path: str | os.PathLike) -> list[int]:
+    """The number of rows of each row group of a parquet file, read from its footer."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    with readable(path, "parquet"):
+        metadata = pq.ParquetFile(path).metadata
+        return [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+
+
+def read_table(path: str | os.PathLike, columns: list[str] | None = None, rows: tuple[int, int] | None = None
+               ) -> tuple[pd.DataFrame, dict[str, str]]:
     """Read a table (only ``columns``, if given) and the units its file declares (column -> unit string).
 
-    Masked values become NaN and byte strings text; FITS files are memory-mapped,
-    so only the columns asked for are read.
+    ``rows`` = (start, stop) reads only those rows: a parquet file decodes
+    only the row groups that hold them, a FITS file (memory-mapped) only
+    those rows of the columns asked for; text files are read whole first.
+    Masked values become NaN and byte strings text.
     """
     path = Path(path)
     fmt = table_format(path)
     with readable(path, fmt.lstrip(".")):
-        frame, units = _read(path, fmt, columns)
+        frame, units = _read(path, fmt, columns, rows)
     if len(frame.columns) == 0:
         raise GalchemError(f"{path}: the file holds no columns")
     return frame, units
 
 
-def _read(path: Path, fmt: str, columns: list[str] | None) -> tuple[pd.DataFrame, dict[str, str]]:
+def _parquet_rows(path: Path, columns: list[str] | None, rows: tuple[int, int]) -> pd.DataFrame:
+    """Rows [start, stop) of a parquet file, decoding only the row groups that hold them."""
+    import pyarrow.parquet as pq
+
+    start, stop = rows
+    handle = pq.ParquetFile(path)
+    metadata = handle.metadata
+    bounds = np.cumsum([0] + [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)])
+    groups = [i for i in range(metadata.num_row_groups) if bounds[i] < stop and bounds[i + 1] > start]
+    table = handle.read_row_groups(groups, columns=columns, use_pandas_metadata=False)
+    first = int(bounds[groups[0]]) if groups else 0
+    return table.slice(start - first, stop - start).to_pandas()
+
+
+def _read(path: Path, fmt: str, columns: list[str] | None, rows: tuple[int, int] | None = None
+          ) -> tuple[pd.DataFrame, dict[str, str]]:
     if fmt == ".parquet":
-        return pd.read_parquet(path, columns=columns), {}
+        return (pd.read_parquet(path, columns=columns) if rows is None else _parquet_rows(path, columns, rows)), {}
+    if rows is not None and fmt != ".fits":
+        frame, units = _read(path, fmt, columns)
+        return frame.iloc[rows[0]:rows[1]].reset_index(drop=True), units
     if fmt == ".csv":
         return pd.read_csv(path, usecols=columns), {}
     if fmt in TEXT_SUFFIXES:
@@ -201,7 +233,8 @@ def _read(path: Path, fmt: str, columns: list[str] | None) -> tuple[pd.DataFrame
     table = _astropy_read(path, fmt)
     names = columns if columns is not None else table.colnames
     units = {name: str(table[name].unit) for name in names if table[name].unit is not None}
-    frame = pd.DataFrame({name: _plain(table[name]) for name in names})
+    chosen = slice(None) if rows is None else slice(*rows)
+    frame = pd.DataFrame({name: _plain(table[name][chosen]) for name in names})
     return frame, units
 
 

@@ -276,11 +276,15 @@ def _draw_truth(model: MockModel, n: int, rng: np.random.Generator) -> pd.DataFr
     return truth
 
 
-def _source_ids(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Unique Gaia-DR3-like 64-bit source identifiers."""
-    ids = np.unique(rng.integers(10**15, 6 * 10**18, int(n * 1.01) + 10))
+ID_RANGE = (10**15, 6 * 10**18)
+"""Mock source ids lie in [low, high), like Gaia DR3's."""
+
+
+def _source_ids(n: int, rng: np.random.Generator, low: int = ID_RANGE[0], high: int = ID_RANGE[1]) -> np.ndarray:
+    """Unique Gaia-DR3-like 64-bit source identifiers in [low, high)."""
+    ids = np.unique(rng.integers(low, high, int(n * 1.01) + 10))
     while ids.size < n:
-        ids = np.unique(np.concatenate([ids, rng.integers(10**15, 6 * 10**18, n)]))
+        ids = np.unique(np.concatenate([ids, rng.integers(low, high, n)]))
     return rng.permutation(ids)[:n].astype(np.int64)
 
 
@@ -410,3 +414,26 @@ def make_mock(sample: str, n: int | None = None, seed: int = 42, model: MockMode
     catalog = observe(catalog, truth, true_obs.rv, observe_rng)
     truth.insert(truth.columns.get_loc("vX"), "distance", true_obs.distance)
     return Mock(catalog.reset_index(drop=True), truth, model)
+
+
+# --- partitions: mocks larger than memory, drawn part by part -----------------------------------
+
+
+def make_mock_part(sample: str, n: int, seed: int, index: int, n_parts: int, model: MockModel | None = None) -> Mock:
+    """Part ``index`` (of ``n_parts``) of a partitioned mock: ``n`` rows drawn from the part's own child of ``seed``.
+
+    A mock of one part is :func:`make_mock` itself.  Otherwise part ``i``
+    draws from a seed derived from ``SeedSequence(seed, spawn_key=(i,))``,
+    and its ids from its own slice ``i`` of :data:`ID_RANGE`, so ids are
+    unique across parts by construction and any part can be drawn alone.
+    """
+    if n_parts == 1:
+        return make_mock(sample, n, seed, model)
+    part = np.random.SeedSequence(seed, spawn_key=(index,))
+    made = make_mock(sample, n, int(part.generate_state(1, np.uint64)[0]), model)
+    width = (ID_RANGE[1] - ID_RANGE[0]) // n_parts
+    low = ID_RANGE[0] + index * width
+    ids = _source_ids(n, np.random.default_rng(part.spawn(1)[0]), low, low + width)
+    made.catalog["source_id"] = ids
+    made.truth["source_id"] = ids
+    return made

@@ -1,43 +1,46 @@
-"""Where a run's stars come from: the mock Galaxy (default), the archives, or any catalogue file a survey describes.
+"""Where a run's stars come from: the mock Galaxy (default), the archives, or any catalogue a survey describes.
 
 Every chapter starts with :func:`load_sample` and shows :meth:`Dataset.banner`,
-so every results page says which data it shows.  Whatever the source, the
-dataset holds the *canonical table* of :mod:`galchem.data.contract`.
+so every results page says which data it shows.  Whatever the source, a
+dataset is a list of partitions (:mod:`galchem.data.partitions`) that each
+read as the *canonical table* of :mod:`galchem.data.contract`; the stages
+run partition by partition, so a catalogue need not fit in memory.  For
+small data and the notebooks, :attr:`Dataset.catalog` (and, for the mock,
+:attr:`Dataset.truth`) read every partition into one table on first use.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
 
-from galchem.data import contract, files, mock
-from galchem.data.checks import check_catalog
+from galchem.data import files, mock, partitions
 from galchem.data.surveys import Survey, load_survey
 from galchem.errors import ContractError, GalchemError
-from galchem.run.cache import cached_frames, stage_key
-from galchem.run.config import RunConfig, sha256_file
-from galchem.run.resources import check_memory
+from galchem.run.cache import stage_key
+from galchem.run.config import RunConfig
 
 __all__ = ["Dataset", "load_archive", "load_file", "load_mock", "load_sample", "read_catalog"]
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A canonical catalogue ready for the cut flow, its survey, where it came from and (mock) its truth.
+    """A catalogue's partitions, its survey, where it came from and (mock) the model that made it.
 
     ``key`` identifies the data for the stage cache: the mock's parameters,
-    or the sha256 of a file's bytes.
+    or the sha256 of the catalogue's bytes (``sha256``, None for the mock).
     """
 
     survey: Survey
-    catalog: pd.DataFrame
+    parts: tuple[partitions.Part, ...]
     source: str
     key: str
-    truth: pd.DataFrame | None = None
     model: mock.MockModel | None = None
     path: Path | None = None
+    sha256: str | None = None
 
     @property
     def sample(self) -> str:
@@ -47,7 +50,23 @@ class Dataset:
     @property
     def is_mock(self) -> bool:
         """True when the data are the mock Galaxy, whose truth is known."""
-        return self.truth is not None
+        return self.model is not None
+
+    @property
+    def rows(self) -> int | None:
+        """Rows of the whole catalogue, if known without reading it (text files: None)."""
+        return partitions.total_rows(self.parts)
+
+    @cached_property
+    def catalog(self) -> pd.DataFrame:
+        """The whole canonical catalogue in memory (read on first use: for small data and the notebooks)."""
+        many = len(self.parts) > 1
+        return partitions.concat([part.read(self.survey, many) for part in self.parts])
+
+    @cached_property
+    def truth(self) -> pd.DataFrame | None:
+        """The mock's truth table in memory (read on first use), keyed by ``source_id``; None for real data."""
+        return partitions.concat([part.truth() for part in self.parts]) if self.is_mock else None
 
     def banner(self) -> str:
         """A MyST admonition saying which data the page shows."""
@@ -62,34 +81,43 @@ class Dataset:
         return f":::{{admonition}} {title}\n:class: note\nThis page shows **{self.source}**.{distances}\n:::"
 
 
+def _catalog_parts(path: Path, survey: Survey) -> tuple[partitions.FilePart, ...]:
+    """The checked partitions of a catalogue file or folder (one line for anything that cannot be read)."""
+    if not path.is_dir():
+        files.table_format(path)
+        if not path.is_file():
+            raise ContractError(f"{path}: no such file")
+        present = set(files.column_names(path))
+        absent = [column for column in survey.file_columns() if column not in present]
+        if absent:
+            roles = {column: name for name, column in survey.columns.items()}
+            listing = ", ".join(f"{c} (role {roles[c]})" if c in roles else f"{c} (read by a cut)" for c in absent)
+            raise ContractError(f"{path}: missing column(s) that survey {survey.name!r} names: {listing}")
+    return partitions.list_parts(path, survey)
+
+
 def read_catalog(path: str | os.PathLike, survey: str | Survey) -> pd.DataFrame:
-    """Read a catalogue file described by ``survey`` into the canonical table (only the columns it names)."""
+    """Read a catalogue described by ``survey`` into one canonical table (only the columns it names).
+
+    For catalogues that fit in memory; the run itself reads partition by partition.
+    """
+    from galchem.run.door import inspect_catalog
+
     survey = load_survey(survey)
     path = Path(path)
-    if path.is_dir():
-        raise ContractError(f"{path}: is a folder, not a catalogue file")
-    files.table_format(path)
-    if not path.is_file():
-        raise ContractError(f"{path}: no such file")
-    check_memory(files.row_count(path), str(path))
-    present = set(files.column_names(path))
-    absent = [column for column in survey.file_columns() if column not in present]
-    if absent:
-        roles = {column: name for name, column in survey.columns.items()}
-        listing = ", ".join(f"{c} (role {roles[c]})" if c in roles else f"{c} (read by a cut)" for c in absent)
-        raise ContractError(f"{path}: missing column(s) that survey {survey.name!r} names: {listing}")
-    table, units = files.read_table(path, survey.file_columns())
-    canonical = contract.canonical_table(table, units, survey, where=str(path))
-    check_catalog(canonical, survey, where=str(path))
-    return canonical
+    parts = _catalog_parts(path, survey)
+    inspect_catalog(parts, survey, str(path))
+    return partitions.concat([part.read(survey, len(parts) > 1) for part in parts])
 
 
 def load_mock(survey: str | Survey = "lamost", n_stars: int | None = None, seed: int | None = None,
               **metallicity: float) -> Dataset:
-    """The mock sample of a built-in survey (cached): ``n_stars`` candidate rows (default: the study's size).
+    """The mock sample of a built-in survey: ``n_stars`` candidate rows (default: the study's size).
 
     ``seed`` defaults to :attr:`RunConfig.mock_seed`; keyword arguments
-    override :class:`galchem.data.mock.MetallicityField` fields.
+    override :class:`galchem.data.mock.MetallicityField` fields.  The mock
+    is drawn in parts of at most :data:`galchem.data.partitions.PART_ROWS`
+    rows, each cached, when a stage first reads it.
     """
     survey = load_survey(survey)
     seed = RunConfig().mock_seed if seed is None else int(seed)
@@ -97,19 +125,9 @@ def load_mock(survey: str | Survey = "lamost", n_stars: int | None = None, seed:
     n = model.size if n_stars is None else int(n_stars)
     if n < 1:
         raise GalchemError(f"a mock needs at least one star, not {n}")
-    check_memory(n, f"the {survey.name} mock")
-
-    def draw() -> dict[str, pd.DataFrame]:
-        made = mock.make_mock(survey.name, n, seed, model)
-        return {"catalog": made.catalog, "truth": made.truth}
-
-    params = {"sample": survey.name, "n": n, "seed": seed, "model": repr(model)}
-    tables = cached_frames("mock", params, draw)
-    truth = tables["truth"]
-    truth["population"] = pd.Categorical(truth["population"], categories=[p.name for p in model.populations])
-    catalog = contract.canonical_table(tables["catalog"], {}, survey, where=f"the {survey.name} mock")
+    params = {"sample": survey.name, "n": n, "seed": seed, "model": repr(model), "part_rows": partitions.PART_ROWS}
     source = f"the mock Galaxy ({survey.name}, {n:,} candidates, seed {seed})"
-    return Dataset(survey, catalog, source, f"mock-{stage_key('mock', params)}", truth, model)
+    return Dataset(survey, partitions.mock_parts(model, n, seed), source, f"mock-{stage_key('mock', params)}", model)
 
 
 def load_archive(survey: str | Survey, refresh: bool = False) -> Dataset:
@@ -118,25 +136,34 @@ def load_archive(survey: str | Survey, refresh: bool = False) -> Dataset:
 
     survey = load_survey(survey)
     fetched = archive.fetch(survey.name, refresh=refresh)
-    catalog = read_catalog(fetched.path, survey)
     side = fetched.sidecar
-    source = (f"the {survey.name} catalogue from {side['service']} ({len(catalog):,} rows, "
+    parts = _catalog_parts(fetched.path, survey)
+    source = (f"the {survey.name} catalogue from {side['service']} ({side['rows']:,} rows, "
               f"fetched {side['fetched'][:10]})")
-    return Dataset(survey, catalog, source, f"archive-{side['sha256']}", path=fetched.path)
+    return Dataset(survey, parts, source, f"archive-{side['sha256']}", path=fetched.path, sha256=side["sha256"])
 
 
 def load_file(path: str | os.PathLike, survey: str | Survey) -> Dataset:
-    """A catalogue file described by ``survey``; keyed for the cache by the sha256 of its bytes."""
+    """A catalogue file, a folder of parquet files or a HATS catalogue described by ``survey``.
+
+    Keyed for the cache by the sha256 of its bytes (of every file, for a folder).
+    """
     survey = load_survey(survey)
     path = Path(path).expanduser()
-    catalog = read_catalog(path, survey)
-    source = f"the catalogue {path.name} ({len(catalog):,} rows, survey {survey.name})"
-    return Dataset(survey, catalog, source, f"file-{sha256_file(path)}", path=path)
+    parts = _catalog_parts(path, survey)
+    digest = partitions.content_sha256(path, parts)
+    rows = partitions.total_rows(parts)
+    kind = ("HATS catalogue" if partitions.is_hats(path) else "partitioned catalogue") if path.is_dir() else "catalogue"
+    size = f"{rows:,} rows, " if rows is not None else ""
+    many = f"{len(parts)} partitions, " if len(parts) > 1 else ""
+    source = f"the {kind} {path.name} ({size}{many}survey {survey.name})"
+    return Dataset(survey, parts, source, f"file-{digest}", path=path, sha256=digest)
 
 
 def load_sample(survey: str | Survey = "lamost", data_source: str = "mock", n_stars: int | None = None,
                 seed: int | None = None) -> Dataset:
-    """Load ``survey``'s stars from ``data_source``: ``'mock'``, ``'archive'`` or the path of a catalogue file.
+    """Load ``survey``'s stars from ``data_source``: ``'mock'``, ``'archive'`` or the path of a catalogue
+    (a file, a folder of parquet files or a HATS catalogue).
 
     ``n_stars`` and ``seed`` (the mock's seed) apply to the mock only;
     ``'mock'`` and ``'archive'`` exist for the built-in surveys.
@@ -152,5 +179,6 @@ def load_sample(survey: str | Survey = "lamost", data_source: str = "mock", n_st
         return load_archive(survey)
     path = Path(data_source).expanduser()
     if not path.exists():
-        raise GalchemError(f"data_source {data_source!r} is neither 'mock', 'archive' nor an existing catalogue file")
+        raise GalchemError(f"data_source {data_source!r} is neither 'mock', 'archive' nor an existing catalogue file "
+                           "or folder")
     return load_file(path, survey)

@@ -1,7 +1,9 @@
 """The whole study in one call: ``galchem.analyse(survey, catalog, config)``, and its output folder.
 
 This is the Python API behind ``galchem analyse``.  The output folder holds
-the tables, ``azimuthal_tests.json``, ``notes.txt`` (one line per thing the
+the tables, the final sample as ``sample/part-NNNNN.parquet`` (one file per
+partition of the input; ``pandas.read_parquet(OUT / "sample")`` reads them
+all), ``azimuthal_tests.json``, ``notes.txt`` (one line per thing the
 run could not do, such as bins the data do not reach) and ``config.toml``:
 the run's whole configuration, the survey and the input's checksum, so that
 ``galchem analyse --config OUT/config.toml --out OTHER`` reproduces it.
@@ -16,12 +18,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from galchem.data.sources import Dataset, load_sample
+from galchem.data.sources import Dataset, load_file, load_sample
 from galchem.data.surveys import Survey, load_survey
 from galchem.errors import GalchemError
-from galchem.run.config import RunConfig, RunFile, read_run_file, run_file_text, sha256_file
+from galchem.run.config import RunConfig, RunFile, read_run_file, run_file_text
+from galchem.run.outputs import PartedTable
+from galchem.run.scheduler import open_scheduler
 from galchem.run.stages import (AzimuthalResults, GradientResults, KinematicSample, azimuthal_analysis,
-                                gradient_fits, kinematic_sample)
+                                gradient_fits, kinematic_sample, sample_writer)
 
 __all__ = ["Analysis", "analyse", "from_run_file", "strict_json"]
 
@@ -42,12 +46,13 @@ class Analysis:
         """What ``config.toml`` records of this run."""
         path = self.dataset.path
         catalog = "mock" if self.dataset.is_mock else str(path.resolve()) if path else "archive"
-        return RunFile(self.config, self.dataset.survey.to_dict(), catalog,
-                       sha256_file(path) if path else None, None if self.dataset.is_mock else len(self.dataset.catalog))
+        rows = None if self.dataset.is_mock else int(self.kinematic.flow["remaining"].iloc[0])
+        return RunFile(self.config, self.dataset.survey.to_dict(), catalog, self.dataset.sha256, rows)
 
-    def outputs(self) -> dict[str, pd.DataFrame | str]:
-        """File name -> table or text, everything the run writes."""
-        out: dict[str, pd.DataFrame | str] = {"cutflow.csv": self.kinematic.flow, "sample.parquet": self.kinematic.sample}
+    def outputs(self) -> dict[str, pd.DataFrame | str | PartedTable]:
+        """File (or folder) name -> table, text or partitioned table: everything the run writes."""
+        out: dict[str, pd.DataFrame | str | PartedTable] = {"cutflow.csv": self.kinematic.flow,
+                                                            "sample": sample_writer(self.kinematic)}
         if self.gradients is not None:
             out["radial_gradients.csv"] = self.gradients.radial.table
             out["vertical_gradients.csv"] = self.gradients.vertical.table
@@ -77,27 +82,31 @@ def strict_json(data: dict) -> str:
 
 
 def analyse(survey: str | Survey = "lamost", catalog: str = "mock", config: RunConfig | None = None,
-            progress: bool = False, log: Callable[[str], None] = lambda line: None) -> Analysis:
+            progress: bool = False, log: Callable[[str], None] = lambda line: None, scheduler: str = "single"
+            ) -> Analysis:
     """Run the cuts, the kinematics, the gradient fits and the azimuthal stage on ``catalog``.
 
-    ``catalog`` is ``'mock'``, ``'archive'`` or a file described by ``survey``
-    (a built-in name or a survey file).  A later stage that cannot run is
-    named in :attr:`Analysis.notes` with its cause; the earlier stages'
-    results are kept.
+    ``catalog`` is ``'mock'``, ``'archive'`` or a catalogue described by
+    ``survey`` (a built-in name or a survey file): a file, a folder of
+    parquet files or a HATS catalogue.  ``scheduler`` says where the
+    partitions are processed (:mod:`galchem.run.scheduler`); it never
+    changes a result.  A later stage that cannot run is named in
+    :attr:`Analysis.notes` with its cause; the earlier stages' results are kept.
     """
     config = config or RunConfig()
-    dataset = load_sample(load_survey(survey), catalog, config.mock_stars, config.mock_seed)
-    log(f"analysing {dataset.source}")
-    result = Analysis(dataset, config, kinematic_sample(dataset, config, progress))
-    result.notes.extend(result.kinematic.notes)
-    result.gradients = gradient_fits(dataset, config, progress)
-    result.notes.extend(result.gradients.notes())
-    try:
-        result.azimuthal = azimuthal_analysis(dataset, config, progress)
-        result.notes.extend(result.azimuthal.notes)
-    except GalchemError as err:
-        result.azimuthal_status = f"not computed: {err}"
-        result.notes.append(f"azimuthal: {result.azimuthal_status}")
+    with open_scheduler(scheduler) as runner:
+        dataset = load_sample(load_survey(survey), catalog, config.mock_stars, config.mock_seed)
+        log(f"analysing {dataset.source}")
+        result = Analysis(dataset, config, kinematic_sample(dataset, config, progress, runner))
+        result.notes.extend(result.kinematic.notes)
+        result.gradients = gradient_fits(dataset, config, progress, runner)
+        result.notes.extend(result.gradients.notes())
+        try:
+            result.azimuthal = azimuthal_analysis(dataset, config, progress, runner)
+            result.notes.extend(result.azimuthal.notes)
+        except GalchemError as err:
+            result.azimuthal_status = f"not computed: {err}"
+            result.notes.append(f"azimuthal: {result.azimuthal_status}")
     for line in result.notes:
         log(line)
     return result
@@ -106,14 +115,14 @@ def analyse(survey: str | Survey = "lamost", catalog: str = "mock", config: RunC
 def from_run_file(path: str | Path, catalog: str | None = None) -> tuple[Survey, str, RunConfig]:
     """The survey, catalogue and configuration a ``config.toml`` records (``catalog`` overrides its input).
 
-    A catalogue file whose sha256 differs from the recorded one is refused:
-    it is not the input of that run.
+    A catalogue (file or folder) whose sha256 differs from the recorded one
+    is refused: it is not the input of that run.
     """
     run = read_run_file(path)
     survey = Survey.from_dict(run.survey, origin=f"{path} [survey]") if run.survey else load_survey("lamost")
     source = catalog or run.catalog
-    if source not in ("mock", "archive") and run.catalog_sha256 and Path(source).is_file():
-        found = sha256_file(source)
+    if source not in ("mock", "archive") and run.catalog_sha256 and Path(source).exists():
+        found = load_file(source, survey).sha256
         if found != run.catalog_sha256:
             raise GalchemError(f"{source}: its sha256 ({found[:12]}...) is not the one {path} records "
                                f"({run.catalog_sha256[:12]}...): this is not the input of that run")

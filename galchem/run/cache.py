@@ -12,10 +12,14 @@ cache folder that cannot be used (read-only, a file) means running without
 a cache, also with a one-line warning.
 
 Typed stage results cross this boundary as tables: a result class provides
-``to_tables()`` and ``from_tables(tables)`` (:class:`Cacheable`).
+``to_tables()`` and ``from_tables(tables)`` (:class:`Cacheable`).  Results
+too large for memory (the per-star tables of a partitioned catalogue) are
+written partition by partition into the entry's folder as they are computed
+(:func:`cached_parts`); the record lists those files and their checksums too.
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -30,7 +34,7 @@ from typing import Protocol, TypeVar
 
 import pandas as pd
 
-__all__ = ["Cacheable", "cache_dir", "cached", "cached_frames", "package_digest", "stage_key", "warn"]
+__all__ = ["Cacheable", "cache_dir", "cached", "cached_frames", "cached_parts", "package_digest", "stage_key", "warn"]
 
 ENTRY = "entry.json"
 STALE_SECONDS = 24 * 3600
@@ -97,8 +101,15 @@ def _usable(root: Path) -> bool:
 _WARNED: set[str] = set()
 
 
-def _read_entry(entry: Path, stage: str, key: str) -> dict[str, pd.DataFrame] | None:
-    """The entry's tables if it is complete, ours and undamaged; else None (after removing it, with a warning)."""
+def _part_files(entry: Path) -> list[str]:
+    """The files in an entry's subfolders (partition files), as paths relative to the entry."""
+    return sorted(str(p.relative_to(entry)) for p in entry.glob("*/**/*") if p.is_file())
+
+
+def _read_entry(entry: Path, stage: str, key: str, names: tuple[str, ...] | None = None
+                ) -> dict[str, pd.DataFrame] | None:
+    """The entry's tables (only ``names``, if given; every file is verified) if it is complete, ours and undamaged;
+    else None (after removing it, with a warning)."""
     record_path = entry / ENTRY
     if not entry.exists():
         return None
@@ -114,8 +125,14 @@ def _read_entry(entry: Path, stage: str, key: str) -> dict[str, pd.DataFrame] | 
                 if _sha256(path) != checksum:
                     problem = f"{path.name} does not match its checksum"
                     break
-                tables[name] = pd.read_parquet(path)
-            if problem is None and sorted(p.stem for p in entry.glob("*.parquet")) != sorted(record["files"]):
+                if names is None or name in names:
+                    tables[name] = pd.read_parquet(path)
+            parts = record.get("parts", {})
+            for name, checksum in parts.items():
+                if problem is None and _sha256(entry / name) != checksum:
+                    problem = f"{name} does not match its checksum"
+            if problem is None and (sorted(p.stem for p in entry.glob("*.parquet")) != sorted(record["files"])
+                                    or _part_files(entry) != sorted(parts)):
                 problem = "it holds files its record does not list"
             if problem is None:
                 return tables
@@ -151,16 +168,19 @@ def _clean_leftovers(root: Path) -> None:
             pass
 
 
-def _write_entry(entry: Path, stage: str, key: str, params: Mapping, tables: Mapping[str, pd.DataFrame]) -> None:
-    """Write the tables and their record to a temporary folder, then rename it into place."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.tmp{os.getpid()}.", dir=entry.parent))
+def _write_entry(entry: Path, stage: str, key: str, params: Mapping, tables: Mapping[str, pd.DataFrame],
+                 tmp: Path | None = None) -> None:
+    """Write the tables and their record to a temporary folder (``tmp``, which may already hold partition files),
+    then rename it into place."""
+    tmp = tmp or Path(tempfile.mkdtemp(prefix=f".{entry.name}.tmp{os.getpid()}.", dir=entry.parent))
     try:
         checksums = {}
         for name, table in tables.items():
             path = tmp / f"{name}.parquet"
             table.to_parquet(path, index=False)
             checksums[name] = _sha256(path)
-        record = {"stage": stage, "key": key, "params": params, "files": checksums}
+        parts = {name: _sha256(tmp / name) for name in _part_files(tmp)}
+        record = {"stage": stage, "key": key, "params": params, "files": checksums, "parts": parts}
         (tmp / ENTRY).write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
         os.replace(tmp, entry)
     except OSError as err:
@@ -170,16 +190,19 @@ def _write_entry(entry: Path, stage: str, key: str, params: Mapping, tables: Map
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def cached_frames(stage: str, params: Mapping, compute: Callable[[], Mapping[str, pd.DataFrame]]
-                  ) -> dict[str, pd.DataFrame]:
-    """The tables of ``stage`` for ``params``: read and verified from the cache, or computed and stored."""
+def cached_frames(stage: str, params: Mapping, compute: Callable[[], Mapping[str, pd.DataFrame]],
+                  names: tuple[str, ...] | None = None) -> dict[str, pd.DataFrame]:
+    """The tables of ``stage`` for ``params``: read and verified from the cache, or computed and stored.
+
+    ``names``: read only these tables from the cache (all are verified), to save memory.
+    """
     key = stage_key(stage, params)
     root = cache_dir()
     if not _usable(root):
         return dict(compute())
     _clean_leftovers(root)
     entry = root / f"{stage}-{key}"
-    found = _read_entry(entry, stage, key)
+    found = _read_entry(entry, stage, key, names)
     if found is not None:
         return found
     tables = dict(compute())
@@ -197,3 +220,38 @@ def cached(stage: str, params: Mapping, compute: Callable[[], R], load: Callable
 
     frames = cached_frames(stage, params, tables)
     return made[0] if made else load(frames)
+
+
+def cached_parts(stage: str, params: Mapping, compute: Callable[[Path], Mapping[str, pd.DataFrame]]
+                 ) -> tuple[dict[str, pd.DataFrame], Path]:
+    """Tables and partition files of ``stage`` for ``params``, and the folder that holds the files.
+
+    ``compute(folder)`` writes the partition files into subfolders of
+    ``folder`` (they may come from other processes, such as Dask workers)
+    and returns the small tables.  With a usable cache the folder is the
+    verified cache entry; without one, a temporary folder removed when the
+    process ends.
+    """
+    key = stage_key(stage, params)
+    root = cache_dir()
+    if not _usable(root):
+        folder = Path(tempfile.mkdtemp(prefix=f"galchem-{stage}-"))
+        atexit.register(shutil.rmtree, folder, True)
+        return dict(compute(folder)), folder
+    _clean_leftovers(root)
+    entry = root / f"{stage}-{key}"
+    found = _read_entry(entry, stage, key)
+    if found is not None:
+        return found, entry
+    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.tmp{os.getpid()}.", dir=root))
+    try:
+        tables = dict(compute(tmp))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _write_entry(entry, stage, key, params, tables, tmp)
+    if (entry / ENTRY).is_file():
+        return tables, entry
+    folder = Path(tempfile.mkdtemp(prefix=f"galchem-{stage}-"))  # the entry could not be stored: compute again
+    atexit.register(shutil.rmtree, folder, True)
+    return dict(compute(folder)), folder

@@ -4,7 +4,10 @@ Everything goes into a temporary folder beside ``--out``, with
 ``manifest.json`` (every file and its sha256, the configuration, galchem's
 version); only when all of it is written is the temporary folder swapped in
 for ``--out``.  A folder that holds one of the run's inputs, or that holds
-files galchem did not write, is never replaced.
+files galchem did not write, is never replaced.  A table too large for
+memory (the final sample of a partitioned catalogue) is a
+:class:`PartedTable`: written as a subfolder of parquet files, one
+partition at a time.
 """
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -22,9 +26,28 @@ from galchem import __version__
 from galchem.data.files import current_umask, write_table
 from galchem.errors import GalchemError
 
-__all__ = ["MANIFEST", "write_outputs"]
+__all__ = ["MANIFEST", "PartedTable", "write_outputs"]
 
 MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class PartedTable:
+    """A table kept as parquet files (``sources``); written as a folder of the same file names, each file through
+    ``transform``, one at a time."""
+
+    sources: tuple[Path, ...]
+    transform: Callable[[pd.DataFrame], pd.DataFrame]
+
+    def write(self, folder: Path) -> list[Path]:
+        """Write every partition into ``folder``; return the files."""
+        folder.mkdir()
+        written = []
+        for source in self.sources:
+            path = folder / Path(source).name
+            write_table(self.transform(pd.read_parquet(source)).reset_index(drop=True), path)
+            written.append(path)
+        return written
 
 
 def _check_target(out: Path, inputs: Iterable[Path]) -> None:
@@ -43,9 +66,11 @@ def _check_target(out: Path, inputs: Iterable[Path]) -> None:
                            "refusing to replace it; choose a new or empty folder")
 
 
-def write_outputs(outputs: Mapping[str, pd.DataFrame | str], out: str | os.PathLike,
+def write_outputs(outputs: Mapping[str, pd.DataFrame | str | PartedTable], out: str | os.PathLike,
                   inputs: Iterable[Path] = (), config: Mapping | None = None) -> list[Path]:
-    """Write ``outputs`` (file name -> table or text) as one set into the folder ``out``; return the files.
+    """Write ``outputs`` (file name -> table, text or partitioned table) as one set into the folder ``out``.
+
+    Returns the files and folders written.
 
     ``inputs`` are the run's input files (never replaced); ``config`` the
     run's settings, recorded in the manifest.
@@ -63,6 +88,10 @@ def write_outputs(outputs: Mapping[str, pd.DataFrame | str], out: str | os.PathL
         manifest = {"galchem": __version__, "files": {}}
         for name, content in outputs.items():
             path = tmp / name
+            if isinstance(content, PartedTable):
+                for part in content.write(path):
+                    manifest["files"][f"{name}/{part.name}"] = hashlib.sha256(part.read_bytes()).hexdigest()
+                continue
             if isinstance(content, str):
                 path.write_text(content, encoding="utf-8")
             else:

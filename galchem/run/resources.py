@@ -1,10 +1,14 @@
 """Will a run fit in this machine's memory?  Estimated before it starts, not discovered when it dies.
 
-The estimate is per input row (the cut flow, the Monte Carlo kinematics and
-the stages after them keep a few hundred values per star, with pandas'
-copies on top), calibrated on the study's Gaia mock: about 2.5 kB per
-candidate row.  ``GALCHEM_MEMORY_LIMIT`` (bytes, or with a K/M/G suffix)
-overrides what the machine reports, for shared machines and for tests.
+Runs read their catalogue partition by partition (:mod:`galchem.data.partitions`),
+so memory grows with the size of a partition and the number of processes
+working on partitions at once, and only slowly with the catalogue: the first
+pass gathers 16 bytes per star (the id keys, while sorted) and the azimuthal
+stage the few columns it reads of the stars near the plane.  The constants
+are calibrated on the study's Gaia mock (1.03 million candidates, full
+defaults: see ``benchmarks/scaling.py``).  ``GALCHEM_MEMORY_LIMIT`` (bytes,
+or with a K/M/G suffix) overrides what the machine reports, for shared
+machines and for tests.
 """
 from __future__ import annotations
 
@@ -13,13 +17,17 @@ from pathlib import Path
 
 from galchem.errors import GalchemError
 
-__all__ = ["BYTES_PER_ROW", "available_memory", "check_memory"]
+__all__ = ["BASE_BYTES", "GATHERED_BYTES_PER_ROW", "PART_BYTES_PER_ROW", "available_memory", "check_memory",
+           "memory_needed"]
 
-BYTES_PER_ROW = 2_500
-"""Peak bytes per input row of a run (measured: 2.45 GB for the study's 1.03 million Gaia candidates)."""
+PART_BYTES_PER_ROW = 2_000
+"""Peak bytes per row of a partition being processed (canonical table, Monte Carlo results, candidates)."""
 
-BASE_BYTES = 400 * 2**20
-"""Memory a run needs whatever its size: Python, numpy, pandas, numba and astropy loaded."""
+GATHERED_BYTES_PER_ROW = 80
+"""Bytes per catalogue row that a run gathers in one process (id keys; the near-plane stars' columns)."""
+
+BASE_BYTES = 300 * 2**20
+"""Memory a run needs whatever its size: Python, numpy, pandas, numba, astropy and dask loaded."""
 
 
 def _parse_size(text: str) -> int:
@@ -45,10 +53,15 @@ def available_memory() -> int | None:
     return None
 
 
-def check_memory(rows: int, what: str) -> None:
-    """Refuse, in one line saying how much is needed, a run on ``rows`` input rows that would not fit."""
+def memory_needed(rows: int, part_rows: int, workers: int = 1) -> int:
+    """Estimated peak bytes of a run on ``rows`` rows in partitions of at most ``part_rows``, ``workers`` at a time."""
+    return BASE_BYTES * workers + part_rows * PART_BYTES_PER_ROW * workers + rows * GATHERED_BYTES_PER_ROW
+
+
+def check_memory(rows: int, part_rows: int, what: str, workers: int = 1) -> None:
+    """Refuse, in one line saying how much is needed, a run that would not fit in the memory available."""
     available = available_memory()
-    need = BASE_BYTES + rows * BYTES_PER_ROW
+    need = memory_needed(rows, part_rows, workers)
     if available is not None and need > available:
         raise GalchemError(f"{what}: {rows:,} rows need about {need / 2**30:.1f} GB of memory, but only "
                            f"{available / 2**30:.1f} GB are available")

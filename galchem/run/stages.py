@@ -9,35 +9,74 @@ its diagnostics and notes, and is cached under a key made of the data, the
 survey, the settings it reads and the package's code (:mod:`galchem.run.cache`).
 A survey without velocities runs positionally: no velocity or halo cut, and
 the notes say so.
+
+Every stage runs partition by partition on Dask (:mod:`galchem.run.scheduler`):
+
+* the **kinematic stage** first checks the whole catalogue (:mod:`galchem.run.door`),
+  then, per partition, applies the cuts, the Monte Carlo kinematics and
+  membership and writes the partition's candidates to a parquet file of the
+  cache entry; the cut flows of the partitions add up;
+* the **gradient fits** reduce per-bin sums (:mod:`galchem.analysis.line_sums`);
+* the **azimuthal stage** fits the plane from sums too, and gathers only the
+  stars it needs (|Z| below its limit), only the columns it reads, sorted by id.
+
+So memory does not grow with the catalogue beyond what the azimuthal stage
+gathers, and the same seed gives the same tables whatever the scheduler and
+the partitioning.  Stored candidates keep positions, velocities, [Fe/H] and
+membership in float64 (they decide bins, cuts and fits to the last digit);
+the Monte Carlo standard deviations (``*_err`` of the kinematics, each
+uncertain by a few per cent) are stored as float32.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property, partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from galchem.analysis import azimuthal, fitting, gradients
-from galchem.data import cuts
+from galchem.analysis import azimuthal, gradients, line_sums
+from galchem.data import cuts, partitions
+from galchem.data.partitions import Part
 from galchem.data.sources import Dataset
+from galchem.data.surveys import Survey
 from galchem.errors import GalchemError
 from galchem.physics import kinematics, membership
-from galchem.run.cache import cached
+from galchem.run.cache import cached, cached_parts
 from galchem.run.config import RunConfig
+from galchem.run.door import inspect_catalog
+from galchem.run.outputs import PartedTable
+from galchem.run.resources import check_memory
+from galchem.run.scheduler import Scheduler, open_scheduler, planned_workers
 
 __all__ = ["AzimuthalResults", "GradientResults", "KinematicSample", "SAMPLE_COLUMNS", "StageError", "azimuthal_analysis",
-           "gradient_fits", "kinematic_sample"]
+           "binnings", "gradient_fits", "kinematic_sample", "sample_writer"]
 
 SAMPLE_COLUMNS = ("id", "ra", "dec", *(
     name for quantity in kinematics.QUANTITIES for name in (quantity, f"{quantity}_err")
 ), "feh", "feh_err", "p_thin", "p_thick", "p_halo")
-"""The columns of the analysed sample (``sample.parquet``)."""
+"""The columns of the analysed sample (``sample/part-NNNNN.parquet``)."""
+
+FLOAT32_COLUMNS = tuple(f"{quantity}_err" for quantity in kinematics.QUANTITIES)
+"""Sample columns stored as float32: Monte Carlo standard deviations."""
+
+GRADIENT_COLUMNS = ("id", "R", "R_err", "Z", "Z_err", "feh", "feh_err", "p_halo")
+AZIMUTHAL_COLUMNS = ("id", "R", "R_err", "Z", "phi", "feh", "feh_err", "p_halo")
+"""The columns the gradient fits and the azimuthal stage read."""
+
+GATHERED_COLUMNS = ("id", "R", "Z", "phi", "feh")
+"""The columns of the near-plane stars that the azimuthal stage gathers (its fit adds up sums instead)."""
 
 KINEMATICS_SETTINGS = ("seed", "n_mc")
 GRADIENT_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "radial_z_edges", "vertical_r_edges", "min_stars")
 AZIMUTHAL_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "annuli", "azimuthal_z_max", "phi_bin_deg",
                       "ring_width", "n_permutations", "n_boot")
 """The settings each stage reads (its own and those of the stages before it): they key its cache entry."""
+
+CANDIDATES = "candidates"
+"""Subfolder of the kinematic stage's cache entry holding one candidates file per partition."""
 
 
 class StageError(GalchemError):
@@ -52,64 +91,108 @@ def _one_row(values: dict) -> pd.DataFrame:
     return pd.DataFrame([values])
 
 
+def _in_sample(table: pd.DataFrame, moving: bool) -> pd.DataFrame:
+    """The rows of a candidates table that pass the halo cut (all of them without velocities)."""
+    if not moving:
+        return table
+    return table.loc[np.asarray(membership.HALO_CUT.keep(table), dtype=bool)]
+
+
 @dataclass(frozen=True)
 class KinematicSample:
     """Stars that passed the quality cuts, with kinematics and membership, the cut flow and notes.
 
-    ``candidates`` still holds the probable halo stars (for the Toomre
-    diagram); ``sample`` is the study's final disk sample without them.
+    The candidates live in one parquet file per partition (``parts``);
+    :attr:`candidates` still holds the probable halo stars (for the Toomre
+    diagram), :attr:`sample` is the study's final disk sample without them.
+    Both read every partition into memory on first use (for the notebooks);
+    the stages read the files partition by partition.
     """
 
-    candidates: pd.DataFrame
     flow: pd.DataFrame
+    parts: tuple[Path, ...]
+    moving: bool
     notes: tuple[str, ...] = ()
+
+    @cached_property
+    def candidates(self) -> pd.DataFrame:
+        """Every candidate, halo stars included."""
+        return partitions.concat([pd.read_parquet(path) for path in self.parts])
 
     @property
     def sample(self) -> pd.DataFrame:
         """The final sample: candidates with halo probability below the limit (all of them without velocities)."""
-        if self.candidates["p_halo"].isna().all():
-            return self.candidates
-        keep = np.asarray(membership.HALO_CUT.keep(self.candidates), dtype=bool)
-        return self.candidates.loc[keep].reset_index(drop=True)
-
-    def to_tables(self) -> dict[str, pd.DataFrame]:
-        """The cache's form."""
-        return {"candidates": self.candidates, "flow": self.flow, "notes": pd.DataFrame({"note": list(self.notes)})}
-
-    @classmethod
-    def from_tables(cls, tables: dict[str, pd.DataFrame]) -> KinematicSample:
-        """Rebuild from :meth:`to_tables`."""
-        return cls(tables["candidates"], tables["flow"], tuple(tables["notes"]["note"].astype(str)))
+        return _in_sample(self.candidates, self.moving).reset_index(drop=True)
 
 
-def kinematic_sample(dataset: Dataset, config: RunConfig | None = None, progress: bool = False) -> KinematicSample:
-    """Run the cut flow, the Monte Carlo kinematics and membership on ``dataset`` (cached)."""
+def _candidates(table: pd.DataFrame, survey: Survey, n_mc: int, seed: np.random.SeedSequence, text_ids: bool
+                ) -> pd.DataFrame:
+    """Kinematics and membership of the rows that passed the cuts, as the sample's columns and types."""
+    values = kinematics.kinematics_table(table, n_mc, seed)
+    probs = membership.membership(values["vR"], values["vphi"], values["vz"]).set_index(table.index)
+    if not survey.has_velocities:
+        probs[:] = np.nan
+    candidates = pd.concat([table[["id", "ra", "dec"]], values, table[["feh"]],
+                            table[["feh_error"]].rename(columns={"feh_error": "feh_err"}), probs],
+                           axis=1)[list(SAMPLE_COLUMNS)].reset_index(drop=True)
+    return candidates.astype({"id": "str" if text_ids else np.int64, **dict.fromkeys(FLOAT32_COLUMNS, np.float32)})
+
+
+def _kinematic_part(item: tuple[int, Part], survey: Survey, duplicated: np.ndarray, n_mc: int,
+                    seed: np.random.SeedSequence, folder: str, many: bool, text_ids: bool) -> pd.DataFrame:
+    """One partition: cuts, kinematics, membership and halo cut; writes its candidates, returns its cut flow."""
+    index, part = item
+    moving = survey.has_velocities
+    table = part.read(survey, many)
+    passed = cuts.apply_cuts(table, (*cuts.quality_cuts(survey, duplicated), *((cuts.VELOCITY_CUT,) if moving else ())))
+    del table
+    candidates = _candidates(passed.table, survey, n_mc, seed, text_ids)
+    candidates.to_parquet(Path(folder) / f"part-{index:05d}.parquet", index=False)
+    flow = passed.flow
+    if moving:
+        flow = cuts.apply_cuts(candidates, (membership.HALO_CUT,), flow=flow).flow
+    return flow
+
+
+def kinematic_sample(dataset: Dataset, config: RunConfig | None = None, progress: bool = False,
+                     scheduler: str | Scheduler = "single") -> KinematicSample:
+    """Check the catalogue, then run the cut flow, the Monte Carlo kinematics and membership (cached).
+
+    ``scheduler``: where the partitions are processed (:mod:`galchem.run.scheduler`);
+    the result does not depend on it.
+    """
     config = config or RunConfig()
     survey = dataset.survey
+    moving = survey.has_velocities
+    where = str(dataset.path) if dataset.path else dataset.source
 
-    def compute() -> KinematicSample:
-        moving = survey.has_velocities
-        passed = cuts.apply_cuts(dataset.catalog, (*cuts.quality_cuts(survey), *((cuts.VELOCITY_CUT,) if moving else ())))
-        table = passed.table
+    largest = max((p.rows or 0) for p in dataset.parts) or partitions.PART_ROWS
+    check_memory(dataset.rows or largest, largest, where, planned_workers(scheduler))
+
+    def compute(folder: Path) -> dict[str, pd.DataFrame]:
+        with open_scheduler(scheduler) as runner:
+            door = inspect_catalog(dataset.parts, survey, where, runner)
+            (folder / CANDIDATES).mkdir()
+            flows = runner.map(_kinematic_part, list(enumerate(dataset.parts)), survey, door.duplicated, config.n_mc,
+                               config.stream("kinematics"), str(folder / CANDIDATES), len(dataset.parts) > 1,
+                               door.text_ids)
+        flow = cuts.add_flows(flows)
         notes = []
-        if len(table) == 0:
-            notes.append(f"kinematics: no stars pass the cuts ({len(dataset.catalog):,} read)")
+        if int(flow["remaining"].iloc[-2 if moving else -1]) == 0:  # before the halo cut
+            notes.append(f"kinematics: no stars pass the cuts ({door.rows:,} read)")
         if not moving:
             notes.append(f"kinematics: survey {survey.name!r} maps no proper motions and radial velocities, so "
                          "velocities, membership and the halo cut are skipped; the run uses positions only")
-        values = kinematics.kinematics_table(table, config.n_mc, config.stream("kinematics"), progress)
-        probs = membership.membership(values["vR"], values["vphi"], values["vz"]).set_index(table.index)
-        if not moving:
-            probs[:] = np.nan
-        candidates = pd.concat([table[["id", "ra", "dec"]], values, table[["feh"]],
-                                table[["feh_error"]].rename(columns={"feh_error": "feh_err"}), probs],
-                               axis=1)[list(SAMPLE_COLUMNS)]
-        flow = passed.flow
-        if moving:
-            flow = cuts.apply_cuts(candidates, (membership.HALO_CUT,), flow=flow).flow
-        return KinematicSample(candidates.reset_index(drop=True), flow, tuple(notes))
+        return {"flow": flow, "notes": pd.DataFrame({"note": notes}, dtype=object)}
 
-    return cached("kinematics", _params(dataset, config, KINEMATICS_SETTINGS), compute, KinematicSample.from_tables)
+    tables, folder = cached_parts("kinematics", _params(dataset, config, KINEMATICS_SETTINGS), compute)
+    parts = tuple(sorted((folder / CANDIDATES).glob("part-*.parquet")))
+    return KinematicSample(tables["flow"], parts, moving, tuple(tables["notes"]["note"].astype(str)))
+
+
+def sample_writer(kinematic: KinematicSample) -> PartedTable:
+    """The final sample as a partitioned table: each partition's candidates through the halo cut."""
+    return PartedTable(kinematic.parts, partial(_in_sample, moving=kinematic.moving))
 
 
 @dataclass(frozen=True)
@@ -134,17 +217,40 @@ def binnings(config: RunConfig) -> tuple[gradients.Binning, gradients.Binning]:
     return gradients.radial_binning(config.radial_z_edges), gradients.vertical_binning(config.vertical_r_edges)
 
 
-def gradient_fits(dataset: Dataset, config: RunConfig | None = None, progress: bool = False) -> GradientResults:
-    """Fit the radial and vertical gradients of ``dataset``'s final sample (cached)."""
+def _gradient_part(path: Path, chosen: tuple[gradients.Binning, ...], moving: bool) -> list[list[line_sums.BinSums]]:
+    """One partition's per-bin sums for each binning, from its sample stars."""
+    table = _in_sample(pd.read_parquet(path, columns=list(GRADIENT_COLUMNS)), moving)
+    coords = gradients.coordinates(table)
+    out = []
+    for binning in chosen:
+        index = gradients.bin_index(table, binning)
+        x, x_err = coords[binning.x].to_numpy(), coords[f"{binning.x}_err"].to_numpy()
+        feh, feh_err, ids = table["feh"].to_numpy(), table["feh_err"].to_numpy(), table["id"].to_numpy()
+        out.append([line_sums.bin_sums(ids[index == k], x[index == k], feh[index == k], x_err[index == k],
+                                       feh_err[index == k]) for k in range(len(binning.edges) - 1)])
+    return out
+
+
+def _merge_gradient_sums(a: list[list[line_sums.BinSums]], b: list[list[line_sums.BinSums]]
+                         ) -> list[list[line_sums.BinSums]]:
+    return [[line_sums.merge(x, y) for x, y in zip(one, two)] for one, two in zip(a, b)]
+
+
+def gradient_fits(dataset: Dataset, config: RunConfig | None = None, progress: bool = False,
+                  scheduler: str | Scheduler = "single") -> GradientResults:
+    """Fit the radial and vertical gradients of ``dataset``'s final sample (cached), from per-bin sums."""
     config = config or RunConfig()
     radial, vertical = binnings(config)
 
     def compute() -> GradientResults:
-        sample = kinematic_sample(dataset, config, progress).sample
+        with open_scheduler(scheduler) as runner:
+            kinematic = kinematic_sample(dataset, config, progress, runner)
+            sums = runner.map_reduce(_gradient_part, kinematic.parts, _merge_gradient_sums, (radial, vertical),
+                                     kinematic.moving)
         return GradientResults(*(
-            gradients.fit_gradients(sample, binning, min_stars=config.min_stars, n_walkers=config.n_walkers,
-                                    n_steps=config.n_steps, seed=config.stream(binning.name), progress=progress)
-            for binning in (radial, vertical)))
+            line_sums.fit_binned(part, binning, min_stars=config.min_stars, n_walkers=config.n_walkers,
+                                 n_steps=config.n_steps, seed=config.stream(binning.name))
+            for part, binning in zip(sums, (radial, vertical))))
 
     def load(tables: dict[str, pd.DataFrame]) -> GradientResults:
         return GradientResults(*(gradients.Gradients.from_tables(
@@ -155,21 +261,35 @@ def gradient_fits(dataset: Dataset, config: RunConfig | None = None, progress: b
 
 @dataclass(frozen=True)
 class AzimuthalResults:
-    """Stars near the plane with their residuals, the plane's radial fit, the profiles, the two tests and notes."""
+    """Stars near the plane with their residuals, the plane's radial fit, the profiles, the two tests and notes.
+
+    ``residuals`` (and :attr:`stars`) are in the order of the stars' ids.
+    """
 
     plane_fit: pd.Series  # m, m_err, b, b_err, lam, lam_err, n, tau, n_eff, reliable of [Fe/H] against R
     residuals: pd.DataFrame  # per star: residual (from the fit) and delta (from the ring mean)
     profile: pd.DataFrame  # azimuthal.PROFILE_COLUMNS
     tests: dict  # p_value, statistic, arm_contrast (of the residual), arm_contrast_ring (of δ), ... (azimuthal_tests.json)
     null: np.ndarray  # the permutation null distribution
-    stars: pd.DataFrame = field(default_factory=pd.DataFrame)  # the final sample with |Z| < z_max, plus the residuals
     notes: tuple[str, ...] = ()
+    near_plane: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def stars(self) -> pd.DataFrame:
+        """The final sample with |Z| below the limit (every column, by id), with ``predicted``, ``residual``, ``delta``.
+
+        Read from the kinematic stage's partitions on first use.
+        """
+        stars = self.near_plane() if self.near_plane else pd.DataFrame()
+        if stars.empty:
+            return stars
+        return stars.assign(predicted=self.plane_fit["m"] * stars["R"] + self.plane_fit["b"], **self.residuals)
 
     def to_tables(self) -> dict[str, pd.DataFrame]:
         """The cache's form (the stars are rebuilt from the kinematic stage)."""
         return {"plane_fit": self.plane_fit.to_frame().T, "residuals": self.residuals, "profile": self.profile,
                 "tests": _one_row(self.tests), "null": pd.DataFrame({"statistic": self.null}),
-                "notes": pd.DataFrame({"note": list(self.notes)})}
+                "notes": pd.DataFrame({"note": list(self.notes)}, dtype=object)}
 
     @classmethod
     def from_tables(cls, tables: dict[str, pd.DataFrame]) -> AzimuthalResults:
@@ -179,23 +299,62 @@ class AzimuthalResults:
                    notes=tuple(tables["notes"]["note"].astype(str)))
 
 
-def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None, progress: bool = False
-                       ) -> AzimuthalResults:
-    """Residuals from the radial gradient near the plane, ⟨δ[Fe/H]⟩(φ) and the tests for structure (cached)."""
+def _near_plane_part(path: Path, z_max: float, moving: bool, columns: tuple[str, ...] | None) -> pd.DataFrame:
+    """One partition's sample stars with |Z| < z_max (only ``columns``; None: all)."""
+    table = _in_sample(pd.read_parquet(path, columns=None if columns is None else list(columns)), moving)
+    return table.loc[table["Z"].abs() < z_max]
+
+
+def _near_plane_sums(path: Path, z_max: float, moving: bool) -> tuple[line_sums.BinSums, pd.DataFrame]:
+    """One partition's share of the azimuthal stage: the plane fit's sums and the few columns the rest reads."""
+    table = _near_plane_part(path, z_max, moving, AZIMUTHAL_COLUMNS)
+    sums = line_sums.bin_sums(table["id"].to_numpy(), table["R"], table["feh"], table["R_err"], table["feh_err"])
+    return sums, table[list(GATHERED_COLUMNS)]
+
+
+def _merge_near_plane(a: tuple[line_sums.BinSums, pd.DataFrame], b: tuple[line_sums.BinSums, pd.DataFrame]
+                      ) -> tuple[line_sums.BinSums, pd.DataFrame]:
+    return line_sums.merge(a[0], b[0]), pd.concat([a[1], b[1]], ignore_index=True)
+
+
+def _concat_pair(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([a, b], ignore_index=True)
+
+
+def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None, progress: bool = False,
+                       scheduler: str | Scheduler = "single") -> AzimuthalResults:
+    """Residuals from the radial gradient near the plane, ⟨δ[Fe/H]⟩(φ) and the tests for structure (cached).
+
+    The plane's radial fit adds up per-partition sums; only the stars with
+    |Z| below ``azimuthal_z_max`` are gathered, with the five columns the
+    rest reads (:data:`GATHERED_COLUMNS`), sorted by id before any step that
+    depends on their order (the ring means, the shuffles, the bootstrap).
+    """
     config = config or RunConfig()
-    sample = kinematic_sample(dataset, config, progress).sample
-    stars = sample.loc[sample["Z"].abs() < config.azimuthal_z_max].reset_index(drop=True)
-    in_annuli = sum(int(stars["R"].between(lo, hi, inclusive="left").sum()) for lo, hi in config.annuli)
-    if len(stars) < config.min_stars or in_annuli == 0:
-        ranges = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in config.annuli)
-        raise StageError(f"{len(stars):,} stars with |Z| < {config.azimuthal_z_max:g} kpc ({in_annuli:,} of them in "
-                         f"{ranges} kpc); the plane's fit needs at least {config.min_stars:,} and the profiles some "
-                         "in the annuli")
+    params = _params(dataset, config, AZIMUTHAL_SETTINGS)
+
+    def near_plane() -> pd.DataFrame:
+        with open_scheduler("single") as runner:
+            kinematic = kinematic_sample(dataset, config, progress, runner)
+            stars = runner.map_reduce(_near_plane_part, kinematic.parts, _concat_pair, config.azimuthal_z_max,
+                                      kinematic.moving, None)
+        return stars.sort_values("id", kind="stable").reset_index(drop=True)
 
     def compute() -> AzimuthalResults:
+        with open_scheduler(scheduler) as runner:
+            kinematic = kinematic_sample(dataset, config, progress, runner)
+            sums, stars = runner.map_reduce(_near_plane_sums, kinematic.parts, _merge_near_plane,
+                                            config.azimuthal_z_max, kinematic.moving)
+        stars = stars.sort_values("id", kind="stable").reset_index(drop=True)
+        in_annuli = sum(int(stars["R"].between(lo, hi, inclusive="left").sum()) for lo, hi in config.annuli)
+        if len(stars) < config.min_stars or in_annuli == 0:
+            ranges = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in config.annuli)
+            raise StageError(f"{len(stars):,} stars with |Z| < {config.azimuthal_z_max:g} kpc ({in_annuli:,} of them "
+                             f"in {ranges} kpc); the plane's fit needs at least {config.min_stars:,} and the profiles "
+                             "some in the annuli")
         fit_stream, test_stream, arm_stream, ring_stream = config.stream("azimuthal").spawn(4)
-        fit = fitting.fit_line(stars["R"], stars["feh"], stars["R_err"], stars["feh_err"],
-                               n_walkers=config.n_walkers, n_steps=config.n_steps, seed=fit_stream, progress=progress)
+        fit = line_sums.fit_sums(sums, n_walkers=config.n_walkers, n_steps=config.n_steps,
+                                 seed=np.random.default_rng(fit_stream))
         residual = azimuthal.residual_from_fit(stars, fit.m, fit.b)
         delta = azimuthal.delta_from_ring_mean(stars["R"], stars["feh"], config.ring_width)
         edges = azimuthal.phi_edges(stars["phi"], config.phi_bin_deg)
@@ -214,12 +373,10 @@ def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None, progre
         notes = [f"azimuthal: permutation test {test.status}" if test.p_value is None else "",
                  f"azimuthal: arm contrast {arms.status}" if arms.contrast is None else "",
                  "" if fit.reliable else f"azimuthal: the plane's radial fit is unreliable: {fit.warning()}"]
-        notes = tuple(note for note in notes if note)
         return AzimuthalResults(plane, pd.DataFrame({"residual": residual, "delta": delta}),
                                 azimuthal.azimuthal_profile(stars, delta, edges, config.annuli), tests, test.null,
-                                notes=notes)
+                                tuple(note for note in notes if note))
 
-    result = cached("azimuthal", _params(dataset, config, AZIMUTHAL_SETTINGS), compute, AzimuthalResults.from_tables)
-    plane = result.plane_fit
-    near = stars.assign(predicted=plane["m"] * stars["R"] + plane["b"], **result.residuals)
-    return AzimuthalResults(plane, result.residuals, result.profile, result.tests, result.null, near, result.notes)
+    result = cached("azimuthal", params, compute, AzimuthalResults.from_tables)
+    return AzimuthalResults(result.plane_fit, result.residuals, result.profile, result.tests, result.null,
+                            result.notes, near_plane)

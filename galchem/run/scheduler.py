@@ -1,0 +1,150 @@
+"""Where the per-partition work runs: Dask, in this process, on this machine's cores, or on a cluster.
+
+``--scheduler`` (and :func:`open_scheduler`) takes
+
+* ``single`` (the default): Dask's synchronous scheduler, in this process,
+  one partition after the other (the kinematics still use every core);
+* ``local``: a ``dask.distributed.LocalCluster`` of :data:`LOCAL_WORKERS`
+  worker processes on this machine;
+* an address (``tcp://host:8786``, or ``host:port``): an existing Dask
+  cluster, whose workers must see the same file system (the catalogue, the
+  cache folder) and run the same galchem.
+
+The choice never changes a result: each star's random numbers are keyed by
+its id, sums are accumulated in double-double and rounded once, and gathered
+stars are sorted by id, so the same seed gives the same tables on any
+scheduler, with any number of workers and any partitioning.  Work is
+expressed with ``dask.delayed``: one task per partition, and reductions as a
+binary tree of combining tasks, so no process ever holds more than two
+partial results of a reduction at once.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from galchem.errors import GalchemError
+
+__all__ = ["LOCAL_WORKERS", "SCHEDULERS", "Scheduler", "check_scheduler", "open_scheduler", "planned_workers"]
+
+LOCAL_WORKERS = 2
+"""Worker processes of ``--scheduler local`` (one per core of the study's machine)."""
+
+SCHEDULERS = "single, local or the address of a Dask scheduler (tcp://host:port)"
+
+CONNECT_SECONDS = 5
+"""How long to try reaching a cluster's scheduler before giving up."""
+
+_ADDRESS = re.compile(r"^(tcp|tls|inproc|ws|wss|ucx)://\S+$|^[A-Za-z0-9_.\-]+:\d{1,5}$")
+
+T = TypeVar("T")
+
+
+def check_scheduler(spec: str) -> str:
+    """``spec`` if it names a scheduler; else one line saying what is allowed."""
+    if spec in ("single", "local") or _ADDRESS.match(spec or ""):
+        return spec
+    raise GalchemError(f"unknown --scheduler {spec!r}: use {SCHEDULERS}")
+
+
+class Scheduler:
+    """An open scheduler: maps a function over partitions and reduces the results, on Dask."""
+
+    def __init__(self, spec: str, client: Any = None) -> None:
+        self.spec = spec
+        self._client = client
+
+    @property
+    def workers(self) -> int:
+        """Processes working in parallel (1 for ``single``)."""
+        if self._client is None:
+            return 1
+        return max(1, len(self._client.scheduler_info().get("workers", {})))
+
+    def _compute(self, *values: Any) -> tuple:
+        import dask
+
+        if self._client is None:
+            return dask.compute(*values, scheduler="synchronous")
+        return tuple(self._client.compute(list(values), sync=True))
+
+    def map(self, function: Callable[..., T], items: Sequence, *args: Any) -> list[T]:
+        """``[function(item, *args) for item in items]``, one task per item, results in order."""
+        from dask import delayed
+
+        task = delayed(function, pure=False)
+        return list(self._compute(*[task(item, *args) for item in items]))
+
+    def map_reduce(self, function: Callable[..., T], items: Sequence, combine: Callable[[T, T], T], *args: Any) -> T:
+        """``function`` on every item, then ``combine`` pairwise in a fixed binary tree (item order kept)."""
+        from dask import delayed
+
+        if not items:
+            raise ValueError("nothing to reduce")
+        task, merge = delayed(function, pure=False), delayed(combine, pure=False)
+        level = [task(item, *args) for item in items]
+        while len(level) > 1:
+            level = [merge(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
+                     for i in range(0, len(level), 2)]
+        return self._compute(level[0])[0]
+
+
+def planned_workers(spec: str | Scheduler) -> int:
+    """Processes that will work on partitions at once on this machine (a remote cluster's count as one here)."""
+    if isinstance(spec, Scheduler):
+        return spec.workers if spec.spec == "local" else 1
+    return LOCAL_WORKERS if spec == "local" else 1
+
+
+def _probe(address: str) -> None:
+    """Fail at once (OSError) when nothing listens at a TCP address, rather than retrying until the timeout."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if not address.startswith(("tcp://", "tls://")) and "://" in address:
+        return
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.hostname and parts.port:
+        with socket.create_connection((parts.hostname, parts.port), timeout=CONNECT_SECONDS):
+            pass
+
+
+@contextmanager
+def open_scheduler(spec: str | Scheduler = "single") -> Iterator[Scheduler]:
+    """A :class:`Scheduler` for ``spec`` (module docstring), closed (and its local cluster stopped) on exit.
+
+    An address that answers no Dask scheduler within :data:`CONNECT_SECONDS`
+    is one :class:`GalchemError` line.
+    """
+    if isinstance(spec, Scheduler):
+        yield spec
+        return
+    check_scheduler(spec)
+    if spec == "single":
+        yield Scheduler(spec)
+        return
+    from dask.distributed import Client, LocalCluster
+
+    if spec == "local":
+        cluster = LocalCluster(n_workers=LOCAL_WORKERS, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+        try:
+            yield Scheduler(spec, client)
+        finally:
+            client.close()
+            cluster.close()
+        return
+    try:
+        _probe(spec)
+        client = Client(spec, timeout=f"{CONNECT_SECONDS}s")
+    except (OSError, TimeoutError, ValueError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        raise GalchemError(f"--scheduler {spec}: no Dask scheduler answers there ({reason})") from None
+    try:
+        yield Scheduler(spec, client)
+    finally:
+        client.close()
