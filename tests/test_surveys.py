@@ -15,6 +15,7 @@ from galchem.data.files import write_table
 from galchem.data.sources import read_catalog
 from galchem.data.surveys import Survey, SurveyError, builtin_surveys, load_survey
 from galchem.errors import ContractError, GalchemError
+from galchem.run.config import RunConfig
 
 APOGEE_TOML = '''
 name = "apogee-dr17"
@@ -186,7 +187,7 @@ def test_a_survey_without_velocities_runs_positionally(lamost_mock, tmp_path, ca
     survey = Survey.from_dict({**text, "name": "positions-only"})
     out = tmp_path / "res"
     from galchem.run.analysis import analyse
-    result = analyse(survey, str(path), cli.RunConfig(n_mc=20, n_steps=60, n_permutations=5, n_boot=5))
+    result = analyse(survey, str(path), RunConfig(n_mc=20, n_steps=60, n_permutations=5, n_boot=5))
     assert any("positions only" in note for note in result.notes)
     assert "velocities" not in result.kinematic.flow["cut"].tolist()
     assert result.kinematic.sample["vR"].isna().all() and result.kinematic.sample["R_err"].gt(0).all()
