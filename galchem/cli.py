@@ -187,22 +187,10 @@ def _analyse(args: argparse.Namespace) -> None:
     written = write_outputs(result.outputs(), args.out, inputs, config.to_dict())
     print(f"wrote {len(written)} files to {args.out}: {', '.join(p.name for p in written)}")
     if result.azimuthal is not None:
-        print(f"azimuthal: {describe_tests(result.azimuthal.tests)}")
+        from galchem.report.azimuthal_summary import tests_line
+
+        print(f"azimuthal: {tests_line(result.azimuthal.tests)}")
     print(f"done in {time.perf_counter() - t0:.1f} s")
-
-
-def describe_tests(tests: dict) -> str:
-    """The azimuthal tests in one line, saying plainly what was not computed."""
-    p_value = tests.get("p_value")
-    contrast = tests.get("arm_contrast")
-    first = f"p = {p_value:.3g}" if _number(p_value) else f"permutation test {tests.get('p_value_status')}"
-    second = (f"arm contrast {contrast:+.4f} ± {tests['arm_contrast_err']:.4f} dex" if _number(contrast)
-              else f"arm contrast {tests.get('arm_contrast_status')}")
-    return f"{first}; {second}"
-
-
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and value == value
 
 
 def _fetch(args: argparse.Namespace) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["arm_contrast_status", "is_number", "p_value_sentence"]
+__all__ = ["arm_contrast_status", "is_number", "p_value_sentence", "tests_line"]
 
 
 def is_number(value: object) -> bool:
@@ -35,3 +35,12 @@ def arm_contrast_status(tests: dict) -> str:
     """Why the arm contrast is missing, or an empty string when it was computed."""
     return "" if is_number(tests.get("arm_contrast")) else _status(tests, "arm_contrast_status")
 
+
+
+def tests_line(tests: dict) -> str:
+    """The azimuthal tests in one plain-text line (for the command line), saying what was not computed."""
+    p_value, contrast = tests.get("p_value"), tests.get("arm_contrast")
+    first = f"p = {p_value:.3g}" if is_number(p_value) else f"permutation test {_status(tests, 'p_value_status')}"
+    second = (f"arm contrast {contrast:+.4f} ± {tests['arm_contrast_err']:.4f} dex" if is_number(contrast)
+              else f"arm contrast {arm_contrast_status(tests)}")
+    return f"{first}; {second}"
