@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import cached_property, partial, reduce
 from pathlib import Path
 
 import numpy as np
@@ -305,16 +305,22 @@ def _near_plane_part(path: Path, z_max: float, moving: bool, columns: tuple[str,
     return table.loc[table["Z"].abs() < z_max]
 
 
-def _near_plane_sums(path: Path, z_max: float, moving: bool) -> tuple[line_sums.BinSums, pd.DataFrame]:
+def _near_plane_sums(path: Path, z_max: float, moving: bool) -> tuple[line_sums.BinSums, dict[str, np.ndarray]]:
     """One partition's share of the azimuthal stage: the plane fit's sums and the few columns the rest reads."""
     table = _near_plane_part(path, z_max, moving, AZIMUTHAL_COLUMNS)
     sums = line_sums.bin_sums(table["id"].to_numpy(), table["R"], table["feh"], table["R_err"], table["feh_err"])
-    return sums, table[list(GATHERED_COLUMNS)]
+    return sums, {name: table[name].to_numpy() for name in GATHERED_COLUMNS}
 
 
-def _merge_near_plane(a: tuple[line_sums.BinSums, pd.DataFrame], b: tuple[line_sums.BinSums, pd.DataFrame]
-                      ) -> tuple[line_sums.BinSums, pd.DataFrame]:
-    return line_sums.merge(a[0], b[0]), pd.concat([a[1], b[1]], ignore_index=True)
+def _gather_by_id(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """Partitions' columns as one table sorted by id, never holding much more than one copy of them."""
+    columns = {}
+    for name in GATHERED_COLUMNS:  # each partition's column is released once it is copied
+        columns[name] = np.concatenate([part.pop(name) for part in parts])
+    order = np.argsort(columns["id"], kind="stable")
+    for name in GATHERED_COLUMNS:
+        columns[name] = columns[name][order]
+    return pd.DataFrame(columns, copy=False)
 
 
 def _concat_pair(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
@@ -343,9 +349,10 @@ def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None, progre
     def compute() -> AzimuthalResults:
         with open_scheduler(scheduler) as runner:
             kinematic = kinematic_sample(dataset, config, progress, runner)
-            sums, stars = runner.map_reduce(_near_plane_sums, kinematic.parts, _merge_near_plane,
-                                            config.azimuthal_z_max, kinematic.moving)
-        stars = stars.sort_values("id", kind="stable").reset_index(drop=True)
+            shares = runner.map(_near_plane_sums, kinematic.parts, config.azimuthal_z_max, kinematic.moving)
+        sums = reduce(line_sums.merge, [share[0] for share in shares])
+        stars = _gather_by_id([share[1] for share in shares])
+        del shares
         in_annuli = sum(int(stars["R"].between(lo, hi, inclusive="left").sum()) for lo, hi in config.annuli)
         if len(stars) < config.min_stars or in_annuli == 0:
             ranges = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in config.annuli)
