@@ -24,6 +24,7 @@ less than one part in a million; ``method="exact"`` keeps one group per star.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import emcee
 import numpy as np
@@ -201,14 +202,19 @@ class LineFit:
                 "lam": self.lam, "lam_err": self.lam_err}
 
 
-def _start(data: LineData, bounds, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Maximum-likelihood (m, b, lam), starting from ordinary least squares."""
-    m0, b0 = np.polyfit(x, y, 1)
+def _maximum_likelihood(data: LineData, bounds, guess) -> np.ndarray:
+    """The maximum-likelihood (m, b, lam), sought by Nelder-Mead from ``guess`` (kept if the search fails)."""
     lo, hi = np.array(bounds).T
-    guess = np.clip([m0, b0, np.std(y - m0 * x - b0) / 2], lo + 1e-6, hi - 1e-6)
+    guess = np.clip(np.asarray(guess, dtype=float), lo + 1e-6, hi - 1e-6)
     result = minimize(lambda t: -log_probability(t, data, bounds)[0], guess, method="Nelder-Mead",
                       options={"xatol": 1e-7, "fatol": 1e-7, "maxiter": 4000})
     return result.x if np.isfinite(result.fun) else guess
+
+
+def _least_squares_guess(x: np.ndarray, y: np.ndarray) -> list[float]:
+    """(m, b, lam) from ordinary least squares: the optimiser's starting point."""
+    m0, b0 = np.polyfit(x, y, 1)
+    return [m0, b0, np.std(y - m0 * x - b0) / 2]
 
 
 def start_walkers(
@@ -250,9 +256,22 @@ def fit_line(
     if method not in ("exact", "grouped"):
         raise FitError(f"method must be 'auto', 'exact' or 'grouped', not {method!r}")
     data = LineData.from_points(x, y, x_err, y_err, xy_cov, BINS_PER_DEX if method == "grouped" else None)
-    best = _start(data, bounds, x, y)
+    best = _maximum_likelihood(data, bounds, _least_squares_guess(x, y))
+    return _sample(data, best, n_walkers=n_walkers, n_steps=n_steps, burn_in=burn_in, seed=seed, bounds=bounds,
+                   method=method, progress=progress)
+
+
+def _sample(data: LineData, best: np.ndarray, *, n_walkers: int, n_steps: int, burn_in: int | None, seed, bounds,
+            method: str, progress: bool = False) -> LineFit:
+    """Sample the posterior with emcee from a ball around ``best``; summarise the chain.
+
+    The log-probability is handed to the sampler directly rather than through
+    emcee's wrapper, which prints a traceback for any exception -- Ctrl-C
+    included -- before re-raising it.
+    """
     initial, random_state = start_walkers(best, bounds, n_walkers, np.random.default_rng(seed))
     sampler = emcee.EnsembleSampler(n_walkers, 3, log_probability, vectorize=True, args=(data, bounds))
+    sampler.log_prob_fn = partial(log_probability, data=data, bounds=bounds)
     sampler.random_state = random_state
     sampler.run_mcmc(initial, n_steps, progress=progress)
     tau = sampler.get_autocorr_time(quiet=True, tol=0) if n_steps >= 50 else np.full(3, float(n_steps))
@@ -263,8 +282,9 @@ def fit_line(
     median, spread = np.median(kept, axis=0), np.std(kept, axis=0)
     return LineFit(
         m=median[0], m_err=spread[0], b=median[1], b_err=spread[1], lam=median[2], lam_err=spread[2],
-        n=int(x.size), chain=chain, burn_in=burn_in, acceptance_fraction=float(np.mean(sampler.acceptance_fraction)),
-        autocorr_time=np.asarray(tau), max_likelihood=best, method=method,
+        n=int(round(float(np.sum(data.n)))), chain=chain, burn_in=burn_in,
+        acceptance_fraction=float(np.mean(sampler.acceptance_fraction)), autocorr_time=np.asarray(tau),
+        max_likelihood=best, method=method,
     )
 
 
@@ -278,23 +298,6 @@ def fit_line_data(data: LineData, guess, *, n_walkers: int = 10, n_steps: int = 
     maximum-likelihood point is sought from ``guess`` = (m, b, lam), then the
     posterior is sampled exactly as :func:`fit_line` does.
     """
-    lo, hi = np.array(bounds).T
-    guess = np.clip(np.asarray(guess, dtype=float), lo + 1e-6, hi - 1e-6)
-    result = minimize(lambda t: -log_probability(t, data, bounds)[0], guess, method="Nelder-Mead",
-                      options={"xatol": 1e-7, "fatol": 1e-7, "maxiter": 4000})
-    best = result.x if np.isfinite(result.fun) else guess
-    initial, random_state = start_walkers(best, bounds, n_walkers, np.random.default_rng(seed))
-    sampler = emcee.EnsembleSampler(n_walkers, 3, log_probability, vectorize=True, args=(data, bounds))
-    sampler.random_state = random_state
-    sampler.run_mcmc(initial, n_steps)
-    tau = sampler.get_autocorr_time(quiet=True, tol=0) if n_steps >= 50 else np.full(3, float(n_steps))
-    burn_in = int(min(max(3 * np.max(tau), n_steps // 5), n_steps // 2))
-    chain = sampler.get_chain()
-    kept = chain[burn_in:].reshape(-1, 3)
-    median, spread = np.median(kept, axis=0), np.std(kept, axis=0)
-    return LineFit(
-        m=median[0], m_err=spread[0], b=median[1], b_err=spread[1], lam=median[2], lam_err=spread[2],
-        n=int(round(float(np.sum(data.n)))), chain=chain, burn_in=burn_in,
-        acceptance_fraction=float(np.mean(sampler.acceptance_fraction)), autocorr_time=np.asarray(tau),
-        max_likelihood=best, method=method,
-    )
+    best = _maximum_likelihood(data, bounds, guess)
+    return _sample(data, best, n_walkers=n_walkers, n_steps=n_steps, burn_in=None, seed=seed, bounds=bounds,
+                   method=method)
