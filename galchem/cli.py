@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # imported when used: the command starts (and answers Ctrl-C) before numpy and pandas load
     from galchem.run.config import RunConfig
 
-__all__ = ["main", "parser"]
+__all__ = ["main", "parser", "run"]
 
 RUN_OPTIONS = {
     "n_mc": "Monte Carlo realisations per star",
@@ -313,5 +314,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> None:
+    """The ``galchem`` program: :func:`main`, then exit with its status.
+
+    Once the work is done, Ctrl-C is ignored, so an interrupt that arrives
+    while the interpreter shuts down cannot turn a finished run into a
+    process killed by a signal.
+    """
+    status = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
