@@ -31,7 +31,7 @@ import pandas as pd
 
 from galchem.errors import ContractError
 
-__all__ = ["CANONICAL_UNITS", "ROLES", "VELOCITY_ROLES", "Role", "canonical_table", "describe", "role", "unit_factor"]
+__all__ = ["CANONICAL_UNITS", "ROLES", "VELOCITY_ROLES", "Role", "canonical_table", "describe", "require_columns", "role", "unit_factor"]
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,16 @@ def _ids(values, where: str) -> np.ndarray:
     return text.str.strip().to_numpy(dtype=object)
 
 
+def require_columns(present, survey, where: str) -> None:
+    """Refuse, in one line naming each missing column and its role, a file that lacks a column the survey names."""
+    present = set(present)
+    absent = [column for column in survey.file_columns() if column not in present]
+    if absent:
+        roles = {column: name for name, column in survey.columns.items()}
+        listing = ", ".join(f"{c} (role {roles[c]})" if c in roles else f"{c} (read by a cut)" for c in absent)
+        raise ContractError(f"{where}: missing column(s) that survey {survey.name!r} names: {listing}")
+
+
 def canonical_table(table: pd.DataFrame, file_units: Mapping[str, str], survey, where: str) -> pd.DataFrame:
     """The canonical table of a catalogue read from a file (see the module docstring).
 
@@ -134,12 +144,7 @@ def canonical_table(table: pd.DataFrame, file_units: Mapping[str, str], survey, 
     contract's file units (:data:`ROLES`) to the rest.  ``where`` names the
     file in messages.
     """
-    needed = survey.file_columns()
-    missing = [column for column in needed if column not in table.columns]
-    if missing:
-        roles = {column: name for name, column in survey.columns.items()}
-        listing = ", ".join(f"{c} (role {roles[c]})" if c in roles else f"{c} (read by a cut)" for c in missing)
-        raise ContractError(f"{where}: missing column(s) that survey {survey.name!r} names: {listing}")
+    require_columns(table.columns, survey, where)
     if len(table) == 0:
         raise ContractError(f"{where}: the table has no rows")
     out = {"id": _ids(table[survey.columns["id"]], f"{where}: column {survey.columns['id']!r} (role id)")}

@@ -200,15 +200,11 @@ def _check_schemas(folder: Path, paths: list[Path], survey: Survey) -> None:
     import pyarrow.parquet as pq
 
     needed = survey.file_columns()
-    roles = {column: name for name, column in survey.columns.items()}
     first: dict[str, str] | None = None
     for path in paths:
         with files.readable(path, "parquet"):
             schema = pq.read_schema(path)
-        absent = [c for c in needed if c not in schema.names]
-        if absent:
-            listing = ", ".join(f"{c} (role {roles[c]})" if c in roles else f"{c} (read by a cut)" for c in absent)
-            raise ContractError(f"{path}: missing column(s) that survey {survey.name!r} names: {listing}")
+        contract.require_columns(schema.names, survey, str(path))
         types = {c: str(schema.field(c).type) for c in needed}
         if first is None:
             first = types

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from galchem.data import files, mock, partitions
+from galchem.data import contract, files, mock, partitions
 from galchem.data.surveys import Survey, load_survey
 from galchem.errors import ContractError, GalchemError
 from galchem.run.cache import stage_key
@@ -87,12 +87,7 @@ def _catalog_parts(path: Path, survey: Survey) -> tuple[partitions.FilePart, ...
         files.table_format(path)
         if not path.is_file():
             raise ContractError(f"{path}: no such file")
-        present = set(files.column_names(path))
-        absent = [column for column in survey.file_columns() if column not in present]
-        if absent:
-            roles = {column: name for name, column in survey.columns.items()}
-            listing = ", ".join(f"{c} (role {roles[c]})" if c in roles else f"{c} (read by a cut)" for c in absent)
-            raise ContractError(f"{path}: missing column(s) that survey {survey.name!r} names: {listing}")
+        contract.require_columns(files.column_names(path), survey, str(path))
     return partitions.list_parts(path, survey)
 
 
