@@ -40,7 +40,7 @@ RUN_OPTIONS = {
     "n_boot": "bootstrap resamples of the arm contrast",
     "seed": "seed of the analysis (each stage draws from its own child stream)",
     "mock_seed": "seed of the mock Galaxy",
-    "mock_stars": "candidate rows of the mock (default: the study's size)",
+    "mock_stars": "candidate rows of the mock",
 }
 """The run settings the command line exposes as ``--n-mc`` and so on; their defaults are RunConfig's."""
 
