@@ -45,6 +45,10 @@ RUN_OPTIONS = {
 """The run settings the command line exposes as ``--n-mc`` and so on; their defaults are RunConfig's."""
 
 
+STUDY_SIZE = "the study's size"
+"""How help texts name a default of None for the mock's size."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error in one line (exit 2), like every other input problem."""
 
@@ -89,7 +93,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     for name, help_text in RUN_OPTIONS.items():
         default = getattr(defaults, name)
         p.add_argument(f"--{name.replace('_', '-')}", type=_setting(name), default=None, metavar="N",
-                       help=f"{help_text} (default {'the study' if default is None else default})")
+                       help=f"{help_text} (default {STUDY_SIZE if default is None else default})")
 
 
 def run_config(args: argparse.Namespace, base: RunConfig | None = None) -> RunConfig:

@@ -57,7 +57,7 @@ def test_command_line_defaults_come_from_the_run_configuration():
     for name in cli.RUN_OPTIONS:
         assert actions[name].default is None, f"--{name} has a default of its own"
         default = getattr(RunConfig(), name)
-        assert f"default {'the study' if default is None else default}" in actions[name].help
+        assert f"default {cli.STUDY_SIZE if default is None else default}" in actions[name].help
     mock = parser._subparsers._group_actions[0].choices["mock"]
     assert {a.dest: a.default for a in mock._actions}["seed"] == RunConfig().mock_seed
 
