@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from galchem.analysis import azimuthal, fitting, gradients
+from galchem.analysis import azimuthal, fitting, gradients, profile
 from galchem.data import cuts
 from galchem.data.sources import Dataset
 from galchem.errors import GalchemError
@@ -26,17 +26,18 @@ from galchem.run.cache import cached
 from galchem.run.config import RunConfig
 
 __all__ = ["AzimuthalResults", "GradientResults", "KinematicSample", "SAMPLE_COLUMNS", "StageError", "azimuthal_analysis",
-           "gradient_fits", "kinematic_sample"]
+           "gradient_fits", "kinematic_sample", "profile_edges"]
 
 SAMPLE_COLUMNS = ("id", "ra", "dec", *(
     name for quantity in kinematics.QUANTITIES for name in (quantity, f"{quantity}_err")
-), "feh", "feh_err", "p_thin", "p_thick", "p_halo")
-"""The columns of the analysed sample (``sample.parquet``)."""
+), "feh", "feh_err", "p_thin", "p_thick", "p_halo", *kinematics.COVARIANCES)
+"""The columns of the analysed sample (``sample.parquet``); the membership probabilities follow ``halo_rule``."""
 
-KINEMATICS_SETTINGS = ("seed", "n_mc")
-GRADIENT_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "radial_z_edges", "vertical_r_edges", "min_stars")
-AZIMUTHAL_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "annuli", "azimuthal_z_max", "phi_bin_deg",
-                      "ring_width", "n_permutations", "n_boot")
+KINEMATICS_SETTINGS = ("seed", "n_mc", "halo_rule")
+GRADIENT_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "max_steps", "radial_z_edges", "vertical_r_edges",
+                     "min_stars")
+AZIMUTHAL_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "max_steps", "annuli", "azimuthal_z_max",
+                      "phi_bin_deg", "ring_width", "n_permutations", "n_boot", "radial_z_edges")
 """The settings each stage reads (its own and those of the stages before it): they key its cache entry."""
 
 
@@ -98,7 +99,10 @@ def kinematic_sample(dataset: Dataset, config: RunConfig | None = None, progress
             notes.append(f"kinematics: survey {survey.name!r} maps no proper motions and radial velocities, so "
                          "velocities, membership and the halo cut are skipped; the run uses positions only")
         values = kinematics.kinematics_table(table, config.n_mc, config.stream("kinematics"), progress)
-        probs = membership.membership(values["vR"], values["vphi"], values["vz"]).set_index(table.index)
+        if config.halo_rule == "errors":
+            probs = membership.membership_with_errors(values).set_index(table.index)
+        else:
+            probs = membership.membership(values["vR"], values["vphi"], values["vz"]).set_index(table.index)
         if not moving:
             probs[:] = np.nan
         candidates = pd.concat([table[["id", "ra", "dec"]], values, table[["feh"]],
@@ -143,7 +147,8 @@ def gradient_fits(dataset: Dataset, config: RunConfig | None = None, progress: b
         sample = kinematic_sample(dataset, config, progress).sample
         return GradientResults(*(
             gradients.fit_gradients(sample, binning, min_stars=config.min_stars, n_walkers=config.n_walkers,
-                                    n_steps=config.n_steps, seed=config.stream(binning.name), progress=progress)
+                                    n_steps=config.n_steps, max_steps=config.max_steps,
+                                    seed=config.stream(binning.name), progress=progress)
             for binning in (radial, vertical)))
 
     def load(tables: dict[str, pd.DataFrame]) -> GradientResults:
@@ -158,25 +163,26 @@ class AzimuthalResults:
     """Stars near the plane with their residuals, the plane's radial fit, the profiles, the two tests and notes."""
 
     plane_fit: pd.Series  # m, m_err, b, b_err, lam, lam_err, n, tau, n_eff, reliable of [Fe/H] against R
-    residuals: pd.DataFrame  # per star: residual (from the fit) and delta (from the ring mean)
-    profile: pd.DataFrame  # azimuthal.PROFILE_COLUMNS
+    residuals: pd.DataFrame  # per star: residual (from the fit), delta (from the ring mean), residual_profile
+    profile: pd.DataFrame  # azimuthal.PROFILE_COLUMNS, then mean_residual_profile and sem_residual_profile
     tests: dict  # p_value, statistic, arm_contrast (of the residual), arm_contrast_ring (of δ), ... (azimuthal_tests.json)
     null: np.ndarray  # the permutation null distribution
     stars: pd.DataFrame = field(default_factory=pd.DataFrame)  # the final sample with |Z| < z_max, plus the residuals
     notes: tuple[str, ...] = ()
+    radial_profiles: pd.DataFrame = field(default_factory=pd.DataFrame)  # profile.SLICE_COLUMNS, one row per |Z| slice
 
     def to_tables(self) -> dict[str, pd.DataFrame]:
         """The cache's form (the stars are rebuilt from the kinematic stage)."""
         return {"plane_fit": self.plane_fit.to_frame().T, "residuals": self.residuals, "profile": self.profile,
                 "tests": _one_row(self.tests), "null": pd.DataFrame({"statistic": self.null}),
-                "notes": pd.DataFrame({"note": list(self.notes)})}
+                "notes": pd.DataFrame({"note": list(self.notes)}), "radial_profiles": self.radial_profiles}
 
     @classmethod
     def from_tables(cls, tables: dict[str, pd.DataFrame]) -> AzimuthalResults:
         """Rebuild from :meth:`to_tables` (without the stars)."""
         return cls(tables["plane_fit"].iloc[0], tables["residuals"], tables["profile"],
                    tables["tests"].to_dict("records")[0], tables["null"]["statistic"].to_numpy(),
-                   notes=tuple(tables["notes"]["note"].astype(str)))
+                   notes=tuple(tables["notes"]["note"].astype(str)), radial_profiles=tables["radial_profiles"])
 
 
 def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None, progress: bool = False
@@ -193,16 +199,19 @@ def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None, progre
                          "in the annuli")
 
     def compute() -> AzimuthalResults:
-        fit_stream, test_stream, arm_stream, ring_stream = config.stream("azimuthal").spawn(4)
+        fit_stream, test_stream, arm_stream, ring_stream, profile_stream = config.stream("azimuthal").spawn(5)
         fit = fitting.fit_line(stars["R"], stars["feh"], stars["R_err"], stars["feh_err"],
-                               n_walkers=config.n_walkers, n_steps=config.n_steps, seed=fit_stream, progress=progress)
+                               n_walkers=config.n_walkers, n_steps=config.n_steps, max_steps=config.max_steps,
+                               seed=fit_stream, progress=progress)
         residual = azimuthal.residual_from_fit(stars, fit.m, fit.b)
         delta = azimuthal.delta_from_ring_mean(stars["R"], stars["feh"], config.ring_width)
+        residual_profile, slices = profile.profile_residuals(stars, profile_edges(config))
         edges = azimuthal.phi_edges(stars["phi"], config.phi_bin_deg)
         test = azimuthal.permutation_test(stars, delta, edges, n_permutations=config.n_permutations,
                                           seed=test_stream, annuli=config.annuli)
         arms = azimuthal.arm_contrast(stars, residual, n_boot=config.n_boot, seed=arm_stream)
         arms_ring = azimuthal.arm_contrast(stars, delta, n_boot=config.n_boot, seed=ring_stream)
+        arms_profile = azimuthal.arm_contrast(stars, residual_profile, n_boot=config.n_boot, seed=profile_stream)
         plane = pd.Series({**fit.summary(), "tau": float(np.max(fit.autocorr_time)),
                            "n_eff": float(fit.effective_samples), "reliable": fit.reliable})
         tests = {"p_value": test.p_value, "p_value_status": test.status, "statistic": test.observed,
@@ -210,16 +219,30 @@ def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None, progre
                  "arm_contrast_err": arms.error, "arm_contrast_status": arms.status, "n_in_arms": arms.n_arm,
                  "n_between_arms": arms.n_between, "arm_contrast_ring": arms_ring.contrast,
                  "arm_contrast_ring_err": arms_ring.error, "z_max": config.azimuthal_z_max,
-                 "phi_bin_deg": config.phi_bin_deg}
+                 "phi_bin_deg": config.phi_bin_deg, "arm_contrast_profile": arms_profile.contrast,
+                 "arm_contrast_profile_err": arms_profile.error, "arm_contrast_profile_status": arms_profile.status}
         notes = [f"azimuthal: permutation test {test.status}" if test.p_value is None else "",
                  f"azimuthal: arm contrast {arms.status}" if arms.contrast is None else "",
+                 f"azimuthal: arm contrast against the radial profile {arms_profile.status}"
+                 if arms_profile.contrast is None else "",
                  "" if fit.reliable else f"azimuthal: the plane's radial fit is unreliable: {fit.warning()}"]
         notes = tuple(note for note in notes if note)
-        return AzimuthalResults(plane, pd.DataFrame({"residual": residual, "delta": delta}),
-                                azimuthal.azimuthal_profile(stars, delta, edges, config.annuli), tests, test.null,
-                                notes=notes)
+        against_profile = azimuthal.azimuthal_profile(stars, residual_profile, edges, config.annuli)
+        profiles = azimuthal.azimuthal_profile(stars, delta, edges, config.annuli).assign(
+            mean_residual_profile=against_profile["mean_delta"], sem_residual_profile=against_profile["sem"])
+        return AzimuthalResults(plane, pd.DataFrame({"residual": residual, "delta": delta,
+                                                     "residual_profile": residual_profile}),
+                                profiles, tests, test.null, notes=notes, radial_profiles=slices)
 
     result = cached("azimuthal", _params(dataset, config, AZIMUTHAL_SETTINGS), compute, AzimuthalResults.from_tables)
     plane = result.plane_fit
     near = stars.assign(predicted=plane["m"] * stars["R"] + plane["b"], **result.residuals)
-    return AzimuthalResults(plane, result.residuals, result.profile, result.tests, result.null, near, result.notes)
+    near["predicted_profile"] = near["feh"] - near["residual_profile"]
+    return AzimuthalResults(plane, result.residuals, result.profile, result.tests, result.null, near, result.notes,
+                            result.radial_profiles)
+
+
+def profile_edges(config: RunConfig) -> tuple[float, ...]:
+    """The |Z| slices [kpc] of the azimuthal stage's radial profiles: the radial binning's, cut at ``azimuthal_z_max``."""
+    below = tuple(edge for edge in config.radial_z_edges if edge < config.azimuthal_z_max)
+    return (*below, config.azimuthal_z_max) if below else (0.0, config.azimuthal_z_max)
