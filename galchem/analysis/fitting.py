@@ -119,15 +119,18 @@ class LineData:
     Expanding 1/Sigma^2 and ln Sigma^2 to second order in eps/S turns the sum
     over the group's points into contractions of p and w with the moments
     below; the neglected terms are of order (eps/S)^3.  Ungrouped data (one
-    point per group) are exact and carry no correction moments.
+    point per group) are exact and carry no correction moments.  Each moment
+    is stored as a contiguous row over the K groups, so that the
+    likelihood's products are plain (walkers x moments) @ (moments x groups)
+    matrix products (a transposed operand is many times slower in BLAS).
     """
 
     n: np.ndarray  # (K,) points per group
-    dbar: np.ndarray  # (K, 3) mean variances
-    uu: np.ndarray  # (K, 9) sum u u
-    uud: np.ndarray | None = None  # (K, 27) sum u u dd
-    uudd: np.ndarray | None = None  # (K, 81) sum u u dd dd
-    dd2: np.ndarray | None = None  # (K, 9) sum dd dd
+    dbar: np.ndarray  # (3, K) mean variances
+    uu: np.ndarray  # (9, K) sum u u
+    uud: np.ndarray | None = None  # (27, K) sum u u dd
+    uudd: np.ndarray | None = None  # (81, K) sum u u dd dd
+    dd2: np.ndarray | None = None  # (9, K) sum dd dd
 
     @classmethod
     def from_points(cls, x, y, x_err, y_err, xy_cov, bins_per_dex: int | None = None) -> LineData:
@@ -136,7 +139,7 @@ class LineData:
         d = np.column_stack([x_err**2, xy_cov, y_err**2])
         uu = _outer(u, u)
         if bins_per_dex is None:
-            return cls(np.ones(x.size), d, uu)
+            return cls(np.ones(x.size), np.ascontiguousarray(d.T), np.ascontiguousarray(uu.T))
         keys = np.stack([np.floor(np.log10(e) * bins_per_dex) for e in (x_err, y_err)], axis=1)
         if np.any(xy_cov):
             keys = np.column_stack([keys, np.round(xy_cov / (x_err * y_err) * bins_per_dex)])
@@ -144,10 +147,10 @@ class LineData:
         n = np.bincount(group).astype(float)
 
         def total(values: np.ndarray) -> np.ndarray:
-            return np.stack([np.bincount(group, weights=v, minlength=n.size) for v in values.T], axis=1)
+            return np.stack([np.bincount(group, weights=v, minlength=n.size) for v in values.T])
 
-        dbar = total(d) / n[:, None]
-        dd = d - dbar[group]
+        dbar = total(d) / n
+        dd = d - dbar.T[group]
         return cls(n, dbar, total(uu), total(_outer(uu, dd)), total(_outer(uu, dd, dd)), total(_outer(dd, dd)))
 
 
@@ -181,12 +184,12 @@ def log_likelihood(theta: np.ndarray, data: LineData) -> np.ndarray:
     p = np.column_stack([-b, -m, np.ones_like(m)])
     w = np.column_stack([m * m, -2 * m, np.ones_like(m)])
     pp = _outer(p, p)
-    S = w @ data.dbar.T + (lam * lam * (1 + m * m))[:, None]  # (W, K)
-    terms = (pp @ data.uu.T) / S + data.n * np.log(S)  # sum of Delta^2 / S, and of ln S
+    S = w @ data.dbar + (lam * lam * (1 + m * m))[:, None]  # (W, K)
+    terms = (pp @ data.uu) / S + data.n * np.log(S)  # sum of Delta^2 / S, and of ln S
     if data.uud is not None:  # second-order corrections for the spread of errors within groups
-        first = _outer(pp, w) @ data.uud.T  # sum of Delta^2 eps
-        second = _outer(pp, w, w) @ data.uudd.T  # sum of Delta^2 eps^2
-        eps2 = _outer(w, w) @ data.dd2.T  # sum of eps^2
+        first = _outer(pp, w) @ data.uud  # sum of Delta^2 eps
+        second = _outer(pp, w, w) @ data.uudd  # sum of Delta^2 eps^2
+        eps2 = _outer(w, w) @ data.dd2  # sum of eps^2
         terms += -first / S**2 + second / S**3 - eps2 / (2 * S**2)
     return -0.5 * np.sum(terms, axis=1)
 

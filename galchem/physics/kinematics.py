@@ -39,6 +39,9 @@ from galchem.data.contract import VELOCITY_ROLES
 from galchem.physics import frames
 from galchem.conventions import K_PM
 
+__all__ = ["CHUNK", "COVARIANCES", "Observed", "POSITIONS", "Propagated", "QUANTITIES", "brute_force",
+           "kinematics_table", "linear_errors", "propagate", "split_normal"]
+
 QUANTITIES = ("X", "Y", "Z", "R", "phi", "vX", "vY", "vZ", "vR", "vphi", "vz")
 """Quantities computed per star, in the order of the kernel's output columns."""
 
