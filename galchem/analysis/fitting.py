@@ -43,6 +43,19 @@ times a fraction of sigma_x: for [Fe/H] against R a few thousandths of the
 The mixture is fitted once and held fixed (its own uncertainty is not
 propagated; the calibration checks the coverage that results).
 
+What the correction assumes: the errors are independent of the true x, so
+that one prior serves every point.  Distance errors break that: they grow
+with distance, hence with R and |Z|, and the largest are biased.  A star
+with a large error is then shrunk towards the bin's mean x although it most
+likely lies far out, and the slope is over-corrected.  On the full-size
+mocks (issue 15) the corrected near-plane slope of the Gaia mock is right
+(pull -1.0, the flat one +10), but in other bins, above all the vertical
+gradients of the inner rings, the corrected slopes are steeper than the
+truth by up to 11 of their errors where the flat ones are off by 3.  A prior
+conditioned on each star's error (extreme deconvolution of x jointly with
+ln sigma_x) was tried and removes most of the excess in the radial bins
+but not in the vertical ones; it is not used.
+
 Chains: emcee's rule of thumb asks for at least 50 autocorrelation times.
 :func:`fit_line` runs ``n_steps``, estimates tau, and extends the same chain
 (same random stream) until the rule holds or ``max_steps`` is reached;
