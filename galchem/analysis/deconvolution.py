@@ -147,7 +147,8 @@ def extreme_deconvolution(x, x_err, n_components: int = N_COMPONENTS, *, toleran
     if n_components < 1:
         raise ValueError(f"n_components must be at least 1, got {n_components}")
     if x.size != x_err.size or x.size < 2 * n_components:
-        raise ValueError(f"need x and x_err of equal length, at least {2 * n_components} points; got {x.size}, {x_err.size}")
+        raise ValueError(f"need x and x_err of equal length, at least {2 * n_components} points; "
+                         f"got {x.size}, {x_err.size}")
     shift = float(np.mean(x))  # work around zero: no cancellation in sums of b^2
     x = np.ascontiguousarray(x - shift)
     x_var = np.ascontiguousarray(x_err**2)

@@ -37,7 +37,8 @@ from scipy.interpolate import BSpline
 __all__ = ["KNOT_SPACING", "MIN_STARS", "SLICE_COLUMNS", "RadialProfile", "fit_profile", "profile_residuals"]
 
 KNOT_SPACING = 0.5
-"""Distance between knots [kpc]: the finest structure in R the profile can follow (the penalty decides how much it does)."""
+"""Distance between knots [kpc]: the finest structure in R the profile can follow (the penalty decides how much
+it does)."""
 
 MIN_STARS = 20
 """Fewest stars in a slice for a profile; per knot interval at least this many are kept (fewer knots otherwise)."""
@@ -82,7 +83,8 @@ def fit_profile(R, feh, knot_spacing: float = KNOT_SPACING, smoothing: float | N
     segments = int(max(1, min(np.ceil((hi - lo) / knot_spacing), n // MIN_STARS)))
     inner = np.linspace(lo, hi, segments + 1)
     step = inner[1] - inner[0] if hi > lo else 1.0
-    knots = np.concatenate([inner[0] - step * np.arange(DEGREE, 0, -1), inner, inner[-1] + step * np.arange(1, DEGREE + 1)])
+    outside = step * np.arange(1, DEGREE + 1)
+    knots = np.concatenate([inner[0] - outside[::-1], inner, inner[-1] + outside])
     basis = BSpline.design_matrix(np.clip(R, lo, hi), knots, DEGREE)
     gram = (basis.T @ basis).toarray()
     rhs = basis.T @ feh

@@ -95,8 +95,8 @@ class RunConfig:
             if not ok:
                 raise ConfigError(f"{name.replace('_', '-')} = {getattr(self, name)!r} is not allowed: {allowed}")
 
-        for name, low in (("n_mc", 2), ("n_walkers", 6), ("n_steps", 50), ("max_steps", 50), ("min_stars", 3), ("n_permutations", 1),
-                          ("n_boot", 2)):
+        for name, low in (("n_mc", 2), ("n_walkers", 6), ("n_steps", 50), ("max_steps", 50), ("min_stars", 3),
+                          ("n_permutations", 1), ("n_boot", 2)):
             value = getattr(self, name)
             need(isinstance(value, int) and not isinstance(value, bool) and low <= value <= 10**9, name,
                  f"an integer from {low} to 10^9")

@@ -243,6 +243,7 @@ def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None, progre
 
 
 def profile_edges(config: RunConfig) -> tuple[float, ...]:
-    """The |Z| slices [kpc] of the azimuthal stage's radial profiles: the radial binning's, cut at ``azimuthal_z_max``."""
+    """The |Z| slices [kpc] of the azimuthal stage's radial profiles: the radial binning's, cut at
+    ``azimuthal_z_max``."""
     below = tuple(edge for edge in config.radial_z_edges if edge < config.azimuthal_z_max)
     return (*below, config.azimuthal_z_max) if below else (0.0, config.azimuthal_z_max)
