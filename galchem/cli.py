@@ -35,6 +35,9 @@ RUN_OPTIONS = {
     "n_mc": "Monte Carlo realisations per star",
     "n_walkers": "emcee walkers per line fit",
     "n_steps": "emcee steps per walker",
+    "max_steps": "cap on emcee steps per walker when chains are extended to 50 autocorrelation times "
+                 "(at most --n-steps: the study's fixed length)",
+    "halo_rule": "halo probability from velocities as measured (point, the study) or with their errors (errors)",
     "min_stars": "fewest stars in a bin for it to be fitted",
     "n_permutations": "shuffles in the azimuthal permutation test",
     "n_boot": "bootstrap resamples of the arm contrast",
@@ -58,13 +61,16 @@ class _Parser(argparse.ArgumentParser):
 
 def _setting(name: str):
     """An argparse type that checks a value against RunConfig's allowed range when it is parsed."""
-    def parse(text: str) -> int:
+    def parse(text: str) -> int | str:
         from galchem.run.config import ConfigError, RunConfig
 
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if isinstance(getattr(RunConfig(), name), str):
+            value = text
+        else:
+            try:
+                value = int(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
         try:
             RunConfig().replace(**{name: value})
         except ConfigError as err:
@@ -87,12 +93,13 @@ def _positive(text: str) -> int:
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
-    from galchem.run.config import RunConfig
+    from galchem.run.config import HALO_RULES, RunConfig
 
     defaults = RunConfig()
     for name, help_text in RUN_OPTIONS.items():
         default = getattr(defaults, name)
-        p.add_argument(f"--{name.replace('_', '-')}", type=_setting(name), default=None, metavar="N",
+        metavar = "|".join(HALO_RULES) if name == "halo_rule" else "N"
+        p.add_argument(f"--{name.replace('_', '-')}", type=_setting(name), default=None, metavar=metavar,
                        help=f"{help_text} (default {STUDY_SIZE if default is None else default})")
 
 

@@ -77,6 +77,12 @@ def test_uncertainties_match_drawing_every_observable(observed):
     # each sigma from 2000 draws is uncertain by ~1.6 %; over 400 stars the mean ratio by < 0.2 %
     assert np.all(np.abs(ratio.mean(axis=0) - 1) < 0.01), dict(zip(QUANTITIES, ratio.mean(axis=0)))
     assert np.all(np.abs(ratio - 1) < 0.12)
+    # the velocity covariances, as correlation coefficients (each uncertain by ~0.02 from 2000 draws)
+    pairs = ((8, 9), (8, 10), (9, 10))  # vR vphi, vR vz, vphi vz
+    fast_rho = np.stack([fast.velocity_cov[:, k] / (fast.std[:, i] * fast.std[:, j]) for k, (i, j) in enumerate(pairs)], 1)
+    slow_rho = np.stack([slow.velocity_cov[:, k] / (slow.std[:, i] * slow.std[:, j]) for k, (i, j) in enumerate(pairs)], 1)
+    assert np.all(np.abs(fast_rho) <= 1 + 1e-9)
+    assert np.all(np.abs(np.mean(fast_rho - slow_rho, axis=0)) < 0.01) and np.all(np.abs(fast_rho - slow_rho) < 0.15)
 
 
 def test_first_order_errors_agree_when_errors_are_small(observed):
@@ -115,6 +121,52 @@ def test_membership_sums_to_one_and_matches_hand_computation():
     assert probs["p_thin"].iloc[0] > 0.95 and probs["p_halo"].iloc[3] > 0.99
 
 
+def test_error_aware_membership_convolves_each_ellipsoid_with_the_errors():
+    from scipy.stats import multivariate_normal
+
+    U, V, W = np.array([40.0, -80.0]), np.array([-60.0, -150.0]), np.array([30.0, 70.0])
+    none = np.zeros((2, 6))
+    np.testing.assert_allclose(membership.probabilities(U, V, W, covariance=none), membership.probabilities(U, V, W),
+                               rtol=1e-12)
+    errors = np.array([[900.0, 400.0, 100.0, 300.0, -50.0, 80.0], [2500.0, 1600.0, 400.0, -900.0, 200.0, 100.0]])
+    got = membership.probabilities(U, V, W, covariance=errors).to_numpy()
+    for k in range(2):
+        uu, vv, ww, uv, uw, vw = errors[k]
+        error = np.array([[uu, uv, uw], [uv, vv, vw], [uw, vw, ww]])
+        weights = np.array([e.fraction * multivariate_normal(
+            [0.0, e.v_asym, 0.0], np.diag([e.sigma_u, e.sigma_v, e.sigma_w]) ** 2 + error).pdf([U[k], V[k], W[k]])
+            for e in membership.BENSBY2003])
+        np.testing.assert_allclose(got[k], weights / weights.sum(), rtol=1e-10)
+    assert got[1, 2] < membership.probabilities(U, V, W).to_numpy()[1, 2]  # a poorly measured star is less "halo"
+
+
+def test_velocity_errors_keep_disk_stars_on_the_disk_side_of_the_halo_line():
+    """Proper motions 5 mas/yr off (as in some real catalogues): the point rule calls many disk stars halo."""
+    dataset = load_mock("lamost", 60_000, seed=6)
+    rng = np.random.default_rng(0)
+    catalog = dataset.catalog.copy()
+    for name in ("pmra", "pmdec"):
+        catalog[name] += rng.normal(0.0, 5.0, len(catalog))
+        catalog[f"{name}_error"] = np.hypot(catalog[f"{name}_error"], 5.0)
+    noisy = dataset.with_catalog(catalog, "proper motions 5 mas/yr worse")
+    truth = dataset.truth.set_index("source_id")["population"]
+    removed = {}
+    for rule in ("point", "errors"):
+        result = kinematic_sample(noisy, RunConfig(n_mc=50, seed=0, halo_rule=rule))
+        population = truth.loc[result.candidates["id"]].to_numpy()
+        gone = result.candidates["p_halo"].to_numpy() >= membership.HALO_LIMIT
+        removed[rule] = {"thin": int(np.sum(gone & (population == "thin"))), "halo": np.mean(gone[population == "halo"])}
+        assert result.flow["removed"].iloc[-1] == gone.sum()
+    assert removed["point"]["thin"] > 5 * removed["errors"]["thin"], removed
+    assert removed["errors"]["halo"] > 0.5, removed  # the halo stars are still caught
+    crossings = membership.halo_crossings(result.candidates)
+    assert crossings.loc["point estimate", "stars"] == (crossings.loc["both", "stars"]
+                                                        + crossings.loc["point estimate only", "stars"])
+    assert crossings.loc["with velocity errors", "stars"] == removed["errors"]["thin"] + np.sum(
+        (result.candidates["p_halo"].to_numpy() >= membership.HALO_LIMIT)
+        & (truth.loc[result.candidates["id"]].to_numpy() != "thin"))
+
+
 def test_the_sun_is_a_thin_disk_star():
     U, V, W = membership.lsr_velocities(-12.9, 245.0, 7.78)
     assert (U, V, W) == pytest.approx((12.9, 12.24, 7.78))
@@ -145,6 +197,7 @@ def test_cli_analyse_writes_the_tables(tmp_path, capsys):
     sample = pd.read_parquet(out / "sample")
     assert list(flow.columns) == ["cut", "removed", "remaining"]
     assert list(sample.columns) == list(SAMPLE_COLUMNS)
+    assert list(SAMPLE_COLUMNS[-3:]) == ["vR_vphi_cov", "vR_vz_cov", "vphi_vz_cov"]
     assert flow["remaining"].iloc[-1] == len(sample) > 1000
     assert (flow["removed"].iloc[1:].to_numpy() == -np.diff(flow["remaining"])).all()
     assert (sample[[f"{q}_err" for q in QUANTITIES]] > 0).all().all()

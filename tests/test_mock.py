@@ -9,6 +9,11 @@ from galchem.data.cuts import cut_flow
 from galchem.physics.distances import distance_percentiles
 from galchem.physics.frames import catalog_positions
 from galchem.data.mock import make_mock, mock_model
+from galchem.data.sources import load_mock
+from galchem.analysis.gradients import RADIAL, VERTICAL, bin_index
+from galchem.report.literature import HAWKINS_TABLE1, HAWKINS_TABLE2
+from galchem.run.config import RunConfig
+from galchem.run.stages import kinematic_sample
 
 
 def test_same_seed_same_tables_other_seed_differs(lamost_mock):
@@ -84,3 +89,16 @@ def test_field_gradients_are_the_derivatives_of_the_field():
     np.testing.assert_allclose(field.vertical_gradient(R), numeric_dz, atol=1e-8)
     assert (np.diff(field.radial_gradient_at(9.5, np.array([0.0, 0.5, 1.0]))) > 0).all()  # flattens with |Z|
     assert (np.diff(field.vertical_gradient(np.array([7.0, 9.0, 11.0]))) > 0).all()  # flattens with R
+
+
+def test_lamost_mock_covers_every_bin_of_the_study():
+    """Issue 15, at a third of the study's size: after every cut and the halo cut, each bin of the study's
+    Tables 1 and 2 holds at least a third of 500 stars and between half and twice a third of the study's count."""
+    scale = 1 / 3
+    dataset = load_mock("lamost", round(332_000 * scale), seed=42)
+    sample = kinematic_sample(dataset, RunConfig(n_mc=2)).sample  # bins use catalogue values, not the draws
+    for binning, study in ((RADIAL, HAWKINS_TABLE1), (VERTICAL, HAWKINS_TABLE2)):
+        counts = np.bincount(bin_index(sample, binning) + 1, minlength=len(binning.edges))[1:]
+        expected = scale * study["n"].to_numpy()
+        assert (counts >= 500 * scale).all(), (binning.name, counts)
+        assert ((counts >= expected / 2) & (counts <= 2 * expected)).all(), (binning.name, counts, expected)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import yaml
 
 from galchem import cli
 from galchem.analysis import azimuthal, fitting, gradients
-from galchem.data.mock import make_mock
+from galchem.data.mock import LAMOST_MODEL, make_mock
 from galchem.physics import kinematics
 from galchem.run.analysis import analyse
 from galchem.run.config import ConfigError, RunConfig, read_run_file, run_file_text
@@ -70,6 +71,8 @@ def test_library_defaults_agree_with_the_run_configuration():
     config = RunConfig()
     assert default_of(fitting.fit_line, "n_walkers") == config.n_walkers
     assert default_of(fitting.fit_line, "n_steps") == config.n_steps
+    assert default_of(fitting.fit_line, "max_steps") == fitting.MAX_STEPS == config.max_steps
+    assert default_of(gradients.fit_gradients, "max_steps") == config.max_steps
     assert default_of(gradients.fit_gradients, "n_walkers") == config.n_walkers
     assert default_of(gradients.fit_gradients, "n_steps") == config.n_steps
     assert default_of(gradients.fit_gradients, "min_stars") == gradients.MIN_STARS == config.min_stars
@@ -106,10 +109,19 @@ def test_each_stage_draws_from_its_own_stream():
     assert np.random.default_rng(config.stream("radial")).random() == draws["radial"]
 
 
+def lamost_model_0_1():
+    """The LAMOST mock of galchem 0.1, from which the snapshots were drawn (issue 15 widened the mock's reach since)."""
+    thin, thick, halo = LAMOST_MODEL.populations
+    return replace(LAMOST_MODEL, populations=(replace(thin, fraction=0.965, scale_length=2.6),
+                                              replace(thick, fraction=0.030), halo),
+                   footprint=replace(LAMOST_MODEL.footprint, distance_scale=1.5), luminous=None, snr_zero_point=13.0,
+                   feh_error=0.13)
+
+
 @pytest.fixture(scope="module")
 def regression_catalog(tmp_path_factory):
     path = tmp_path_factory.mktemp("regression") / "lamost30k.parquet"
-    make_mock("lamost", 30_000, seed=11).catalog.to_parquet(path)
+    make_mock("lamost", 30_000, seed=11, model=lamost_model_0_1()).catalog.to_parquet(path)
     return path
 
 
@@ -145,7 +157,8 @@ def test_builtin_survey_gives_the_tables_of_galchem_0_1(regression_catalog):
     Deterministic values agree to rounding; the Monte Carlo errors and the fits come from new per-stage
     random streams, so they agree statistically.
     """
-    result = analyse("lamost", str(regression_catalog), RunConfig(seed=0, n_mc=200, n_steps=300, n_permutations=50))
+    result = analyse("lamost", str(regression_catalog), RunConfig(seed=0, n_mc=200, n_steps=300, max_steps=300,
+                                                                  n_permutations=50))
     flow = result.kinematic.flow
     before = pd.read_csv(SNAPSHOTS / "lamost30k_v0.1_cutflow.csv")
     new_rows = flow["cut"].isin(["valid", "metallicity"])  # new, named cuts: nothing to remove in the mock

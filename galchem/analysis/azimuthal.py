@@ -8,7 +8,10 @@ Two residuals, both *observed minus expected* (see :mod:`galchem.conventions`):
 
 Beyond the study: :func:`permutation_test` asks whether ⟨δ[Fe/H]⟩(φ) varies
 more than chance allows, and :func:`arm_contrast` whether stars inside the
-Reid et al. (2014) arms are more metal-rich than those between them.
+Reid et al. (2014) arms are more metal-rich than those between them.  Both
+profiles and the contrast accept any residual, in particular the one from a
+smooth radial profile (:func:`galchem.analysis.profile.profile_residuals`),
+which a curved trend in R does not leak into.
 """
 from __future__ import annotations
 
@@ -18,6 +21,10 @@ import numpy as np
 import pandas as pd
 
 from galchem.analysis.arms import REID2014, Arm
+
+__all__ = ["ANNULI", "ArmContrast", "COMPUTED", "MIN_ARM_STARS", "MIN_PER_BIN", "MIN_POPULATED_BINS", "PROFILE_COLUMNS",
+           "PermutationTest", "arm_contrast", "azimuthal_profile", "delta_from_ring_mean", "in_arm", "permutation_test",
+           "phi_edges", "profile_variance", "residual_from_fit"]
 
 ANNULI = ((7.0, 9.0), (9.0, 11.0))
 """The two radial ranges of the study's Figure 6 [kpc]."""
@@ -53,9 +60,9 @@ def phi_edges(phi: np.ndarray, width_deg: float = 2.0) -> np.ndarray:
 
 
 def _binned_means(phi: np.ndarray, values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Count, mean and standard error of ``values`` per φ bin."""
+    """Count, mean and standard error of the finite ``values`` per φ bin."""
     index = np.digitize(phi, edges) - 1
-    inside = (index >= 0) & (index < len(edges) - 1)
+    inside = (index >= 0) & (index < len(edges) - 1) & np.isfinite(values)
     k = len(edges) - 1
     n = np.bincount(index[inside], minlength=k).astype(float)
     total = np.bincount(index[inside], values[inside], minlength=k)
@@ -71,7 +78,10 @@ def _binned_means(phi: np.ndarray, values: np.ndarray, edges: np.ndarray) -> tup
 
 def azimuthal_profile(table: pd.DataFrame, delta: np.ndarray, edges: np.ndarray,
                       annuli: tuple[tuple[float, float], ...] = ANNULI) -> pd.DataFrame:
-    """⟨δ[Fe/H]⟩ and its standard error per φ bin in each annulus (columns :data:`PROFILE_COLUMNS`)."""
+    """⟨δ[Fe/H]⟩ and its standard error per φ bin in each annulus (columns :data:`PROFILE_COLUMNS`).
+
+    ``delta`` may be any residual; stars where it is NaN are left out.
+    """
     R, phi = table["R"].to_numpy(), table["phi"].to_numpy()
     parts = []
     for r_lo, r_hi in annuli:
@@ -219,11 +229,12 @@ def arm_contrast(table: pd.DataFrame, residual: np.ndarray, *, n_boot: int = 100
     """Mean residual of stars within the arm widths minus that of stars between arms, bootstrap error.
 
     Only stars at azimuths where at least one arm is traced take part, so the
-    two groups cover the same part of the disk.
+    two groups cover the same part of the disk; stars whose residual is NaN
+    (no reference for them) are left out.
     """
     R, phi = table["R"].to_numpy(), table["phi"].to_numpy()
     residual = np.asarray(residual, dtype=float)
-    traced = _traced(_reid_beta(phi), arms)
+    traced = _traced(_reid_beta(phi), arms) & np.isfinite(residual)
     inside = in_arm(R, phi, arms)
     arm_values, between_values = residual[traced & inside], residual[traced & ~inside]
     if min(arm_values.size, between_values.size) < MIN_ARM_STARS:

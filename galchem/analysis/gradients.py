@@ -7,16 +7,27 @@ Radial: stars in slices of |Z| (0.2 kpc wide, centres 0.1 ... 1.3 kpc),
 the Monte Carlo errors of R or Z and the [Fe/H] errors; a smaller bin stays
 in the table with its ``n`` and NaN fit values.  Stars are binned by their
 *measured* coordinates, as the study does.
+
+Every fitted bin is fitted twice: with the study's flat prior on the true x
+(columns ``m, b, lam``) and with the deconvolved mixture prior that corrects
+the slope for the errors in x (``m_deconv, b_deconv, lam_deconv``; see
+:mod:`galchem.analysis.fitting`).  Chains run until they are 50
+autocorrelation times long or reach ``max_steps``; ``reliable`` and
+``reliable_deconv`` say whether each got there.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from galchem.analysis.fitting import PARAMETERS, fit_line
+from galchem.analysis.fitting import MAX_STEPS, PARAMETERS, LineFit, fit_line
+
+__all__ = ["BinFit", "Binning", "COMPARISON_FORMAT", "DECONVOLVED", "DIAGNOSTICS", "FITTED", "Gradients", "MIN_STARS",
+           "N_DRAWS", "OUT_OF_RANGE", "RADIAL", "TABLE_FORMAT", "TOO_FEW", "VERTICAL", "bin_index", "compare",
+           "coordinates", "deconvolved_values", "fit_gradients", "radial_binning", "truth_gradients", "vertical_binning"]
 
 MIN_STARS = 500
 """Fewest stars the study fits in a bin."""
@@ -29,6 +40,10 @@ FITTED, TOO_FEW, OUT_OF_RANGE = "fitted", "too few stars", "out of range"
 
 DIAGNOSTICS = ("status", "tau", "n_eff", "acceptance", "reliable")
 """Columns a gradient table carries beyond the study's, from each fit's chain."""
+
+DECONVOLVED = ("m_deconv", "m_deconv_err", "b_deconv", "b_deconv_err", "lam_deconv", "lam_deconv_err", "tau_deconv",
+               "reliable_deconv")
+"""Columns of the fit with the deconvolved prior on the true x, and its chain's tau and verdict, after the diagnostics."""
 
 
 @dataclass(frozen=True)
@@ -49,9 +64,10 @@ class Binning:
 
     @property
     def columns(self) -> list[str]:
-        """The columns of a gradient table: the study's, then the fit diagnostics."""
+        """The columns of a gradient table: the study's, the fit diagnostics, then the deconvolved fit."""
         p = self.prefix
-        return [f"{p}_lo", f"{p}_hi", f"{p}_center", "n", "m", "m_err", "b", "b_err", "lam", "lam_err", *DIAGNOSTICS]
+        return [f"{p}_lo", f"{p}_hi", f"{p}_center", "n", "m", "m_err", "b", "b_err", "lam", "lam_err", *DIAGNOSTICS,
+                *DECONVOLVED]
 
     def label(self, k: int) -> str:
         """Bin ``k`` in words, e.g. ``|Z| 1.2-1.4 kpc``."""
@@ -108,7 +124,19 @@ class BinFit:
     n_eff: float = np.nan  # independent samples after burn-in
     acceptance: float = np.nan
     reliable: bool = False  # emcee's rule: the chain is at least 50 tau long
-    draws: np.ndarray | None = field(default=None, repr=False, compare=False)  # (N_DRAWS, 3): m, b, lam
+    m_deconv: float = np.nan  # the fit with the deconvolved prior on the true x
+    m_deconv_err: float = np.nan
+    b_deconv: float = np.nan
+    b_deconv_err: float = np.nan
+    lam_deconv: float = np.nan
+    lam_deconv_err: float = np.nan
+    tau_deconv: float = np.nan
+    reliable_deconv: bool = False
+    draws: np.ndarray | None = field(default=None, repr=False, compare=False)  # (N_DRAWS, 3): m, b, lam (flat prior)
+
+
+_ROW = [f.name for f in fields(BinFit) if f.name != "draws"]
+"""BinFit's fields in the order of a table's columns (the first three under the binning's prefix)."""
 
 
 @dataclass(frozen=True)
@@ -122,9 +150,8 @@ class Gradients:
     def table(self) -> pd.DataFrame:
         """One row per bin, columns ``binning.columns`` (the study's names, then the diagnostics)."""
         names = self.binning.columns
-        rows = [dict(zip(names, (f.lo, f.hi, f.center, f.n, f.m, f.m_err, f.b, f.b_err, f.lam, f.lam_err,
-                                 f.status, f.tau, f.n_eff, f.acceptance, f.reliable))) for f in self.fits]
-        return pd.DataFrame(rows, columns=names).astype({"n": int, "reliable": bool})
+        rows = [dict(zip(_column_names(self.binning), (getattr(f, name) for name in _ROW))) for f in self.fits]
+        return pd.DataFrame(rows, columns=names).astype({"n": int, "reliable": bool, "reliable_deconv": bool})
 
     @property
     def draws(self) -> pd.DataFrame:
@@ -141,10 +168,12 @@ class Gradients:
             if chosen:
                 listing = ", ".join(f"{self.binning.label(k)} ({f.n} stars)" for k, f in chosen)
                 lines.append(f"{self.binning.name} gradients: {len(chosen)} of {len(self.fits)} bins {status}: {listing}")
-        unreliable = [self.binning.label(k) for k, f in enumerate(self.fits) if f.status == FITTED and not f.reliable]
-        if unreliable:
-            lines.append(f"{self.binning.name} gradients: chains shorter than 50 autocorrelation times in "
-                         f"{len(unreliable)} bin(s): {', '.join(unreliable)}")
+        for prior, verdict in (("flat", "reliable"), ("deconvolved", "reliable_deconv")):
+            unreliable = [self.binning.label(k) for k, f in enumerate(self.fits)
+                          if f.status == FITTED and not getattr(f, verdict)]
+            if unreliable:
+                lines.append(f"{self.binning.name} gradients ({prior} prior): chains shorter than 50 autocorrelation "
+                             f"times in {len(unreliable)} bin(s): {', '.join(unreliable)}")
         return lines
 
     def to_tables(self) -> dict[str, pd.DataFrame]:
@@ -155,20 +184,31 @@ class Gradients:
     def from_tables(cls, binning: Binning, tables: dict[str, pd.DataFrame]) -> Gradients:
         """Rebuild from :meth:`to_tables`."""
         draws = tables["draws"]
+        table = tables["table"].rename(columns=dict(zip(_column_names(binning), _ROW)))
         fits = []
-        for k, row in enumerate(tables["table"].itertuples(index=False)):
-            values = list(row)
+        for k, row in enumerate(table[_ROW].to_dict("records")):
             chosen = draws.loc[draws["bin"] == k, list(PARAMETERS)].to_numpy()
-            fits.append(BinFit(*values[:3], int(values[3]), values[10], *values[4:10], *values[11:14],
-                               bool(values[14]), chosen if len(chosen) else None))
+            row |= {"n": int(row["n"]), "status": str(row["status"]), "reliable": bool(row["reliable"]),
+                    "reliable_deconv": bool(row["reliable_deconv"])}
+            fits.append(BinFit(**row, draws=chosen if len(chosen) else None))
         return cls(binning, tuple(fits))
 
 
+def _column_names(binning: Binning) -> list[str]:
+    """A table's column names in the order of :data:`_ROW` (the binning's prefix on the first three)."""
+    return [*binning.columns[:3], *_ROW[3:]]
+
+
 def fit_gradients(table: pd.DataFrame, binning: Binning, *, min_stars: int = MIN_STARS, n_walkers: int = 10,
-                  n_steps: int = 1000, seed: int | np.random.SeedSequence = 0, progress: bool = False) -> Gradients:
+                  n_steps: int = 1000, max_steps: int = MAX_STEPS, seed: int | np.random.SeedSequence = 0,
+                  progress: bool = False) -> Gradients:
     """Fit [Fe/H] against ``binning.x`` in every bin of ``binning.by`` with at least ``min_stars`` stars.
 
-    Bin ``k`` draws from child ``k`` of ``seed`` (a ``SeedSequence`` or an integer).
+    Each bin is fitted with the flat and with the deconvolved prior on the
+    true x; chains extend from ``n_steps`` towards 50 autocorrelation times,
+    up to ``max_steps``.  Bin ``k`` draws from child ``k`` of ``seed`` (a
+    ``SeedSequence`` or an integer), which spawns the flat fit's stream, the
+    stream that picks the kept posterior draws and the deconvolved fit's.
     """
     parent = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     coords = coordinates(table)
@@ -182,15 +222,25 @@ def fit_gradients(table: pd.DataFrame, binning: Binning, *, min_stars: int = MIN
             fits.append(BinFit(*head, OUT_OF_RANGE if n == 0 else TOO_FEW))
             continue
         stream = np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key, k))
-        fit_rng, draw_rng = (np.random.default_rng(s) for s in stream.spawn(2))
-        fit = fit_line(coords[binning.x].to_numpy()[inside], table["feh"].to_numpy()[inside],
-                       coords[f"{binning.x}_err"].to_numpy()[inside], table["feh_err"].to_numpy()[inside],
-                       n_walkers=n_walkers, n_steps=n_steps, seed=fit_rng)
+        fit_rng, draw_rng, deconv_rng = (np.random.default_rng(s) for s in stream.spawn(3))
+        points = (coords[binning.x].to_numpy()[inside], table["feh"].to_numpy()[inside],
+                  coords[f"{binning.x}_err"].to_numpy()[inside], table["feh_err"].to_numpy()[inside])
+        options = {"n_walkers": n_walkers, "n_steps": n_steps, "max_steps": max_steps}
+        fit = fit_line(*points, seed=fit_rng, **options)
+        deconv = fit_line(*points, seed=deconv_rng, x_model="mixture", **options)
         chosen = draw_rng.choice(len(fit.samples), N_DRAWS, replace=False)
         fits.append(BinFit(*head, FITTED, fit.m, fit.m_err, fit.b, fit.b_err, fit.lam, fit.lam_err,
                            float(np.max(fit.autocorr_time)), float(fit.effective_samples),
-                           fit.acceptance_fraction, fit.reliable, fit.samples[chosen]))
+                           fit.acceptance_fraction, fit.reliable, *deconvolved_values(deconv),
+                           draws=fit.samples[chosen]))
     return Gradients(binning, tuple(fits))
+
+
+def deconvolved_values(fit: LineFit | None) -> tuple:
+    """A deconvolved fit's values for the :data:`DECONVOLVED` columns, in order (NaN and unreliable without one)."""
+    if fit is None:
+        return (*[np.nan] * 7, False)
+    return (fit.m, fit.m_err, fit.b, fit.b_err, fit.lam, fit.lam_err, float(np.max(fit.autocorr_time)), fit.reliable)
 
 
 def truth_gradients(table: pd.DataFrame, truth: pd.DataFrame, binning: Binning, *, min_stars: int = MIN_STARS
@@ -218,7 +268,11 @@ def truth_gradients(table: pd.DataFrame, truth: pd.DataFrame, binning: Binning, 
 
 def compare(measured: pd.DataFrame, published: pd.DataFrame, truth: pd.DataFrame | None, binning: Binning
             ) -> pd.DataFrame:
-    """Side by side per bin: the study's slope, this book's slope and (on the mock) the truth and the pull."""
+    """Side by side per bin: the study's slope, this book's slope and (on the mock) the truth and the pull.
+
+    The deconvolved slope follows (``m_deconv``, ``m_deconv_err`` and, on
+    the mock, ``pull_deconv``).
+    """
     center = binning.columns[2]
     table = measured[[center, "n", "m", "m_err"]].merge(
         published[[center, "n", "m", "m_err"]].rename(columns={"n": "n_paper", "m": "m_paper", "m_err": "m_paper_err"}),
@@ -227,12 +281,16 @@ def compare(measured: pd.DataFrame, published: pd.DataFrame, truth: pd.DataFrame
     if truth is not None:
         table = table.merge(truth[[center, "m_true"]], on=center, how="left")
         table["pull"] = (table["m"] - table["m_true"]) / table["m_err"]
+    table = table.merge(measured[[center, "m_deconv", "m_deconv_err"]], on=center, how="left")
+    if truth is not None:
+        table["pull_deconv"] = (table["m_deconv"] - table["m_true"]) / table["m_deconv_err"]
     return table
 
 
 COMPARISON_FORMAT = {
     "z_center": "{:.1f}", "r_center": "{:.1f}", "n": "{:,}", "n_paper": "{:,.0f}", "m": "{:+.4f}", "m_err": "{:.4f}",
     "m_paper": "{:+.3f}", "m_paper_err": "{:.3f}", "m_true": "{:+.4f}", "pull": "{:+.1f}",
+    "m_deconv": "{:+.4f}", "m_deconv_err": "{:.4f}", "pull_deconv": "{:+.1f}",
 }
 """Display formats for :func:`compare` tables."""
 
@@ -240,6 +298,7 @@ TABLE_FORMAT = {
     "z_lo": "{:.1f}", "z_hi": "{:.1f}", "z_center": "{:.1f}", "r_lo": "{:.0f}", "r_hi": "{:.0f}", "r_center": "{:.1f}",
     "n": "{:,}", "m": "{:+.4f}", "m_err": "{:.4f}", "b": "{:+.3f}", "b_err": "{:.3f}", "lam": "{:.3f}",
     "lam_err": "{:.3f}", "m_true": "{:+.4f}", "pull": "{:+.1f}", "tau": "{:.0f}", "n_eff": "{:,.0f}",
-    "acceptance": "{:.2f}",
+    "acceptance": "{:.2f}", "m_deconv": "{:+.4f}", "m_deconv_err": "{:.4f}", "b_deconv": "{:+.3f}",
+    "b_deconv_err": "{:.3f}", "lam_deconv": "{:.3f}", "lam_deconv_err": "{:.3f}", "tau_deconv": "{:.0f}",
 }
 """Display formats for gradient tables."""

@@ -17,7 +17,9 @@ or :meth:`MockPart.read`.  The inputs:
   project): a folder with a ``properties`` file, whose pixel files are
   listed with the ``hats`` package;
 * the **mock**: parts of at most :data:`PART_ROWS` rows, each drawn from its
-  own child seed (:func:`galchem.data.mock.make_mock_part`) and cached.
+  own child seed (:func:`galchem.data.mock.make_mock_part`) and cached;
+* a **table in memory** (:class:`TablePart`), already canonical: an altered
+  copy of a catalogue that fits in memory (for experiments in the notebooks).
 
 Listing checks what can be checked cheaply and early, before any star is
 read: an empty folder, a corrupt file (its footer), files mixing schemas,
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +40,7 @@ from galchem.data.surveys import Survey
 from galchem.errors import ContractError, GalchemError
 from galchem.run.cache import cached_frames
 
-__all__ = ["PART_ROWS", "FilePart", "MockPart", "Part", "concat", "content_sha256", "file_parts", "is_hats",
+__all__ = ["PART_ROWS", "FilePart", "MockPart", "Part", "TablePart", "concat", "content_sha256", "file_parts", "is_hats",
            "list_parts", "mock_parts", "part_sizes", "total_rows", "write_mock"]
 
 PART_ROWS = 250_000
@@ -125,7 +127,35 @@ class MockPart:
         return truth
 
 
-Part = FilePart | MockPart
+@dataclass(frozen=True)
+class TablePart:
+    """A canonical table in memory as one partition, with its truth (None for real data)."""
+
+    name: str
+    table: pd.DataFrame = field(repr=False, compare=False)
+    truth_table: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def rows(self) -> int:
+        """Rows in the table."""
+        return len(self.table)
+
+    def where(self, many: bool) -> str:
+        """The table's name, for messages."""
+        return self.name
+
+    def read(self, survey: Survey, many: bool = False) -> pd.DataFrame:
+        """A copy of the table (already canonical)."""
+        return self.table.copy()
+
+    def truth(self) -> pd.DataFrame:
+        """The table's truth."""
+        if self.truth_table is None:
+            raise GalchemError(f"{self.name} has no truth table")
+        return self.truth_table
+
+
+Part = FilePart | MockPart | TablePart
 
 
 def mock_parts(model: mock.MockModel, n: int, seed: int, most: int = PART_ROWS) -> tuple[MockPart, ...]:

@@ -10,8 +10,9 @@ small data and the notebooks, :attr:`Dataset.catalog` (and, for the mock,
 """
 from __future__ import annotations
 
+import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -67,6 +68,17 @@ class Dataset:
     def truth(self) -> pd.DataFrame | None:
         """The mock's truth table in memory (read on first use), keyed by ``source_id``; None for real data."""
         return partitions.concat([part.truth() for part in self.parts]) if self.is_mock else None
+
+    def with_catalog(self, table: pd.DataFrame, label: str) -> Dataset:
+        """This dataset with its canonical catalogue replaced by ``table`` (an altered copy, held in memory).
+
+        The truth, if any, is kept; the stage cache is keyed by the table's content.
+        """
+        digest = hashlib.sha256(pd.util.hash_pandas_object(table, index=True).to_numpy().tobytes())
+        digest.update(",".join(f"{name}:{dtype}" for name, dtype in table.dtypes.items()).encode())
+        part = partitions.TablePart(f"{self.source}, {label}", table, self.truth)
+        return replace(self, parts=(part,), source=part.name, key=f"table-{digest.hexdigest()}", path=None,
+                       sha256=None)
 
     def banner(self) -> str:
         """A MyST admonition saying which data the page shows."""

@@ -26,7 +26,10 @@ normals by the Box-Muller transform, in float32 like the draws themselves
 
 Reported per star: the value at the catalogue's median distance and measured
 velocities (for X, Y, Z and phi this is exactly the Monte Carlo median) and,
-as ``<name>_err``, the standard deviation over the realisations.  The sky
+as ``<name>_err``, the standard deviation over the realisations; and the
+covariances of the cylindrical velocities (:data:`COVARIANCES`), by the
+same law of total covariance, for membership that accounts for errors
+(:mod:`galchem.physics.membership`).  The sky
 position is taken as exact (Gaia's ra/dec errors are below a milliarcsecond).
 Frame conventions: :mod:`galchem.conventions`.
 """
@@ -43,9 +46,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from galchem.data.contract import VELOCITY_ROLES
-from galchem.data.ids import id_keys
+from galchem.data.ids import GOLDEN, id_keys, splitmix64
 from galchem.physics import frames
 from galchem.conventions import K_PM
+
+__all__ = ["CHUNK", "COVARIANCES", "Observed", "POSITIONS", "Propagated", "QUANTITIES", "brute_force",
+           "kinematics_table", "linear_errors", "propagate", "split_normal"]
 
 QUANTITIES = ("X", "Y", "Z", "R", "phi", "vX", "vY", "vZ", "vR", "vphi", "vz")
 """Quantities computed per star, in the order of the kernel's output columns."""
@@ -53,12 +59,11 @@ QUANTITIES = ("X", "Y", "Z", "R", "phi", "vX", "vY", "vZ", "vR", "vphi", "vz")
 POSITIONS = QUANTITIES[:5]
 """The quantities that need no velocities."""
 
+COVARIANCES = ("vR_vphi_cov", "vR_vz_cov", "vphi_vz_cov")
+"""Covariances of the cylindrical velocities [(km/s)^2], in the order of the kernel's covariance output."""
+
 CHUNK = 16_384
 """Stars per chunk: bounds memory (one float32 draw per star and realisation); the draws do not depend on it."""
-
-GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-"""SplitMix64's increment (2^64 over the golden ratio)."""
-
 
 class Observed(NamedTuple):
     """The observables of N stars as float64 arrays in the contract's units (distance in kpc)."""
@@ -96,11 +101,13 @@ class Observed(NamedTuple):
 
 
 class Propagated(NamedTuple):
-    """Per-star results, arrays shaped (N, len(QUANTITIES)): value at the catalogue values, MC mean and σ."""
+    """Per-star results: value at the catalogue values, MC mean and σ, shaped (N, len(QUANTITIES)), and the
+    velocity covariances, shaped (N, len(COVARIANCES))."""
 
     value: np.ndarray
     mean: np.ndarray
     std: np.ndarray
+    velocity_cov: np.ndarray
 
 
 def _basis(observed: Observed) -> np.ndarray:
@@ -112,12 +119,14 @@ def _basis(observed: Observed) -> np.ndarray:
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
 def _propagate(basis, offset, v_sun, r_med, s_lo, s_hi, pmra, s_pmra, pmdec, s_pmdec, rv, s_rv, draws,
-               value, mean, std):  # pragma: no cover - compiled
+               value, mean, std, cov):  # pragma: no cover - compiled
     """The Rao-Blackwellised Monte Carlo of the module docstring for one chunk of stars.
 
     Positions and Cartesian velocities are linear in the distance d, so their
     moments follow from those of d; only R, phi, vR and vphi need every draw.
     Given d, the velocity's covariance is Q0 + d^2 Q1 (RV and proper-motion parts).
+    The covariances of (vR, vphi, vz) add the covariance over draws of their
+    conditional means (vz's is linear in d) to the mean conditional covariance.
     """
     n_stars, n_mc = draws.shape
     for k in range(n_stars):
@@ -133,7 +142,9 @@ def _propagate(basis, offset, v_sun, r_med, s_lo, s_hi, pmra, s_pmra, pmdec, s_p
         ref = (R0, 0.0, (x0 * vx0 + y0 * vy0) / R0, (y0 * vx0 - x0 * vy0) / R0)  # R, phi - phi0, vR, vphi
         s1 = np.zeros(5)  # sums of d - d0 and of the deviations of ref
         s2 = np.zeros(5)
+        s12 = np.zeros(3)  # sums of products of deviations: vR vphi, (d - d0) vR, (d - d0) vphi
         sum_var = np.zeros(2)  # summed conditional variances of vR and vphi
+        sum_cov = np.zeros(3)  # summed conditional covariances vR vphi, vR vz, vphi vz
         for j in range(n_mc):
             z = draws[k, j]
             d = max(d0 + z * (s_hi[k] if z > 0.0 else s_lo[k]), 0.0)
@@ -151,10 +162,17 @@ def _propagate(basis, offset, v_sun, r_med, s_lo, s_hi, pmra, s_pmra, pmdec, s_p
             for q in range(5):
                 s1[q] += deviation[q]
                 s2[q] += deviation[q] * deviation[q]
+            s12[0] += deviation[3] * deviation[4]
+            s12[1] += deviation[0] * deviation[3]
+            s12[2] += deviation[0] * deviation[4]
             d2 = d * d
             qxx, qxy, qyy = q0[0, 0] + d2 * q1[0, 0], q0[0, 1] + d2 * q1[0, 1], q0[1, 1] + d2 * q1[1, 1]
+            qxz, qyz = q0[0, 2] + d2 * q1[0, 2], q0[1, 2] + d2 * q1[1, 2]
             sum_var[0] += c * c * qxx + 2.0 * c * s * qxy + s * s * qyy
             sum_var[1] += s * s * qxx - 2.0 * c * s * qxy + c * c * qyy
+            sum_cov[0] += c * s * (qxx - qyy) + (s * s - c * c) * qxy
+            sum_cov[1] += c * qxz + s * qyz
+            sum_cov[2] += s * qxz - c * qyz
         m1 = s1 / n_mc
         var = np.maximum(s2 / n_mc - m1 * m1, 0.0)
         mean_d2 = var[0] + (d0 + m1[0]) ** 2
@@ -174,14 +192,9 @@ def _propagate(basis, offset, v_sun, r_med, s_lo, s_hi, pmra, s_pmra, pmdec, s_p
         std[k, 8] = math.sqrt(var[3] + sum_var[0] / n_mc)
         std[k, 9] = math.sqrt(var[4] + sum_var[1] / n_mc)
         value[k, 10], mean[k, 10], std[k, 10] = value[k, 7], mean[k, 7], std[k, 7]
-
-
-@numba.njit(cache=True, nogil=True)
-def _splitmix(z):  # pragma: no cover - compiled
-    """SplitMix64's output function (Steele, Lea & Flood 2014): a bijective mix of 64 bits."""
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+        cov[k, 0] = s12[0] / n_mc - m1[3] * m1[4] + sum_cov[0] / n_mc
+        cov[k, 1] = v1[2] * (s12[1] / n_mc - m1[0] * m1[3]) + sum_cov[1] / n_mc
+        cov[k, 2] = v1[2] * (s12[2] / n_mc - m1[0] * m1[4]) + sum_cov[2] / n_mc
 
 
 @numba.njit(cache=True, nogil=True)
@@ -194,9 +207,9 @@ def _normal_draws(seed_key, keys, draws):  # pragma: no cover - compiled
     scale = np.float32(2.0**-24)
     two_pi = np.float32(2.0 * math.pi)
     for k in range(n_stars):
-        key = _splitmix(seed_key ^ _splitmix(keys[k] + GOLDEN))
+        key = splitmix64(seed_key ^ splitmix64(keys[k] + GOLDEN))
         for p in range(0, n_mc, 2):
-            bits = _splitmix(key + np.uint64(p // 2 + 1) * GOLDEN)
+            bits = splitmix64(key + np.uint64(p // 2 + 1) * GOLDEN)
             u1 = (np.float32(bits >> np.uint64(40)) + np.float32(1.0)) * scale  # (0, 1]: the logarithm stays finite
             u2 = np.float32((bits >> np.uint64(8)) & np.uint64(0xFFFFFF)) * scale
             radius = math.sqrt(np.float32(-2.0) * math.log(u1))
@@ -219,7 +232,7 @@ def propagate(observed: Observed, n_mc: int = 1000, seed: int | np.random.SeedSe
     id's key, :func:`galchem.data.ids.id_keys`; default: its position ``i``),
     so the same seed and ids give the same numbers on any machine, thread
     count or partitioning.  Stars are processed in chunks of :data:`CHUNK`
-    on all cores; peak memory is ~100 bytes per star plus 4 bytes per draw of
+    on all cores; peak memory is ~130 bytes per star plus 4 bytes per draw of
     one chunk per core.
     """
     if n_mc < 2:
@@ -232,7 +245,7 @@ def propagate(observed: Observed, n_mc: int = 1000, seed: int | np.random.SeedSe
     _, offset, v_sun = frames.affine_map()
     s_lo = observed.r_med - observed.r_lo
     s_hi = observed.r_hi - observed.r_med
-    out = Propagated(*(np.empty((n, len(QUANTITIES))) for _ in range(3)))
+    out = Propagated(*(np.empty((n, len(QUANTITIES))) for _ in range(3)), np.empty((n, len(COVARIANCES))))
     basis = _basis(observed)
     parts = [slice(start, min(start + CHUNK, n)) for start in range(0, n, CHUNK)]
 
@@ -243,6 +256,7 @@ def propagate(observed: Observed, n_mc: int = 1000, seed: int | np.random.SeedSe
             basis[part], offset, v_sun, observed.r_med[part], s_lo[part], s_hi[part],
             observed.pmra[part], observed.pmra_err[part], observed.pmdec[part], observed.pmdec_err[part],
             observed.rv[part], observed.rv_err[part], draws, out.value[part], out.mean[part], out.std[part],
+            out.velocity_cov[part],
         )
         return part.stop - part.start
 
@@ -285,7 +299,9 @@ def brute_force(observed: Observed, n_mc: int = 1000, seed: int = 0) -> Propagat
     samples[4] = value[:, 4][:, None] + frames.wrap_angle(samples[4] - value[:, 4][:, None])
     mean = samples.mean(axis=2).T
     mean[:, 4] %= 2 * np.pi
-    return Propagated(value, mean, samples.std(axis=2).T)
+    velocities = samples[[8, 9, 10]] - samples[[8, 9, 10]].mean(axis=2, keepdims=True)
+    cov = np.stack([np.mean(velocities[i] * velocities[j], axis=1) for i, j in ((0, 1), (0, 2), (1, 2))], axis=1)
+    return Propagated(value, mean, samples.std(axis=2).T, cov)
 
 
 def _columns(phase: frames.PhaseSpace) -> tuple[np.ndarray, ...]:
@@ -320,10 +336,10 @@ def linear_errors(observed: Observed) -> np.ndarray:
 
 def kinematics_table(catalog: pd.DataFrame, n_mc: int = 1000, seed: int | np.random.SeedSequence = 0,
                      progress: bool = False) -> pd.DataFrame:
-    """QUANTITIES and their ``_err`` columns for every row of a canonical table (same index).
+    """QUANTITIES and their ``_err`` columns, then the COVARIANCES, for every row of a canonical table (same index).
 
     Each star draws from the stream of ``seed`` and its id (column ``id``).
-    Without velocity columns the velocities and their errors are NaN.
+    Without velocity columns the velocities, their errors and covariances are NaN.
     """
     result = propagate(Observed.from_catalog(catalog), n_mc, seed, progress, keys=id_keys(catalog["id"]))
     moving = all(name in catalog for name in VELOCITY_ROLES)
@@ -332,4 +348,6 @@ def kinematics_table(catalog: pd.DataFrame, n_mc: int = 1000, seed: int | np.ran
         known = moving or name in POSITIONS
         columns[name] = result.value[:, i] if known else np.full(len(catalog), np.nan)
         columns[f"{name}_err"] = result.std[:, i] if known else np.full(len(catalog), np.nan)
+    for i, name in enumerate(COVARIANCES):
+        columns[name] = result.velocity_cov[:, i] if moving else np.full(len(catalog), np.nan)
     return pd.DataFrame(columns, index=catalog.index)

@@ -18,6 +18,18 @@ motion V = 12.24 km/s (Schönrich et al. 2010) and its total 245 km/s this is
 V_LSR = 232.76 km/s.  The Sun itself then has (U, V, W) = (12.9, 12.24, 7.78)
 km/s.  Using the local cylinder rather than fixed Cartesian axes keeps a
 disk star a kiloparsec away from looking like it moves sideways.
+
+Errors (beyond the study): the study evaluates each ellipsoid at the
+star's velocity as measured.  A star whose velocity is uncertain, with
+covariance C, is better described by the probability of its *measured*
+velocity, for which each population's Gaussian is convolved with the error:
+f_c becomes N(mu_c, Sigma_c + C) (as in extreme deconvolution, Bovy, Hogg &
+Roweis 2011).  Large errors then widen the narrow thin-disk ellipsoid far
+more, relatively, than the broad halo one, so a star is no longer called a
+halo star only because its velocity is poorly known.  C comes from the
+Monte Carlo (:data:`galchem.physics.kinematics.COVARIANCES`).
+:func:`halo_crossings` counts the stars on each side of the 1 % line under
+both rules.
 """
 from __future__ import annotations
 
@@ -28,6 +40,9 @@ import pandas as pd
 
 from galchem.conventions import V_SUN
 from galchem.data.cuts import Cut
+
+__all__ = ["BENSBY2003", "Ellipsoid", "HALO_CUT", "HALO_LIMIT", "V_LSR", "V_PECULIAR", "halo_crossings",
+           "lsr_covariance", "lsr_velocities", "membership", "membership_with_errors", "probabilities"]
 
 V_PECULIAR = 12.24
 """The Sun's peculiar velocity in the direction of rotation [km/s] (Schönrich et al. 2010)."""
@@ -47,11 +62,27 @@ class Ellipsoid:
     sigma_w: float
     v_asym: float
 
-    def log_density(self, U: np.ndarray, V: np.ndarray, W: np.ndarray) -> np.ndarray:
-        """ln f(U, V, W) of the normalised Gaussian ellipsoid, f in (km/s)^-3."""
-        norm = (2.0 * np.pi) ** 1.5 * self.sigma_u * self.sigma_v * self.sigma_w
-        exponent = (U / self.sigma_u) ** 2 + ((V - self.v_asym) / self.sigma_v) ** 2 + (W / self.sigma_w) ** 2
-        return -0.5 * exponent - np.log(norm)
+    def log_density(self, U: np.ndarray, V: np.ndarray, W: np.ndarray, covariance: np.ndarray | None = None
+                    ) -> np.ndarray:
+        """ln f(U, V, W) of the normalised Gaussian ellipsoid, f in (km/s)^-3.
+
+        With ``covariance`` (shape (N, 6): the error covariance's UU, VV, WW,
+        UV, UW, VW entries) the ellipsoid is convolved with each star's error.
+        """
+        if covariance is None:
+            norm = (2.0 * np.pi) ** 1.5 * self.sigma_u * self.sigma_v * self.sigma_w
+            exponent = (U / self.sigma_u) ** 2 + ((V - self.v_asym) / self.sigma_v) ** 2 + (W / self.sigma_w) ** 2
+            return -0.5 * exponent - np.log(norm)
+        a, b, c = (covariance[:, i] + s**2 for i, s in enumerate((self.sigma_u, self.sigma_v, self.sigma_w)))
+        d, e, f = covariance[:, 3], covariance[:, 4], covariance[:, 5]
+        x, y, z = U, V - self.v_asym, W
+        # the inverse of the symmetric [[a, d, e], [d, b, f], [e, f, c]] by cofactors, its determinant likewise
+        cof_a, cof_b, cof_c = b * c - f * f, a * c - e * e, a * b - d * d
+        cof_d, cof_e, cof_f = e * f - d * c, d * f - b * e, d * e - a * f
+        det = a * cof_a + d * cof_d + e * cof_e
+        quadratic = (cof_a * x * x + cof_b * y * y + cof_c * z * z
+                     + 2.0 * (cof_d * x * y + cof_e * x * z + cof_f * y * z)) / det
+        return -0.5 * (quadratic + np.log(det)) - 1.5 * np.log(2.0 * np.pi)
 
 
 BENSBY2003 = (
@@ -73,19 +104,56 @@ def lsr_velocities(vR, vphi, vz) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return -np.asarray(vR, dtype=float), np.asarray(vphi, dtype=float) - V_LSR, np.asarray(vz, dtype=float)
 
 
-def probabilities(U, V, W, ellipsoids: tuple[Ellipsoid, ...] = BENSBY2003) -> pd.DataFrame:
+def lsr_covariance(table: pd.DataFrame) -> np.ndarray:
+    """Each star's velocity error covariance in (U, V, W) [(km/s)^2], shape (N, 6): UU, VV, WW, UV, UW, VW.
+
+    From the Monte Carlo columns of the analysed sample (``vR_err``,
+    ``vphi_err``, ``vz_err`` and the covariances); U = -vR flips the sign of
+    the covariances with vR.
+    """
+    return np.column_stack([
+        table["vR_err"] ** 2, table["vphi_err"] ** 2, table["vz_err"] ** 2,
+        -table["vR_vphi_cov"], -table["vR_vz_cov"], table["vphi_vz_cov"],
+    ]).astype(float)
+
+
+def probabilities(U, V, W, ellipsoids: tuple[Ellipsoid, ...] = BENSBY2003, covariance: np.ndarray | None = None
+                  ) -> pd.DataFrame:
     """Normalised membership probabilities ``p_<name>`` of each population; rows sum to one.
 
     Computed with log-densities, so a star far out in every tail still gets
-    finite probabilities (in practice: halo).
+    finite probabilities (in practice: halo).  With ``covariance`` (see
+    :func:`lsr_covariance`) each ellipsoid is widened by the star's errors.
     """
     U, V, W = np.broadcast_arrays(*(np.atleast_1d(np.asarray(a, dtype=float)) for a in (U, V, W)))
-    log_weights = np.stack([np.log(e.fraction) + e.log_density(U, V, W) for e in ellipsoids])
+    log_weights = np.stack([np.log(e.fraction) + e.log_density(U, V, W, covariance) for e in ellipsoids])
     weights = np.exp(log_weights - log_weights.max(axis=0))
     weights /= weights.sum(axis=0)
     return pd.DataFrame({f"p_{e.name}": w for e, w in zip(ellipsoids, weights)})
 
 
 def membership(vR, vphi, vz, ellipsoids: tuple[Ellipsoid, ...] = BENSBY2003) -> pd.DataFrame:
-    """Membership probabilities from Galactocentric cylindrical velocities [km/s]."""
+    """Membership probabilities from Galactocentric cylindrical velocities [km/s] (the study's point-estimate rule)."""
     return probabilities(*lsr_velocities(vR, vphi, vz), ellipsoids)
+
+
+def membership_with_errors(table: pd.DataFrame, ellipsoids: tuple[Ellipsoid, ...] = BENSBY2003) -> pd.DataFrame:
+    """Membership probabilities of an analysed sample, each ellipsoid convolved with the star's velocity errors."""
+    return probabilities(*lsr_velocities(table["vR"], table["vphi"], table["vz"]), ellipsoids, lsr_covariance(table))
+
+
+def halo_crossings(table: pd.DataFrame, ellipsoids: tuple[Ellipsoid, ...] = BENSBY2003,
+                   limit: float = HALO_LIMIT) -> pd.DataFrame:
+    """How many stars each rule puts at or above the halo ``limit``, and how the two rules disagree.
+
+    One row per rule ("point estimate": the study's; "with velocity
+    errors": :func:`membership_with_errors`), then the stars both remove and
+    those only one of them removes; columns ``stars`` and ``percent`` (of
+    all stars in ``table``).
+    """
+    point = membership(table["vR"], table["vphi"], table["vz"], ellipsoids)["p_halo"].to_numpy() >= limit
+    widened = membership_with_errors(table, ellipsoids)["p_halo"].to_numpy() >= limit
+    counts = {"point estimate": point.sum(), "with velocity errors": widened.sum(), "both": (point & widened).sum(),
+              "point estimate only": (point & ~widened).sum(), "with velocity errors only": (~point & widened).sum()}
+    stars = pd.Series(counts, dtype=int)
+    return pd.DataFrame({"stars": stars, "percent": 100.0 * stars / max(len(table), 1)}).rename_axis("removed by")

@@ -25,7 +25,10 @@ import numpy as np
 
 from galchem.errors import GalchemError
 
-__all__ = ["ConfigError", "RunConfig", "STAGES", "RunFile", "read_run_file", "run_file_text", "sha256_file", "toml_text"]
+__all__ = ["ConfigError", "HALO_RULES", "RunConfig", "STAGES", "RunFile", "read_run_file", "run_file_text", "sha256_file", "toml_text"]
+
+HALO_RULES = ("point", "errors")
+"""Values of ``RunConfig.halo_rule``."""
 
 STAGES = ("kinematics", "radial", "vertical", "azimuthal")
 """The analysis stages that draw random numbers, in the order of their child streams."""
@@ -48,7 +51,14 @@ class RunConfig:
     n_walkers: int = 10
     """emcee walkers per line fit (the study: 10)."""
     n_steps: int = 1000
-    """emcee steps per walker (the study: 1000)."""
+    """emcee steps per walker (the study: 1000); chains then extend up to ``max_steps``."""
+    max_steps: int = 20_000
+    """Cap on emcee steps per walker: a chain shorter than 50 autocorrelation times after ``n_steps`` is extended
+    until it is that long or reaches this cap (then the tables flag it unreliable).  A cap at or below ``n_steps``
+    (e.g. ``max_steps = n_steps``) gives a fixed length, such as the study's 10 x 1000."""
+    halo_rule: str = "point"
+    """How the halo probability is computed: "point" (velocities at their catalogue values, the study) or
+    "errors" (each population's velocity ellipsoid widened by the star's Monte Carlo velocity covariance)."""
     radial_z_edges: tuple[float, ...] = _edges(0.0, 1.4, 0.2)
     """Slices of |Z| [kpc] for the radial gradients (the study's Table 1)."""
     vertical_r_edges: tuple[float, ...] = _edges(7.0, 14.0, 1.0)
@@ -85,11 +95,12 @@ class RunConfig:
             if not ok:
                 raise ConfigError(f"{name.replace('_', '-')} = {getattr(self, name)!r} is not allowed: {allowed}")
 
-        for name, low in (("n_mc", 2), ("n_walkers", 6), ("n_steps", 50), ("min_stars", 3), ("n_permutations", 1),
-                          ("n_boot", 2)):
+        for name, low in (("n_mc", 2), ("n_walkers", 6), ("n_steps", 50), ("max_steps", 50), ("min_stars", 3),
+                          ("n_permutations", 1), ("n_boot", 2)):
             value = getattr(self, name)
             need(isinstance(value, int) and not isinstance(value, bool) and low <= value <= 10**9, name,
                  f"an integer from {low} to 10^9")
+        need(self.halo_rule in HALO_RULES, "halo_rule", " or ".join(map(repr, HALO_RULES)))
         for name in ("seed", "mock_seed"):
             value = getattr(self, name)
             need(isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63, name,

@@ -37,8 +37,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from galchem.analysis import azimuthal, gradients, line_sums
+from galchem.analysis import azimuthal, gradients, line_sums, profile
+from galchem.analysis.deconvolution import XMixture
 from galchem.data import cuts, partitions
+from galchem.data.ids import id_keys
 from galchem.data.partitions import Part
 from galchem.data.sources import Dataset
 from galchem.data.surveys import Survey
@@ -52,15 +54,16 @@ from galchem.run.resources import check_memory
 from galchem.run.scheduler import Scheduler, open_scheduler, planned_workers
 
 __all__ = ["AzimuthalResults", "GradientResults", "KinematicSample", "SAMPLE_COLUMNS", "StageError", "azimuthal_analysis",
-           "binnings", "gradient_fits", "kinematic_sample", "sample_writer"]
+           "binnings", "gradient_fits", "kinematic_sample", "profile_edges", "sample_writer"]
 
 SAMPLE_COLUMNS = ("id", "ra", "dec", *(
     name for quantity in kinematics.QUANTITIES for name in (quantity, f"{quantity}_err")
-), "feh", "feh_err", "p_thin", "p_thick", "p_halo")
-"""The columns of the analysed sample (``sample/part-NNNNN.parquet``)."""
+), "feh", "feh_err", "p_thin", "p_thick", "p_halo", *kinematics.COVARIANCES)
+"""The columns of the analysed sample (``sample/part-NNNNN.parquet``); the membership probabilities follow
+``halo_rule``."""
 
-FLOAT32_COLUMNS = tuple(f"{quantity}_err" for quantity in kinematics.QUANTITIES)
-"""Sample columns stored as float32: Monte Carlo standard deviations."""
+FLOAT32_COLUMNS = (*(f"{quantity}_err" for quantity in kinematics.QUANTITIES), *kinematics.COVARIANCES)
+"""Sample columns stored as float32: Monte Carlo standard deviations and covariances."""
 
 GRADIENT_COLUMNS = ("id", "R", "R_err", "Z", "Z_err", "feh", "feh_err", "p_halo")
 AZIMUTHAL_COLUMNS = ("id", "R", "R_err", "Z", "phi", "feh", "feh_err", "p_halo")
@@ -69,10 +72,11 @@ AZIMUTHAL_COLUMNS = ("id", "R", "R_err", "Z", "phi", "feh", "feh_err", "p_halo")
 GATHERED_COLUMNS = ("id", "R", "Z", "phi", "feh")
 """The columns of the near-plane stars that the azimuthal stage gathers (its fit adds up sums instead)."""
 
-KINEMATICS_SETTINGS = ("seed", "n_mc")
-GRADIENT_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "radial_z_edges", "vertical_r_edges", "min_stars")
-AZIMUTHAL_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "annuli", "azimuthal_z_max", "phi_bin_deg",
-                      "ring_width", "n_permutations", "n_boot")
+KINEMATICS_SETTINGS = ("seed", "n_mc", "halo_rule")
+GRADIENT_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "max_steps", "radial_z_edges", "vertical_r_edges",
+                     "min_stars")
+AZIMUTHAL_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "max_steps", "annuli", "azimuthal_z_max",
+                      "phi_bin_deg", "ring_width", "n_permutations", "n_boot", "radial_z_edges")
 """The settings each stage reads (its own and those of the stages before it): they key its cache entry."""
 
 CANDIDATES = "candidates"
@@ -125,11 +129,15 @@ class KinematicSample:
         return _in_sample(self.candidates, self.moving).reset_index(drop=True)
 
 
-def _candidates(table: pd.DataFrame, survey: Survey, n_mc: int, seed: np.random.SeedSequence, text_ids: bool
-                ) -> pd.DataFrame:
-    """Kinematics and membership of the rows that passed the cuts, as the sample's columns and types."""
+def _candidates(table: pd.DataFrame, survey: Survey, n_mc: int, seed: np.random.SeedSequence, text_ids: bool,
+                halo_rule: str) -> pd.DataFrame:
+    """Kinematics and membership (by ``halo_rule``) of the rows that passed the cuts, as the sample's columns and
+    types."""
     values = kinematics.kinematics_table(table, n_mc, seed)
-    probs = membership.membership(values["vR"], values["vphi"], values["vz"]).set_index(table.index)
+    if halo_rule == "errors":
+        probs = membership.membership_with_errors(values).set_index(table.index)
+    else:
+        probs = membership.membership(values["vR"], values["vphi"], values["vz"]).set_index(table.index)
     if not survey.has_velocities:
         probs[:] = np.nan
     candidates = pd.concat([table[["id", "ra", "dec"]], values, table[["feh"]],
@@ -139,14 +147,15 @@ def _candidates(table: pd.DataFrame, survey: Survey, n_mc: int, seed: np.random.
 
 
 def _kinematic_part(item: tuple[int, Part], survey: Survey, duplicated: np.ndarray, n_mc: int,
-                    seed: np.random.SeedSequence, folder: str, many: bool, text_ids: bool) -> pd.DataFrame:
+                    seed: np.random.SeedSequence, folder: str, many: bool, text_ids: bool, halo_rule: str
+                    ) -> pd.DataFrame:
     """One partition: cuts, kinematics, membership and halo cut; writes its candidates, returns its cut flow."""
     index, part = item
     moving = survey.has_velocities
     table = part.read(survey, many)
     passed = cuts.apply_cuts(table, (*cuts.quality_cuts(survey, duplicated), *((cuts.VELOCITY_CUT,) if moving else ())))
     del table
-    candidates = _candidates(passed.table, survey, n_mc, seed, text_ids)
+    candidates = _candidates(passed.table, survey, n_mc, seed, text_ids, halo_rule)
     candidates.to_parquet(Path(folder) / f"part-{index:05d}.parquet", index=False)
     flow = passed.flow
     if moving:
@@ -175,7 +184,7 @@ def kinematic_sample(dataset: Dataset, config: RunConfig | None = None, progress
             (folder / CANDIDATES).mkdir()
             flows = runner.map(_kinematic_part, list(enumerate(dataset.parts)), survey, door.duplicated, config.n_mc,
                                config.stream("kinematics"), str(folder / CANDIDATES), len(dataset.parts) > 1,
-                               door.text_ids)
+                               door.text_ids, config.halo_rule)
         flow = cuts.add_flows(flows)
         notes = []
         if int(flow["remaining"].iloc[-2 if moving else -1]) == 0:  # before the halo cut
@@ -217,40 +226,78 @@ def binnings(config: RunConfig) -> tuple[gradients.Binning, gradients.Binning]:
     return gradients.radial_binning(config.radial_z_edges), gradients.vertical_binning(config.vertical_r_edges)
 
 
-def _gradient_part(path: Path, chosen: tuple[gradients.Binning, ...], moving: bool) -> list[list[line_sums.BinSums]]:
-    """One partition's per-bin sums for each binning, from its sample stars."""
+def _binned_points(path: Path, chosen: tuple[gradients.Binning, ...], moving: bool):
+    """One partition's sample stars, bin by bin: (binning's position, bin, ids, x, [Fe/H], x_err, [Fe/H] error)."""
     table = _in_sample(pd.read_parquet(path, columns=list(GRADIENT_COLUMNS)), moving)
     coords = gradients.coordinates(table)
-    out = []
-    for binning in chosen:
+    feh, feh_err, ids = table["feh"].to_numpy(), table["feh_err"].to_numpy(), table["id"].to_numpy()
+    for b, binning in enumerate(chosen):
         index = gradients.bin_index(table, binning)
         x, x_err = coords[binning.x].to_numpy(), coords[f"{binning.x}_err"].to_numpy()
-        feh, feh_err, ids = table["feh"].to_numpy(), table["feh_err"].to_numpy(), table["id"].to_numpy()
-        out.append([line_sums.bin_sums(ids[index == k], x[index == k], feh[index == k], x_err[index == k],
-                                       feh_err[index == k]) for k in range(len(binning.edges) - 1)])
+        for k in range(len(binning.edges) - 1):
+            inside = index == k
+            yield b, k, ids[inside], x[inside], feh[inside], x_err[inside], feh_err[inside]
+
+
+_Share = tuple[line_sums.BinSums, line_sums.XSample]
+
+
+def _gradient_part(path: Path, chosen: tuple[gradients.Binning, ...], moving: bool) -> list[list[_Share]]:
+    """One partition's per-bin sums and deconvolution subsamples for each binning."""
+    out: list[list[_Share]] = [[] for _ in chosen]
+    for b, _, ids, x, feh, x_err, feh_err in _binned_points(path, chosen, moving):
+        out[b].append((line_sums.bin_sums(ids, x, feh, x_err, feh_err), line_sums.x_sample(id_keys(ids), x, x_err)))
     return out
 
 
-def _merge_gradient_sums(a: list[list[line_sums.BinSums]], b: list[list[line_sums.BinSums]]
-                         ) -> list[list[line_sums.BinSums]]:
-    return [[line_sums.merge(x, y) for x, y in zip(one, two)] for one, two in zip(a, b)]
+def _merge_gradient_shares(a: list[list[_Share]], b: list[list[_Share]]) -> list[list[_Share]]:
+    return [[(line_sums.merge(x[0], y[0]), line_sums.merge_samples(x[1], y[1])) for x, y in zip(one, two)]
+            for one, two in zip(a, b)]
+
+
+def _deconvolved_part(path: Path, chosen: tuple[gradients.Binning, ...], moving: bool,
+                      mixtures: list[list[XMixture | None]]) -> list[list[line_sums.BinSums | None]]:
+    """One partition's per-bin sums of its points as the deconvolved fit sees them (bins with a mixture only)."""
+    out: list[list[line_sums.BinSums | None]] = [[] for _ in chosen]
+    for b, k, ids, x, feh, x_err, feh_err in _binned_points(path, chosen, moving):
+        mixture = mixtures[b][k]
+        out[b].append(None if mixture is None else line_sums.mixture_sums(ids, x, feh, x_err, feh_err, mixture))
+    return out
+
+
+def _merge_deconvolved(a: list[list[line_sums.BinSums | None]], b: list[list[line_sums.BinSums | None]]
+                       ) -> list[list[line_sums.BinSums | None]]:
+    return [[None if x is None else line_sums.merge(x, y) for x, y in zip(one, two)] for one, two in zip(a, b)]
 
 
 def gradient_fits(dataset: Dataset, config: RunConfig | None = None, progress: bool = False,
                   scheduler: str | Scheduler = "single") -> GradientResults:
-    """Fit the radial and vertical gradients of ``dataset``'s final sample (cached), from per-bin sums."""
+    """Fit the radial and vertical gradients of ``dataset``'s final sample (cached), from per-bin sums.
+
+    Each bin is fitted with the study's flat prior on the true x and with
+    the deconvolved one (:mod:`galchem.analysis.line_sums`: a second pass
+    over the partitions for bins too large to keep their points).
+    """
     config = config or RunConfig()
     radial, vertical = binnings(config)
+    chosen = (radial, vertical)
 
     def compute() -> GradientResults:
         with open_scheduler(scheduler) as runner:
             kinematic = kinematic_sample(dataset, config, progress, runner)
-            sums = runner.map_reduce(_gradient_part, kinematic.parts, _merge_gradient_sums, (radial, vertical),
-                                     kinematic.moving)
+            shares = runner.map_reduce(_gradient_part, kinematic.parts, _merge_gradient_shares, chosen,
+                                       kinematic.moving)
+            mixtures = [[line_sums.deconvolve(sample) if sums.points is None and sums.n >= config.min_stars
+                         and not sums.invalid else None for sums, sample in per_bin] for per_bin in shares]
+            deconvolved = [[None] * len(per_bin) for per_bin in mixtures]
+            if any(m is not None for per_bin in mixtures for m in per_bin):
+                deconvolved = runner.map_reduce(_deconvolved_part, kinematic.parts, _merge_deconvolved, chosen,
+                                                kinematic.moving, mixtures)
         return GradientResults(*(
-            line_sums.fit_binned(part, binning, min_stars=config.min_stars, n_walkers=config.n_walkers,
-                                 n_steps=config.n_steps, seed=config.stream(binning.name))
-            for part, binning in zip(sums, (radial, vertical))))
+            line_sums.fit_binned([share[0] for share in per_bin], binning, min_stars=config.min_stars,
+                                 n_walkers=config.n_walkers, n_steps=config.n_steps, max_steps=config.max_steps,
+                                 seed=config.stream(binning.name), mixtures=mixture, deconvolved=sums)
+            for per_bin, binning, mixture, sums in zip(shares, chosen, mixtures, deconvolved)))
 
     def load(tables: dict[str, pd.DataFrame]) -> GradientResults:
         return GradientResults(*(gradients.Gradients.from_tables(
@@ -267,36 +314,40 @@ class AzimuthalResults:
     """
 
     plane_fit: pd.Series  # m, m_err, b, b_err, lam, lam_err, n, tau, n_eff, reliable of [Fe/H] against R
-    residuals: pd.DataFrame  # per star: residual (from the fit) and delta (from the ring mean)
-    profile: pd.DataFrame  # azimuthal.PROFILE_COLUMNS
+    residuals: pd.DataFrame  # per star: residual (from the fit), delta (from the ring mean), residual_profile
+    profile: pd.DataFrame  # azimuthal.PROFILE_COLUMNS, then mean_residual_profile and sem_residual_profile
     tests: dict  # p_value, statistic, arm_contrast (of the residual), arm_contrast_ring (of δ), ... (azimuthal_tests.json)
     null: np.ndarray  # the permutation null distribution
     notes: tuple[str, ...] = ()
+    radial_profiles: pd.DataFrame = field(default_factory=pd.DataFrame)  # profile.SLICE_COLUMNS, one row per |Z| slice
     near_plane: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def stars(self) -> pd.DataFrame:
-        """The final sample with |Z| below the limit (every column, by id), with ``predicted``, ``residual``, ``delta``.
+        """The final sample with |Z| below the limit (every column, by id), with ``predicted``, ``residual``,
+        ``delta``, ``residual_profile`` and ``predicted_profile`` (the smooth profile's [Fe/H] at the star).
 
         Read from the kinematic stage's partitions on first use.
         """
         stars = self.near_plane() if self.near_plane else pd.DataFrame()
         if stars.empty:
             return stars
-        return stars.assign(predicted=self.plane_fit["m"] * stars["R"] + self.plane_fit["b"], **self.residuals)
+        stars = stars.assign(predicted=self.plane_fit["m"] * stars["R"] + self.plane_fit["b"], **self.residuals)
+        return stars.assign(predicted_profile=stars["feh"] - stars["residual_profile"])
 
     def to_tables(self) -> dict[str, pd.DataFrame]:
         """The cache's form (the stars are rebuilt from the kinematic stage)."""
         return {"plane_fit": self.plane_fit.to_frame().T, "residuals": self.residuals, "profile": self.profile,
                 "tests": _one_row(self.tests), "null": pd.DataFrame({"statistic": self.null}),
-                "notes": pd.DataFrame({"note": list(self.notes)}, dtype=object)}
+                "notes": pd.DataFrame({"note": list(self.notes)}, dtype=object),
+                "radial_profiles": self.radial_profiles}
 
     @classmethod
     def from_tables(cls, tables: dict[str, pd.DataFrame]) -> AzimuthalResults:
         """Rebuild from :meth:`to_tables` (without the stars)."""
         return cls(tables["plane_fit"].iloc[0], tables["residuals"], tables["profile"],
                    tables["tests"].to_dict("records")[0], tables["null"]["statistic"].to_numpy(),
-                   notes=tuple(tables["notes"]["note"].astype(str)))
+                   notes=tuple(tables["notes"]["note"].astype(str)), radial_profiles=tables["radial_profiles"])
 
 
 def _near_plane_part(path: Path, z_max: float, moving: bool, columns: tuple[str, ...] | None) -> pd.DataFrame:
@@ -359,16 +410,18 @@ def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None, progre
             raise StageError(f"{len(stars):,} stars with |Z| < {config.azimuthal_z_max:g} kpc ({in_annuli:,} of them "
                              f"in {ranges} kpc); the plane's fit needs at least {config.min_stars:,} and the profiles "
                              "some in the annuli")
-        fit_stream, test_stream, arm_stream, ring_stream = config.stream("azimuthal").spawn(4)
+        fit_stream, test_stream, arm_stream, ring_stream, profile_stream = config.stream("azimuthal").spawn(5)
         fit = line_sums.fit_sums(sums, n_walkers=config.n_walkers, n_steps=config.n_steps,
-                                 seed=np.random.default_rng(fit_stream))
+                                 max_steps=config.max_steps, seed=np.random.default_rng(fit_stream))
         residual = azimuthal.residual_from_fit(stars, fit.m, fit.b)
         delta = azimuthal.delta_from_ring_mean(stars["R"], stars["feh"], config.ring_width)
+        residual_profile, slices = profile.profile_residuals(stars, profile_edges(config))
         edges = azimuthal.phi_edges(stars["phi"], config.phi_bin_deg)
         test = azimuthal.permutation_test(stars, delta, edges, n_permutations=config.n_permutations,
                                           seed=test_stream, annuli=config.annuli)
         arms = azimuthal.arm_contrast(stars, residual, n_boot=config.n_boot, seed=arm_stream)
         arms_ring = azimuthal.arm_contrast(stars, delta, n_boot=config.n_boot, seed=ring_stream)
+        arms_profile = azimuthal.arm_contrast(stars, residual_profile, n_boot=config.n_boot, seed=profile_stream)
         plane = pd.Series({**fit.summary(), "tau": float(np.max(fit.autocorr_time)),
                            "n_eff": float(fit.effective_samples), "reliable": fit.reliable})
         tests = {"p_value": test.p_value, "p_value_status": test.status, "statistic": test.observed,
@@ -376,14 +429,28 @@ def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None, progre
                  "arm_contrast_err": arms.error, "arm_contrast_status": arms.status, "n_in_arms": arms.n_arm,
                  "n_between_arms": arms.n_between, "arm_contrast_ring": arms_ring.contrast,
                  "arm_contrast_ring_err": arms_ring.error, "z_max": config.azimuthal_z_max,
-                 "phi_bin_deg": config.phi_bin_deg}
+                 "phi_bin_deg": config.phi_bin_deg, "arm_contrast_profile": arms_profile.contrast,
+                 "arm_contrast_profile_err": arms_profile.error, "arm_contrast_profile_status": arms_profile.status}
         notes = [f"azimuthal: permutation test {test.status}" if test.p_value is None else "",
                  f"azimuthal: arm contrast {arms.status}" if arms.contrast is None else "",
+                 f"azimuthal: arm contrast against the radial profile {arms_profile.status}"
+                 if arms_profile.contrast is None else "",
                  "" if fit.reliable else f"azimuthal: the plane's radial fit is unreliable: {fit.warning()}"]
-        return AzimuthalResults(plane, pd.DataFrame({"residual": residual, "delta": delta}),
-                                azimuthal.azimuthal_profile(stars, delta, edges, config.annuli), tests, test.null,
-                                tuple(note for note in notes if note))
+        notes = tuple(note for note in notes if note)
+        against_profile = azimuthal.azimuthal_profile(stars, residual_profile, edges, config.annuli)
+        profiles = azimuthal.azimuthal_profile(stars, delta, edges, config.annuli).assign(
+            mean_residual_profile=against_profile["mean_delta"], sem_residual_profile=against_profile["sem"])
+        return AzimuthalResults(plane, pd.DataFrame({"residual": residual, "delta": delta,
+                                                     "residual_profile": residual_profile}),
+                                profiles, tests, test.null, notes, slices)
 
     result = cached("azimuthal", params, compute, AzimuthalResults.from_tables)
     return AzimuthalResults(result.plane_fit, result.residuals, result.profile, result.tests, result.null,
-                            result.notes, near_plane)
+                            result.notes, result.radial_profiles, near_plane)
+
+
+def profile_edges(config: RunConfig) -> tuple[float, ...]:
+    """The |Z| slices [kpc] of the azimuthal stage's radial profiles: the radial binning's, cut at
+    ``azimuthal_z_max``."""
+    below = tuple(edge for edge in config.radial_z_edges if edge < config.azimuthal_z_max)
+    return (*below, config.azimuthal_z_max) if below else (0.0, config.azimuthal_z_max)
