@@ -28,7 +28,7 @@ from galchem import cli
 from galchem.data.files import current_umask
 from galchem.data.mock import make_mock
 
-FAST = ["--n-mc", "20", "--n-steps", "60", "--n-permutations", "20", "--n-boot", "20"]
+FAST = ["--n-mc", "20", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "20", "--n-boot", "20"]
 ROWS = 3000
 
 

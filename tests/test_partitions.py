@@ -17,7 +17,7 @@ from galchem.data.mock import mock_model
 from galchem.data.sources import load_sample
 from galchem.physics import kinematics
 
-FAST = ["--n-mc", "30", "--n-steps", "60", "--n-permutations", "30", "--n-boot", "30", "--min-stars", "100",
+FAST = ["--n-mc", "30", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "30", "--n-boot", "30", "--min-stars", "100",
         "--seed", "4"]
 TABLES = ("cutflow.csv", "radial_gradients.csv", "vertical_gradients.csv", "azimuthal.csv", "azimuthal_tests.json",
           "notes.txt")
