@@ -36,19 +36,29 @@ MIN_PER_BIN = 20
 
 def residual_from_fit(table: pd.DataFrame, m: float, b: float) -> np.ndarray:
     """[Fe/H] - (m R + b) [dex]: positive where stars are more metal-rich than the radial fit predicts."""
-    return table["feh"].to_numpy() - (m * table["R"].to_numpy() + b)
+    return table["feh"].to_numpy() - (float(m) * table["R"].to_numpy() + float(b))  # in the table's precision
+
+
+CHUNK = 1 << 18
+"""Stars per chunk where a per-star computation would otherwise make several temporaries as long as the sample."""
 
 
 def delta_from_ring_mean(R: np.ndarray, feh: np.ndarray, width: float = 0.2) -> np.ndarray:
     """[Fe/H] minus the mean [Fe/H] of all stars with |R' - R| <= ``width`` (the star included) [dex]."""
-    R, feh = np.asarray(R, dtype=float), np.asarray(feh, dtype=float)
+    R, feh = np.asarray(R), np.asarray(feh)
     order = np.argsort(R)
     sorted_R = R[order]
-    cumulative = np.concatenate([[0.0], np.cumsum(feh[order])])
-    lo = np.searchsorted(sorted_R, sorted_R - width, side="left")
-    hi = np.searchsorted(sorted_R, sorted_R + width, side="right")
-    delta = np.empty_like(feh)
-    delta[order] = feh[order] - (cumulative[hi] - cumulative[lo]) / (hi - lo)
+    cumulative = np.empty(R.size + 1)  # float64 whatever the input, so the window sums keep their digits
+    cumulative[0] = 0.0
+    for start in range(0, R.size, CHUNK):
+        chunk = feh[order[start:start + CHUNK]]
+        cumulative[start + 1:start + 1 + chunk.size] = cumulative[start] + np.cumsum(chunk, dtype=float)
+    delta = np.empty(R.size, dtype=np.result_type(feh.dtype, np.float32))
+    for start in range(0, R.size, CHUNK):  # the window sums in chunks: no index arrays as long as the sample
+        rows = order[start:start + CHUNK]
+        lo = np.searchsorted(sorted_R, sorted_R[start:start + CHUNK] - width, side="left")
+        hi = np.searchsorted(sorted_R, sorted_R[start:start + CHUNK] + width, side="right")
+        delta[rows] = feh[rows] - (cumulative[hi] - cumulative[lo]) / (hi - lo)
     return delta
 
 
@@ -100,14 +110,33 @@ def profile_variance(phi: np.ndarray, delta: np.ndarray, ring: np.ndarray, edges
     ``ring`` labels each star's annulus (-1: none).  Weighting by the bin
     counts makes bins with few stars (and noisy means) count less.
     """
-    total = 0.0
     k = len(edges) - 1
-    index = np.digitize(phi, edges) - 1
-    valid = (index >= 0) & (index < k)
-    for label in np.unique(ring[ring >= 0]):
-        chosen = valid & (ring == label)
-        n = np.bincount(index[chosen], minlength=k)
-        sums = np.bincount(index[chosen], delta[chosen], minlength=k)
+    rings = np.unique(ring[ring >= 0])
+    keep = np.isin(ring, rings)
+    labels = np.searchsorted(rings, ring[keep]).astype(np.int32)
+    return _binned_variance(_phi_bins(phi[keep], edges), np.asarray(delta)[keep], labels, len(rings), k)
+
+
+def _phi_bins(phi: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Each star's φ bin (0 ... k-1), or k outside the edges, as int32."""
+    k = len(edges) - 1
+    index = (np.digitize(phi, edges) - 1).astype(np.int32)
+    index[(index < 0) | (index >= k)] = k
+    return index
+
+
+def _binned_variance(bins: np.ndarray, delta: np.ndarray, labels: np.ndarray, n_rings: int, k: int) -> float:
+    """:func:`profile_variance` from each star's φ bin (k: outside) and annulus label (0 ... n_rings-1).
+
+    Two bincounts over (annulus, bin) cells instead of masks per annulus:
+    each cell adds its stars in their order, so the sums are those of
+    separate per-annulus bincounts to the last bit.
+    """
+    cells = labels * (k + 1) + bins
+    counts = np.bincount(cells, minlength=n_rings * (k + 1)).reshape(n_rings, k + 1)[:, :k]
+    totals = np.bincount(cells, delta, minlength=n_rings * (k + 1)).reshape(n_rings, k + 1)[:, :k]
+    total = 0.0
+    for n, sums in zip(counts, totals):
         used = n >= MIN_PER_BIN
         if used.sum() < 2:  # no spread to measure in this annulus
             continue
@@ -156,32 +185,36 @@ def permutation_test(table: pd.DataFrame, delta: np.ndarray, edges: np.ndarray, 
     (:func:`profile_variance`) reaches the observed one, counting the
     observation itself (so it is never zero).
     """
-    R, phi, abs_z = table["R"].to_numpy(), table["phi"].to_numpy(), table["Z"].abs().to_numpy()
-    delta = np.asarray(delta, dtype=float)
-    ring = np.full(len(R), -1)
+    R = table["R"].to_numpy()
+    ring = np.full(len(R), -1, dtype=np.int8)
     for label, (r_lo, r_hi) in enumerate(annuli):
         ring[(R >= r_lo) & (R < r_hi)] = label
-    keep = ring >= 0
-    R, phi, abs_z, delta, ring = R[keep], phi[keep], abs_z[keep], delta[keep], ring[keep]
-    index = np.digitize(phi, edges) - 1
-    inside = (index >= 0) & (index < len(edges) - 1)
-    populated = sum(int(np.sum(np.bincount(index[inside & (ring == label)], minlength=len(edges)) >= MIN_PER_BIN))
-                    for label in range(len(annuli)))
-    observed = profile_variance(phi, delta, ring, edges)
+    keep = np.flatnonzero(ring >= 0)
+    ring = ring[keep].astype(np.int32)
+    k = len(edges) - 1
+    bins = _phi_bins(table["phi"].to_numpy()[keep], edges)
+    counts = np.bincount(ring * (k + 1) + bins, minlength=len(annuli) * (k + 1)).reshape(len(annuli), k + 1)
+    populated = int(np.sum(counts[:, :k] >= MIN_PER_BIN))
+    delta = np.asarray(delta, dtype=float)[keep]
+    observed = _binned_variance(bins, delta, ring, len(annuli), k)
     if populated < MIN_POPULATED_BINS or not np.isfinite(observed):
         reason = (f"not computed: {populated} azimuth bin(s) with at least {MIN_PER_BIN} stars in the annuli "
                   f"({MIN_POPULATED_BINS} needed)")
         return PermutationTest(float("nan"), np.empty(0), None, reason)
-    block = np.floor(R / cell[0]).astype(int) * 100_000 + np.floor(abs_z / cell[1]).astype(int)
+    block = (np.floor(R[keep] / cell[0]).astype(np.int64) * 100_000
+             + np.floor(table["Z"].abs().to_numpy()[keep] / cell[1]).astype(np.int64))
+    del keep
     order = np.argsort(block, kind="stable")
-    phi, delta, ring = phi[order], delta[order], ring[order]
-    blocks = np.split(phi, np.flatnonzero(np.diff(block[order])) + 1)  # views into phi
+    bins, delta, ring = bins[order], delta[order], ring[order]
+    starts = np.flatnonzero(np.diff(block[order])) + 1
+    del block, order
+    blocks = np.split(bins, starts)  # views into bins: shuffling a star's φ bin is shuffling its φ
     rng = np.random.default_rng(seed)
     null = np.empty(n_permutations)
     for i in range(n_permutations):
         for part in blocks:
             rng.shuffle(part)
-        null[i] = profile_variance(phi, delta, ring, edges)
+        null[i] = _binned_variance(bins, delta, ring, len(annuli), k)
     p_value = (1 + np.count_nonzero(null >= observed)) / (1 + n_permutations)
     return PermutationTest(observed, null, p_value)
 
@@ -233,10 +266,14 @@ def arm_contrast(table: pd.DataFrame, residual: np.ndarray, *, n_boot: int = 100
     (no reference for them) are left out.
     """
     R, phi = table["R"].to_numpy(), table["phi"].to_numpy()
-    residual = np.asarray(residual, dtype=float)
-    traced = _traced(_reid_beta(phi), arms) & np.isfinite(residual)
-    inside = in_arm(R, phi, arms)
-    arm_values, between_values = residual[traced & inside], residual[traced & ~inside]
+    residual = np.asarray(residual)
+    traced, inside = np.empty(R.size, dtype=bool), np.empty(R.size, dtype=bool)
+    for start in range(0, R.size, CHUNK):  # the arms' geometry a chunk at a time
+        part = slice(start, start + CHUNK)
+        traced[part] = _traced(_reid_beta(phi[part]), arms) & np.isfinite(residual[part])
+        inside[part] = in_arm(R[part], phi[part], arms)
+    arm_values = residual[traced & inside].astype(float)
+    between_values = residual[traced & ~inside].astype(float)
     if min(arm_values.size, between_values.size) < MIN_ARM_STARS:
         return ArmContrast(None, None, arm_values.size, between_values.size,
                            f"not computed: {arm_values.size} stars in the arms and {between_values.size} between them "

@@ -45,6 +45,8 @@ MIN_STARS = 20
 
 DEGREE = 3
 """Cubic B-splines."""
+CHUNK = 1 << 18
+"""Stars per chunk when the design matrix is built and the profile evaluated."""
 SLICE_COLUMNS = ["z_lo", "z_hi", "n", "smoothing", "effective_parameters"]
 """Columns of the per-slice table of :func:`profile_residuals`."""
 SMOOTHING_GRID = np.logspace(-4, 8, 49)
@@ -75,23 +77,39 @@ def fit_profile(R, feh, knot_spacing: float = KNOT_SPACING, smoothing: float | N
     ``smoothing`` is used as it is (the knots follow from the stars' R, so
     the same stars and penalty give the same smoother).
     """
-    R, feh = np.asarray(R, dtype=float), np.asarray(feh, dtype=float)
-    n = R.size
+    return _fit(np.asarray(R), np.asarray(feh), None, knot_spacing, smoothing)
+
+
+def _fit(R: np.ndarray, feh: np.ndarray, inside: np.ndarray | None, knot_spacing: float, smoothing: float | None
+         ) -> RadialProfile:
+    """:func:`fit_profile` on the stars where ``inside`` is True (None: all), a chunk at a time, without copies."""
+    n = R.size if inside is None else int(np.count_nonzero(inside))
     if n < MIN_STARS:
         raise ValueError(f"a radial profile needs at least {MIN_STARS} stars, got {n}")
-    lo, hi = float(R.min()), float(R.max())
+
+    def chunks():
+        for start in range(0, R.size, CHUNK):
+            part = slice(start, start + CHUNK)
+            chosen = slice(None) if inside is None else inside[part]
+            yield R[part][chosen].astype(float), feh[part][chosen].astype(float)
+
+    lo = min((float(r.min()) for r, _ in chunks() if r.size), default=0.0)
+    hi = max((float(r.max()) for r, _ in chunks() if r.size), default=0.0)
     segments = int(max(1, min(np.ceil((hi - lo) / knot_spacing), n // MIN_STARS)))
     inner = np.linspace(lo, hi, segments + 1)
     step = inner[1] - inner[0] if hi > lo else 1.0
     outside = step * np.arange(1, DEGREE + 1)
     knots = np.concatenate([inner[0] - outside[::-1], inner, inner[-1] + outside])
-    basis = BSpline.design_matrix(np.clip(R, lo, hi), knots, DEGREE)
-    gram = (basis.T @ basis).toarray()
-    rhs = basis.T @ feh
+    size = knots.size - DEGREE - 1
+    gram, rhs, yy = np.zeros((size, size)), np.zeros(size), 0.0
+    for r, y in chunks():  # B^T B, B^T y and y^T y a chunk of stars at a time: the design matrix stays small
+        basis = BSpline.design_matrix(np.clip(r, lo, hi), knots, DEGREE)
+        gram += (basis.T @ basis).toarray()
+        rhs += basis.T @ y
+        yy += float(y @ y)
     difference = np.diff(np.eye(gram.shape[0]), n=2, axis=0)
     penalty = difference.T @ difference
     scale = float(np.mean(np.diag(gram)))
-    yy = float(feh @ feh)
     best = None
     for smoothing in SMOOTHING_GRID if smoothing is None else [smoothing]:
         inverse = np.linalg.inv(gram + smoothing * scale * penalty)
@@ -116,17 +134,20 @@ def profile_residuals(table: pd.DataFrame, z_edges, *, values=None, smoothing=No
     than :data:`MIN_STARS` stars, get NaN.
     """
     R, abs_z = table["R"].to_numpy(), table["Z"].abs().to_numpy()
-    values = table["feh"].to_numpy() if values is None else np.asarray(values, dtype=float)
+    values = table["feh"].to_numpy() if values is None else np.asarray(values)
     penalties = [None] * (len(z_edges) - 1) if smoothing is None else list(smoothing)
-    residual = np.full(len(table), np.nan)
+    residual = np.full(len(table), np.nan, dtype=np.result_type(values.dtype, np.float32))
     rows = []
     for lo, hi, given in zip(z_edges[:-1], z_edges[1:], penalties):
         inside = (abs_z >= lo) & (abs_z < hi)
         row = {"z_lo": lo, "z_hi": hi, "n": int(inside.sum()), "smoothing": np.nan, "effective_parameters": np.nan}
         if row["n"] >= MIN_STARS:
             given = None if given is None or not np.isfinite(given) else float(given)
-            profile = fit_profile(R[inside], values[inside], knot_spacing, given)
-            residual[inside] = values[inside] - profile(R[inside])
+            profile = _fit(R, values, inside, knot_spacing, given)
+            members = np.flatnonzero(inside)
+            for start in range(0, members.size, CHUNK):
+                chunk = members[start:start + CHUNK]
+                residual[chunk] = values[chunk] - profile(R[chunk])
             row.update(smoothing=profile.smoothing, effective_parameters=profile.effective_parameters)
         rows.append(row)
     return residual, pd.DataFrame(rows, columns=SLICE_COLUMNS)
