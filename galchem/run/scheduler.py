@@ -14,9 +14,9 @@ The choice never changes a result: each star's random numbers are keyed by
 its id, sums are accumulated in double-double and rounded once, and gathered
 stars are sorted by id, so the same seed gives the same tables on any
 scheduler, with any number of workers and any partitioning.  Work is
-expressed with ``dask.delayed``: one task per partition, and reductions as a
-binary tree of combining tasks, so no process ever holds more than two
-partial results of a reduction at once.
+expressed with ``dask.delayed``: one task per partition; a reduction is a
+chain of combining tasks in this process (a running total and one new
+result held at a time) and a binary tree of them on a cluster.
 """
 from __future__ import annotations
 
@@ -79,12 +79,25 @@ class Scheduler:
         return list(self._compute(*[task(item, *args) for item in items]))
 
     def map_reduce(self, function: Callable[..., T], items: Sequence, combine: Callable[[T, T], T], *args: Any) -> T:
-        """``function`` on every item, then ``combine`` pairwise in a fixed binary tree (item order kept)."""
+        """``function`` on every item, then ``combine`` in item order.
+
+        In this process (``single``) the results are folded into one running
+        total as they come, so only the total and one new result are ever
+        held; on a cluster they are combined in a fixed binary tree, so
+        workers combine in parallel.  ``combine`` must give the same result
+        either way (sums in double-double, samples chosen by key, lists kept
+        in order).
+        """
         from dask import delayed
 
         if not items:
             raise ValueError("nothing to reduce")
         task, merge = delayed(function, pure=False), delayed(combine, pure=False)
+        if self._client is None:
+            total = self._compute(task(items[0], *args))[0]
+            for item in items[1:]:
+                total = combine(total, self._compute(task(item, *args))[0])
+            return total
         level = [task(item, *args) for item in items]
         while len(level) > 1:
             level = [merge(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
