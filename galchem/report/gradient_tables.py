@@ -98,8 +98,10 @@ def correction_sentences(table: pd.DataFrame, binning: gradients.Binning, limit:
     away = np.sign(rows["m_true"]) * rows["pull_deconv"]  # > 0: further from zero than the truth, i.e. steeper
     over = rows[away > limit]
     shallow = rows[np.sign(rows["m_true"]) * rows["pull"] < -limit]
+    steeper = int(np.sum(np.abs(rows["m_deconv"]) > np.abs(rows["m"])))
     text = (f"Of the {n} fitted bins, the flat prior's slope lies within {limit:g} errors of the truth in "
-            f"**{flat_ok}**, the deconvolved prior's in **{deconv_ok}**. ")
+            f"**{flat_ok}**, the deconvolved prior's in **{deconv_ok}**. The deconvolved slope is steeper than the "
+            f"flat one in {steeper} of the {n} bins. ")
     if len(shallow):
         text += (f"The flat slope is shallower than the truth by more than {limit:g} errors in "
                  f"{len(shallow)} bin(s), as attenuation predicts. ")
