@@ -40,7 +40,7 @@ def comparison(measured: pd.DataFrame, published: pd.DataFrame | None, truth: pd
 def _value(m: float, err: float, digits: int = 4) -> str:
     if not np.isfinite(m):
         return "not fitted"
-    return f"{m:+.{digits}f} ± {err:.{digits}f}".replace("-", "−")
+    return f"{m:+.{digits}f}\u00a0±\u00a0{err:.{digits}f}".replace("-", "−")  # no-break spaces: one line
 
 
 def _signed(value: float) -> str:
@@ -52,22 +52,23 @@ def _pull(value: float) -> str:
 
 
 def comparison_display(table: pd.DataFrame, center_label: str) -> pd.DataFrame:
-    """:func:`comparison` for the page: one column per estimate, "value ± error" [dex/kpc], pulls beside them."""
+    """:func:`comparison` for the page: "value ± error" [dex/kpc] per estimate, each fit's pull beside it,
+    the truth, and whether the flat and the deconvolved chain reached 50 autocorrelation times ("yes / yes")."""
     center = next(c for c in table.columns if c.endswith("_center"))
-    shown = pd.DataFrame({center_label: table[center].map(lambda v: f"{v:.1f}"), "n": table["n"].astype(int)})
+    columns = [(center_label, table[center].map(lambda v: f"{v:.1f}")), ("n", table["n"].astype(int))]
     if "m_paper" in table:
-        shown["the study"] = [_value(m, e, 3) for m, e in zip(table["m_paper"], table["m_paper_err"])]
-    shown["flat prior"] = [_value(m, e) for m, e in zip(table["m"], table["m_err"])]
+        columns.append(("the study", [_value(m, e, 3) for m, e in zip(table["m_paper"], table["m_paper_err"])]))
+    columns.append(("flat prior", [_value(m, e) for m, e in zip(table["m"], table["m_err"])]))
     if "pull" in table:
-        shown["pull, flat"] = table["pull"].map(_pull)
-    shown["deconvolved prior"] = [_value(m, e) for m, e in zip(table["m_deconv"], table["m_deconv_err"])]
+        columns.append(("pull", table["pull"].map(_pull)))
+    columns.append(("deconvolved prior", [_value(m, e) for m, e in zip(table["m_deconv"], table["m_deconv_err"])]))
     if "pull_deconv" in table:
-        shown["pull, deconvolved"] = table["pull_deconv"].map(_pull)
-        shown["truth"] = table["m_true"].map(lambda v: "–" if not np.isfinite(v) else _signed(v))
+        columns.append(("pull", table["pull_deconv"].map(_pull)))
+        columns.append(("truth", table["m_true"].map(lambda v: "–" if not np.isfinite(v) else _signed(v))))
     fitted = table["status"] == gradients.FITTED
-    shown["50 τ (flat / deconv.)"] = [
-        f"{'yes' if a else 'no'} / {'yes' if b else 'no'}" if ok else "–"
-        for ok, a, b in zip(fitted, table["reliable"], table["reliable_deconv"])]
+    columns.append(("50 τ", [f"{'yes' if a else 'no'} / {'yes' if b else 'no'}" if ok else "–"
+                             for ok, a, b in zip(fitted, table["reliable"], table["reliable_deconv"])]))
+    shown = pd.concat([pd.Series(list(values), name=name) for name, values in columns], axis=1)
     return shown
 
 
