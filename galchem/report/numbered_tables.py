@@ -27,11 +27,14 @@ def _cell(value, fmt: str | None, missing: str) -> str:
 
 
 def pipe_table(table: pd.DataFrame, formats: Mapping[str, str] | None = None, missing: str = "–") -> str:
-    """``table`` as a Markdown pipe table, each column formatted with ``formats[column]`` if given."""
+    """``table`` as a Markdown pipe table, each column formatted with ``formats[column]`` if given.
+
+    Column names may repeat (e.g. a "pull" beside each of two estimates).
+    """
     formats = formats or {}
     lines = ["| " + " | ".join(str(c).replace("|", "\\|") for c in table.columns) + " |",
              "|" + "|".join("---" for _ in table.columns) + "|"]
-    columns = [table[c].tolist() for c in table.columns]  # column by column: each keeps its own type
+    columns = [table.iloc[:, k].tolist() for k in range(table.shape[1])]  # by position: repeated names are allowed
     for row in zip(*columns):
         lines.append("| " + " | ".join(_cell(v, formats.get(c), missing) for c, v in zip(table.columns, row)) + " |")
     return "\n".join(lines)

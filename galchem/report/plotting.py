@@ -29,10 +29,10 @@ from galchem.conventions import R_SUN, Z_SUN
 __all__ = [
     "FEH_CMAP", "FIGURE_WIDTH", "LITERATURE_STYLES", "MIN_FONT_PT", "OKABE_ITO", "POPULATION_COLOURS",
     "RASTER_DPI", "RESIDUAL_CMAP", "STYLE", "add_arms", "add_overdensity", "attenuation_figure", "count_colorbar",
-    "azimuthal_profile_study", "azimuthal_profiles", "disk_maps", "error_histograms", "gradient_profile",
-    "hexmap", "legend_below", "line_fit_over_data", "line_over_data", "mark_sun", "null_distribution",
-    "profile_vs_truth", "pull_histograms", "ratio_histograms", "residual_maps",
-    "toomre_diagram", "use_style",
+    "DECONVOLVED", "azimuthal_profile_study", "azimuthal_profiles", "deconvolved_prior", "disk_maps",
+    "error_histograms", "gradient_profile", "hexmap", "legend_below", "line_fit_over_data", "line_over_data",
+    "mark_sun", "null_distribution", "profile_over_data", "profile_vs_truth", "pull_histograms", "ratio_histograms",
+    "residual_comparison", "residual_maps", "toomre_diagram", "use_style",
 ]
 
 FIGURE_WIDTH = 7.6
@@ -65,6 +65,10 @@ OKABE_ITO = {
 THIS_BOOK = {"color": OKABE_ITO["vermillion"], "marker": "o"}
 THE_STUDY = {"color": OKABE_ITO["black"], "marker": "s"}
 TRUTH = {"color": OKABE_ITO["blue"], "marker": "D"}
+DECONVOLVED = {"color": OKABE_ITO["vermillion"], "marker": "o", "mfc": "white"}
+"""This book's fit with the deconvolved prior on the true x: the flat fit's colour, open markers."""
+PROFILE = {"color": OKABE_ITO["bluish green"]}
+"""The smooth radial profile (P-spline) and what is measured against it."""
 
 LITERATURE_STYLES = (
     {"color": OKABE_ITO["orange"], "marker": "^"},
@@ -246,11 +250,13 @@ def line_over_data(x, y, best: tuple[float, float, float], draws, *, xlabel: str
 
 
 def gradient_profile(measured, published, truth, literature, *, center: str, xlabel: str, ylabel: str,
-                     data_label: str = "this book") -> Figure:
+                     data_label: str = "this book", deconvolved_label: str | None = None) -> Figure:
     """Fitted slope per bin: this book's, the study's, the mock's truth and literature values with their ranges.
 
     Each literature study has its own colour and marker (:data:`LITERATURE_STYLES`),
-    named in the legend below the axes.
+    named in the legend below the axes.  With ``deconvolved_label``, the
+    slopes of the deconvolved prior (``m_deconv``, ``m_deconv_err`` of
+    ``measured``) are drawn too, as open markers beside the flat ones.
     """
     fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, 5.6), layout="constrained")
     shift = 0.012 * (measured[center].max() - measured[center].min())
@@ -258,6 +264,10 @@ def gradient_profile(measured, published, truth, literature, *, center: str, xla
                 color=THE_STUDY["color"], ms=5, label="Hawkins (2023), LAMOST OBAF")
     ax.errorbar(measured[center] + shift, measured["m"], measured["m_err"], fmt=THIS_BOOK["marker"],
                 color=THIS_BOOK["color"], ms=6, label=data_label, zorder=4)
+    if deconvolved_label is not None:
+        ax.errorbar(measured[center] + 2.5 * shift, measured["m_deconv"], measured["m_deconv_err"],
+                    fmt=DECONVOLVED["marker"], color=DECONVOLVED["color"], mfc=DECONVOLVED["mfc"], ms=6, mew=1.4,
+                    label=deconvolved_label, zorder=4)
     if truth is not None:
         ax.plot(truth[center], truth["m_true"], TRUTH["marker"], mfc="none", mec=TRUTH["color"], ms=7, mew=1.5,
                 label="mock truth", zorder=5)
@@ -288,15 +298,55 @@ def pull_histograms(table, parameters=("m", "b", "lam")) -> Figure:
     return fig
 
 
-def attenuation_figure(scan) -> Figure:
-    """Fitted and least-squares slopes against the x error, with the predicted attenuation."""
-    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, 4.4), layout="constrained")
+def attenuation_figure(scan, corrected=None, truth: float | None = None) -> Figure:
+    """Fitted and least-squares slopes against the x error, with the predicted attenuation.
+
+    ``corrected`` is a second scan of the same data sets fitted with the
+    deconvolved prior (``attenuation_scan(..., x_model="mixture")``), drawn as
+    open markers; ``truth`` draws the true slope as a dotted line.
+    """
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, 4.6), layout="constrained")
     ax.plot(scan["x_err_rms"], scan["predicted_m"], color="k", label="truth + predicted attenuation")
+    if truth is not None:
+        ax.axhline(truth, color="k", ls=":", lw=1, label="true slope")
     ax.plot(scan["x_err_rms"], scan["least_squares_m"], "s", color="0.5", label="ordinary least squares")
     ax.errorbar(scan["x_err_rms"], scan["m"], scan["m_err"], fmt="o", color=THIS_BOOK["color"],
-                label="Bayesian fit (the study's model)")
+                label="Bayesian fit, flat prior (the study's)")
+    if corrected is not None:
+        shift = 0.012 * (scan["x_err_rms"].max() - scan["x_err_rms"].min())
+        ax.errorbar(corrected["x_err_rms"] + shift, corrected["m"], corrected["m_err"], fmt=DECONVOLVED["marker"],
+                    color=DECONVOLVED["color"], mfc=DECONVOLVED["mfc"], mew=1.4, label="Bayesian fit, deconvolved prior")
     ax.set(xlabel="rms error in x", ylabel="fitted slope m")
-    legend_below(fig, ax, ncol=3)
+    legend_below(fig, ax, ncol=2)
+    return fig
+
+
+def deconvolved_prior(x, mixture, x_true=None, *, xlabel: str = "x") -> Figure:
+    """The deconvolved prior on the true x: histograms of the observed (and, if known, true) x, with the mixture.
+
+    ``mixture`` is an :class:`~galchem.analysis.deconvolution.XMixture`
+    (``fit.mixture`` of a fit with ``x_model="mixture"``): its density is
+    drawn in full, and each Gaussian component thinly.
+    """
+    x = np.asarray(x, dtype=float)
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, 4.2), layout="constrained")
+    lo, hi = np.nanpercentile(x, [0.1, 99.9])
+    pad = 0.08 * (hi - lo)
+    bins = np.linspace(lo - pad, hi + pad, 60)
+    ax.hist(x, bins=bins, density=True, color="0.8", label="observed x (true x + error)")
+    if x_true is not None:
+        ax.hist(np.asarray(x_true, dtype=float), bins=bins, density=True, histtype="step", lw=1.5,
+                color=TRUTH["color"], label="true x (known in a simulation)")
+    grid = np.linspace(bins[0], bins[-1], 400)
+    sd = np.sqrt(mixture.variances)
+    parts = [w * np.exp(-0.5 * ((grid - mu) / s) ** 2) / (np.sqrt(2 * np.pi) * s)
+             for w, mu, s in zip(mixture.weights, mixture.means, sd)]
+    for k, part in enumerate(parts):
+        ax.plot(grid, part, color="k", lw=0.8, ls="--", label="one Gaussian component" if k == 0 else None)
+    ax.plot(grid, np.sum(parts, axis=0), color=DECONVOLVED["color"], lw=2.2,
+            label=f"deconvolved prior ({len(parts)} Gaussians)")
+    ax.set(xlabel=xlabel, ylabel="density", xlim=(bins[0], bins[-1]))
+    legend_below(fig, ax, ncol=2)
     return fig
 
 
@@ -372,7 +422,7 @@ def add_overdensity(ax: Axes, overdensity: Overdensity, levels=(0.0, 0.5, 1.0)) 
 
 
 def residual_maps(X, Y, observed, predicted, residual, *, overdensity: Overdensity | None = None,
-                  mincnt: int = 5, span: float = 0.2) -> Figure:
+                  mincnt: int = 5, span: float = 0.2, model: str = "the radial fit") -> Figure:
     """X-Y maps (medians per cell): observed [Fe/H] and the radial fit's prediction side by side, the residual below.
 
     The two upper panels share one colour scale; the residual (observed minus
@@ -387,7 +437,7 @@ def residual_maps(X, Y, observed, predicted, residual, *, overdensity: Overdensi
     ax_res = bottom.subplots()
     lo, hi = np.nanpercentile(observed, [2, 98])
     feh = {"cmap": FEH_CMAP, "vmin": lo, "vmax": hi}
-    for ax, values, title in ((ax_obs, observed, "observed [Fe/H]"), (ax_pred, predicted, "predicted by the radial fit")):
+    for ax, values, title in ((ax_obs, observed, "observed [Fe/H]"), (ax_pred, predicted, f"predicted by {model}")):
         image = hexmap(ax, X, Y, values, mincnt=mincnt, extent=extent, gridsize=40, **feh)
         ax.set(xlim=extent[:2], ylim=extent[2:], xlabel="X [kpc]", aspect="equal", title=title)
         add_arms(ax, labels=False)
@@ -403,6 +453,68 @@ def residual_maps(X, Y, observed, predicted, residual, *, overdensity: Overdensi
     if overdensity is not None:
         add_overdensity(ax_res, overdensity)
     bottom.colorbar(image, ax=ax_res, label="median residual [dex]", shrink=0.8)
+    return fig
+
+
+def residual_comparison(X, Y, residuals: Sequence, titles: Sequence[str], *,
+                        overdensity: Overdensity | None = None, mincnt: int = 5, span: float = 0.2) -> Figure:
+    """X-Y maps of median residuals against different references, stacked, on one colour scale.
+
+    Each panel shows the Reid et al. (2014) arms and the ``overdensity``
+    contours, so a reader can see which patches survive a change of reference.
+    """
+    extent = (*_limits(X), *_limits(Y))
+    aspect = (extent[3] - extent[2]) / (extent[1] - extent[0])
+    n = len(residuals)
+    fig, axes = plt.subplots(n, 1, figsize=(FIGURE_WIDTH, n * 0.78 * FIGURE_WIDTH * aspect + 0.8),
+                             layout="constrained", squeeze=False)
+    for ax, residual, title in zip(axes[:, 0], residuals, titles):
+        image = hexmap(ax, X, Y, residual, mincnt=mincnt, extent=extent, gridsize=45, cmap=RESIDUAL_CMAP,
+                       vmin=-span, vmax=span)
+        ax.set(xlim=extent[:2], ylim=extent[2:], xlabel="X [kpc]", ylabel="Y [kpc]", aspect="equal", title=title)
+        add_arms(ax)
+        mark_sun(ax, "xy")
+        if overdensity is not None:
+            add_overdensity(ax, overdensity)
+    fig.colorbar(image, ax=axes[:, 0], label="median residual [dex]", shrink=0.6)
+    return fig
+
+
+def profile_over_data(R, feh, abs_z, line: tuple[float, float], profile_feh, z_edges, *,
+                      bin_width: float = 0.25, min_count: int = 20, share: float = 0.995) -> Figure:
+    """[Fe/H] against R near the plane: stars as a density, medians in bins of R, the straight line and the
+    smooth profile of each |Z| slice (``profile_feh``: the profile's [Fe/H] at each star)."""
+    R, feh, abs_z = (np.asarray(v, dtype=float) for v in (R, feh, abs_z))
+    profile_feh = np.asarray(profile_feh, dtype=float)
+    tail = 50 * (1 - share)
+    x_lo, x_hi = np.nanpercentile(R, [tail, 100 - tail])
+    y_lo, y_hi = np.nanpercentile(feh, [tail, 100 - tail])
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, 4.8), layout="constrained")
+    shown = (R >= x_lo) & (R <= x_hi) & (feh >= y_lo) & (feh <= y_hi)
+    image = ax.hexbin(R[shown], feh[shown], gridsize=60, bins="log", cmap=DENSITY_CMAP, mincnt=1,
+                      extent=(x_lo, x_hi, y_lo, y_hi), rasterized=True)
+    count_colorbar(fig, image, ax)
+    edges = np.arange(np.floor(x_lo / bin_width) * bin_width, x_hi + bin_width, bin_width)
+    which = np.digitize(R, edges) - 1
+    centres, medians = [], []
+    for k in range(len(edges) - 1):
+        inside = feh[which == k]
+        if inside.size >= min_count:
+            centres.append(0.5 * (edges[k] + edges[k + 1]))
+            medians.append(np.median(inside))
+    ax.plot(centres, medians, "o", color="k", ms=4, label=f"median [Fe/H] in {bin_width:g} kpc bins")
+    grid = np.linspace(x_lo, x_hi, 50)
+    ax.plot(grid, line[0] * grid + line[1], color=THIS_BOOK["color"], lw=2, label="straight line (the study)")
+    styles = ("-", "--", ":", "-.")
+    for k, (lo, hi) in enumerate(zip(z_edges[:-1], z_edges[1:])):
+        inside = (abs_z >= lo) & (abs_z < hi) & np.isfinite(profile_feh) & (R >= x_lo) & (R <= x_hi)
+        if inside.sum() < 2:
+            continue
+        order = np.argsort(R[inside])
+        ax.plot(R[inside][order], profile_feh[inside][order], color=PROFILE["color"], lw=2,
+                ls=styles[k % len(styles)], label=f"smooth profile, {lo:g} ≤ |Z| < {hi:g} kpc")
+    ax.set(xlabel="R [kpc]", ylabel="[Fe/H] [dex]", xlim=(x_lo, x_hi), ylim=(y_lo, y_hi))
+    legend_below(fig, ax, ncol=2)
     return fig
 
 
@@ -434,18 +546,29 @@ def azimuthal_profiles(profile, injected=None) -> Figure:
 def azimuthal_profile_study(profile) -> Figure:
     """⟨δ[Fe/H]⟩ against φ in units of π, both annuli on one panel, drawn as in the study's Figure 6.
 
-    As there, the outer annulus is black and the inner one blue.
+    As there, the outer annulus is black and the inner one blue.  When
+    ``profile`` also holds ``mean_residual_profile`` and ``sem_residual_profile``
+    (the residual from the smooth radial profile), a second panel below shows
+    those, on the same axes.
     """
-    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, 4.2), layout="constrained")
-    colours = iter((OKABE_ITO["black"], OKABE_ITO["blue"]))
-    for r_lo, r_hi in sorted(map(tuple, _annuli(profile)), reverse=True):
-        part = profile[(profile["r_lo"] == r_lo) & profile["mean_delta"].notna()]
-        colour = next(colours, "0.5")
-        ax.errorbar(part["phi_center"] / np.pi, part["mean_delta"], part["sem"], fmt="o-", color=colour, ms=3.5, lw=1,
-                    capsize=0, label=f"R = {r_lo:g}–{r_hi:g} kpc")
-    ax.axhline(0, color="0.6", lw=0.8)
-    ax.set(xlabel="φ [π]", ylabel="⟨δ[Fe/H]⟩ [dex]")
-    legend_below(fig, ax, ncol=2)
+    references = [("mean_delta", "sem", "δ from the mean [Fe/H] within ±0.2 kpc in R (the study)")]
+    if "mean_residual_profile" in profile:
+        references.append(("mean_residual_profile", "sem_residual_profile", "residual from the smooth radial profile"))
+    fig, axes = plt.subplots(len(references), 1, figsize=(FIGURE_WIDTH, 3.4 * len(references) + 0.8),
+                             layout="constrained", sharex=True, sharey=True, squeeze=False)
+    for ax, (column, error, title) in zip(axes[:, 0], references):
+        colours = iter((OKABE_ITO["black"], OKABE_ITO["blue"]))
+        for r_lo, r_hi in sorted(map(tuple, _annuli(profile)), reverse=True):
+            part = profile[(profile["r_lo"] == r_lo) & profile[column].notna()]
+            colour = next(colours, "0.5")
+            ax.errorbar(part["phi_center"] / np.pi, part[column], part[error], fmt="o-", color=colour, ms=3.5, lw=1,
+                        capsize=0, label=f"R = {r_lo:g}–{r_hi:g} kpc")
+        ax.axhline(0, color="0.6", lw=0.8)
+        ax.set_ylabel("⟨δ[Fe/H]⟩ [dex]" if column == "mean_delta" else "mean residual [dex]")
+        if len(references) > 1:
+            ax.set_title(title)
+    axes[-1, 0].set_xlabel("φ [π]")
+    legend_below(fig, axes[0, 0], ncol=2)
     return fig
 
 

@@ -28,6 +28,8 @@ MEANINGS = {
     "n_mc": "Monte Carlo realisations per star",
     "n_walkers": "emcee walkers per line fit",
     "n_steps": "emcee steps per walker",
+    "max_steps": "cap on emcee steps per walker: chains are extended until 50 autocorrelation times or this cap",
+    "halo_rule": "halo probability from the velocities alone (point) or with their errors (errors)",
     "n_permutations": "shuffles in the permutation test",
     "n_points": "points in the simulated data set",
     "n_calibration_sets": "simulated data sets in the calibration",

@@ -4,12 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from galchem.analysis import azimuthal
+from galchem.analysis import azimuthal, profile
 from galchem.data.sources import Dataset
+from galchem.physics import membership
 from galchem.report.azimuthal_summary import is_number
 
-__all__ = ["arm_contrast_table", "binned_medians", "injected_azimuthal", "kinematics_vs_truth", "population_confusion",
-           "profile_correlation", "pull_summary", "radial_profile_vs_truth"]
+__all__ = ["arm_contrast_table", "binned_medians", "halo_rules_vs_truth", "injected_azimuthal",
+           "injected_profile_contrast", "kinematics_vs_truth", "population_confusion", "profile_correlation",
+           "pull_summary", "radial_profile_vs_truth"]
 
 
 def binned_medians(x: np.ndarray, values: np.ndarray, edges: np.ndarray, min_count: int = 20) -> pd.DataFrame:
@@ -102,6 +104,47 @@ def injected_azimuthal(dataset: Dataset, stars: pd.DataFrame, edges: np.ndarray
     return profile, contrast, azimuthal.arm_contrast(stars, delta, n_boot=2).contrast
 
 
+def injected_profile_contrast(dataset: Dataset, stars: pd.DataFrame, z_edges, smoothing) -> float:
+    """The arm contrast of the mock's injected pattern seen through the smooth radial profile of the data.
+
+    The pattern of the same stars is passed through the same smoother (the
+    same |Z| slices ``z_edges``, knots and per-slice penalties ``smoothing``,
+    e.g. ``result.radial_profiles["smoothing"]``), and the arm contrast of
+    what is left is returned: the counterpart of the contrast measured
+    against the profile.  Any part of the pattern that varies with R over the
+    footprint is absorbed by the profile, as it would be in the data.
+    """
+    if not dataset.is_mock:
+        raise ValueError("only the mock has a truth to compare with")
+    pattern = dataset.truth.set_index("source_id").loc[stars["id"].to_numpy(), "feh_azimuthal"].to_numpy()
+    seen, _ = profile.profile_residuals(stars, z_edges, values=pattern, smoothing=smoothing)
+    return azimuthal.arm_contrast(stars, seen, n_boot=2).contrast
+
+
+def halo_rules_vs_truth(dataset: Dataset, table: pd.DataFrame, limit: float = membership.HALO_LIMIT
+                        ) -> pd.DataFrame:
+    """What each halo rule removes, by the mock's true population.
+
+    One row per rule (the study's point estimate; with the velocity errors):
+    stars removed, how many of them are true thin-disk, thick-disk and halo
+    stars, and the share of the table's true halo stars caught [%].
+    """
+    if not dataset.is_mock:
+        raise ValueError("only the mock has a truth to compare with")
+    truth = dataset.truth.set_index("source_id").loc[table["id"].to_numpy(), "population"].to_numpy()
+    rules = {"point estimate": membership.membership(table["vR"], table["vphi"], table["vz"])["p_halo"],
+             "with velocity errors": membership.membership_with_errors(table)["p_halo"]}
+    halo = truth == "halo"
+    rows = []
+    for rule, p_halo in rules.items():
+        removed = p_halo.to_numpy() >= limit
+        rows.append({"rule": rule, "removed": int(removed.sum()),
+                     "thin": int(np.sum(removed & (truth == "thin"))), "thick": int(np.sum(removed & (truth == "thick"))),
+                     "halo": int(np.sum(removed & halo)),
+                     "halo caught [%]": 100.0 * np.sum(removed & halo) / halo.sum() if halo.any() else np.nan})
+    return pd.DataFrame(rows)
+
+
 def profile_correlation(observed: pd.DataFrame, injected: pd.DataFrame) -> pd.DataFrame:
     """Per annulus: Pearson correlation of the observed and injected ⟨δ⟩(φ), and the injected pattern's spread."""
     rows = []
@@ -115,19 +158,25 @@ def profile_correlation(observed: pd.DataFrame, injected: pd.DataFrame) -> pd.Da
     return pd.DataFrame(rows)
 
 
-def arm_contrast_table(tests: dict, injected: tuple[float, float] | None = None) -> pd.DataFrame:
-    """The two arm contrasts (residual from the radial fit; δ from the ring mean), with the mock's injected ones.
+def arm_contrast_table(tests: dict, injected: tuple[float, ...] | None = None) -> pd.DataFrame:
+    """The arm contrasts (residual from the radial fit; δ from the ring mean; and, when the stage computed it,
+    the residual from the smooth radial profile), with the mock's injected counterparts.
 
-    A contrast the stage could not compute is NaN, and so is its pull.
+    ``injected`` holds the counterparts in the same order (the third may be
+    left out).  A contrast the stage could not compute is NaN, and so is its pull.
     """
+    statistics = [("residual from the radial fit", "arm_contrast"),
+                  ("δ from the mean at the same radius", "arm_contrast_ring")]
+    if "arm_contrast_profile" in tests:
+        statistics.append(("residual from the smooth radial profile", "arm_contrast_profile"))
     rows = []
-    for i, (label, key) in enumerate((("residual from the radial fit", "arm_contrast"),
-                                      ("δ from the mean at the same radius", "arm_contrast_ring"))):
+    for i, (label, key) in enumerate(statistics):
         value = tests[key] if is_number(tests.get(key)) else np.nan
         error = tests[f"{key}_err"] if is_number(tests.get(f"{key}_err")) else np.nan
         row = {"statistic": label, "measured [dex]": value, "error [dex]": error}
         if injected is not None:
-            row["injected [dex]"] = injected[i] if is_number(injected[i]) else np.nan
+            counterpart = injected[i] if i < len(injected) else None
+            row["injected [dex]"] = counterpart if is_number(counterpart) else np.nan
             row["pull"] = (value - row["injected [dex]"]) / error
         rows.append(row)
     return pd.DataFrame(rows)

@@ -1,0 +1,117 @@
+"""The gradient pages' comparison tables and the sentences that read them.
+
+Every gradient bin is fitted twice (:mod:`galchem.analysis.gradients`): with
+the study's flat prior on the true coordinate, and with the deconvolved
+prior that undoes the attenuation of the slope by coordinate errors.  On the
+mock both are set beside the truth of the same stars.  The sentences here
+are built from the table the page shows, so the text never quotes a number
+the page did not compute.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from galchem.analysis import gradients
+
+__all__ = ["PULL_LIMIT", "comparison", "comparison_display", "correction_sentences", "reliability_sentence"]
+
+PULL_LIMIT = 2.0
+"""A pull beyond this many errors is called out in the text (a unit normal exceeds it 5 % of the time)."""
+
+
+def comparison(measured: pd.DataFrame, published: pd.DataFrame | None, truth: pd.DataFrame | None,
+               binning: gradients.Binning) -> pd.DataFrame:
+    """Per bin: the study's slope (if published), the flat and deconvolved slopes, the truth and both pulls,
+    and each chain's verdict (``reliable``, ``reliable_deconv``).
+
+    The numbers are those of :func:`galchem.analysis.gradients.compare`;
+    without a published table (the Gaia giants) the study's columns are left out.
+    """
+    center = binning.columns[2]
+    if published is None:
+        published = pd.DataFrame({center: measured[center], "n": np.nan, "m": np.nan, "m_err": np.nan})
+        table = gradients.compare(measured, published, truth, binning).drop(columns=["n_paper", "m_paper", "m_paper_err"])
+    else:
+        table = gradients.compare(measured, published, truth, binning)
+    return table.merge(measured[[center, "status", "reliable", "reliable_deconv"]], on=center, how="left")
+
+
+def _value(m: float, err: float, digits: int = 4) -> str:
+    if not np.isfinite(m):
+        return "not fitted"
+    return f"{m:+.{digits}f}\u00a0±\u00a0{err:.{digits}f}".replace("-", "−")  # no-break spaces: one line
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.4f}".replace("-", "−")
+
+
+def _pull(value: float) -> str:
+    return "–" if not np.isfinite(value) else f"{value:+.1f}".replace("-", "−")
+
+
+def comparison_display(table: pd.DataFrame, center_label: str) -> pd.DataFrame:
+    """:func:`comparison` for the page: "value ± error" [dex/kpc] per estimate, each fit's pull beside it,
+    the truth, and whether the flat and the deconvolved chain reached 50 autocorrelation times ("yes / yes")."""
+    center = next(c for c in table.columns if c.endswith("_center"))
+    columns = [(center_label, table[center].map(lambda v: f"{v:.1f}")), ("n", table["n"].astype(int))]
+    if "m_paper" in table:
+        columns.append(("the study", [_value(m, e, 3) for m, e in zip(table["m_paper"], table["m_paper_err"])]))
+    columns.append(("flat prior", [_value(m, e) for m, e in zip(table["m"], table["m_err"])]))
+    if "pull" in table:
+        columns.append(("pull", table["pull"].map(_pull)))
+    columns.append(("deconvolved prior", [_value(m, e) for m, e in zip(table["m_deconv"], table["m_deconv_err"])]))
+    if "pull_deconv" in table:
+        columns.append(("pull", table["pull_deconv"].map(_pull)))
+        columns.append(("truth", table["m_true"].map(lambda v: "–" if not np.isfinite(v) else _signed(v))))
+    fitted = table["status"] == gradients.FITTED
+    columns.append(("50 τ", [f"{'yes' if a else 'no'} / {'yes' if b else 'no'}" if ok else "–"
+                             for ok, a, b in zip(fitted, table["reliable"], table["reliable_deconv"])]))
+    shown = pd.concat([pd.Series(list(values), name=name) for name, values in columns], axis=1)
+    return shown
+
+
+def reliability_sentence(table: pd.DataFrame, binning: gradients.Binning) -> str:
+    """Whether every fitted bin's chains reached 50 autocorrelation times, for each prior, in one sentence."""
+    fitted = table["status"] == gradients.FITTED
+    parts = []
+    for prior, column in (("flat", "reliable"), ("deconvolved", "reliable_deconv")):
+        short = [binning.label(k) for k in np.flatnonzero(fitted & ~table[column].astype(bool))]
+        parts.append(f"all {int(fitted.sum())} chains with the {prior} prior reached 50 autocorrelation times"
+                     if not short else
+                     f"with the {prior} prior {len(short)} chain(s) stopped at `max_steps` before 50 τ ({', '.join(short)})")
+    return "; ".join(parts).capitalize() + "."
+
+
+def correction_sentences(table: pd.DataFrame, binning: gradients.Binning, limit: float = PULL_LIMIT) -> str:
+    """What the deconvolved prior did on the mock, in Markdown: how many bins each estimate puts within
+    ``limit`` errors of the truth, and which bins the correction over-corrects (steeper than the truth by
+    more than ``limit`` errors), with their numbers.  Empty without the truth."""
+    if "pull_deconv" not in table:
+        return ""
+    rows = table[np.isfinite(table["pull"]) & np.isfinite(table["pull_deconv"])]
+    if rows.empty:
+        return ""
+    n = len(rows)
+    flat_ok = int(np.sum(np.abs(rows["pull"]) <= limit))
+    deconv_ok = int(np.sum(np.abs(rows["pull_deconv"]) <= limit))
+    away = np.sign(rows["m_true"]) * rows["pull_deconv"]  # > 0: further from zero than the truth, i.e. steeper
+    over = rows[away > limit]
+    shallow = rows[np.sign(rows["m_true"]) * rows["pull"] < -limit]
+    steeper = int(np.sum(np.abs(rows["m_deconv"]) > np.abs(rows["m"])))
+    text = (f"Of the {n} fitted bins, the flat prior's slope lies within {limit:g} errors of the truth in "
+            f"**{flat_ok}**, the deconvolved prior's in **{deconv_ok}**. The deconvolved slope is steeper than the "
+            f"flat one in {steeper} of the {n} bins. ")
+    if len(shallow):
+        text += (f"The flat slope is shallower than the truth by more than {limit:g} errors in "
+                 f"{len(shallow)} bin(s), as attenuation predicts. ")
+    if len(over):
+        items = [f"{binning.label(int(k))} (deconvolved {_value(r['m_deconv'], r['m_deconv_err'])}, truth "
+                 f"{_signed(r['m_true'])}, pull {_pull(r['pull_deconv'])}; flat pull {_pull(r['pull'])})"
+                 for k, r in over.iterrows()]
+        text += (f"The correction **over-corrects** in {len(over)} bin(s), where the deconvolved slope is steeper "
+                 f"than the truth by more than {limit:g} errors: " + "; ".join(items) + ".")
+    else:
+        text += f"In no bin is the deconvolved slope steeper than the truth by more than {limit:g} errors."
+    return text
