@@ -24,8 +24,8 @@ import pandas as pd
 
 from galchem.analysis.fitting import PARAMETERS, fit_line
 
-__all__ = ["INDEPENDENT_LINE", "LineTruth", "attenuation", "attenuation_scan", "calibrate", "coverage_summary",
-           "independent_line", "simulate_line"]
+__all__ = ["INDEPENDENT_LINE", "INDEPENDENT_R_FRACTION", "INDEPENDENT_R_RANGE", "LineTruth", "attenuation",
+           "attenuation_scan", "calibrate", "coverage_summary", "independent_line", "simulate_line"]
 
 
 class LineTruth(NamedTuple):
@@ -66,6 +66,10 @@ def simulate_line(
 
 INDEPENDENT_LINE = LineTruth(m=-0.061, b=0.284, lam=0.12)
 """The line of issue 15: slope -0.061 dex/kpc, [Fe/H] = -0.22 at 8.27 kpc, scatter 0.12 dex."""
+INDEPENDENT_R_RANGE = (6.0, 13.0)
+"""Range of the independent line's true R [kpc] (uniform)."""
+INDEPENDENT_R_FRACTION = 0.04
+"""The independent line's R errors as a fraction of the true R: ``x_err / INDEPENDENT_R_FRACTION`` is the true R."""
 
 
 def independent_line(rng: np.random.Generator, n: int = 4000) -> tuple[np.ndarray, ...]:
@@ -75,7 +79,8 @@ def independent_line(rng: np.random.Generator, n: int = 4000) -> tuple[np.ndarra
     expected bias is :func:`attenuation` (about -m x 3.7 %, two standard
     errors at 4000 points).
     """
-    return simulate_line(rng, n, INDEPENDENT_LINE, x_range=(6.0, 13.0), y_err_range=(0.04, 0.12), x_err_fraction=0.04)
+    return simulate_line(rng, n, INDEPENDENT_LINE, x_range=INDEPENDENT_R_RANGE, y_err_range=(0.04, 0.12),
+                         x_err_fraction=INDEPENDENT_R_FRACTION)
 
 
 def attenuation(m: float, x: np.ndarray, x_err: np.ndarray) -> float:
