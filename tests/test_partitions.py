@@ -12,13 +12,15 @@ import pytest
 
 from galchem import cli
 from galchem.analysis import fitting, line_sums
+from galchem.analysis.calibration import INDEPENDENT_LINE, independent_line
 from galchem.data import partitions
+from galchem.data.ids import id_keys
 from galchem.data.mock import mock_model
 from galchem.data.sources import load_sample
 from galchem.physics import kinematics
 
-FAST = ["--n-mc", "30", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "30", "--n-boot", "30", "--min-stars", "100",
-        "--seed", "4"]
+FAST = ["--n-mc", "30", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "30", "--n-boot", "30",
+        "--min-stars", "100", "--seed", "4"]
 TABLES = ("cutflow.csv", "radial_gradients.csv", "vertical_gradients.csv", "azimuthal.csv", "azimuthal_tests.json",
           "notes.txt")
 ROWS, PART = 4_500, 1_600
@@ -139,6 +141,30 @@ def test_sums_do_not_depend_on_how_the_points_are_split():
     theta = np.array([[-0.05, 0.3, 0.1], [0.02, -0.1, 0.3]])
     np.testing.assert_allclose(fitting.log_likelihood(theta, line_sums.line_data(whole)),
                                fitting.log_likelihood(theta, grouped), rtol=1e-12)
+
+
+def test_deconvolved_fit_from_partitions_recovers_the_line_the_flat_fit_misses():
+    """Issue 15's line, 150 000 points in three partitions: the subsample and the mixture sums do not depend on the
+    split, and the deconvolved slope from sums is right where the flat one is attenuated."""
+    truth = INDEPENDENT_LINE.m
+    x, y, x_err, y_err = independent_line(np.random.default_rng(3), 150_000)
+    ids = np.random.default_rng(4).permutation(10**9)[:x.size]  # ids in no particular order
+    cuts = [0, 40_000, 41_000, x.size]
+    pieces = [tuple(v[a:b] for v in (ids, x, y, x_err, y_err)) for a, b in zip(cuts, cuts[1:])]
+    samples = [line_sums.x_sample(id_keys(i), px, pe) for i, px, _, pe, _ in pieces]
+    sample = line_sums.merge_samples(line_sums.merge_samples(samples[2], samples[0]), samples[1])
+    whole = line_sums.x_sample(id_keys(ids), x, x_err)
+    assert len(sample) == line_sums.XD_POINTS and np.array_equal(sample.order, whole.order)
+    mixture = line_sums.deconvolve(sample)
+    parts = [line_sums.mixture_sums(*piece, mixture) for piece in pieces]
+    sums = line_sums.merge(line_sums.merge(parts[1], parts[2]), parts[0])
+    assert np.array_equal(sums.hi, line_sums.mixture_sums(ids, x, y, x_err, y_err, mixture).hi)
+    options = {"n_walkers": 10, "n_steps": 1000, "max_steps": 2000}
+    flat = line_sums.fit_sums(line_sums.bin_sums(ids, x, y, x_err, y_err), seed=np.random.default_rng(5), **options)
+    deconv = line_sums.fit_sums(sums, seed=np.random.default_rng(6), x_model="mixture", mixture=mixture, **options)
+    assert deconv.x_model == "mixture" and deconv.n == x.size
+    assert (flat.m - truth) / flat.m_err > 4
+    assert abs(deconv.m - truth) < 2 * deconv.m_err
 
 
 def test_a_mock_in_parts_is_drawn_part_by_part():
