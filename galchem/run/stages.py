@@ -16,7 +16,9 @@ Every stage runs partition by partition on Dask (:mod:`galchem.run.scheduler`):
   then, per partition, applies the cuts, the Monte Carlo kinematics and
   membership and writes the partition's candidates to a parquet file of the
   cache entry; the cut flows of the partitions add up;
-* the **gradient fits** reduce per-bin sums (:mod:`galchem.analysis.line_sums`);
+* the **gradient fits** reduce per-bin sums (:mod:`galchem.analysis.line_sums`),
+  and for the deconvolved fits a bounded subsample per bin, then a second
+  pass of sums over the stars as the deconvolved prior sees them;
 * the **azimuthal stage** fits the plane from sums too, and gathers only the
   stars it needs (|Z| below its limit), only the columns it reads, sorted by id.
 
@@ -24,7 +26,7 @@ So memory does not grow with the catalogue beyond what the azimuthal stage
 gathers, and the same seed gives the same tables whatever the scheduler and
 the partitioning.  Stored candidates keep positions, velocities, [Fe/H] and
 membership in float64 (they decide bins, cuts and fits to the last digit);
-the Monte Carlo standard deviations (``*_err`` of the kinematics, each
+the Monte Carlo standard deviations and velocity covariances (each
 uncertain by a few per cent) are stored as float32.
 """
 from __future__ import annotations
