@@ -356,6 +356,9 @@ def fit_line(
         raise FitError(f"x_model must be one of {', '.join(map(repr, X_MODELS))}, not {x_model!r}")
     mixture = None
     if x_model == "mixture":
+        if x.size < 2 * n_components:
+            raise FitError(f"a deconvolved fit with {n_components} components needs at least {2 * n_components} "
+                           f"points, got {x.size}")
         mixture = extreme_deconvolution(x, x_err, n_components)
         x, y, x_err, y_err, xy_cov = mixture_points(x, y, x_err, y_err, xy_cov, mixture)
     data = LineData.from_points(x, y, x_err, y_err, xy_cov, BINS_PER_DEX if method == "grouped" else None)

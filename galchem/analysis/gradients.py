@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from galchem.analysis.deconvolution import N_COMPONENTS
 from galchem.analysis.fitting import MAX_STEPS, PARAMETERS, LineFit, fit_line
 
 __all__ = ["BinFit", "Binning", "COMPARISON_FORMAT", "DECONVOLVED", "DIAGNOSTICS", "FITTED", "Gradients", "MIN_STARS",
@@ -227,7 +228,8 @@ def fit_gradients(table: pd.DataFrame, binning: Binning, *, min_stars: int = MIN
                   coords[f"{binning.x}_err"].to_numpy()[inside], table["feh_err"].to_numpy()[inside])
         options = {"n_walkers": n_walkers, "n_steps": n_steps, "max_steps": max_steps}
         fit = fit_line(*points, seed=fit_rng, **options)
-        deconv = fit_line(*points, seed=deconv_rng, x_model="mixture", **options)
+        deconv = (fit_line(*points, seed=deconv_rng, x_model="mixture", **options) if n >= 2 * N_COMPONENTS
+                  else None)  # too few stars for a mixture: no deconvolved fit
         chosen = draw_rng.choice(len(fit.samples), N_DRAWS, replace=False)
         fits.append(BinFit(*head, FITTED, fit.m, fit.m_err, fit.b, fit.b_err, fit.lam, fit.lam_err,
                            float(np.max(fit.autocorr_time)), float(fit.effective_samples),

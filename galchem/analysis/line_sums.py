@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from galchem.analysis import gradients
-from galchem.analysis.deconvolution import XMixture, extreme_deconvolution
+from galchem.analysis.deconvolution import N_COMPONENTS, XMixture, extreme_deconvolution
 from galchem.analysis.fitting import (BINS_PER_DEX, DEFAULT_BOUNDS, GROUPED_ABOVE, LineData, LineFit, fit_line,
                                       fit_line_data, mixture_points)
 from galchem.data.ids import mixed_keys
@@ -196,7 +196,7 @@ def mixture_sums(ids: np.ndarray, x, y, x_err, y_err, mixture: XMixture) -> BinS
     good = np.isfinite(x) & np.isfinite(y) & np.isfinite(x_err) & np.isfinite(y_err) & (x_err > 0) & (y_err > 0)
     points = mixture_points(x[good], y[good], x_err[good], y_err[good], np.zeros(int(good.sum())), mixture)
     sums = bin_sums(np.asarray(ids)[good], *points[:4])
-    return BinSums(sums.keys, sums.hi, sums.lo, sums.n, None, int(np.count_nonzero(~good)))
+    return BinSums(sums.keys, sums.hi, sums.lo, sums.n, None, int(np.count_nonzero(~good)) + sums.invalid)
 
 
 def line_data(sums: BinSums) -> LineData:
@@ -256,8 +256,10 @@ def fit_binned(sums: list[BinSums], binning: gradients.Binning, *, min_stars: in
     ``GROUPED_ABOVE`` stars are fitted on their points (sorted by id), the
     others on the grouped likelihood of their sums; for those, the
     deconvolved fit uses ``mixtures[k]`` and the :func:`mixture_sums`
-    ``deconvolved[k]`` (module docstring).  Without them no bin that large
-    gets a deconvolved fit.
+    ``deconvolved[k]`` (module docstring), its mixture fitted to at most
+    :data:`XD_POINTS` of the bin's stars where :func:`gradients.fit_gradients`
+    deconvolves them all.  Without them no bin that large gets a
+    deconvolved fit, nor does a bin of fewer than ``2 * N_COMPONENTS`` stars.
     """
     fits = []
     options = {"n_walkers": n_walkers, "n_steps": n_steps, "max_steps": max_steps}
@@ -269,7 +271,7 @@ def fit_binned(sums: list[BinSums], binning: gradients.Binning, *, min_stars: in
         stream = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, k))
         fit_rng, draw_rng, deconv_rng = (np.random.default_rng(s) for s in stream.spawn(3))
         fit = fit_sums(part, seed=fit_rng, **options)
-        if part.points is not None:
+        if part.points is not None and part.n >= 2 * N_COMPONENTS:
             deconv = fit_sums(part, seed=deconv_rng, x_model="mixture", **options)
         elif mixtures is not None and deconvolved is not None and deconvolved[k] is not None:
             deconv = fit_sums(deconvolved[k], seed=deconv_rng, x_model="mixture", mixture=mixtures[k], **options)

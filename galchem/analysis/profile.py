@@ -141,7 +141,7 @@ def profile_residuals(table: pd.DataFrame, z_edges, *, values=None, smoothing=No
     for lo, hi, given in zip(z_edges[:-1], z_edges[1:], penalties):
         inside = (abs_z >= lo) & (abs_z < hi)
         row = {"z_lo": lo, "z_hi": hi, "n": int(inside.sum()), "smoothing": np.nan, "effective_parameters": np.nan}
-        if row["n"] >= MIN_STARS:
+        if row["n"] >= MIN_STARS and np.ptp(R[inside]) > 0:  # a spline needs a range of R
             given = None if given is None or not np.isfinite(given) else float(given)
             profile = _fit(R, values, inside, knot_spacing, given)
             members = np.flatnonzero(inside)

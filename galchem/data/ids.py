@@ -5,9 +5,10 @@ whole catalogue (:mod:`galchem.data.checks`); keying each star's own
 random stream (:mod:`galchem.physics.kinematics`), so that a star's Monte
 Carlo draws do not depend on where in the catalogue, or in which partition,
 it sits; and, mixed by SplitMix64 (:func:`mixed_keys`), choosing the same
-random-looking subsample of stars however the catalogue is split.  Integer ids are their own key (their 64 bits, read as unsigned);
-text ids are hashed with BLAKE2b to 8 bytes (little-endian), which is stable
-across processes and Python versions, unlike ``hash()``.
+random-looking subsample of stars however the catalogue is split.  Integer
+ids are their own key (their 64 bits, read as unsigned); text ids are hashed
+with BLAKE2b to 8 bytes (little-endian), which is stable across processes
+and Python versions, unlike ``hash()``.
 """
 from __future__ import annotations
 

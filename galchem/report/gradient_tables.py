@@ -80,8 +80,9 @@ def reliability_sentence(table: pd.DataFrame, binning: gradients.Binning) -> str
         short = [binning.label(k) for k in np.flatnonzero(fitted & ~table[column].astype(bool))]
         parts.append(f"all {int(fitted.sum())} chains with the {prior} prior reached 50 autocorrelation times"
                      if not short else
-                     f"with the {prior} prior {len(short)} chain(s) stopped at `max_steps` before 50 τ ({', '.join(short)})")
-    return "; ".join(parts).capitalize() + "."
+                     f"with the {prior} prior {len(short)} chain(s) did not reach 50 τ within `max_steps` ({', '.join(short)})")
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + "."
 
 
 def correction_sentences(table: pd.DataFrame, binning: gradients.Binning, limit: float = PULL_LIMIT) -> str:

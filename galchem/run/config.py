@@ -25,7 +25,8 @@ import numpy as np
 
 from galchem.errors import GalchemError
 
-__all__ = ["ConfigError", "HALO_RULES", "RunConfig", "STAGES", "RunFile", "read_run_file", "run_file_text", "sha256_file", "toml_text"]
+__all__ = ["ConfigError", "HALO_RULES", "RunConfig", "STAGES", "RunFile", "read_run_file", "run_file_text",
+           "sha256_file", "toml_text"]
 
 HALO_RULES = ("point", "errors")
 """Values of ``RunConfig.halo_rule``."""

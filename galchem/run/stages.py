@@ -82,7 +82,7 @@ KINEMATICS_SETTINGS = ("seed", "n_mc", "halo_rule")
 GRADIENT_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "max_steps", "radial_z_edges", "vertical_r_edges",
                      "min_stars")
 AZIMUTHAL_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "max_steps", "annuli", "azimuthal_z_max",
-                      "phi_bin_deg", "ring_width", "n_permutations", "n_boot", "radial_z_edges")
+                      "phi_bin_deg", "ring_width", "n_permutations", "n_boot", "radial_z_edges", "min_stars")
 """The settings each stage reads (its own and those of the stages before it): they key its cache entry."""
 
 CANDIDATES = "candidates"
@@ -388,10 +388,6 @@ def _gather_by_id(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
     return pd.DataFrame(columns, copy=False)
 
 
-def _concat_pair(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    return pd.concat([a, b], ignore_index=True)
-
-
 def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None, progress: bool = False,
                        scheduler: str | Scheduler = "single") -> AzimuthalResults:
     """Residuals from the radial gradient near the plane, ⟨δ[Fe/H]⟩(φ) and the tests for structure (cached).
@@ -407,8 +403,8 @@ def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None, progre
     def near_plane() -> pd.DataFrame:
         with open_scheduler("single") as runner:
             kinematic = kinematic_sample(dataset, config, progress, runner)
-            stars = runner.map_reduce(_near_plane_part, kinematic.parts, _concat_pair, config.azimuthal_z_max,
-                                      kinematic.moving, None)
+            stars = partitions.concat(runner.map(_near_plane_part, kinematic.parts, config.azimuthal_z_max,
+                                                 kinematic.moving, None))
         return stars.sort_values("id", kind="stable").reset_index(drop=True)
 
     def compute() -> AzimuthalResults:
