@@ -143,8 +143,8 @@ def _propagate(basis, offset, v_sun, r_med, s_lo, s_hi, pmra, s_pmra, pmdec, s_p
         s1 = np.zeros(5)  # sums of d - d0 and of the deviations of ref
         s2 = np.zeros(5)
         s12 = np.zeros(3)  # sums of products of deviations: vR vphi, (d - d0) vR, (d - d0) vphi
-        # sums of c^2, cs, s^2, c, s, each plain and times d^2: the conditional (co)variances are linear in them
-        basis_sums = np.zeros(10)
+        sum_var = np.zeros(2)  # summed conditional variances of vR and vphi
+        sum_cov = np.zeros(3)  # summed conditional covariances vR vphi, vR vz, vphi vz
         for j in range(n_mc):
             z = draws[k, j]
             d = max(d0 + z * (s_hi[k] if z > 0.0 else s_lo[k]), 0.0)
@@ -166,26 +166,13 @@ def _propagate(basis, offset, v_sun, r_med, s_lo, s_hi, pmra, s_pmra, pmdec, s_p
             s12[1] += deviation[0] * deviation[3]
             s12[2] += deviation[0] * deviation[4]
             d2 = d * d
-            cc, cs, ss = c * c, c * s, s * s
-            basis_sums[0] += cc
-            basis_sums[1] += cs
-            basis_sums[2] += ss
-            basis_sums[3] += c
-            basis_sums[4] += s
-            basis_sums[5] += cc * d2
-            basis_sums[6] += cs * d2
-            basis_sums[7] += ss * d2
-            basis_sums[8] += c * d2
-            basis_sums[9] += s * d2
-        sum_var = np.zeros(2)  # summed conditional variances of vR and vphi
-        sum_cov = np.zeros(3)  # summed conditional covariances vR vphi, vR vz, vphi vz
-        for part, q in ((0, q0), (5, q1)):  # the Q0 terms, then the d^2 Q1 terms
-            scc, scs, sss, sc, ssn = basis_sums[part:part + 5]
-            sum_var[0] += scc * q[0, 0] + 2.0 * scs * q[0, 1] + sss * q[1, 1]
-            sum_var[1] += sss * q[0, 0] - 2.0 * scs * q[0, 1] + scc * q[1, 1]
-            sum_cov[0] += scs * (q[0, 0] - q[1, 1]) + (sss - scc) * q[0, 1]
-            sum_cov[1] += sc * q[0, 2] + ssn * q[1, 2]
-            sum_cov[2] += ssn * q[0, 2] - sc * q[1, 2]
+            qxx, qxy, qyy = q0[0, 0] + d2 * q1[0, 0], q0[0, 1] + d2 * q1[0, 1], q0[1, 1] + d2 * q1[1, 1]
+            qxz, qyz = q0[0, 2] + d2 * q1[0, 2], q0[1, 2] + d2 * q1[1, 2]
+            sum_var[0] += c * c * qxx + 2.0 * c * s * qxy + s * s * qyy
+            sum_var[1] += s * s * qxx - 2.0 * c * s * qxy + c * c * qyy
+            sum_cov[0] += c * s * (qxx - qyy) + (s * s - c * c) * qxy
+            sum_cov[1] += c * qxz + s * qyz
+            sum_cov[2] += s * qxz - c * qyz
         m1 = s1 / n_mc
         var = np.maximum(s2 / n_mc - m1 * m1, 0.0)
         mean_d2 = var[0] + (d0 + m1[0]) ** 2
