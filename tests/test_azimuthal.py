@@ -150,3 +150,10 @@ def test_profile_is_a_line_for_a_line_and_follows_a_curve():
     np.testing.assert_allclose(stiff(grid), np.polyval(np.polyfit(R, feh, 1), grid), atol=1e-4)
     curve = profile.fit_profile(R, 0.03 * (R - 9.0) ** 2 + 0.15 * rng.normal(size=R.size))
     np.testing.assert_allclose(curve(grid), 0.03 * (grid - 9.0) ** 2, atol=0.015)
+
+
+def test_a_slice_whose_stars_share_one_radius_gets_no_profile():
+    rng = np.random.default_rng(1)
+    stars = pd.DataFrame({"R": np.full(30, 8.0), "Z": np.zeros(30), "feh": rng.normal(0, 0.1, 30)})
+    residual, slices = profile.profile_residuals(stars, (0.0, 0.3))
+    assert np.isnan(residual).all() and np.isnan(slices["smoothing"].iloc[0])

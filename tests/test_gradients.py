@@ -3,7 +3,9 @@ import pandas as pd
 import pytest
 
 from galchem import cli
-from galchem.analysis import gradients
+from galchem.analysis import gradients, line_sums
+from galchem.analysis.fitting import fit_line
+from galchem.errors import FitError
 from galchem.data.sources import load_mock
 from galchem.analysis.gradients import DECONVOLVED, RADIAL, VERTICAL, Gradients, fit_gradients, truth_gradients
 from galchem.run.config import RunConfig
@@ -79,3 +81,17 @@ def test_cli_analyse_writes_gradient_tables_with_exact_columns(tmp_path):
     assert "(flat prior): chains shorter than 50" in notes and "(deconvolved prior): chains shorter" in notes
     assert len(radial) == 7 and len(vertical) == 7
     np.testing.assert_allclose(vertical["r_center"], np.arange(7.5, 14.0, 1.0))
+
+
+def test_a_bin_too_small_for_a_mixture_gets_the_flat_fit_only():
+    """min_stars may be as low as 3; a deconvolution needs 6 points, so such a bin has NaN deconvolved columns."""
+    rng = np.random.default_rng(0)
+    R, feh = rng.uniform(7, 8, 4), rng.normal(0, 0.1, 4)
+    sums = line_sums.bin_sums(np.arange(4), R, feh, np.full(4, 0.1), np.full(4, 0.05))
+    fits = line_sums.fit_binned([sums], gradients.vertical_binning((7.0, 8.0)), min_stars=3, n_walkers=6, n_steps=50,
+                                max_steps=50, seed=np.random.SeedSequence(0))
+    row = fits.table.iloc[0]
+    assert row["status"] == gradients.FITTED and np.isfinite(row["m"])
+    assert np.isnan(row["m_deconv"]) and not row["reliable_deconv"]
+    with pytest.raises(FitError, match="at least 6 points"):
+        fit_line(R, feh, np.full(4, 0.1), np.full(4, 0.05), x_model="mixture", n_steps=50)
