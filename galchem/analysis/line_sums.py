@@ -127,10 +127,15 @@ def _keys(x_err: np.ndarray, y_err: np.ndarray) -> np.ndarray:
     return np.stack([np.floor(np.log10(e) * BINS_PER_DEX) for e in (x_err, y_err)], axis=1).astype(np.int64)
 
 
+def _fittable(x: np.ndarray, y: np.ndarray, x_err: np.ndarray, y_err: np.ndarray) -> np.ndarray:
+    """The points a fit can use: every value finite and both errors positive."""
+    return np.isfinite(x) & np.isfinite(y) & np.isfinite(x_err) & np.isfinite(y_err) & (x_err > 0) & (y_err > 0)
+
+
 def bin_sums(ids: np.ndarray, x, y, x_err, y_err) -> BinSums:
     """The sums of one bin's points (one partition's share of them)."""
     x, y, x_err, y_err = (np.ascontiguousarray(v, dtype=np.float64) for v in (x, y, x_err, y_err))
-    good = np.isfinite(x) & np.isfinite(y) & np.isfinite(x_err) & np.isfinite(y_err) & (x_err > 0) & (y_err > 0)
+    good = _fittable(x, y, x_err, y_err)
     invalid = int(np.count_nonzero(~good))
     ids, x, y, x_err, y_err = (np.asarray(v)[good] for v in (ids, x, y, x_err, y_err))
     keys, group = np.unique(_keys(x_err, y_err), axis=0, return_inverse=True)
@@ -193,7 +198,7 @@ def deconvolve(sample: XSample) -> XMixture:
 def mixture_sums(ids: np.ndarray, x, y, x_err, y_err, mixture: XMixture) -> BinSums:
     """The sums of one partition's share of a bin as the deconvolved fit sees its points (zero x-y covariance)."""
     x, y, x_err, y_err = (np.asarray(v, dtype=float) for v in (x, y, x_err, y_err))
-    good = np.isfinite(x) & np.isfinite(y) & np.isfinite(x_err) & np.isfinite(y_err) & (x_err > 0) & (y_err > 0)
+    good = _fittable(x, y, x_err, y_err)
     points = mixture_points(x[good], y[good], x_err[good], y_err[good], np.zeros(int(good.sum())), mixture)
     sums = bin_sums(np.asarray(ids)[good], *points[:4])
     return BinSums(sums.keys, sums.hi, sums.lo, sums.n, None, int(np.count_nonzero(~good)) + sums.invalid)
