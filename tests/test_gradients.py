@@ -93,5 +93,6 @@ def test_a_bin_too_small_for_a_mixture_gets_the_flat_fit_only():
     row = fits.table.iloc[0]
     assert row["status"] == gradients.FITTED and np.isfinite(row["m"])
     assert np.isnan(row["m_deconv"]) and not row["reliable_deconv"]
+    assert not any("deconvolved" in line for line in fits.notes())  # no chain ran, so none is called short
     with pytest.raises(FitError, match="at least 6 points"):
         fit_line(R, feh, np.full(4, 0.1), np.full(4, 0.05), x_model="mixture", n_steps=50)

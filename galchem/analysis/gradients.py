@@ -169,9 +169,9 @@ class Gradients:
             if chosen:
                 listing = ", ".join(f"{self.binning.label(k)} ({f.n} stars)" for k, f in chosen)
                 lines.append(f"{self.binning.name} gradients: {len(chosen)} of {len(self.fits)} bins {status}: {listing}")
-        for prior, verdict in (("flat", "reliable"), ("deconvolved", "reliable_deconv")):
-            unreliable = [self.binning.label(k) for k, f in enumerate(self.fits)
-                          if f.status == FITTED and not getattr(f, verdict)]
+        for prior, verdict, slope in (("flat", "reliable", "m"), ("deconvolved", "reliable_deconv", "m_deconv")):
+            unreliable = [self.binning.label(k) for k, f in enumerate(self.fits)  # of the fits that ran
+                          if f.status == FITTED and np.isfinite(getattr(f, slope)) and not getattr(f, verdict)]
             if unreliable:
                 lines.append(f"{self.binning.name} gradients ({prior} prior): chains shorter than 50 autocorrelation "
                              f"times in {len(unreliable)} bin(s): {', '.join(unreliable)}")

@@ -76,9 +76,10 @@ def reliability_sentence(table: pd.DataFrame, binning: gradients.Binning) -> str
     """Whether every fitted bin's chains reached 50 autocorrelation times, for each prior, in one sentence."""
     fitted = table["status"] == gradients.FITTED
     parts = []
-    for prior, column in (("flat", "reliable"), ("deconvolved", "reliable_deconv")):
-        short = [binning.label(k) for k in np.flatnonzero(fitted & ~table[column].astype(bool))]
-        parts.append(f"all {int(fitted.sum())} chains with the {prior} prior reached 50 autocorrelation times"
+    for prior, column, slope in (("flat", "reliable", "m"), ("deconvolved", "reliable_deconv", "m_deconv")):
+        ran = fitted & np.isfinite(table[slope].to_numpy(dtype=float))  # bins too small for a mixture have no chain
+        short = [binning.label(k) for k in np.flatnonzero(ran & ~table[column].astype(bool))]
+        parts.append(f"all {int(ran.sum())} chains with the {prior} prior reached 50 autocorrelation times"
                      if not short else
                      f"with the {prior} prior {len(short)} chain(s) did not reach 50 τ within `max_steps` ({', '.join(short)})")
     text = "; ".join(parts)
