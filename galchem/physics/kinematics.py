@@ -129,22 +129,26 @@ def _propagate(basis, offset, v_sun, r_med, s_lo, s_hi, pmra, s_pmra, pmdec, s_p
     conditional means (vz's is linear in d) to the mean conditional covariance.
     """
     n_stars, n_mc = draws.shape
-    for k in range(n_stars):
+    s1 = np.empty(5)  # sums of d - d0 and of the deviations of ref
+    s2 = np.empty(5)
+    s12 = np.empty(3)  # sums of products of deviations: vR vphi, (d - d0) vR, (d - d0) vphi
+    sum_var = np.empty(2)  # summed conditional variances of vR and vphi
+    sum_cov = np.empty(3)  # summed conditional covariances vR vphi, vR vz, vphi vz
+    v0, v1, q0, q1 = np.empty(3), np.empty(3), np.empty((3, 3)), np.empty((3, 3))
+    for k in range(n_stars):  # the accumulators are allocated once and zeroed per star
+        s1[:], s2[:], s12[:], sum_var[:], sum_cov[:] = 0.0, 0.0, 0.0, 0.0, 0.0
         los, e_ra, e_dec = basis[k, 0], basis[k, 1], basis[k, 2]
-        v0 = v_sun + rv[k] * los  # velocity = v0 + d * v1
-        v1 = K_PM * (pmra[k] * e_ra + pmdec[k] * e_dec)
-        q0 = s_rv[k] ** 2 * np.outer(los, los)
-        q1 = K_PM**2 * (s_pmra[k] ** 2 * np.outer(e_ra, e_ra) + s_pmdec[k] ** 2 * np.outer(e_dec, e_dec))
+        for i in range(3):  # velocity = v0 + d * v1, its covariance Q0 + d^2 Q1
+            v0[i] = v_sun[i] + rv[k] * los[i]
+            v1[i] = K_PM * (pmra[k] * e_ra[i] + pmdec[k] * e_dec[i])
+            for j in range(3):
+                q0[i, j] = s_rv[k] ** 2 * los[i] * los[j]
+                q1[i, j] = K_PM**2 * (s_pmra[k] ** 2 * e_ra[i] * e_ra[j] + s_pmdec[k] ** 2 * e_dec[i] * e_dec[j])
         d0 = r_med[k]
         x0, y0 = offset[0] + d0 * los[0], offset[1] + d0 * los[1]
         R0 = math.sqrt(x0 * x0 + y0 * y0)
         vx0, vy0 = v0[0] + d0 * v1[0], v0[1] + d0 * v1[1]
         ref = (R0, 0.0, (x0 * vx0 + y0 * vy0) / R0, (y0 * vx0 - x0 * vy0) / R0)  # R, phi - phi0, vR, vphi
-        s1 = np.zeros(5)  # sums of d - d0 and of the deviations of ref
-        s2 = np.zeros(5)
-        s12 = np.zeros(3)  # sums of products of deviations: vR vphi, (d - d0) vR, (d - d0) vphi
-        sum_var = np.zeros(2)  # summed conditional variances of vR and vphi
-        sum_cov = np.zeros(3)  # summed conditional covariances vR vphi, vR vz, vphi vz
         for j in range(n_mc):
             z = draws[k, j]
             d = max(d0 + z * (s_hi[k] if z > 0.0 else s_lo[k]), 0.0)
