@@ -328,13 +328,21 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> None:
     """The ``galchem`` program: :func:`main`, then exit with its status.
 
-    Once the work is done, Ctrl-C is ignored, so an interrupt that arrives
-    while the interpreter shuts down cannot turn a finished run into a
-    process killed by a signal.
+    Once the work is done, Ctrl-C is ignored and the process ends at once
+    (``os._exit``, after flushing its output), so neither an interrupt that
+    slips past :func:`main`'s handlers nor one met while the interpreter
+    would shut down (joining worker threads still inside a compiled loop)
+    can turn the status into a process killed by a signal.
     """
-    status = main()
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        print("galchem: interrupted", file=sys.stderr)
+        status = 130
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.exit(status)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":
