@@ -298,6 +298,16 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _interrupted(err: BaseException | None) -> bool:
+    """True for Ctrl-C, also when it surfaced as another error: a compiled (numba) function that returns while an
+    interrupt is pending raises SystemError, with the KeyboardInterrupt as its context."""
+    while err is not None:
+        if isinstance(err, KeyboardInterrupt):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     try:
@@ -316,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"galchem {args.command}: interrupted; nothing half-written was kept", file=sys.stderr)
         return 130
     except Exception as err:  # a bug, not an input problem: one line unless GALCHEM_DEBUG asks for the traceback
+        if _interrupted(err):
+            print(f"galchem {args.command}: interrupted; nothing half-written was kept", file=sys.stderr)
+            return 130
         if os.environ.get("GALCHEM_DEBUG"):
             raise
         reason = (str(err).splitlines() or [""])[0][:200]

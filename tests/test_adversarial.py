@@ -409,3 +409,16 @@ def test_permutation_test_and_arm_contrast_refuse_to_report_on_too_few_stars():
     assert test.p_value is None and test.status.startswith("not computed") and "azimuth bin" in test.status
     contrast = azimuthal.arm_contrast(stars.head(20), stars["feh"].head(20).to_numpy(), n_boot=10)
     assert contrast.contrast is None and contrast.status.startswith("not computed")
+
+
+def test_an_interrupt_inside_compiled_code_is_still_an_interrupt(monkeypatch, tmp_path, capsys):
+    """A numba function returning while Ctrl-C is pending raises SystemError; that is exit 130, not a bug (70)."""
+    def interrupted_in_numba(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise SystemError("CPUDispatcher(...) returned a result with an exception set") from None
+
+    monkeypatch.setattr(cli, "_analyse", interrupted_in_numba)
+    assert cli.main(["analyse", "--out", str(tmp_path / "o")]) == 130
+    assert capsys.readouterr().err.strip() == "galchem analyse: interrupted; nothing half-written was kept"
