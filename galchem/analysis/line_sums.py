@@ -38,13 +38,13 @@ import numpy as np
 import pandas as pd
 
 from galchem.analysis import gradients
-from galchem.analysis.deconvolution import N_COMPONENTS, XMixture, extreme_deconvolution
+from galchem.analysis.deconvolution import N_COMPONENTS, XMixture
 from galchem.analysis.fitting import (BINS_PER_DEX, DEFAULT_BOUNDS, GROUPED_ABOVE, LineData, LineFit, fit_line,
                                       fit_line_data, mixture_points)
 from galchem.data.ids import mixed_keys
 from galchem.errors import FitError
 
-__all__ = ["BinSums", "N_TERMS", "XD_POINTS", "XSample", "bin_sums", "deconvolve", "fit_binned", "fit_sums",
+__all__ = ["BinSums", "N_TERMS", "XD_POINTS", "XSample", "bin_sums", "fit_binned", "fit_sums",
            "line_data", "merge", "merge_samples", "mixture_sums", "start_guess", "x_sample"]
 
 XD_POINTS = 100_000
@@ -188,11 +188,6 @@ def x_sample(keys: np.ndarray, x, x_err) -> XSample:
 def merge_samples(a: XSample, b: XSample) -> XSample:
     """The subsample of two partitions' points together."""
     return _first(*(np.concatenate([u, v]) for u, v in ((a.order, b.order), (a.x, b.x), (a.x_err, b.x_err))))
-
-
-def deconvolve(sample: XSample) -> XMixture:
-    """The deconvolved distribution of the true x (:func:`~galchem.analysis.deconvolution.extreme_deconvolution`)."""
-    return extreme_deconvolution(sample.x, sample.x_err)
 
 
 def mixture_sums(ids: np.ndarray, x, y, x_err, y_err, mixture: XMixture) -> BinSums:

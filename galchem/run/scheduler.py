@@ -92,12 +92,13 @@ class Scheduler:
 
         if not items:
             raise ValueError("nothing to reduce")
-        task, merge = delayed(function, pure=False), delayed(combine, pure=False)
+        task = delayed(function, pure=False)
         if self._client is None:
             total = self._compute(task(items[0], *args))[0]
             for item in items[1:]:
                 total = combine(total, self._compute(task(item, *args))[0])
             return total
+        merge = delayed(combine, pure=False)
         level = [task(item, *args) for item in items]
         while len(level) > 1:
             level = [merge(level[i], level[i + 1]) if i + 1 < len(level) else level[i]

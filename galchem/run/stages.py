@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from galchem.analysis import azimuthal, gradients, line_sums, profile
-from galchem.analysis.deconvolution import XMixture
+from galchem.analysis.deconvolution import XMixture, extreme_deconvolution
 from galchem.data import cuts, partitions
 from galchem.data.ids import id_keys
 from galchem.data.partitions import Part
@@ -293,7 +293,7 @@ def gradient_fits(dataset: Dataset, config: RunConfig | None = None, progress: b
             kinematic = kinematic_sample(dataset, config, progress, runner)
             shares = runner.map_reduce(_gradient_part, kinematic.parts, _merge_gradient_shares, chosen,
                                        kinematic.moving)
-            mixtures = [[line_sums.deconvolve(sample) if sums.points is None and sums.n >= config.min_stars
+            mixtures = [[extreme_deconvolution(sample.x, sample.x_err) if sums.points is None and sums.n >= config.min_stars
                          and not sums.invalid else None for sums, sample in per_bin] for per_bin in shares]
             deconvolved = [[None] * len(per_bin) for per_bin in mixtures]
             if any(m is not None for per_bin in mixtures for m in per_bin):
