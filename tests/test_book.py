@@ -1,5 +1,6 @@
 """The book runner's failure modes, on a tiny throwaway book."""
 import json
+import re
 
 import nbformat
 import pytest
@@ -48,9 +49,15 @@ def test_unknown_profile(tmp_path):
 
 def test_toc_order_and_profiles_of_the_real_book():
     root = book.find_root()
-    assert book.toc_files(root)[:2] == ["book/intro", "book/01_data"]
+    files = book.toc_files(root)
+    assert files[:2] == ["book/intro", "book/01_data"]
+    chapters = [f for f in files if re.fullmatch(r"book/\d\d_\w+", f)]
+    assert [c[5:7] for c in chapters] == [f"{i:02d}" for i in range(1, 9)]  # 01 ... 08, in order, none missing
+    assert files.index("book/08_your_survey") == files.index("book/07_gaia") + 1 < files.index("book/real_data")
+    assert files.index("book/api") < files.index("book/bibliography") and (root / "book" / "api.md").is_file()
     for name in ("ci", "full"):
         profile = book.load_profile(root, name)
+        assert profile.notebooks["08_your_survey"]["mock_stars"] > 0  # the chapter's mock size is the profile's
         for page in book.notebooks(root):
             book.check_parameters(root / page, profile.notebooks.get(page.stem, {}))
             assert set(profile.parameters(page.stem, book.declared_parameters(root / page))) <= set(
@@ -67,6 +74,11 @@ def test_committed_notebooks_have_no_outputs_and_python3_kernel():
                 assert not cell["outputs"] and cell["execution_count"] is None, page
 
 
+def test_ci_profile_keeps_the_survey_chapter_quick():
+    ci = book.load_profile(book.find_root(), "ci").notebooks["08_your_survey"]
+    assert ci["mock_stars"] <= 30_000 and ci["max_steps"] <= 200 and ci["n_mc"] <= 100  # about 15 s on two cores
+
+
 def test_ci_runs_exactly_the_readme_commands():
     root = book.find_root()
     readme = (root / "README.md").read_text().splitlines()
@@ -81,7 +93,13 @@ def test_ci_runs_exactly_the_readme_commands():
 
 from datetime import date
 
-from galchem.site import run_box, site_config, sphinx_extension
+from galchem.site import api_docstrings, run_box, site_config, sphinx_extension
+
+
+def test_api_page_prints_absolute_values_as_written():
+    assert api_docstrings.escape_bars("stars with |Z| < z_max") == "stars with \\|Z\\| < z_max"
+    assert api_docstrings.escape_bars("in words, e.g. ``|Z| 1.2-1.4 kpc``") == "in words, e.g. ``|Z| 1.2-1.4 kpc``"
+    assert api_docstrings.escape_bars("a |link|_ and \\|x\\|") == "a |link|_ and \\|x\\|"
 
 
 def test_buttons_only_with_a_repository_url():
