@@ -73,7 +73,7 @@ def test_page_offers_its_executed_notebook_without_local_paths(built_site, page)
 
 
 def test_every_chapter_ends_with_exercises_and_hidden_solutions(built_site):
-    assert len(CHAPTERS) == 7
+    assert len(CHAPTERS) == 8
     for page in CHAPTERS:
         html = soup(built_site, page)
         exercises, solutions = html.select(".exercise"), html.select(".solution")
