@@ -330,7 +330,8 @@ def test_parallax_correlations_come_in_pairs():
 
 def test_example_files_ship_apart_from_the_builtin_names():
     assert set(EXAMPLES) == {"apogee-dr17", "galah-dr4", "lamost-dr3-giants", "cepheids-galactocentric"}
-    assert not set(EXAMPLES) & set(builtin_surveys()) and all(p.parent == BUILTIN / "examples" for p in EXAMPLES.values())
+    assert not set(EXAMPLES) & set(builtin_surveys())
+    assert all(p.parent == BUILTIN / "examples" for p in EXAMPLES.values())
     for name, path in EXAMPLES.items():
         assert load_survey(path).name == name
         with pytest.raises(SurveyError, match="neither a built-in survey"):
@@ -384,8 +385,9 @@ def lamost_dr3_giants(mock, n: int = 3000) -> pd.DataFrame:
         "teff": rng.uniform(4000, 5200, len(cat)), "logg": rng.uniform(1.5, 3.8, len(cat)), "feh": cat["feh"],
         "rv": cat["rv"], "Mgb": rng.uniform(0, 0.3, len(cat)), "MK": rng.uniform(-4, 0, len(cat)),
         "MKerr_low": 0.3, "MKerr_up": 0.3, "AK": 0.05, "K": rng.uniform(8, 13, len(cat)), "dist": dist,
-        "disterr_low": (cat["r_med_geo"] - cat["r_lo_geo"]) / 1000, "disterr_up": (cat["r_hi_geo"] - cat["r_med_geo"]) / 1000,
-        "Z": dist * np.sin(np.deg2rad(sky.b.deg)), "R": 8.0 + dist, "r_gc": 8.0 + dist, "lnnu": rng.uniform(2, 4, len(cat))})
+        "disterr_low": (cat["r_med_geo"] - cat["r_lo_geo"]) / 1000,
+        "disterr_up": (cat["r_hi_geo"] - cat["r_med_geo"]) / 1000, "Z": dist * np.sin(np.deg2rad(sky.b.deg)),
+        "R": 8.0 + dist, "r_gc": 8.0 + dist, "lnnu": rng.uniform(2, 4, len(cat))})
     assert " ".join(table.columns) == LIU_2017
     return table
 

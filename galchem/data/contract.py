@@ -43,8 +43,8 @@ import pandas as pd
 from galchem.data import coordinates
 from galchem.errors import ContractError
 
-__all__ = ["CANONICAL_UNITS", "CONSTANT_ROLES", "CORRELATION_ROLES", "ROLES", "VELOCITY_ROLES", "Role", "canonical_table",
-           "describe", "require_columns", "role", "unit_factor"]
+__all__ = ["CANONICAL_UNITS", "CONSTANT_ROLES", "CORRELATION_ROLES", "ROLES", "VELOCITY_ROLES", "Role",
+           "canonical_table", "describe", "require_columns", "role", "unit_factor"]
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,8 @@ ROLES: dict[str, Role] = {r.name: r for r in (
     Role("feh_lo", "dex", "[Fe/H], 16th percentile (instead of feh_error)"),
     Role("feh_hi", "dex", "[Fe/H], 84th percentile (instead of feh_error)"),
     Role("pmra_pmdec_corr", "", "correlation coefficient of the pmra and pmdec errors"),
-    Role("parallax_pmra_corr", "", "correlation coefficient of the parallax and pmra errors (distances from the parallax)"),
-    Role("parallax_pmdec_corr", "", "correlation coefficient of the parallax and pmdec errors (distances from the parallax)"),
+    Role("parallax_pmra_corr", "", "correlation coefficient of the parallax and pmra errors (parallax distances)"),
+    Role("parallax_pmdec_corr", "", "correlation coefficient of the parallax and pmdec errors (parallax distances)"),
     Role("l", "deg", "Galactic longitude (instead of ra and dec)"),
     Role("b", "deg", "Galactic latitude (instead of ra and dec)"),
     Role("pm_l_cosb", "mas/yr", "proper motion in Galactic longitude times cos(b) (instead of pmra and pmdec)"),
@@ -102,15 +102,9 @@ ROLES: dict[str, Role] = {r.name: r for r in (
 )}
 """Every role a survey file may map, in the order tables list them."""
 
-CANONICAL_UNITS = {"ra": "deg", "dec": "deg", "pmra": "mas/yr", "pmra_error": "mas/yr", "pmdec": "mas/yr",
-                   "pmdec_error": "mas/yr", "parallax": "mas", "parallax_error": "mas", "distance": "kpc",
-                   "distance_lo": "kpc", "distance_hi": "kpc", "distance_error": "kpc", "distance_err_lo": "kpc",
-                   "distance_err_hi": "kpc", "rv": "km/s", "rv_error": "km/s", "feh": "dex", "feh_error": "dex",
-                   "feh_lo": "dex", "feh_hi": "dex", "pmra_pmdec_corr": "", "parallax_pmra_corr": "",
-                   "parallax_pmdec_corr": "", "l": "deg", "b": "deg", "pm_l_cosb": "mas/yr", "pm_l_cosb_error": "mas/yr",
-                   "pm_b": "mas/yr", "pm_b_error": "mas/yr", "pm_l_pm_b_corr": "", "x": "kpc", "y": "kpc", "z": "kpc",
-                   "vx": "km/s", "vy": "km/s", "vz": "km/s"}
-"""Units of the canonical table's numeric roles."""
+CANONICAL_UNITS = {name: "kpc" if name.startswith("distance") else spec.file_unit
+                   for name, spec in ROLES.items() if name != "id"}
+"""Units of the canonical table's numeric roles: a file's, but distances in kpc."""
 
 VELOCITY_ROLES = ("pmra", "pmra_error", "pmdec", "pmdec_error", "rv", "rv_error")
 """Roles the canonical table holds all together or not at all (a survey may give them in other coordinates)."""
@@ -203,8 +197,8 @@ def canonical_table(table: pd.DataFrame, file_units: Mapping[str, str], survey, 
         values[name] = np.full(n, value * unit_factor(declared, CANONICAL_UNITS[name], f"{where}: constant {name}"))
     _refuse_bad_correlations(values, survey.columns, n, where)
     values = coordinates.to_icrs(values, survey.columns, where)
-    frame = pd.DataFrame({"id": _ids(table[survey.columns["id"]], f"{where}: column {survey.columns['id']!r} (role id)"),
-                          **values})
+    key = survey.columns["id"]
+    frame = pd.DataFrame({"id": _ids(table[key], f"{where}: column {key!r} (role id)"), **values})
     if "distance" not in frame:  # from the parallax: 1/parallax, percentiles through the same monotone map
         parallax, error = frame["parallax"].to_numpy(), frame["parallax_error"].to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -246,8 +240,8 @@ def _refuse_bad_correlations(values: Mapping[str, np.ndarray], columns: Mapping[
                 bad = np.abs(values[name]) > 1.0 + CORRELATION_TOLERANCE
             if bad.any():
                 first = int(np.flatnonzero(bad)[0])
-                raise ContractError(f"{where}: column {columns[name]!r} (role {name}): {int(bad.sum()):,} of {n:,} rows "
-                                    f"lie outside -1..+1 (for example row {first}: {values[name][first]!r}); a "
+                raise ContractError(f"{where}: column {columns[name]!r} (role {name}): {int(bad.sum()):,} of {n:,} "
+                                    f"rows lie outside -1..+1 (for example row {first}: {values[name][first]!r}); a "
                                     "correlation coefficient cannot -- is the right column mapped?")
     if "parallax_pmra_corr" not in values:
         return
@@ -259,8 +253,8 @@ def _refuse_bad_correlations(values: Mapping[str, np.ndarray], columns: Mapping[
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         named = ", ".join(columns[name] for name in CORRELATION_ROLES if name in columns)
-        raise ContractError(f"{where}: columns {named}: {int(bad.sum()):,} of {n:,} rows have correlations of parallax, "
-                            f"pmra and pmdec that no covariance matrix has (for example row {first}: "
+        raise ContractError(f"{where}: columns {named}: {int(bad.sum()):,} of {n:,} rows have correlations of "
+                            f"parallax, pmra and pmdec that no covariance matrix has (for example row {first}: "
                             f"{a[first]:.3g}, {d[first]:.3g}, {ad[first]:.3g}); is the right column mapped?")
 
 

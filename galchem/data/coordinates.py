@@ -42,7 +42,8 @@ GALACTIC_ROLES = ("l", "b", "pm_l_cosb", "pm_l_cosb_error", "pm_b", "pm_b_error"
 GALACTOCENTRIC_ROLES = ("x", "y", "z", "vx", "vy", "vz")
 """Galactocentric inputs, turned into ra, dec, distance, pmra, pmdec and rv (errors zero) as a table is read."""
 
-__all__ = ["GALACTIC_ROLES", "GALACTOCENTRIC_ROLES", "galactic_rotation", "icrs_from_galactic", "icrs_from_galactocentric", "to_icrs"]
+__all__ = ["GALACTIC_ROLES", "GALACTOCENTRIC_ROLES", "galactic_rotation", "icrs_from_galactic",
+           "icrs_from_galactocentric", "to_icrs"]
 
 
 def galactic_rotation(l: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -134,9 +135,9 @@ def _refuse_parsecs(values: Mapping[str, np.ndarray], names: Mapping[str, str], 
     median = float(np.median(radius))
     columns = ", ".join(names[name] for name in ("x", "y", "z"))
     if median > 200:
-        raise ContractError(f"{where}: columns {columns} (roles x, y, z): median Galactocentric radius {median:.3g} kpc "
-                            f"over {radius.size:,} rows; these look like pc read as kpc -- set x, y, z = \"pc\" under "
-                            "[units] in the survey file")
+        raise ContractError(f"{where}: columns {columns} (roles x, y, z): median Galactocentric radius "
+                            f"{median:.3g} kpc over {radius.size:,} rows; these look like pc read as kpc -- set "
+                            "x, y, z = \"pc\" under [units] in the survey file")
     if median < 0.02:
         raise ContractError(f"{where}: columns {columns} (roles x, y, z): median Galactocentric radius "
                             f"{median * 1000:.3g} pc over {radius.size:,} rows; these look like kpc read as pc -- set "

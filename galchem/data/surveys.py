@@ -44,8 +44,8 @@ import pandas as pd
 from galchem.data.contract import CANONICAL_UNITS, CONSTANT_ROLES, ROLES, unit_factor
 from galchem.errors import GalchemError
 
-__all__ = ["BUILTIN", "EXAMPLES", "Condition", "Survey", "SurveyCut", "SurveyError", "builtin_surveys", "example_surveys",
-           "load_survey"]
+__all__ = ["BUILTIN", "EXAMPLES", "Condition", "Survey", "SurveyCut", "SurveyError", "builtin_surveys",
+           "example_surveys", "load_survey"]
 
 BUILTIN = Path(__file__).with_name("survey_files")
 """Folder of the built-in survey files."""

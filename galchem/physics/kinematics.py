@@ -310,17 +310,19 @@ def brute_force(observed: Observed, n_mc: int = 1000, seed: int = 0) -> Propagat
     memory-hungry (all draws at once); it exists to check :func:`propagate`.
     """
     rng = np.random.default_rng(seed)
-    n = len(observed.ra)
-    correlation = np.empty((n, 3, 3))  # parallax, pmra, pmdec
-    correlation[:] = np.eye(3)
-    correlation[:, 0, 1] = correlation[:, 1, 0] = observed.parallax_pmra_corr
-    correlation[:, 0, 2] = correlation[:, 2, 0] = observed.parallax_pmdec_corr
-    correlation[:, 1, 2] = correlation[:, 2, 1] = observed.pmra_pmdec_corr
-    joint = np.linalg.cholesky(correlation) @ rng.standard_normal((n, 3, n_mc))
-    distance = split_normal(observed.r_med[:, None], observed.r_lo[:, None], observed.r_hi[:, None], -joint[:, 0])
-    pmra = observed.pmra[:, None] + observed.pmra_err[:, None] * joint[:, 1]
-    pmdec = observed.pmdec[:, None] + observed.pmdec_err[:, None] * joint[:, 2]
-    rv = observed.rv[:, None] + observed.rv_err[:, None] * rng.standard_normal((n, n_mc))
+    shape = (len(observed.ra), n_mc)
+    z = rng.standard_normal(shape)  # the distance's quantile; the parallax's is -z
+    distance = split_normal(observed.r_med[:, None], observed.r_lo[:, None], observed.r_hi[:, None], z)
+    a, d, ad = (c[:, None] for c in (observed.parallax_pmra_corr, observed.parallax_pmdec_corr,
+                                      observed.pmra_pmdec_corr))
+    along_a = np.sqrt(1.0 - a**2)  # the Cholesky factor of the (parallax, pmra, pmdec) correlation matrix
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mixed = np.where(along_a > 0, (ad - a * d) / along_a, 0.0)
+    along_d = np.sqrt(np.maximum(1.0 - d**2 - mixed**2, 0.0))
+    g_a, g_d = rng.standard_normal(shape), rng.standard_normal(shape)
+    pmra = observed.pmra[:, None] + observed.pmra_err[:, None] * (-a * z + along_a * g_a)
+    pmdec = observed.pmdec[:, None] + observed.pmdec_err[:, None] * (-d * z + mixed * g_a + along_d * g_d)
+    rv = observed.rv[:, None] + observed.rv_err[:, None] * rng.standard_normal(shape)
     phase = frames.icrs_to_galactocentric(observed.ra[:, None], observed.dec[:, None], distance, pmra, pmdec, rv)
     samples = np.stack(_columns(phase))
     value = np.stack(_columns(frames.icrs_to_galactocentric(
