@@ -17,7 +17,8 @@ downstream sees the one canonical table of :mod:`galchem.data.contract`:
   frame (:func:`galchem.conventions.galactocentric_frame`: the Sun at
   X = -8.27 kpc, Z = +0.029 kpc, right-handed).  Coordinates made in another
   frame (another R0, or the Sun at +X) must be converted to this one first.
-  The velocities carry no errors (their errors are zero).
+  The proper motions and rv carry no errors (zero): the Monte Carlo kinematics
+  still move the tangential velocity with each distance draw.
 
 Values arrive in the contract's units (deg, mas/yr, kpc, km/s).  A column
 set that looks like the wrong unit (radians for l and b; pc read as kpc for

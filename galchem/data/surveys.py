@@ -41,7 +41,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from galchem.data.contract import CANONICAL_UNITS, CONSTANT_ROLES, ROLES, unit_factor
+from galchem.data.contract import CANONICAL_UNITS, CONSTANT_ROLES, ROLES, VELOCITY_ROLES, unit_factor
 from galchem.errors import GalchemError
 
 __all__ = ["BUILTIN", "EXAMPLES", "Condition", "Survey", "SurveyCut", "SurveyError", "builtin_surveys",
@@ -257,7 +257,7 @@ class Survey:
 POSITION_GROUPS = {"icrs": ("ra", "dec"), "galactic": ("l", "b"), "galactocentric": ("x", "y", "z")}
 """The ways a survey may give positions: exactly one of them."""
 
-VELOCITY_GROUPS = {"icrs": ("pmra", "pmra_error", "pmdec", "pmdec_error", "rv", "rv_error"),
+VELOCITY_GROUPS = {"icrs": VELOCITY_ROLES,
                    "galactic": ("pm_l_cosb", "pm_l_cosb_error", "pm_b", "pm_b_error", "rv", "rv_error"),
                    "galactocentric": ("vx", "vy", "vz")}
 """The ways a survey may give velocities, each with the positions of the same name: one of them, or none."""
