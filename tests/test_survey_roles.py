@@ -580,3 +580,11 @@ def test_apogee_galactic_shape_runs_analyse(shapes, tmp_path):
     assert sample["vphi"].notna().all() and np.nanmedian(sample["vphi"]) == pytest.approx(230, abs=30)
     assert (pd.read_csv(out / "radial_gradients.csv")["status"] == "fitted").any()
     assert "GLON" in (out / "config.toml").read_text()
+
+
+def test_galactocentric_positions_with_the_sun_at_plus_x_are_refused():
+    rows, _ = galactocentric_rows(200)
+    rows["X"], rows["VX"] = -rows["X"], -rows["VX"]  # the study's mirrored frame: the Sun at X = +8.27 kpc
+    with pytest.raises(ContractError, match=r"columns X, Y, Z \(roles x, y, z\): the stars gather around X = 8.27 kpc"
+                                            r".* negate x \(and vx\)"):
+        contract.canonical_table(rows, {}, survey(CEPHEIDS, units={"distance_error": "kpc"}), "t")

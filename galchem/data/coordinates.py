@@ -23,7 +23,8 @@ downstream sees the one canonical table of :mod:`galchem.data.contract`:
 Values arrive in the contract's units (deg, mas/yr, kpc, km/s).  A column
 set that looks like the wrong unit (radians for l and b; pc read as kpc for
 x, y, z) refuses the file in one line, as :mod:`galchem.data.checks` does
-for ra, dec and distance.
+for ra, dec and distance; so do x, y, z that gather around the Sun's mirror
+image (a frame with the Sun at +X, as the study quotes it).
 """
 from __future__ import annotations
 
@@ -145,6 +146,29 @@ def _refuse_parsecs(values: Mapping[str, np.ndarray], names: Mapping[str, str], 
                             "x, y, z = \"kpc\" under [units] in the survey file")
 
 
+def _refuse_mirrored(values: Mapping[str, np.ndarray], names: Mapping[str, str], where: str) -> None:
+    """Refuse Galactocentric positions that gather around the Sun's mirror image (+8.27, 0, 0) kpc.
+
+    A catalogue clusters around the Sun; one made in the frame the study
+    quotes (the Sun at +X) would, read in galchem's frame, sit on the far
+    side of the Galaxy, and every distance and radius would be wrong.
+    """
+    x, y, z = (np.asarray(values[name], dtype=float) for name in ("x", "y", "z"))
+    frame = galactocentric_frame()
+    sun_x, sun_z = -frame.galcen_distance.to_value(u.kpc), frame.z_sun.to_value(u.kpc)
+    known = np.isfinite(x) & np.isfinite(y) & np.isfinite(z)
+    if known.sum() < MIN_ROWS_FOR_UNITS:
+        return
+    ours = float(np.median(np.sqrt((x[known] - sun_x) ** 2 + y[known] ** 2 + (z[known] - sun_z) ** 2)))
+    mirrored = float(np.median(np.sqrt((x[known] + sun_x) ** 2 + y[known] ** 2 + (z[known] - sun_z) ** 2)))
+    if mirrored < 0.5 * ours:
+        columns = ", ".join(names[name] for name in ("x", "y", "z"))
+        raise ContractError(f"{where}: columns {columns} (roles x, y, z): the stars gather around X = {-sun_x:g} "
+                            f"kpc, the Sun's mirror image (median distance {ours:.3g} kpc from the Sun, "
+                            f"{mirrored:.3g} kpc from its mirror image); they look like a frame with the Sun at +X -- "
+                            f"negate x (and vx) for galchem's frame, the Sun at X = {sun_x:g} kpc")
+
+
 def to_icrs(values: dict[str, np.ndarray], names: Mapping[str, str], where: str) -> dict[str, np.ndarray]:
     """``values`` (role -> array, contract units) with Galactic or Galactocentric roles replaced by ICRS ones.
 
@@ -156,6 +180,7 @@ def to_icrs(values: dict[str, np.ndarray], names: Mapping[str, str], where: str)
         converted, dropped = icrs_from_galactic(values), GALACTIC_ROLES
     elif "x" in values:
         _refuse_parsecs(values, names, where)
+        _refuse_mirrored(values, names, where)
         converted, dropped = icrs_from_galactocentric(values), GALACTOCENTRIC_ROLES
     else:
         return values
