@@ -588,3 +588,15 @@ def test_galactocentric_positions_with_the_sun_at_plus_x_are_refused():
     with pytest.raises(ContractError, match=r"columns X, Y, Z \(roles x, y, z\): the stars gather around X = 8.27 kpc"
                                             r".* negate x \(and vx\)"):
         contract.canonical_table(rows, {}, survey(CEPHEIDS, units={"distance_error": "kpc"}), "t")
+
+
+@pytest.mark.xfail(strict=True, raises=KeyError, reason="galchem.data.checks.check_units names survey.columns['ra'], "
+                   "which a Galactic survey does not map: needs `\"ra\" in survey.columns and` in its radians test")
+def test_a_small_galactic_field_near_ra_zero_is_not_taken_for_radians(tmp_path):
+    rng = np.random.default_rng(0)
+    sky = coord.SkyCoord(ra=rng.uniform(1, 5, 25) * u.deg, dec=rng.uniform(-1, 1, 25) * u.deg).galactic
+    rows = pd.DataFrame({"i": range(25), "GLON": sky.l.deg, "GLAT": sky.b.deg, "D": 1000.0, "FEH": 0.0})
+    path = write_table(rows, tmp_path / "field.csv")
+    s = survey({"id": "i", "l": "GLON", "b": "GLAT", "distance": "D", "distance_error": 50.0, "feh": "FEH",
+                "feh_error": 0.1})
+    assert len(read_catalog(path, s)) == 25
