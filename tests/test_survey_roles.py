@@ -164,6 +164,15 @@ def test_correlated_errors_match_drawing_them_jointly(correlated):
     assert np.all(np.abs(np.mean(rho[0] - rho[1], axis=0)) < 0.01) and np.all(np.abs(rho[0] - rho[1]) < 0.15)
 
 
+def test_perfect_correlations_give_finite_errors(correlated):
+    """A proper motion that follows the parallax exactly (a singular covariance) still gives finite errors."""
+    edge = kinematics.Observed(*(a[:50] for a in correlated))._replace(
+        parallax_pmra_corr=np.ones(50), parallax_pmdec_corr=np.zeros(50), pmra_pmdec_corr=np.zeros(50))
+    fast = kinematics.propagate(edge, n_mc=2000, seed=2)
+    slow = kinematics.brute_force(edge, n_mc=2000, seed=3)
+    assert np.isfinite(fast.std).all() and np.all(np.abs(fast.std[:, 5:10] / slow.std[:, 5:10] - 1) < 0.12)
+
+
 # --- Galactic inputs ----------------------------------------------------------------------------------------------
 
 GALACTIC = {"id": "i", "l": "GLON", "b": "GLAT", "pm_l_cosb": "PML", "pm_l_cosb_error": "PML_ERR", "pm_b": "PMB",

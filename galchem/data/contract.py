@@ -228,8 +228,9 @@ CORRELATION_TOLERANCE = 1e-6
 """How far below zero the determinant of a row's correlation matrix may fall (catalogues store float32)."""
 
 
-def _refuse_bad_correlations(values: Mapping[str, np.ndarray], columns: Mapping[str, str], n: int, where: str) -> None:
-    """Refuse, in one line, correlation coefficients outside -1..+1 or that make no correlation matrix.
+def _refuse_bad_correlations(values: dict[str, np.ndarray], columns: Mapping[str, str], n: int, where: str) -> None:
+    """Refuse, in one line, correlation coefficients outside -1..+1 or that make no correlation matrix; clip
+    those within rounding of +-1 to it.
 
     No real catalogue has them: they mean a column mapped to the wrong role.
     (Per-row removal by the ``valid`` cut would need a rule in :mod:`galchem.data.checks`.)
@@ -243,6 +244,7 @@ def _refuse_bad_correlations(values: Mapping[str, np.ndarray], columns: Mapping[
                 raise ContractError(f"{where}: column {columns[name]!r} (role {name}): {int(bad.sum()):,} of {n:,} "
                                     f"rows lie outside -1..+1 (for example row {first}: {values[name][first]!r}); a "
                                     "correlation coefficient cannot -- is the right column mapped?")
+            values[name] = np.clip(values[name], -1.0, 1.0)  # float32 rounding past +-1
     if "parallax_pmra_corr" not in values:
         return
     zero = np.zeros(n)

@@ -209,15 +209,15 @@ def _propagate(basis, offset, v_sun, r_med, s_lo, s_hi, pmra, s_pmra, pmdec, s_p
             std[k, i] = abs(los[i]) * math.sqrt(var[0])
             value[k, 5 + i] = v0[i] + d0 * v1[i]
             mean[k, 5 + i] = value[k, 5 + i] + m1[5 + i]
-            std[k, 5 + i] = math.sqrt(var[5 + i] + q0[i, i] + mean_d2 * q1[i, i])
+            std[k, 5 + i] = math.sqrt(max(var[5 + i] + q0[i, i] + mean_d2 * q1[i, i], 0.0))
         phi0 = math.atan2(y0, x0) % (2.0 * math.pi)
         for q, col, ref in ((1, 3, R0), (2, 4, phi0), (3, 8, vR0), (4, 9, vphi0)):  # R, phi, vR, vphi
             value[k, col] = ref
             mean[k, col] = value[k, col] + m1[q]
             std[k, col] = math.sqrt(var[q])
         mean[k, 4] %= 2.0 * math.pi
-        std[k, 8] = math.sqrt(var[3] + sum_var[0] / n_mc)
-        std[k, 9] = math.sqrt(var[4] + sum_var[1] / n_mc)
+        std[k, 8] = math.sqrt(max(var[3] + sum_var[0] / n_mc, 0.0))  # rounding of a singular covariance
+        std[k, 9] = math.sqrt(max(var[4] + sum_var[1] / n_mc, 0.0))
         value[k, 10], mean[k, 10], std[k, 10] = value[k, 7], mean[k, 7], std[k, 7]
         cov[k, 0] = s12[0] / n_mc - m1[3] * m1[4] + sum_cov[0] / n_mc
         cov[k, 1] = s12[1] / n_mc - m1[3] * m1[7] + sum_cov[1] / n_mc
