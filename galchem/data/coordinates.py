@@ -8,9 +8,10 @@ Galactocentric ``x``, ``y``, ``z`` [kpc] with, optionally, ``vx``, ``vy``,
 downstream sees the one canonical table of :mod:`galchem.data.contract`:
 
 * Galactic: ra, dec and the proper motions by astropy's Galactic -> ICRS
-  transform; the proper-motion errors by rotating their covariance with the
-  same transform (the local rotation between the two frames' north
-  directions), which gives ``pmra_error``, ``pmdec_error`` and
+  rotation (read off astropy once and applied with numpy, as
+  :mod:`galchem.physics.frames` does); the proper-motion errors by rotating
+  their covariance with it (the local rotation between the two frames'
+  north directions), which gives ``pmra_error``, ``pmdec_error`` and
   ``pmra_pmdec_corr``.
 * Galactocentric: ra, dec, the heliocentric distance and (with velocities)
   pmra, pmdec and rv by astropy's transform from galchem's Galactocentric
@@ -29,6 +30,7 @@ image (a frame with the Sun at +X, as the study quotes it).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 import astropy.coordinates as coord
 import astropy.units as u
@@ -36,6 +38,7 @@ import numpy as np
 
 from galchem.conventions import galactocentric_frame
 from galchem.data.checks import MIN_ROWS_FOR_UNITS
+from galchem.physics.frames import unit_vectors
 from galchem.errors import ContractError
 
 GALACTIC_ROLES = ("l", "b", "pm_l_cosb", "pm_l_cosb_error", "pm_b", "pm_b_error", "pm_l_pm_b_corr")
@@ -44,30 +47,39 @@ GALACTIC_ROLES = ("l", "b", "pm_l_cosb", "pm_l_cosb_error", "pm_b", "pm_b_error"
 GALACTOCENTRIC_ROLES = ("x", "y", "z", "vx", "vy", "vz")
 """Galactocentric inputs, turned into ra, dec, distance, pmra, pmdec and rv (errors zero) as a table is read."""
 
-__all__ = ["GALACTIC_ROLES", "GALACTOCENTRIC_ROLES", "galactic_rotation", "icrs_from_galactic",
+__all__ = ["GALACTIC_ROLES", "GALACTOCENTRIC_ROLES", "galactic_axes", "galactic_rotation", "icrs_from_galactic",
            "icrs_from_galactocentric", "to_icrs"]
+
+
+@lru_cache(maxsize=1)
+def galactic_axes() -> np.ndarray:
+    """astropy's Galactic -> ICRS rotation: column k is Galactic Cartesian axis k in ICRS (read off astropy once).
+
+    The transform is a fixed rotation, so applying it with numpy gives astropy's numbers far faster.
+    """
+    axes = coord.SkyCoord(coord.CartesianRepresentation(np.eye(3) * u.kpc), frame="galactic").icrs  # point k: axis k
+    return axes.cartesian.xyz.to_value(u.kpc)
 
 
 def galactic_rotation(l: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ra, dec [deg] of Galactic ``l``, ``b`` [deg], and per star the (N, 2, 2) matrix taking
-    (pm_l_cosb, pm_b) to (pmra, pmdec), read off astropy's transform of unit proper motions.
+    (pm_l_cosb, pm_b) to (pmra, pmdec): the local rotation between the two frames' (east, north) directions.
 
     Rows without a finite position on the sky (|b| > 90 included) get NaN.
     """
     l, b = np.asarray(l, dtype=float), np.asarray(b, dtype=float)
     with np.errstate(invalid="ignore"):
         usable = np.isfinite(l) & np.isfinite(b) & (np.abs(b) <= 90.0)
-    ra, dec = np.full(l.shape, np.nan), np.full(l.shape, np.nan)
-    matrix = np.full(l.shape + (2, 2), np.nan)
-    if usable.any():
-        ones, zeros = np.ones(usable.sum()), np.zeros(usable.sum())
-        for k, (along_l, along_b) in enumerate(((ones, zeros), (zeros, ones))):
-            icrs = coord.SkyCoord(l=l[usable] * u.deg, b=b[usable] * u.deg, pm_l_cosb=along_l * u.mas / u.yr,
-                                  pm_b=along_b * u.mas / u.yr, frame="galactic").icrs
-            matrix[usable, 0, k] = icrs.pm_ra_cosdec.to_value(u.mas / u.yr)
-            matrix[usable, 1, k] = icrs.pm_dec.to_value(u.mas / u.yr)
-        ra[usable], dec[usable] = icrs.ra.to_value(u.deg), icrs.dec.to_value(u.deg)
-    return ra, dec, matrix
+    l, b = np.where(usable, l, 0.0), np.where(usable, b, 0.0)
+    axes = galactic_axes()
+    los, e_l, e_b = (np.tensordot(axes, vector, axes=1) for vector in unit_vectors(l, b))
+    ra = np.rad2deg(np.arctan2(los[1], los[0])) % 360.0
+    dec = np.rad2deg(np.arcsin(np.clip(los[2], -1.0, 1.0)))
+    _, e_ra, e_dec = unit_vectors(ra, dec)
+    matrix = np.stack([np.stack([np.sum(e_l * e_ra, axis=0), np.sum(e_b * e_ra, axis=0)], axis=-1),
+                       np.stack([np.sum(e_l * e_dec, axis=0), np.sum(e_b * e_dec, axis=0)], axis=-1)], axis=1)
+    matrix[~usable] = np.nan
+    return np.where(usable, ra, np.nan), np.where(usable, dec, np.nan), matrix
 
 
 def icrs_from_galactic(values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
