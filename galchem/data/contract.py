@@ -11,14 +11,25 @@ Conventions, stated once:
 * ``id`` is the survey's unique key, kept as 64-bit integers or as text.
 * Distances: ``distance`` is the median and ``distance_lo`` / ``distance_hi``
   the 16th / 84th percentiles (Bailer-Jones et al. 2021).  A survey may give
-  ``distance_error`` (1 sigma) instead: then lo/hi = distance -/+ error.
+  ``distance_error`` (1 sigma) instead: then lo/hi = distance -/+ error; or
+  ``distance_err_lo`` / ``distance_err_hi``, offsets below and above the
+  distance: then lo = distance - err_lo and hi = distance + err_hi.
   A survey without distances gets ``1 / parallax`` with percentiles
   ``1 / (parallax +/- parallax_error)``; :attr:`Survey.distance_origin` says
   which, and the pages print it.
 * [Fe/H]: ``feh_error`` is 1 sigma; a survey may give ``feh_lo`` / ``feh_hi``
   (16th / 84th percentiles) instead, and the error is half their distance.
+* An uncertainty (:data:`CONSTANT_ROLES`) may be one number for every row
+  instead of a column (``feh_error = 0.1``), in the role's unit.
 * Velocities (proper motions and the radial velocity with their errors) are
   optional as a group: without them the run is positional only.
+  Correlations (:data:`CORRELATION_ROLES`) are optional; one not mapped, or
+  missing in a row, is zero.
+* Positions may be given in Galactic coordinates (``l``, ``b``, with
+  ``pm_l_cosb`` / ``pm_b``) or as Galactocentric ``x``, ``y``, ``z`` (with
+  ``vx``, ``vy``, ``vz``): :mod:`galchem.data.coordinates` turns them into
+  the ICRS roles with astropy as the table is read, and the canonical table
+  holds only those.
 """
 from __future__ import annotations
 
@@ -29,9 +40,11 @@ import astropy.units as u
 import numpy as np
 import pandas as pd
 
+from galchem.data import coordinates
 from galchem.errors import ContractError
 
-__all__ = ["CANONICAL_UNITS", "ROLES", "VELOCITY_ROLES", "Role", "canonical_table", "describe", "require_columns", "role", "unit_factor"]
+__all__ = ["CANONICAL_UNITS", "CONSTANT_ROLES", "CORRELATION_ROLES", "ROLES", "VELOCITY_ROLES", "Role",
+           "canonical_table", "describe", "require_columns", "role", "unit_factor"]
 
 
 @dataclass(frozen=True)
@@ -62,23 +75,46 @@ ROLES: dict[str, Role] = {r.name: r for r in (
     Role("distance_lo", "pc", "distance, 16th percentile"),
     Role("distance_hi", "pc", "distance, 84th percentile"),
     Role("distance_error", "pc", "distance uncertainty (1 sigma), instead of distance_lo and distance_hi"),
+    Role("distance_err_lo", "pc", "distance minus its 16th percentile (an offset), instead of distance_lo"),
+    Role("distance_err_hi", "pc", "84th percentile minus the distance (an offset), instead of distance_hi"),
     Role("rv", "km/s", "line-of-sight (radial) velocity"),
     Role("rv_error", "km/s", "uncertainty of rv (1 sigma)"),
     Role("feh", "dex", "metallicity [Fe/H]"),
     Role("feh_error", "dex", "uncertainty of [Fe/H] (1 sigma)"),
     Role("feh_lo", "dex", "[Fe/H], 16th percentile (instead of feh_error)"),
     Role("feh_hi", "dex", "[Fe/H], 84th percentile (instead of feh_error)"),
+    Role("pmra_pmdec_corr", "", "correlation coefficient of the pmra and pmdec errors"),
+    Role("parallax_pmra_corr", "", "correlation coefficient of the parallax and pmra errors (parallax distances)"),
+    Role("parallax_pmdec_corr", "", "correlation coefficient of the parallax and pmdec errors (parallax distances)"),
+    Role("l", "deg", "Galactic longitude (instead of ra and dec)"),
+    Role("b", "deg", "Galactic latitude (instead of ra and dec)"),
+    Role("pm_l_cosb", "mas/yr", "proper motion in Galactic longitude times cos(b) (instead of pmra and pmdec)"),
+    Role("pm_l_cosb_error", "mas/yr", "uncertainty of pm_l_cosb (1 sigma)"),
+    Role("pm_b", "mas/yr", "proper motion in Galactic latitude"),
+    Role("pm_b_error", "mas/yr", "uncertainty of pm_b (1 sigma)"),
+    Role("pm_l_pm_b_corr", "", "correlation coefficient of the pm_l_cosb and pm_b errors"),
+    Role("x", "kpc", "Galactocentric X in galchem's frame (Sun at X = -8.27 kpc), instead of ra, dec and distance"),
+    Role("y", "kpc", "Galactocentric Y (towards Galactic longitude 90 deg)"),
+    Role("z", "kpc", "Galactocentric Z (towards the north Galactic pole; Sun at +0.029 kpc)"),
+    Role("vx", "km/s", "Galactocentric velocity along X (instead of pmra, pmdec and rv)"),
+    Role("vy", "km/s", "Galactocentric velocity along Y"),
+    Role("vz", "km/s", "Galactocentric velocity along Z"),
 )}
 """Every role a survey file may map, in the order tables list them."""
 
-CANONICAL_UNITS = {"ra": "deg", "dec": "deg", "pmra": "mas/yr", "pmra_error": "mas/yr", "pmdec": "mas/yr",
-                   "pmdec_error": "mas/yr", "parallax": "mas", "parallax_error": "mas", "distance": "kpc",
-                   "distance_lo": "kpc", "distance_hi": "kpc", "distance_error": "kpc", "rv": "km/s",
-                   "rv_error": "km/s", "feh": "dex", "feh_error": "dex", "feh_lo": "dex", "feh_hi": "dex"}
-"""Units of the canonical table's numeric roles."""
+CANONICAL_UNITS = {name: "kpc" if name.startswith("distance") else spec.file_unit
+                   for name, spec in ROLES.items() if name != "id"}
+"""Units of the canonical table's numeric roles: a file's, but distances in kpc."""
 
 VELOCITY_ROLES = ("pmra", "pmra_error", "pmdec", "pmdec_error", "rv", "rv_error")
-"""Roles a survey maps all together or not at all."""
+"""Roles the canonical table holds all together or not at all (a survey may give them in other coordinates)."""
+
+CORRELATION_ROLES = ("pmra_pmdec_corr", "parallax_pmra_corr", "parallax_pmdec_corr")
+"""Correlation coefficients the kinematics use; zero when a survey gives none."""
+
+CONSTANT_ROLES = ("pmra_error", "pmdec_error", "parallax_error", "distance_error", "distance_err_lo", "distance_err_hi",
+                  "rv_error", "feh_error", "pm_l_cosb_error", "pm_b_error")
+"""Uncertainties a survey file may give as one number for every row instead of a column."""
 
 
 def role(name: str) -> Role:
@@ -147,39 +183,90 @@ def canonical_table(table: pd.DataFrame, file_units: Mapping[str, str], survey, 
     require_columns(table.columns, survey, where)
     if len(table) == 0:
         raise ContractError(f"{where}: the table has no rows")
-    out = {"id": _ids(table[survey.columns["id"]], f"{where}: column {survey.columns['id']!r} (role id)")}
+    n = len(table)
+    values = {}
     for name, column in survey.columns.items():
         if name == "id":
             continue
         context = f"{where}: column {column!r} (role {name})"
         declared = file_units.get(column) or survey.units.get(name) or ROLES[name].file_unit
-        out[name] = _numbers(table[column], survey.missing, context) * unit_factor(
+        values[name] = _numbers(table[column], survey.missing, context) * unit_factor(
             declared, CANONICAL_UNITS[name], context)
-    frame = pd.DataFrame(out)
+    for name, value in survey.constants.items():  # one number for every row, in the survey's unit for the role
+        declared = survey.units.get(name) or ROLES[name].file_unit
+        values[name] = np.full(n, value * unit_factor(declared, CANONICAL_UNITS[name], f"{where}: constant {name}"))
+    _refuse_bad_correlations(values, survey.columns, n, where)
+    values = coordinates.to_icrs(values, survey.columns, where)
+    key = survey.columns["id"]
+    frame = pd.DataFrame({"id": _ids(table[key], f"{where}: column {key!r} (role id)"), **values})
     if "distance" not in frame:  # from the parallax: 1/parallax, percentiles through the same monotone map
         parallax, error = frame["parallax"].to_numpy(), frame["parallax_error"].to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
             frame["distance"] = np.where(parallax > 0, 1.0 / parallax, np.nan)
             frame["distance_lo"] = np.where(parallax + error > 0, 1.0 / (parallax + error), np.nan)
             frame["distance_hi"] = np.where(parallax - error > 0, 1.0 / (parallax - error), np.nan)
-    elif "distance_error" in frame:  # a 16th percentile at or below zero is undefined: NaN, removed by a cut
-        lo = frame["distance"] - frame["distance_error"]
+    elif "distance_lo" not in frame:  # a 16th percentile at or below zero is undefined: NaN, removed by a cut
+        below, above = ("distance_error", "distance_error") if "distance_error" in frame else \
+            ("distance_err_lo", "distance_err_hi")
+        lo = frame["distance"] - frame[below]
         frame["distance_lo"] = lo.where(lo > 0)
-        frame["distance_hi"] = frame["distance"] + frame["distance_error"]
+        frame["distance_hi"] = frame["distance"] + frame[above]
     if "feh_error" not in frame:
         frame["feh_error"] = 0.5 * (frame["feh_hi"] - frame["feh_lo"])
-    frame = frame.drop(columns=[c for c in ("distance_error", "feh_lo", "feh_hi") if c in frame])
+    for name in CORRELATION_ROLES:  # a correlation not given is zero
+        if name in frame:
+            frame[name] = frame[name].fillna(0.0)
+    frame = frame.drop(columns=[c for c in ("distance_error", "distance_err_lo", "distance_err_hi", "feh_lo", "feh_hi")
+                                if c in frame])
     for column in survey.cut_columns():  # cuts compare numbers
         if column not in frame:
             frame[column] = _numbers(table[column], survey.missing, f"{where}: column {column!r} (read by a cut)")
     return frame
 
 
+CORRELATION_TOLERANCE = 1e-6
+"""How far below zero the determinant of a row's correlation matrix may fall (catalogues store float32)."""
+
+
+def _refuse_bad_correlations(values: dict[str, np.ndarray], columns: Mapping[str, str], n: int, where: str) -> None:
+    """Refuse, in one line, correlation coefficients outside -1..+1 or that make no correlation matrix; clip
+    those within rounding of +-1 to it.
+
+    No real catalogue has them: they mean a column mapped to the wrong role.
+    (Per-row removal by the ``valid`` cut would need a rule in :mod:`galchem.data.checks`.)
+    """
+    for name in (*CORRELATION_ROLES, "pm_l_pm_b_corr"):
+        if name in values:
+            with np.errstate(invalid="ignore"):
+                bad = np.abs(values[name]) > 1.0 + CORRELATION_TOLERANCE
+            if bad.any():
+                first = int(np.flatnonzero(bad)[0])
+                raise ContractError(f"{where}: column {columns[name]!r} (role {name}): {int(bad.sum()):,} of {n:,} "
+                                    f"rows lie outside -1..+1 (for example row {first}: {values[name][first]!r}); a "
+                                    "correlation coefficient cannot -- is the right column mapped?")
+            values[name] = np.clip(values[name], -1.0, 1.0)  # float32 rounding past +-1
+    if "parallax_pmra_corr" not in values:
+        return
+    zero = np.zeros(n)
+    a, d, ad = (np.nan_to_num(values.get(name, zero), nan=0.0)
+                for name in ("parallax_pmra_corr", "parallax_pmdec_corr", "pmra_pmdec_corr"))
+    determinant = 1.0 + 2.0 * a * d * ad - a * a - d * d - ad * ad
+    bad = determinant < -CORRELATION_TOLERANCE
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        named = ", ".join(columns[name] for name in CORRELATION_ROLES if name in columns)
+        raise ContractError(f"{where}: columns {named}: {int(bad.sum()):,} of {n:,} rows have correlations of "
+                            f"parallax, pmra and pmdec that no covariance matrix has (for example row {first}: "
+                            f"{a[first]:.3g}, {d[first]:.3g}, {ad[first]:.3g}); is the right column mapped?")
+
+
 def describe(survey) -> pd.DataFrame:
-    """Which file column plays each role, in which unit, for the book and the command line."""
+    """Which file column (or constant) plays each role, in which unit, for the book and the command line."""
     rows = []
     for name, spec in ROLES.items():
         column = survey.columns.get(name)
+        if column is None and name in survey.constants:
+            column = f"{survey.constants[name]:g} (every row)"
         if column is None:
             continue
         rows.append({"role": name, "column": column, "unit": survey.units.get(name) or spec.file_unit or "-",

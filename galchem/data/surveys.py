@@ -21,6 +21,14 @@ A cut may instead list several conditions, all of which must hold:
 ``all = [{column = "rv_err", max = 100.0}, {column = "teff", finite = true}]``.
 Every condition fails on a missing value, so a NaN is removed and counted by
 the first cut that reads it.
+
+An uncertainty may be one number for every row instead of a column
+(``feh_error = 0.1``, in the role's unit); positions may be Galactic
+(``l``, ``b``, ``pm_l_cosb``, ``pm_b``) or Galactocentric (``x``, ``y``,
+``z``, ``vx``, ``vy``, ``vz``), converted as the table is read
+(:mod:`galchem.data.coordinates`).  Example files for APOGEE, GALAH, LAMOST
+DR3 giants and a Cepheid compilation are in ``survey_files/examples/``
+(:func:`example_surveys`); they are not built-in names.
 """
 from __future__ import annotations
 
@@ -33,13 +41,17 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from galchem.data.contract import CANONICAL_UNITS, ROLES, VELOCITY_ROLES, unit_factor
+from galchem.data.contract import CANONICAL_UNITS, CONSTANT_ROLES, ROLES, VELOCITY_ROLES, unit_factor
 from galchem.errors import GalchemError
 
-__all__ = ["BUILTIN", "Condition", "Survey", "SurveyCut", "SurveyError", "builtin_surveys", "load_survey"]
+__all__ = ["BUILTIN", "EXAMPLES", "Condition", "Survey", "SurveyCut", "SurveyError", "builtin_surveys",
+           "example_surveys", "load_survey"]
 
 BUILTIN = Path(__file__).with_name("survey_files")
 """Folder of the built-in survey files."""
+
+EXAMPLES = BUILTIN / "examples"
+"""Folder of example survey files for public catalogues (loaded by path, not by name)."""
 
 BOUNDS = ("min", "max", "above", "below")
 
@@ -114,7 +126,10 @@ class SurveyCut:
 
 @dataclass(frozen=True)
 class Survey:
-    """A survey: which file column plays each role, units for columns without metadata, sentinels and cuts."""
+    """A survey: which file column plays each role, units for columns without metadata, sentinels and cuts.
+
+    ``constants`` are the uncertainties given as one number for every row (role -> value in the role's unit).
+    """
 
     name: str
     description: str
@@ -123,15 +138,17 @@ class Survey:
     missing: tuple[float, ...] = ()
     cuts: tuple[SurveyCut, ...] = ()
     origin: str = ""
+    constants: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", MappingProxyType(dict(self.columns)))
         object.__setattr__(self, "units", MappingProxyType(dict(self.units)))
+        object.__setattr__(self, "constants", MappingProxyType(dict(self.constants)))
 
     @property
     def has_velocities(self) -> bool:
-        """True when proper motions and radial velocities (with errors) are mapped."""
-        return all(r in self.columns for r in VELOCITY_ROLES)
+        """True when proper motions and radial velocities are mapped (in ICRS, Galactic or Galactocentric roles)."""
+        return any(first in self.columns for first, *_ in VELOCITY_GROUPS.values())
 
     @property
     def has_parallax(self) -> bool:
@@ -141,8 +158,19 @@ class Survey:
     @property
     def distance_origin(self) -> str:
         """Where distances come from, in words, for the pages."""
+        if "distance_lo" in self.columns:
+            spread = "16th/84th percentiles"
+        elif "distance_err_lo" in self.columns:
+            spread = f"offsets {self.columns['distance_err_lo']} below and {self.columns['distance_err_hi']} above"
+        elif "distance_error" in self.constants:
+            unit = self.units.get("distance_error") or ROLES["distance_error"].file_unit
+            spread = f"a 1-sigma error of {self.constants['distance_error']:g} {unit} for every star"
+        else:
+            spread = "a 1-sigma error"
+        if "x" in self.columns:
+            xyz = ", ".join(self.columns[r] for r in ("x", "y", "z"))
+            return f"the heliocentric distances of the catalogue's Galactocentric positions ({xyz}, with {spread})"
         if "distance" in self.columns:
-            spread = "16th/84th percentiles" if "distance_lo" in self.columns else "a 1-sigma error"
             return f"the catalogue's distances ({self.columns['distance']}, with {spread})"
         return "1/parallax (the catalogue gives no distances), with percentiles 1/(parallax ± error)"
 
@@ -164,7 +192,7 @@ class Survey:
         data = {"name": self.name, "description": self.description}
         if self.missing:
             data["missing"] = list(self.missing)
-        data["columns"] = dict(self.columns)
+        data["columns"] = {**self.columns, **self.constants}
         if self.units:
             data["units"] = dict(self.units)
         if self.cuts:
@@ -190,8 +218,12 @@ class Survey:
         for role, column in columns.items():
             if role not in ROLES:
                 raise fail(f"[columns] has unknown role {role!r}; roles are: {', '.join(ROLES)}")
-            if not isinstance(column, str) or not column:
-                raise fail(f"[columns] {role} must name a file column (a string)")
+            if role in CONSTANT_ROLES and isinstance(column, (int, float)) and not isinstance(column, bool):
+                if not (np.isfinite(column) and column > 0):
+                    raise fail(f"[columns] {role} = {column!r}: an uncertainty given as a number must be positive")
+            elif not isinstance(column, str) or not column:
+                either = " or a positive number for every row" if role in CONSTANT_ROLES else ""
+                raise fail(f"[columns] {role} must name a file column (a string){either}, not {column!r}")
         _check_roles(columns, fail)
         units = dict(data.get("units") or {})
         for role, unit in units.items():
@@ -216,34 +248,90 @@ class Survey:
         names = [cut.name for cut in cuts]
         if len(set(names)) != len(names):
             raise fail(f"cut names must be unique, got {', '.join(names)}")
-        return cls(name.strip(), str(data.get("description", "")), dict(columns), units,
-                   tuple(float(v) for v in missing), cuts, origin)
+        mapped = {role: column for role, column in columns.items() if isinstance(column, str)}
+        constants = {role: float(value) for role, value in columns.items() if not isinstance(value, str)}
+        return cls(name.strip(), str(data.get("description", "")), mapped, units,
+                   tuple(float(v) for v in missing), cuts, origin, constants)
 
 
-def _check_roles(columns: Mapping[str, str], fail) -> None:
-    """The roles a run needs: an id, a position, a distance, [Fe/H] and its error; velocities all or none."""
-    for required in ("id", "ra", "dec", "feh"):
+POSITION_GROUPS = {"icrs": ("ra", "dec"), "galactic": ("l", "b"), "galactocentric": ("x", "y", "z")}
+"""The ways a survey may give positions: exactly one of them."""
+
+VELOCITY_GROUPS = {"icrs": VELOCITY_ROLES,
+                   "galactic": ("pm_l_cosb", "pm_l_cosb_error", "pm_b", "pm_b_error", "rv", "rv_error"),
+                   "galactocentric": ("vx", "vy", "vz")}
+"""The ways a survey may give velocities, each with the positions of the same name: one of them, or none."""
+
+CORRELATION_NEEDS = {"pmra_pmdec_corr": "pmra", "parallax_pmra_corr": "pmra", "parallax_pmdec_corr": "pmra",
+                     "pm_l_pm_b_corr": "pm_l_cosb"}
+"""The proper motion each correlation role belongs with."""
+
+
+def _one_of(columns: Mapping, groups: Mapping[str, tuple[str, ...]], what: str, fail) -> str | None:
+    """The one group of roles ``columns`` maps (complete), None for none; more than one or a partial one fails."""
+    given = [kind for kind, group in groups.items() if any(r in columns and r not in ("rv", "rv_error") for r in group)]
+    if len(given) > 1:
+        listing = " and ".join("/".join(groups[kind]) for kind in given)
+        raise fail(f"[columns] gives {what} twice ({listing}); map one of them")
+    if not given:
+        return None
+    group = groups[given[0]]
+    absent = [r for r in group if r not in columns]
+    if absent:
+        present = [r for r in group if r in columns]
+        words = {2: "both", 3: "all three", 6: "all six"}
+        raise fail(f"[columns] maps {', '.join(present)} but not {', '.join(absent)}: {what} need "
+                   f"{words.get(len(group), 'all')}" + (" (or none, for a positional-only run)" if what == "velocities"
+                                                       else ""))
+    return given[0]
+
+
+def _check_roles(columns: Mapping[str, str | float], fail) -> None:
+    """The roles a run needs: an id, one kind of position, a distance, [Fe/H] and its error; velocities all or none."""
+    for required in ("id", "feh"):
         if required not in columns:
             raise fail(f"[columns] must map the role {required!r}")
-    if "distance" not in columns and "parallax" not in columns:
-        raise fail("[columns] must map 'distance' (with 'distance_lo'/'distance_hi' or 'distance_error') "
-                   "or 'parallax' (with 'parallax_error')")
+    position = _one_of(columns, POSITION_GROUPS, "positions", fail)
+    if position is None:
+        raise fail("[columns] must give positions: 'ra' and 'dec', Galactic 'l' and 'b', or Galactocentric 'x', 'y' "
+                   "and 'z'")
+    spreads = [("distance_lo" in columns and "distance_hi" in columns), "distance_error" in columns,
+               ("distance_err_lo" in columns and "distance_err_hi" in columns)]
+    spread = ("[columns] must give the distance's spread as 'distance_lo' and 'distance_hi' (16th/84th percentiles), "
+              "as 'distance_err_lo' and 'distance_err_hi' (offsets below and above) or as 'distance_error', just one")
+    if position == "galactocentric":
+        if "distance" in columns or "parallax" in columns:
+            raise fail("[columns] maps Galactocentric 'x', 'y', 'z', which give the distance: map no 'distance' or "
+                       "'parallax'")
+        if spreads[0] or sum(spreads) != 1:
+            raise fail("[columns] must give the spread of the distance from 'x', 'y', 'z' as 'distance_error' or as "
+                       "'distance_err_lo' and 'distance_err_hi', just one")
+    else:
+        if "distance" not in columns and "parallax" not in columns:
+            raise fail("[columns] must map 'distance' (with 'distance_lo'/'distance_hi', 'distance_err_lo'/"
+                       "'distance_err_hi' or 'distance_error') or 'parallax' (with 'parallax_error')")
+        if "distance" in columns and sum(spreads) != 1:
+            raise fail(spread)
     if "parallax" in columns and "parallax_error" not in columns:
         raise fail("[columns] maps 'parallax' but not 'parallax_error'")
-    if "distance" in columns:
-        has_pair = "distance_lo" in columns and "distance_hi" in columns
-        if has_pair == ("distance_error" in columns):
-            raise fail("[columns] must give the distance's spread as 'distance_lo' and 'distance_hi' "
-                       "(16th/84th percentiles) or as 'distance_error', not both or neither")
     has_pair = "feh_lo" in columns and "feh_hi" in columns
     if has_pair == ("feh_error" in columns):
-        raise fail("[columns] must give [Fe/H]'s uncertainty as 'feh_error' or as 'feh_lo' and 'feh_hi' "
-                   "(16th/84th percentiles), not both or neither")
-    velocities = [r for r in VELOCITY_ROLES if r in columns]
-    if velocities and len(velocities) != len(VELOCITY_ROLES):
-        absent = [r for r in VELOCITY_ROLES if r not in columns]
-        raise fail(f"[columns] maps {', '.join(velocities)} but not {', '.join(absent)}: velocities need all six "
-                   "(or none, for a positional-only run)")
+        raise fail("[columns] must give [Fe/H]'s uncertainty as 'feh_error' (a column or a number) or as 'feh_lo' "
+                   "and 'feh_hi' (16th/84th percentiles), not both or neither")
+    velocity = _one_of(columns, VELOCITY_GROUPS, "velocities", fail)
+    if velocity is None and ("rv" in columns or "rv_error" in columns):
+        raise fail("[columns] maps 'rv' but no proper motions: velocities need all six (or none, for a positional-only "
+                   "run)")
+    if velocity not in (None, position):
+        raise fail(f"[columns] gives velocities as {'/'.join(VELOCITY_GROUPS[velocity][:4])}, which need positions "
+                   f"as {', '.join(POSITION_GROUPS[velocity])}")
+    if velocity == "galactocentric" and ("rv" in columns or "rv_error" in columns):
+        raise fail("[columns] maps 'vx', 'vy', 'vz', which give the radial velocity: map no 'rv'")
+    for role, needs in CORRELATION_NEEDS.items():
+        if role in columns and needs not in columns:
+            raise fail(f"[columns] maps {role!r}, a correlation of {needs!r}, which [columns] does not map")
+    if ("parallax_pmra_corr" in columns) != ("parallax_pmdec_corr" in columns):
+        raise fail("[columns] must map 'parallax_pmra_corr' and 'parallax_pmdec_corr' together")
 
 
 def _parse_cut(entry, index: int, fail) -> SurveyCut:
@@ -294,6 +382,11 @@ def _parse_condition(entry, where: str, fail) -> Condition:
 def builtin_surveys() -> dict[str, Path]:
     """Name -> file of every built-in survey."""
     return {path.stem: path for path in sorted(BUILTIN.glob("*.toml"))}
+
+
+def example_surveys() -> dict[str, Path]:
+    """Name -> file of every example survey file (load one by its path: examples are not built-in names)."""
+    return {path.stem: path for path in sorted(EXAMPLES.glob("*.toml"))}
 
 
 def load_survey(survey: str | Path | Survey) -> Survey:

@@ -14,6 +14,16 @@ uncertainties are those of drawing all four observables, with the Monte Carlo
 noise of the velocity terms removed, at a quarter of the random numbers.
 :func:`brute_force` draws all four and is kept to check that claim.
 
+Correlations: the proper motions' errors may be correlated with each other
+(``pmra_pmdec_corr``) and, when the distances come from the parallax, with
+the parallax (``parallax_pmra_corr``, ``parallax_pmdec_corr``, as Gaia
+gives them).  A distance draw at the standard normal quantile z is taken
+as the parallax at quantile -z (the distance falls as the parallax grows:
+exact for 1/parallax, a Gaussian copula for Bailer-Jones distances), so at
+that draw the proper motions have the conditional mean
+``pm - z rho_parallax_pm sigma_pm`` and the conditional covariance of a
+trivariate normal given one variable.  Absent correlations are zero.
+
 Random numbers: each star draws from its own stream, keyed by the stage's
 seed and the star's id (:func:`galchem.data.ids.id_keys`), so a star's
 draws are the same whichever partition, process or machine computes it.  The
@@ -45,7 +55,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from galchem.data.contract import VELOCITY_ROLES
+from galchem.data.contract import CORRELATION_ROLES, VELOCITY_ROLES
 from galchem.data.ids import GOLDEN, id_keys, splitmix64
 from galchem.physics import frames
 from galchem.conventions import K_PM
@@ -79,6 +89,9 @@ class Observed(NamedTuple):
     pmdec_err: np.ndarray
     rv: np.ndarray
     rv_err: np.ndarray
+    pmra_pmdec_corr: np.ndarray
+    parallax_pmra_corr: np.ndarray
+    parallax_pmdec_corr: np.ndarray
 
     @classmethod
     def from_catalog(cls, catalog: pd.DataFrame) -> Observed:
@@ -86,10 +99,11 @@ class Observed(NamedTuple):
 
         Without velocity columns (a positional-only survey) the velocities
         are set to zero with zero errors: positions and their errors are then
-        exact, and :func:`kinematics_table` reports no velocities.
+        exact, and :func:`kinematics_table` reports no velocities.  Correlations
+        the table does not hold are zero.
         """
         def column(name: str) -> np.ndarray:
-            if name not in catalog and name in VELOCITY_ROLES:
+            if name not in catalog and (name in VELOCITY_ROLES or name in CORRELATION_ROLES):
                 return np.zeros(len(catalog))
             return np.ascontiguousarray(catalog[name], dtype=np.float64)
 
@@ -97,6 +111,7 @@ class Observed(NamedTuple):
             ra=column("ra"), dec=column("dec"), r_med=column("distance"), r_lo=column("distance_lo"),
             r_hi=column("distance_hi"), pmra=column("pmra"), pmra_err=column("pmra_error"), pmdec=column("pmdec"),
             pmdec_err=column("pmdec_error"), rv=column("rv"), rv_err=column("rv_error"),
+            **{name: column(name) for name in CORRELATION_ROLES},
         )
 
 
@@ -118,57 +133,65 @@ def _basis(observed: Observed) -> np.ndarray:
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
-def _propagate(basis, offset, v_sun, r_med, s_lo, s_hi, pmra, s_pmra, pmdec, s_pmdec, rv, s_rv, draws,
-               value, mean, std, cov):  # pragma: no cover - compiled
+def _propagate(basis, offset, v_sun, r_med, s_lo, s_hi, pmra, s_pmra, pmdec, s_pmdec, rho_pm, rho_wa, rho_wd, rv, s_rv,
+               draws, value, mean, std, cov):  # pragma: no cover - compiled
     """The Rao-Blackwellised Monte Carlo of the module docstring for one chunk of stars.
 
-    Positions and Cartesian velocities are linear in the distance d, so their
-    moments follow from those of d; only R, phi, vR and vphi need every draw.
-    Given d, the velocity's covariance is Q0 + d^2 Q1 (RV and proper-motion parts).
-    The covariances of (vR, vphi, vz) add the covariance over draws of their
-    conditional means (vz's is linear in d) to the mean conditional covariance.
+    Positions are linear in the distance d, so their moments follow from
+    those of d.  At a draw (d, z) the velocity's conditional mean is
+    v0 + d v1 + d z w1 (w1: the proper motions' shift with the parallax) and
+    its covariance Q0 + d^2 Q1 (RV and proper-motion parts, Q1 conditional
+    on the parallax).  The variances and covariances of the velocities add
+    the spread over draws of their conditional means to the mean
+    conditional (co)variance (laws of total variance and covariance).
     """
     n_stars, n_mc = draws.shape
-    s1 = np.empty(5)  # sums of d - d0 and of the deviations of ref
-    s2 = np.empty(5)
-    s12 = np.empty(3)  # sums of products of deviations: vR vphi, (d - d0) vR, (d - d0) vphi
+    s1 = np.empty(8)  # sums of the deviations from the reference: d, R, phi, vR, vphi, vX, vY, vZ
+    s2 = np.empty(8)
+    s12 = np.empty(3)  # sums of products of deviations: vR vphi, vR vZ, vphi vZ
     sum_var = np.empty(2)  # summed conditional variances of vR and vphi
     sum_cov = np.empty(3)  # summed conditional covariances vR vphi, vR vz, vphi vz
-    v0, v1, q0, q1 = np.empty(3), np.empty(3), np.empty((3, 3)), np.empty((3, 3))
+    deviation = np.empty(8)
+    v0, v1, w1, q0, q1 = np.empty(3), np.empty(3), np.empty(3), np.empty((3, 3)), np.empty((3, 3))
     for k in range(n_stars):  # the accumulators are allocated once and zeroed per star
         s1[:], s2[:], s12[:], sum_var[:], sum_cov[:] = 0.0, 0.0, 0.0, 0.0, 0.0
         los, e_ra, e_dec = basis[k, 0], basis[k, 1], basis[k, 2]
-        for i in range(3):  # velocity = v0 + d * v1, its covariance Q0 + d^2 Q1
+        c_aa = s_pmra[k] ** 2 * (1.0 - rho_wa[k] ** 2)  # proper-motion covariance given the parallax
+        c_dd = s_pmdec[k] ** 2 * (1.0 - rho_wd[k] ** 2)
+        c_ad = s_pmra[k] * s_pmdec[k] * (rho_pm[k] - rho_wa[k] * rho_wd[k])
+        for i in range(3):  # velocity = v0 + d * v1 + d * z * w1, its covariance Q0 + d^2 Q1
             v0[i] = v_sun[i] + rv[k] * los[i]
             v1[i] = K_PM * (pmra[k] * e_ra[i] + pmdec[k] * e_dec[i])
+            w1[i] = -K_PM * (rho_wa[k] * s_pmra[k] * e_ra[i] + rho_wd[k] * s_pmdec[k] * e_dec[i])
             for j in range(3):
                 q0[i, j] = s_rv[k] ** 2 * los[i] * los[j]
-                q1[i, j] = K_PM**2 * (s_pmra[k] ** 2 * e_ra[i] * e_ra[j] + s_pmdec[k] ** 2 * e_dec[i] * e_dec[j])
+                q1[i, j] = K_PM**2 * (c_aa * e_ra[i] * e_ra[j] + c_ad * (e_ra[i] * e_dec[j] + e_dec[i] * e_ra[j])
+                                      + c_dd * e_dec[i] * e_dec[j])
         d0 = r_med[k]
         x0, y0 = offset[0] + d0 * los[0], offset[1] + d0 * los[1]
         R0 = math.sqrt(x0 * x0 + y0 * y0)
-        vx0, vy0 = v0[0] + d0 * v1[0], v0[1] + d0 * v1[1]
-        ref = (R0, 0.0, (x0 * vx0 + y0 * vy0) / R0, (y0 * vx0 - x0 * vy0) / R0)  # R, phi - phi0, vR, vphi
+        vx0, vy0, vz0 = v0[0] + d0 * v1[0], v0[1] + d0 * v1[1], v0[2] + d0 * v1[2]
+        vR0, vphi0 = (x0 * vx0 + y0 * vy0) / R0, (y0 * vx0 - x0 * vy0) / R0
         for j in range(n_mc):
             z = draws[k, j]
             d = max(d0 + z * (s_hi[k] if z > 0.0 else s_lo[k]), 0.0)
             x, y = offset[0] + d * los[0], offset[1] + d * los[1]
             R = math.sqrt(x * x + y * y)
             c, s = x / R, y / R
-            vx, vy = v0[0] + d * v1[0], v0[1] + d * v1[1]
-            deviation = (
-                d - d0,
-                R - ref[0],
-                math.atan2(x0 * y - y0 * x, x0 * x + y0 * y),
-                c * vx + s * vy - ref[2],
-                s * vx - c * vy - ref[3],
-            )
-            for q in range(5):
+            dz = d * z
+            vx, vy, vz = v0[0] + d * v1[0] + dz * w1[0], v0[1] + d * v1[1] + dz * w1[1], v0[2] + d * v1[2] + dz * w1[2]
+            deviation[0] = d - d0
+            deviation[1] = R - R0
+            deviation[2] = math.atan2(x0 * y - y0 * x, x0 * x + y0 * y)
+            deviation[3] = c * vx + s * vy - vR0
+            deviation[4] = s * vx - c * vy - vphi0
+            deviation[5], deviation[6], deviation[7] = vx - vx0, vy - vy0, vz - vz0
+            for q in range(8):
                 s1[q] += deviation[q]
                 s2[q] += deviation[q] * deviation[q]
             s12[0] += deviation[3] * deviation[4]
-            s12[1] += deviation[0] * deviation[3]
-            s12[2] += deviation[0] * deviation[4]
+            s12[1] += deviation[3] * deviation[7]
+            s12[2] += deviation[4] * deviation[7]
             d2 = d * d
             qxx, qxy, qyy = q0[0, 0] + d2 * q1[0, 0], q0[0, 1] + d2 * q1[0, 1], q0[1, 1] + d2 * q1[1, 1]
             qxz, qyz = q0[0, 2] + d2 * q1[0, 2], q0[1, 2] + d2 * q1[1, 2]
@@ -180,25 +203,25 @@ def _propagate(basis, offset, v_sun, r_med, s_lo, s_hi, pmra, s_pmra, pmdec, s_p
         m1 = s1 / n_mc
         var = np.maximum(s2 / n_mc - m1 * m1, 0.0)
         mean_d2 = var[0] + (d0 + m1[0]) ** 2
-        for i in range(3):  # X, Y, Z and vX, vY, vZ: linear in d
+        for i in range(3):  # X, Y, Z: linear in d; vX, vY, vZ: spread of the conditional means plus their variance
             value[k, i] = offset[i] + d0 * los[i]
             mean[k, i] = value[k, i] + m1[0] * los[i]
             std[k, i] = abs(los[i]) * math.sqrt(var[0])
             value[k, 5 + i] = v0[i] + d0 * v1[i]
-            mean[k, 5 + i] = value[k, 5 + i] + m1[0] * v1[i]
-            std[k, 5 + i] = math.sqrt(v1[i] ** 2 * var[0] + q0[i, i] + mean_d2 * q1[i, i])
+            mean[k, 5 + i] = value[k, 5 + i] + m1[5 + i]
+            std[k, 5 + i] = math.sqrt(max(var[5 + i] + q0[i, i] + mean_d2 * q1[i, i], 0.0))
         phi0 = math.atan2(y0, x0) % (2.0 * math.pi)
-        for q, col in ((1, 3), (2, 4), (3, 8), (4, 9)):  # R, phi, vR, vphi
-            value[k, col] = phi0 if col == 4 else ref[q - 1]
+        for q, col, ref in ((1, 3, R0), (2, 4, phi0), (3, 8, vR0), (4, 9, vphi0)):  # R, phi, vR, vphi
+            value[k, col] = ref
             mean[k, col] = value[k, col] + m1[q]
             std[k, col] = math.sqrt(var[q])
         mean[k, 4] %= 2.0 * math.pi
-        std[k, 8] = math.sqrt(var[3] + sum_var[0] / n_mc)
-        std[k, 9] = math.sqrt(var[4] + sum_var[1] / n_mc)
+        std[k, 8] = math.sqrt(max(var[3] + sum_var[0] / n_mc, 0.0))  # rounding of a singular covariance
+        std[k, 9] = math.sqrt(max(var[4] + sum_var[1] / n_mc, 0.0))
         value[k, 10], mean[k, 10], std[k, 10] = value[k, 7], mean[k, 7], std[k, 7]
         cov[k, 0] = s12[0] / n_mc - m1[3] * m1[4] + sum_cov[0] / n_mc
-        cov[k, 1] = v1[2] * (s12[1] / n_mc - m1[0] * m1[3]) + sum_cov[1] / n_mc
-        cov[k, 2] = v1[2] * (s12[2] / n_mc - m1[0] * m1[4]) + sum_cov[2] / n_mc
+        cov[k, 1] = s12[1] / n_mc - m1[3] * m1[7] + sum_cov[1] / n_mc
+        cov[k, 2] = s12[2] / n_mc - m1[4] * m1[7] + sum_cov[2] / n_mc
 
 
 @numba.njit(cache=True, nogil=True)
@@ -259,6 +282,7 @@ def propagate(observed: Observed, n_mc: int = 1000, seed: int | np.random.SeedSe
         _propagate(
             basis[part], offset, v_sun, observed.r_med[part], s_lo[part], s_hi[part],
             observed.pmra[part], observed.pmra_err[part], observed.pmdec[part], observed.pmdec_err[part],
+            observed.pmra_pmdec_corr[part], observed.parallax_pmra_corr[part], observed.parallax_pmdec_corr[part],
             observed.rv[part], observed.rv_err[part], draws, out.value[part], out.mean[part], out.std[part],
             out.velocity_cov[part],
         )
@@ -281,21 +305,25 @@ def split_normal(r_med, r_lo, r_hi, z):
 def brute_force(observed: Observed, n_mc: int = 1000, seed: int = 0) -> Propagated:
     """The plain Monte Carlo: draw distance, proper motions and RV, transform every draw, summarise.
 
-    Slow and memory-hungry (all draws at once); it exists to check :func:`propagate`.
+    The parallax (through the distance: its quantile -z) and the proper
+    motions are drawn together from their correlation matrix.  Slow and
+    memory-hungry (all draws at once); it exists to check :func:`propagate`.
     """
     rng = np.random.default_rng(seed)
     shape = (len(observed.ra), n_mc)
-    distance = split_normal(observed.r_med[:, None], observed.r_lo[:, None], observed.r_hi[:, None],
-                            rng.standard_normal(shape))
-
-    def draw(mu, sigma):
-        return mu[:, None] + sigma[:, None] * rng.standard_normal(shape)
-
-    ra, dec = observed.ra[:, None], observed.dec[:, None]
-    phase = frames.icrs_to_galactocentric(
-        ra, dec, distance, draw(observed.pmra, observed.pmra_err), draw(observed.pmdec, observed.pmdec_err),
-        draw(observed.rv, observed.rv_err),
-    )
+    z = rng.standard_normal(shape)  # the distance's quantile; the parallax's is -z
+    distance = split_normal(observed.r_med[:, None], observed.r_lo[:, None], observed.r_hi[:, None], z)
+    a, d, ad = (c[:, None] for c in (observed.parallax_pmra_corr, observed.parallax_pmdec_corr,
+                                      observed.pmra_pmdec_corr))
+    along_a = np.sqrt(1.0 - a**2)  # the Cholesky factor of the (parallax, pmra, pmdec) correlation matrix
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mixed = np.where(along_a > 0, (ad - a * d) / along_a, 0.0)
+    along_d = np.sqrt(np.maximum(1.0 - d**2 - mixed**2, 0.0))
+    g_a, g_d = rng.standard_normal(shape), rng.standard_normal(shape)
+    pmra = observed.pmra[:, None] + observed.pmra_err[:, None] * (-a * z + along_a * g_a)
+    pmdec = observed.pmdec[:, None] + observed.pmdec_err[:, None] * (-d * z + mixed * g_a + along_d * g_d)
+    rv = observed.rv[:, None] + observed.rv_err[:, None] * rng.standard_normal(shape)
+    phase = frames.icrs_to_galactocentric(observed.ra[:, None], observed.dec[:, None], distance, pmra, pmdec, rv)
     samples = np.stack(_columns(phase))
     value = np.stack(_columns(frames.icrs_to_galactocentric(
         observed.ra, observed.dec, observed.r_med, observed.pmra, observed.pmdec, observed.rv
@@ -318,7 +346,7 @@ def linear_errors(observed: Observed) -> np.ndarray:
     """First-order (Jacobian) uncertainties of QUANTITIES, shaped (N, 11), for comparison with the MC.
 
     Derivatives by central differences; the distance error is the mean of the
-    two half-widths, and the observables are taken as independent.
+    two half-widths, and the observables are taken as independent (correlations ignored).
     """
     inputs = np.stack([observed.r_med, observed.pmra, observed.pmdec, observed.rv])
     sigmas = np.stack([
