@@ -113,7 +113,7 @@ def run_config(args: argparse.Namespace, base: RunConfig | None = None) -> RunCo
 def _book(args: argparse.Namespace) -> None:
     from galchem.site.builder import build, find_root
 
-    build(args.root or find_root(), args.profile, log=lambda line: print(line, flush=True))
+    build(args.root or find_root(), args.profile, log=lambda line: print(line, flush=True), timeout=args.timeout)
 
 
 def _mock(args: argparse.Namespace) -> None:
@@ -246,6 +246,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("book", help="execute every chapter and build the HTML book")
     p.add_argument("--profile", default="ci", help="parameter profile in profiles/ (ci: minutes; full: paper size)")
     p.add_argument("--root", type=Path, help="the repository root (default: found from the current folder)")
+    p.add_argument("--timeout", type=_positive, default=None, metavar="SECONDS",
+                   help="longest a notebook cell may run (default: the profile's execution_timeout)")
     p.set_defaults(run=_book)
 
     p = sub.add_parser("mock", help="draw a mock catalogue with known truth")

@@ -30,7 +30,7 @@ from galchem.data.files import current_umask
 from galchem.errors import GalchemError
 
 __all__ = ["FORMAT", "MANIFEST", "check_replaceable", "file_sha256", "foreign_file", "manifest", "real_target",
-           "signed_folder"]
+           "sign", "signed_folder"]
 
 MANIFEST = "manifest.json"
 FORMAT = "galchem-signed-folder/1"
@@ -89,6 +89,12 @@ def foreign_file(folder: Path) -> str | None:
     return None
 
 
+def sign(folder: Path, extra: Mapping | None = None) -> None:
+    """Write ``folder``'s manifest (:func:`manifest`), for a folder galchem filled in place."""
+    text = json.dumps(manifest(folder, extra), indent=2, sort_keys=True) + "\n"
+    (folder / MANIFEST).write_text(text, encoding="utf-8")
+
+
 def real_target(out: Path, option: str) -> Path:
     """The folder ``out`` names, symbolic links followed (the link itself is never replaced)."""
     try:
@@ -111,8 +117,8 @@ def check_replaceable(out: Path, option: str = "--out") -> Path:
         except OSError as err:
             raise GalchemError(f"{option} {out}: cannot read it ({err.strerror or err})") from None
         if reason:
-            raise GalchemError(f"{option} {out}: {Path(out) / reason}: refusing to replace the folder; move that file away or "
-                               "choose a new or empty folder")
+            raise GalchemError(f"{option} {out}: {Path(out) / reason}: refusing to replace the folder; move that file away "
+                               "or choose another folder")
     return target
 
 
@@ -133,8 +139,7 @@ def signed_folder(out: Path, option: str = "--out", extra: Mapping | None = None
     try:
         os.chmod(tmp, 0o777 & ~current_umask())
         yield tmp
-        data = manifest(tmp, extra)
-        (tmp / MANIFEST).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        sign(tmp, extra)
         check_replaceable(out, option)  # files may have been added while the run worked
         _swap(tmp, target)
     except OSError as err:
