@@ -1,6 +1,7 @@
 """Folders galchem writes as a set and signs, so that it only ever replaces what it wrote itself.
 
-A signed folder holds ``manifest.json``: galchem's signature (``name``
+A signed folder holds ``manifest.json`` (``_manifest.json`` in a folder of
+parquet files, so that dataset readers skip it): galchem's signature (``name``
 "galchem", ``version``, ``format`` :data:`FORMAT`) and every file of the
 folder with its sha256.  A folder is replaced only if it is absent, empty,
 or signed and holding exactly the files its manifest lists, unchanged;
@@ -29,10 +30,12 @@ from galchem import __version__
 from galchem.data.files import current_umask
 from galchem.errors import GalchemError
 
-__all__ = ["FORMAT", "MANIFEST", "check_replaceable", "file_sha256", "foreign_file", "manifest", "real_target",
+__all__ = ["DATASET_MANIFEST", "FORMAT", "MANIFEST", "check_replaceable", "file_sha256", "foreign_file", "manifest", "real_target",
            "sign", "signed_folder"]
 
 MANIFEST = "manifest.json"
+DATASET_MANIFEST = "_manifest.json"
+"""The manifest's name in a folder of parquet files, which dataset readers (pyarrow, pandas, Dask) skip."""
 FORMAT = "galchem-signed-folder/1"
 """The ``format`` key of galchem's manifests: a folder every file of which galchem wrote and listed."""
 
@@ -48,20 +51,22 @@ def file_sha256(path: Path) -> str:
 
 def manifest(folder: Path, extra: Mapping | None = None) -> dict:
     """galchem's signature and every file under ``folder`` (posix paths, sha256), plus ``extra`` keys."""
+    own = {folder / name for name in (MANIFEST, DATASET_MANIFEST)}
     listed = {path.relative_to(folder).as_posix(): file_sha256(path)
-              for path in sorted(folder.rglob("*")) if path.is_file() and path != folder / MANIFEST}
+              for path in sorted(folder.rglob("*")) if path.is_file() and path not in own}
     return {**(extra or {}), "name": "galchem", "version": __version__, "format": FORMAT, "files": listed}
 
 
-def _signed_files(folder: Path) -> dict | None:
-    """The files the folder's own manifest lists, or None if it has no manifest signed by galchem."""
+def _signed_files(folder: Path) -> tuple[str, dict] | None:
+    """The folder's own manifest (its name) and the files it lists, or None without a manifest signed by galchem."""
+    name = MANIFEST if (folder / MANIFEST).exists() else DATASET_MANIFEST
     try:
-        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        data = json.loads((folder / name).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     signed = (isinstance(data, dict) and data.get("name") == "galchem" and data.get("format") == FORMAT
               and isinstance(data.get("version"), str) and isinstance(data.get("files"), dict))
-    return data["files"] if signed else None
+    return (name, data["files"]) if signed else None
 
 
 def foreign_file(folder: Path) -> str | None:
@@ -77,22 +82,22 @@ def foreign_file(folder: Path) -> str | None:
     entries = sorted(entries, key=lambda p: p.relative_to(folder).as_posix())
     if not entries:
         return None
-    listed = _signed_files(folder)
+    own, listed = _signed_files(folder) or (None, None)
     for path in entries:
         name = path.relative_to(folder).as_posix()
-        if name == MANIFEST and listed is not None:
+        if name == own:
             continue
         if listed is None or name not in listed or path.is_symlink() or not path.is_file():
-            return f"{name} is not listed in a galchem {MANIFEST} there"
+            return f"{name} is not listed in a manifest galchem signed there"
         if file_sha256(path) != listed[name]:
             return f"{name} was changed after galchem wrote it"
     return None
 
 
-def sign(folder: Path, extra: Mapping | None = None) -> None:
-    """Write ``folder``'s manifest (:func:`manifest`), for a folder galchem filled in place."""
+def sign(folder: Path, extra: Mapping | None = None, name: str = MANIFEST) -> None:
+    """Write ``folder``'s manifest (:func:`manifest`) as ``name``, for a folder galchem filled."""
     text = json.dumps(manifest(folder, extra), indent=2, sort_keys=True) + "\n"
-    (folder / MANIFEST).write_text(text, encoding="utf-8")
+    (folder / name).write_text(text, encoding="utf-8")
 
 
 def real_target(out: Path, option: str) -> Path:
@@ -123,11 +128,13 @@ def check_replaceable(out: Path, option: str = "--out") -> Path:
 
 
 @contextmanager
-def signed_folder(out: Path, option: str = "--out", extra: Mapping | None = None) -> Iterator[Path]:
+def signed_folder(out: Path, option: str = "--out", extra: Mapping | None = None, name: str = MANIFEST
+                  ) -> Iterator[Path]:
     """Yield an empty temporary folder; when the block ends without error, sign it and swap it in for ``out``.
 
     ``out`` is checked (:func:`check_replaceable`) before and again just
-    before the swap; ``extra`` keys go into the manifest.  On any failure
+    before the swap; ``extra`` keys go into the manifest, written as
+    ``name`` (:data:`DATASET_MANIFEST` for a folder of parquet files).  On any failure
     (or Ctrl-C) the old folder stays as it was and nothing else is left.
     """
     target = check_replaceable(out, option)
@@ -139,7 +146,7 @@ def signed_folder(out: Path, option: str = "--out", extra: Mapping | None = None
     try:
         os.chmod(tmp, 0o777 & ~current_umask())
         yield tmp
-        sign(tmp, extra)
+        sign(tmp, extra, name)
         check_replaceable(out, option)  # files may have been added while the run worked
         _swap(tmp, target)
     except OSError as err:

@@ -78,7 +78,9 @@ def write_mock(parts: tuple[MockPart, ...], out: Path, truth_out: Path, units: d
     out, truth_out = Path(out), Path(truth_out)
     check_mock_targets(out, truth_out)
     if out.suffix == "":
-        with folders.signed_folder(out, "--out") as tmp, folders.signed_folder(truth_out, "--truth-out") as truth_tmp:
+        manifest = folders.DATASET_MANIFEST
+        with (folders.signed_folder(out, "--out", name=manifest) as tmp,
+              folders.signed_folder(truth_out, "--truth-out", name=manifest) as truth_tmp):
             for part in parts:
                 tables = part.draw()
                 for name, folder in (("catalog", tmp), ("truth", truth_tmp)):
