@@ -55,7 +55,7 @@ def check_mock_targets(out: Path, truth_out: Path) -> None:
             if path.is_dir():
                 raise GalchemError(f"{option} {path} is a folder, not a file")
     if targets[0] == targets[1]:
-        raise GalchemError(f"--truth-out {truth_out} is the same as --out: give them different names")
+        raise GalchemError(f"--truth-out {truth_out} is the same file as --out: give them different names")
     for inner, outer in (targets, targets[::-1]):
         if outer in inner.parents:
             raise GalchemError(f"--out {out} and --truth-out {truth_out}: one is inside the other; "

@@ -50,13 +50,16 @@ def check_target(out: str | os.PathLike, inputs: Iterable[Path] = ()) -> None:
     """Refuse an output folder that is a file, holds an input, or holds files galchem did not write
     (:func:`galchem.data.folders.check_replaceable`); called before a run starts and again when it writes."""
     out = Path(out)
-    resolved = folders.check_replaceable(out)
+    resolved = folders.real_target(out, "--out")
+    if resolved.exists() and not resolved.is_dir():
+        raise GalchemError(f"--out {out} is a file, not a folder")
     for path in inputs:
         source = Path(path).resolve()
         if source == resolved or resolved in source.parents:
             if source.name == "config.toml" and source.parent == resolved:
                 continue  # rerunning a folder's own configuration into it: already read, safe to replace
             raise GalchemError(f"--out {out} holds the input {path}: refusing to replace it; choose another folder")
+    folders.check_replaceable(out)
 
 
 def write_outputs(outputs: Mapping[str, pd.DataFrame | str | PartedTable], out: str | os.PathLike,
