@@ -247,6 +247,16 @@ def test_analyse_explains_a_table_and_takes_a_dict_config(tmp_path):
     assert result.config.n_mc == 20 and result.config.mock_stars == 2000
 
 
+def test_a_symlinked_mock_file_is_followed(tmp_path, capsys):
+    target = tmp_path / "data" / "lamost.parquet"
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    link = tmp_path / "lamost.parquet"
+    link.symlink_to(target)
+    assert run(capsys, "mock", "--survey", "lamost", "--n", "500", "--out", link)[0] == 0
+    assert link.is_symlink() and len(pd.read_parquet(target)) == 500
+
+
 def test_mock_targets_are_checked_before_any_work(tmp_path, capsys):
     m1 = tmp_path / "m1"
     refused(capsys, "mock", "--survey", "lamost", "--n", "2000", "--out", m1, "--truth-out", m1 / "truth",
