@@ -58,7 +58,8 @@ TIMEOUT = 30.0
 """Seconds to wait for a network connection or reply before giving up."""
 
 HOW_TO_GO_ON = ("work offline with the mock (--catalog mock on the command line, data_source='mock' in Python; "
-                "the default) or a local catalogue file (--catalog FILE, data_source='FILE'; see galchem.data.contract)")
+                "the default) or a local catalogue file (--catalog FILE, data_source='FILE'; "
+                "see galchem.data.contract)")
 
 
 class ArchiveError(GalchemError):

@@ -30,8 +30,8 @@ from galchem import __version__
 from galchem.data.files import current_umask
 from galchem.errors import GalchemError
 
-__all__ = ["DATASET_MANIFEST", "FORMAT", "MANIFEST", "check_replaceable", "file_sha256", "foreign_file", "manifest", "real_target",
-           "sign", "signed_folder"]
+__all__ = ["DATASET_MANIFEST", "FORMAT", "MANIFEST", "check_replaceable", "file_sha256", "foreign_file", "manifest",
+           "real_target", "sign", "signed_folder"]
 
 MANIFEST = "manifest.json"
 DATASET_MANIFEST = "_manifest.json"
@@ -122,8 +122,8 @@ def check_replaceable(out: Path, option: str = "--out") -> Path:
         except OSError as err:
             raise GalchemError(f"{option} {out}: cannot read it ({err.strerror or err})") from None
         if reason:
-            raise GalchemError(f"{option} {out}: {Path(out) / reason}: refusing to replace the folder; move that file away "
-                               "or choose another folder")
+            raise GalchemError(f"{option} {out}: {Path(out) / reason}: refusing to replace the folder; "
+                               "move that file away or choose another folder")
     return target
 
 

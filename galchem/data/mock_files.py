@@ -86,7 +86,7 @@ def write_mock(parts: tuple[MockPart, ...], out: Path, truth_out: Path, units: d
                 for name, folder in (("catalog", tmp), ("truth", truth_tmp)):
                     tables[name].to_parquet(folder / f"part-{part.index:05d}.parquet", index=False)
         return sum(p.n for p in parts)
-    out, truth_out = folders.real_target(out, "--out"), folders.real_target(truth_out, "--truth-out")  # a link: its file
+    out, truth_out = folders.real_target(out, "--out"), folders.real_target(truth_out, "--truth-out")  # links followed
     with files.atomic_path(out) as tmp, files.atomic_path(truth_out) as truth_tmp:
         if files.table_format(out) == ".parquet":
             writers: dict[str, pq.ParquetWriter] = {}
