@@ -345,6 +345,14 @@ def add_run_box(root: Path, page: Path, target: Path, sdist: str, profile: Profi
     run_box.insert_run_box(target, run_box.run_box(page.stem, sdist, profile.name, built_with, study))
 
 
+def _sign_what_was_written(folder: Path) -> None:
+    """Sign a build folder galchem (or Jupyter Book for it) wrote, also after a failure, so the next build may replace
+    it; a folder that cannot be signed is left to be refused, and removed by hand, next time."""
+    if folder.is_dir():
+        with contextlib.suppress(OSError):
+            folders.sign(folder)
+
+
 def check_build_dir(build_dir: Path) -> None:
     """Fail unless ``build_dir`` can be written and its ``src`` and ``html`` hold only what galchem wrote there."""
     if build_dir.exists() and not build_dir.is_dir():
@@ -383,9 +391,10 @@ def build(root: Path, profile_name: str = "ci", log: Callable[[str], None] = pri
     try:
         mirror_sources(root, src)
         vendor_mathjax(src / VENDOR)
-        folders.sign(src)
     except OSError as err:
         raise GalchemError(f"{src}: cannot write the book's sources there ({err.strerror or err})") from None
+    finally:
+        _sign_what_was_written(src)
     os.environ.setdefault("GALCHEM_CACHE_DIR", str(build_dir / "cache"))
     os.environ.pop("MPLBACKEND", None)  # a non-inline backend would drop every figure
     os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
@@ -405,7 +414,7 @@ def build(root: Path, profile_name: str = "ci", log: Callable[[str], None] = pri
             add_run_box(root, page, src / page, sdist, profile, parameters[page])
         timings["downloads"] = round(time.perf_counter() - t0, 1)
     finally:  # executed notebooks and downloads are galchem's too, also after a failure
-        folders.sign(src)
+        _sign_what_was_written(src)
     log("building HTML with jupyter-book ...")
     t0 = time.perf_counter()
     folders.check_replaceable(html, "the book's build folder")  # nothing added by hand while the notebooks ran
@@ -426,8 +435,7 @@ def build(root: Path, profile_name: str = "ci", log: Callable[[str], None] = pri
                  "sdist": sdist}
         (html / STAMP).write_text(json.dumps(stamp, indent=2))
     finally:
-        if html.is_dir():
-            folders.sign(html)
+        _sign_what_was_written(html)
     log(f"HTML built in {timings['jupyter-book build']:.1f} s; total {stamp['total_seconds']:.1f} s")
     index = html / "index.html"
     log(f"the site is at {index}")
