@@ -113,27 +113,20 @@ def run_config(args: argparse.Namespace, base: RunConfig | None = None) -> RunCo
 def _book(args: argparse.Namespace) -> None:
     from galchem.site.builder import build, find_root
 
-    build(args.root or find_root(), args.profile, log=lambda line: print(line, flush=True))
-
-
-def _truth_path(out: Path) -> Path:
-    return out.with_name(f"{out.name}.truth") if out.suffix == "" else out.with_name(f"{out.stem}.truth.parquet")
+    build(args.root or find_root(), args.profile, log=lambda line: print(line, flush=True), timeout=args.timeout)
 
 
 def _mock(args: argparse.Namespace) -> None:
-    from galchem.data.files import table_format
     from galchem.data.mock import mock_model
-    from galchem.data.partitions import PART_ROWS, mock_parts, write_mock
+    from galchem.data.mock_files import check_mock_targets, default_truth_path, write_mock
+    from galchem.data.partitions import PART_ROWS, mock_parts
     from galchem.data.surveys import load_survey
     from galchem.run.resources import check_memory
 
     survey = load_survey(args.survey)
     folder = args.out.suffix == ""
-    if not folder:
-        table_format(args.out)
-    truth_out = args.truth_out or _truth_path(args.out)
-    if Path(truth_out).resolve() == Path(args.out).resolve():
-        raise GalchemError(f"--truth-out {truth_out} is the same file as --out: give them different names")
+    truth_out = args.truth_out or default_truth_path(args.out)
+    check_mock_targets(args.out, truth_out)
     model = mock_model(survey.name)
     n = args.n or model.size
     most = args.partition_rows or PART_ROWS
@@ -141,7 +134,7 @@ def _mock(args: argparse.Namespace) -> None:
     check_memory(n, min(n, most) if streamed else n, f"the {survey.name} mock")
     t0 = time.perf_counter()
     parts = mock_parts(model, n, args.seed, most)
-    rows = write_mock(parts, args.out, Path(truth_out), units=survey.file_units())
+    rows = write_mock(parts, args.out, truth_out, units=survey.file_units())
     where = f"{len(parts)} partitions in {args.out}/" if folder else str(args.out)
     print(f"wrote {rows:,} {survey.name} mock rows to {where} and their truth to {truth_out} "
           f"({time.perf_counter() - t0:.1f} s)")
@@ -181,7 +174,7 @@ def _cutflow(args: argparse.Namespace) -> None:
 def _analyse(args: argparse.Namespace) -> None:
     from galchem.run.analysis import analyse, from_run_file
     from galchem.run.config import RunConfig
-    from galchem.run.outputs import write_outputs
+    from galchem.run.outputs import check_target, write_outputs
 
     t0 = time.perf_counter()
     if args.config:
@@ -193,6 +186,7 @@ def _analyse(args: argparse.Namespace) -> None:
     config = run_config(args, base)
     inputs = [Path(p) for p in (catalog, args.config, args.survey) if p and p not in ("mock", "archive")
               and Path(p).exists()]
+    check_target(args.out, inputs)  # before the work, not after it
     result = analyse(survey, catalog, config, progress=sys.stderr.isatty(), log=lambda line: print(line, flush=True),
                      scheduler=args.scheduler)
     print(result.kinematic.flow.to_string(index=False))
@@ -252,6 +246,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("book", help="execute every chapter and build the HTML book")
     p.add_argument("--profile", default="ci", help="parameter profile in profiles/ (ci: minutes; full: paper size)")
     p.add_argument("--root", type=Path, help="the repository root (default: found from the current folder)")
+    p.add_argument("--timeout", type=_positive, default=None, metavar="SECONDS",
+                   help="longest a notebook cell may run (default: the profile's execution_timeout)")
     p.set_defaults(run=_book)
 
     p = sub.add_parser("mock", help="draw a mock catalogue with known truth")

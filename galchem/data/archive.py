@@ -57,8 +57,9 @@ VIZIER_SERVICE = "VizieR (CDS, via astroquery.vizier)"
 TIMEOUT = 30.0
 """Seconds to wait for a network connection or reply before giving up."""
 
-HOW_TO_GO_ON = ("work offline with data_source='mock' (the default) or a local catalogue file "
-                "(data_source='path/to/catalog.parquet', see galchem.data.contract)")
+HOW_TO_GO_ON = ("work offline with the mock (--catalog mock on the command line, data_source='mock' in Python; "
+                "the default) or a local catalogue file (--catalog FILE, data_source='FILE'; "
+                "see galchem.data.contract)")
 
 
 class ArchiveError(GalchemError):
@@ -284,6 +285,9 @@ def fetch(sample: str, out: str | Path | None = None, refresh: bool = False, pro
     if sample not in ARCHIVE_SURVEYS:
         raise ArchiveError(f"the archives hold only the built-in surveys ({', '.join(ARCHIVE_SURVEYS)}), not {sample!r}")
     path = Path(out) if out else archive_dir() / f"{sample}.parquet"
+    if path.suffix.lower() != ".parquet" or path.is_dir():  # checked before the network, not after it
+        raise ArchiveError(f"--out {out}: a fetched catalogue is kept as one parquet file (with a .json sidecar "
+                           "beside it); give a path ending in .parquet")
     if not refresh:
         found = cached_catalog(sample, path)
         if found is not None:

@@ -41,7 +41,7 @@ from galchem.errors import ContractError, GalchemError
 from galchem.run.cache import cached_frames
 
 __all__ = ["PART_ROWS", "FilePart", "MockPart", "Part", "TablePart", "concat", "content_sha256", "file_parts", "is_hats",
-           "list_parts", "mock_parts", "part_sizes", "total_rows", "write_mock"]
+           "list_parts", "mock_parts", "part_sizes", "total_rows"]
 
 PART_ROWS = 250_000
 """Most rows of one partition: about 150 MB for the per-star stages, whatever the catalogue's size."""
@@ -287,67 +287,3 @@ def total_rows(parts: tuple[Part, ...]) -> int | None:
     """The rows of all partitions, if each is known without reading it."""
     rows = [p.rows for p in parts]
     return None if any(r is None for r in rows) else int(np.sum(rows))
-
-
-def _replaceable(folder: Path) -> bool:
-    """True for a folder that is absent, empty, or holds only partition files (an earlier mock)."""
-    return not folder.exists() or (folder.is_dir() and all(p.is_file() and p.name.startswith("part-")
-                                                          and p.suffix == ".parquet" for p in folder.iterdir()))
-
-
-def write_mock(parts: tuple[MockPart, ...], out: Path, truth_out: Path, units: dict[str, str] | None = None) -> int:
-    """Write a mock and its truth part by part, never holding more than one part; return the rows written.
-
-    ``out`` with a table suffix is one file (parquet files are streamed, one
-    row group per part; other formats are assembled in memory); without
-    one, a folder of ``part-NNNNN.parquet`` files (and ``truth_out`` a folder
-    alike), each folder written beside its target and renamed into place.
-    """
-    import shutil
-    import tempfile
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if out.suffix == "":
-        for folder in (out, truth_out):
-            if not _replaceable(folder):
-                raise GalchemError(f"{folder}: exists and holds other files than a mock's part-NNNNN.parquet; "
-                                   "choose a new folder")
-        temps = []
-        try:
-            for folder in (out, truth_out):
-                folder.resolve().parent.mkdir(parents=True, exist_ok=True)
-                temps.append(Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.resolve().parent)))
-            for part in parts:
-                tables = part.draw()
-                for name, tmp in zip(("catalog", "truth"), temps):
-                    tables[name].to_parquet(tmp / f"part-{part.index:05d}.parquet", index=False)
-            for folder, tmp in zip((out, truth_out), temps):
-                if folder.exists():
-                    shutil.rmtree(folder)
-                os.replace(tmp, folder)
-        except OSError as err:
-            raise GalchemError(f"{out}: cannot write the mock ({err.strerror or err})") from None
-        finally:
-            for tmp in temps:
-                shutil.rmtree(tmp, ignore_errors=True)
-        return sum(p.n for p in parts)
-    if files.table_format(out) == ".parquet":
-        with files.atomic_path(out) as tmp, files.atomic_path(truth_out) as truth_tmp:
-            writers: dict[str, pq.ParquetWriter] = {}
-            try:
-                for part in parts:
-                    for name, table in part.draw().items():
-                        table = pa.Table.from_pandas(table, preserve_index=False)
-                        if name not in writers:
-                            writers[name] = pq.ParquetWriter(tmp if name == "catalog" else truth_tmp, table.schema)
-                        writers[name].write_table(table)
-            finally:
-                for writer in writers.values():
-                    writer.close()
-        return sum(p.n for p in parts)
-    drawn = [p.draw() for p in parts]
-    files.write_table(concat([d["catalog"] for d in drawn]), out, units=units)
-    files.write_table(concat([d["truth"] for d in drawn]), truth_out)
-    return sum(p.n for p in parts)

@@ -22,7 +22,7 @@ from galchem.data import contract, files, mock, partitions
 from galchem.data.surveys import Survey, load_survey
 from galchem.errors import ContractError, GalchemError
 from galchem.run.cache import stage_key
-from galchem.run.config import RunConfig
+from galchem.run.config import ConfigError, RunConfig
 
 __all__ = ["Dataset", "load_archive", "load_file", "load_mock", "load_sample", "read_catalog"]
 
@@ -127,11 +127,13 @@ def load_mock(survey: str | Survey = "lamost", n_stars: int | None = None, seed:
     rows, each cached, when a stage first reads it.
     """
     survey = load_survey(survey)
-    seed = RunConfig().mock_seed if seed is None else int(seed)
+    try:  # the one registry of allowed values (bools, floats and negative seeds refused; NumPy integers welcome)
+        settings = RunConfig().replace(mock_seed=seed, mock_stars=n_stars)
+    except ConfigError as err:
+        raise ConfigError(f"the mock's n_stars or seed: {err}") from None
+    seed = settings.mock_seed
     model = mock.mock_model(survey.name, **metallicity)
-    n = model.size if n_stars is None else int(n_stars)
-    if n < 1:
-        raise GalchemError(f"a mock needs at least one star, not {n}")
+    n = model.size if settings.mock_stars is None else settings.mock_stars
     params = {"sample": survey.name, "n": n, "seed": seed, "model": repr(model), "part_rows": partitions.PART_ROWS}
     source = f"the mock Galaxy ({survey.name}, {n:,} candidates, seed {seed})"
     return Dataset(survey, partitions.mock_parts(model, n, seed), source, f"mock-{stage_key('mock', params)}", model)
@@ -177,6 +179,9 @@ def load_sample(survey: str | Survey = "lamost", data_source: str = "mock", n_st
     ``'archive'`` needs the network the first time (see :mod:`galchem.data.archive`).
     """
     survey = load_survey(survey)
+    if not isinstance(data_source, (str, os.PathLike)):
+        raise GalchemError(f"data_source (catalog) should be 'mock', 'archive' or the path of a catalogue, not a "
+                           f"{type(data_source).__name__}; write a table to a file first (table.to_parquet(PATH))")
     if data_source in ("mock", "archive") and survey.name not in mock.MODELS:
         raise GalchemError(f"data_source {data_source!r} exists only for the built-in surveys "
                            f"({', '.join(mock.MODELS)}); for survey {survey.name!r} give a catalogue file")

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from galchem.data.sources import Dataset, load_file, load_sample
@@ -27,7 +29,7 @@ from galchem.run.scheduler import open_scheduler
 from galchem.run.stages import (AzimuthalResults, GradientResults, KinematicSample, azimuthal_analysis,
                                 gradient_fits, kinematic_sample, sample_writer)
 
-__all__ = ["Analysis", "analyse", "from_run_file", "strict_json"]
+__all__ = ["Analysis", "NUMERIC_WARNINGS", "analyse", "from_run_file", "numeric_warnings", "strict_json"]
 
 
 @dataclass
@@ -81,7 +83,27 @@ def strict_json(data: dict) -> str:
     return json.dumps({key: clean(value) for key, value in data.items()}, indent=2, allow_nan=False) + "\n"
 
 
-def analyse(survey: str | Survey = "lamost", catalog: str = "mock", config: RunConfig | None = None,
+NUMERIC_WARNINGS = (RuntimeWarning, np.exceptions.RankWarning)
+"""What NumPy says about degenerate data (stars at one place, identical values): a note of the run, not a wall
+of warnings."""
+
+
+def numeric_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
+    """One note summing up the numerical warnings of a run (others are shown as usual); none if there were none."""
+    numeric = [w for w in caught if issubclass(w.category, NUMERIC_WARNINGS)]
+    others = {(str(w.message), w.category, w.filename, w.lineno): w for w in caught
+              if not issubclass(w.category, NUMERIC_WARNINGS)}
+    for w in others.values():
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if not numeric:
+        return []
+    kinds = list(dict.fromkeys(f"{w.message} ({Path(w.filename).name}:{w.lineno})" for w in numeric))
+    shown = "; ".join(kinds[:3]) + (f"; and {len(kinds) - 3} more" if len(kinds) > 3 else "")
+    return [f"numerical warnings: {len(numeric)}, from degenerate data (such as stars at one position or with "
+            f"identical values): {shown}"]
+
+
+def analyse(survey: str | Survey = "lamost", catalog: str = "mock", config: RunConfig | dict | None = None,
             progress: bool = False, log: Callable[[str], None] = lambda line: None, scheduler: str = "single"
             ) -> Analysis:
     """Run the cuts, the kinematics, the gradient fits and the azimuthal stage on ``catalog``.
@@ -90,23 +112,34 @@ def analyse(survey: str | Survey = "lamost", catalog: str = "mock", config: RunC
     ``survey`` (a built-in name or a survey file): a file, a folder of
     parquet files or a HATS catalogue.  ``scheduler`` says where the
     partitions are processed (:mod:`galchem.run.scheduler`); it never
-    changes a result.  A later stage that cannot run is named in
+    changes a result.  ``config`` may be a dict of settings
+    (``{"n_mc": 200}``), read like a ``config.toml``'s ``[run]``.  A later stage that cannot run is named in
     :attr:`Analysis.notes` with its cause; the earlier stages' results are kept.
+    NumPy's warnings about degenerate data become one line of the notes.
     """
-    config = config or RunConfig()
-    with open_scheduler(scheduler) as runner:
-        dataset = load_sample(load_survey(survey), catalog, config.mock_stars, config.mock_seed)
-        log(f"analysing {dataset.source}")
-        result = Analysis(dataset, config, kinematic_sample(dataset, config, progress, runner))
-        result.notes.extend(result.kinematic.notes)
-        result.gradients = gradient_fits(dataset, config, progress, runner)
-        result.notes.extend(result.gradients.notes())
-        try:
-            result.azimuthal = azimuthal_analysis(dataset, config, progress, runner)
-            result.notes.extend(result.azimuthal.notes)
-        except GalchemError as err:
-            result.azimuthal_status = f"not computed: {err}"
-            result.notes.append(f"azimuthal: {result.azimuthal_status}")
+    if isinstance(config, dict):
+        config = RunConfig.from_dict(config, origin="config")
+    elif config is None:
+        config = RunConfig()
+    elif not isinstance(config, RunConfig):
+        raise GalchemError(f"config should be a galchem.RunConfig (or a dict of its settings), not a "
+                           f"{type(config).__name__}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with open_scheduler(scheduler) as runner:
+            dataset = load_sample(load_survey(survey), catalog, config.mock_stars, config.mock_seed)
+            log(f"analysing {dataset.source}")
+            result = Analysis(dataset, config, kinematic_sample(dataset, config, progress, runner))
+            result.notes.extend(result.kinematic.notes)
+            result.gradients = gradient_fits(dataset, config, progress, runner)
+            result.notes.extend(result.gradients.notes())
+            try:
+                result.azimuthal = azimuthal_analysis(dataset, config, progress, runner)
+                result.notes.extend(result.azimuthal.notes)
+            except GalchemError as err:
+                result.azimuthal_status = f"not computed: {err}"
+                result.notes.append(f"azimuthal: {result.azimuthal_status}")
+    result.notes.extend(numeric_warnings(caught))
     for line in result.notes:
         log(line)
     return result

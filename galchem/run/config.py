@@ -39,6 +39,37 @@ class ConfigError(GalchemError):
     """A configuration value outside its allowed range, or a configuration file that cannot be used."""
 
 
+def _plain(value: Any) -> Any:
+    """``value`` with NumPy scalars and arrays (also inside lists and tuples) turned into the Python values they
+    hold."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _is_integer(value: Any) -> bool:
+    """An integer, and not a bool (True must not run as 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    """A real number, and not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _numbers(value: Any) -> np.ndarray | None:
+    """Nested sequences of real numbers (no bools, no strings) as a float array; None if they are not that."""
+    flat = list(np.ravel(np.asarray(value, dtype=object))) if isinstance(value, (list, tuple)) else [value]
+    if not flat or not all(_is_number(v) or isinstance(v, (list, tuple)) for v in flat):
+        return None
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return None
+
+
 def _edges(start: float, stop: float, step: float) -> tuple[float, ...]:
     return tuple(float(v) for v in np.round(np.arange(start, stop + step / 2, step), 6))
 
@@ -87,8 +118,10 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():  # TOML and papermill give lists; keep tuples (hashable, frozen)
+            value = _plain(value)  # NumPy numbers count as the Python numbers they hold
             if isinstance(value, list):
-                object.__setattr__(self, name, tuple(tuple(v) if isinstance(v, list) else v for v in value))
+                value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+            object.__setattr__(self, name, value)
         self._check()
 
     def _check(self) -> None:
@@ -99,26 +132,25 @@ class RunConfig:
         for name, low in (("n_mc", 2), ("n_walkers", 6), ("n_steps", 50), ("max_steps", 50), ("min_stars", 3),
                           ("n_permutations", 1), ("n_boot", 2)):
             value = getattr(self, name)
-            need(isinstance(value, int) and not isinstance(value, bool) and low <= value <= 10**9, name,
-                 f"an integer from {low} to 10^9")
+            need(_is_integer(value) and low <= value <= 10**9, name, f"an integer from {low} to 10^9")
         need(self.halo_rule in HALO_RULES, "halo_rule", " or ".join(map(repr, HALO_RULES)))
         for name in ("seed", "mock_seed"):
             value = getattr(self, name)
-            need(isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63, name,
-                 "an integer from 0 to 2^63 - 1")
-        need(self.mock_stars is None or (isinstance(self.mock_stars, int) and 1 <= self.mock_stars <= 10**9),
+            need(_is_integer(value) and 0 <= value < 2**63, name, "an integer from 0 to 2^63 - 1")
+        need(self.mock_stars is None or (_is_integer(self.mock_stars) and 1 <= self.mock_stars <= 10**9),
              "mock_stars", "None or an integer from 1 to 10^9")
         for name in ("radial_z_edges", "vertical_r_edges"):
-            edges = np.asarray(getattr(self, name), dtype=float)
-            need(edges.ndim == 1 and edges.size >= 2 and np.isfinite(edges).all() and np.all(np.diff(edges) > 0)
-                 and edges[0] >= 0, name, "at least two increasing, finite, non-negative bin edges [kpc]")
-        annuli = np.asarray(self.annuli, dtype=float)
-        need(annuli.ndim == 2 and annuli.shape[1] == 2 and len(annuli) >= 1 and np.isfinite(annuli).all()
-             and np.all(annuli[:, 1] > annuli[:, 0]) and np.all(annuli >= 0), "annuli",
+            edges = _numbers(getattr(self, name))
+            need(edges is not None and edges.ndim == 1 and edges.size >= 2 and np.isfinite(edges).all()
+                 and np.all(np.diff(edges) > 0) and edges[0] >= 0, name,
+                 "at least two increasing, finite, non-negative bin edges [kpc]")
+        annuli = _numbers(self.annuli)
+        need(annuli is not None and annuli.ndim == 2 and annuli.shape[1] == 2 and len(annuli) >= 1
+             and np.isfinite(annuli).all() and np.all(annuli[:, 1] > annuli[:, 0]) and np.all(annuli >= 0), "annuli",
              "pairs (R_lo, R_hi) with 0 <= R_lo < R_hi [kpc]")
         for name, top in (("azimuthal_z_max", 50.0), ("phi_bin_deg", 180.0), ("ring_width", 50.0)):
             value = getattr(self, name)
-            need(isinstance(value, (int, float)) and 0 < value <= top, name, f"a number above 0 and at most {top:g}")
+            need(_is_number(value) and 0 < value <= top, name, f"a number above 0 and at most {top:g}")
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with ``changes`` (None values are ignored, so unset options keep the configuration's value)."""
@@ -238,7 +270,14 @@ def read_run_file(path: str | Path) -> RunFile:
     unknown = sorted(set(data) - {"galchem", "input", "run", "survey"})
     if unknown:
         raise ConfigError(f"{path}: unknown section(s) {', '.join(unknown)}; use [run], [survey] and [input]")
+    for section in ("input", "run", "survey"):
+        if not isinstance(data.get(section, {}), dict):
+            raise ConfigError(f"{path}: {section} = {data[section]!r} should be a table, [{section}]")
     config = RunConfig.from_dict(dict(data.get("run", {})), origin=str(path))
     source = data.get("input", {})
-    return RunFile(config, dict(data.get("survey", {})), str(source.get("catalog", "mock")),
+    for key, kind, what in (("catalog", str, "a string"), ("sha256", str, "a string"), ("rows", int, "an integer")):
+        value = source.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise ConfigError(f"{path}: [input] {key} = {value!r} should be {what}")
+    return RunFile(config, dict(data.get("survey", {})), source.get("catalog", "mock"),
                    source.get("sha256"), source.get("rows"))

@@ -24,6 +24,7 @@ executed notebook (:mod:`galchem.site.run_box`).
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -33,7 +34,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,13 +44,14 @@ import papermill
 import yaml
 
 import galchem
+from galchem.data import folders
 from galchem.errors import GalchemError
 from galchem.site import downloads, run_box
 from galchem.site.site_config import site_config
 
-__all__ = ["Profile", "STAMP", "SOURCES", "build", "check_parameters", "declared_parameters", "execute", "find_root",
-           "load_profile", "mirror_sources", "notebooks", "sources_digest", "tidy_executed", "toc_files",
-           "vendor_mathjax"]
+__all__ = ["Profile", "STAMP", "SOURCES", "TIMEOUT_HELP", "build", "check_build_dir", "check_parameters",
+           "check_profile_notebooks", "declared_parameters", "execute", "find_root", "kernel_log", "load_profile",
+           "mirror_sources", "notebooks", "sources_digest", "tidy_executed", "toc_files", "vendor_mathjax"]
 
 SOURCES = ("_config.yml", "_toc.yml", "references.bib", "book")
 """What Jupyter Book reads: mirrored into ``_build/src``."""
@@ -83,20 +85,56 @@ def find_root(start: Path | None = None) -> Path:
     raise GalchemError(f"no _toc.yml in {start} or above: run this inside the galchem repository")
 
 
+PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+PROFILE_KEYS = ("description", "execution_timeout", "defaults", "notebooks")
+
+
+def _profile_error(path: Path, message: str) -> GalchemError:
+    return GalchemError(f"{path}: {message}")
+
+
 def load_profile(root: Path, name: str) -> Profile:
-    """Read ``profiles/<name>.yml``."""
+    """Read ``profiles/<name>.yml``: a name (no path), valid YAML, known keys of the right types."""
+    known = ", ".join(sorted(p.stem for p in (root / "profiles").glob("*.yml")))
     path = root / "profiles" / f"{name}.yml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in (root / "profiles").glob("*.yml")))
+    if not PROFILE_NAME.fullmatch(name) or ".." in name or not path.is_file():
         raise GalchemError(f"no profile {name!r} ({path}); known profiles: {known}")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        reason = " ".join(str(err).split())
+        raise _profile_error(path, f"not valid YAML ({reason[:200]})") from None
+    except OSError as err:
+        raise _profile_error(path, f"cannot read it ({err.strerror or err})") from None
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise _profile_error(path, f"should be a mapping of {', '.join(PROFILE_KEYS)}, not a {type(data).__name__}")
+    unknown = sorted(set(map(str, data)) - set(PROFILE_KEYS))
+    if unknown:
+        raise _profile_error(path, f"unknown key(s) {', '.join(unknown)}; a profile has {', '.join(PROFILE_KEYS)}")
+    timeout = data.get("execution_timeout", 900)
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1:
+        raise _profile_error(path, f"execution_timeout = {timeout!r} should be a whole number of seconds (at least 1)")
+    defaults, pages = data.get("defaults") or {}, data.get("notebooks") or {}
+    if not isinstance(defaults, dict):
+        raise _profile_error(path, f"defaults should be a mapping of parameter: value, not {defaults!r}")
+    if not isinstance(pages, dict) or not all(isinstance(v, dict) or v is None for v in pages.values()):
+        raise _profile_error(path, "notebooks should map each notebook's name to a mapping of parameter: value")
     return Profile(
         name=name,
-        description=data.get("description", ""),
-        execution_timeout=int(data.get("execution_timeout", 900)),
-        defaults=dict(data.get("defaults") or {}),
-        notebooks=dict(data.get("notebooks") or {}),
+        description=str(data.get("description", "")),
+        execution_timeout=timeout,
+        defaults=dict(defaults),
+        notebooks={str(page): dict(values or {}) for page, values in pages.items()},
     )
+
+
+def check_profile_notebooks(profile: Profile, pages: list[Path]) -> None:
+    """Fail if the profile gives parameters to a notebook the table of contents does not have (a typo)."""
+    unknown = sorted(set(profile.notebooks) - {page.stem for page in pages})
+    if unknown:
+        raise GalchemError(f"profile {profile.name!r} sets parameters of {', '.join(unknown)}, which is not a notebook "
+                           f"of the book (its notebooks: {', '.join(page.stem for page in pages) or 'none'})")
 
 
 def toc_files(root: Path) -> list[str]:
@@ -160,23 +198,67 @@ def tidy_executed(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-def execute(source: Path, target: Path, parameters: dict, timeout: int) -> None:
-    """Run one notebook with papermill; a failure names the notebook and the cell."""
+TIMEOUT_HELP = "raise it with galchem book --timeout SECONDS or the profile's execution_timeout"
+
+
+def _timed_out_line(err: Exception) -> str:
+    """The first line of the cell a timeout stopped, from nbclient's preview of it."""
+    parts = str(err).split("-------------------\n")
+    preview = parts[1] if len(parts) >= 3 else ""
+    return next((line.strip() for line in preview.splitlines() if line.strip()), "(not shown)")
+
+
+@contextlib.contextmanager
+def kernel_log(path: Path) -> Iterator[None]:
+    """Send standard error (which the notebook's kernel inherits) to ``path`` while a notebook runs.
+
+    The kernel's own messages (its start-up warnings, the traceback of a
+    kernel stopped in mid-cell) go to the log, not to the terminal.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
     try:
-        papermill.execute_notebook(
-            str(source),
-            str(target),
-            parameters=parameters,
-            kernel_name="python3",
-            cwd=str(target.parent),
-            progress_bar=False,
-            execution_timeout=timeout,
-        )
+        with path.open("wb") as log:
+            os.dup2(log.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def execute(source: Path, target: Path, parameters: dict, timeout: int, log: Path | None = None) -> None:
+    """Run one notebook with papermill; a failure or a cell past ``timeout`` seconds names the notebook and the cell.
+
+    ``log`` receives the kernel's standard error (see :func:`kernel_log`).
+    """
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    try:
+        with kernel_log(log) if log else contextlib.nullcontext():
+            papermill.execute_notebook(
+                str(source),
+                str(target),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(target.parent),
+                progress_bar=False,
+                execution_timeout=timeout,
+            )
     except papermill.PapermillExecutionError as err:
         raise GalchemError(
             f"{source.name} failed in cell {err.cell_index} (execution count {err.exec_count}): "
             f"{err.ename}: {err.evalue.splitlines()[0] if err.evalue else ''} -- see {target}"
         ) from None
+    except CellTimeoutError as err:
+        raise GalchemError(
+            f"{source.name}: the cell starting {_timed_out_line(err)!r} ran past the limit of {timeout} s per cell; "
+            f"on a slower machine {TIMEOUT_HELP}"
+        ) from None
+    except DeadKernelError:
+        raise GalchemError(f"{source.name}: its kernel died (out of memory?); its messages are in "
+                           f"{log or 'standard error'}") from None
     finally:
         if target.is_file():
             tidy_executed(target)
@@ -263,51 +345,97 @@ def add_run_box(root: Path, page: Path, target: Path, sdist: str, profile: Profi
     run_box.insert_run_box(target, run_box.run_box(page.stem, sdist, profile.name, built_with, study))
 
 
-def build(root: Path, profile_name: str = "ci", log: Callable[[str], None] = print) -> Path:
-    """Execute the book's notebooks with a profile and build the HTML; return the site's index."""
+def _sign_what_was_written(folder: Path) -> None:
+    """Sign a build folder galchem (or Jupyter Book for it) wrote, also after a failure, so the next build may replace
+    it; a folder that cannot be signed is left to be refused, and removed by hand, next time."""
+    if folder.is_dir():
+        with contextlib.suppress(OSError):
+            folders.sign(folder)
+
+
+def check_build_dir(build_dir: Path) -> None:
+    """Fail unless ``build_dir`` can be written and its ``src`` and ``html`` hold only what galchem wrote there."""
+    if build_dir.exists() and not build_dir.is_dir():
+        raise GalchemError(f"{build_dir} is a file, not a folder: move it away to build the book")
+    try:
+        build_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise GalchemError(f"{build_dir}: cannot create the build folder ({err.strerror or err})") from None
+    if not os.access(build_dir, os.W_OK | os.X_OK):
+        raise GalchemError(f"{build_dir}: cannot write in the build folder (permission denied)")
+    for name in ("src", "html"):
+        folders.check_replaceable(build_dir / name, "the book's build folder")
+
+
+def build(root: Path, profile_name: str = "ci", log: Callable[[str], None] = print, timeout: int | None = None
+          ) -> Path:
+    """Execute the book's notebooks with a profile and build the HTML; return the site's index.
+
+    ``timeout`` (seconds per cell) overrides the profile's ``execution_timeout``.
+    ``_build/src`` and ``_build/html`` are signed folders
+    (:mod:`galchem.data.folders`): replaced only when they hold nothing
+    galchem did not write.  The kernels' own messages go to ``_build/logs``.
+    """
     profile = load_profile(root, profile_name)
+    timeout = timeout or profile.execution_timeout
     pages = notebooks(root)
+    check_profile_notebooks(profile, pages)
     parameters = {}
     for page in pages:
         check_parameters(root / page, profile.notebooks.get(page.stem, {}))
         parameters[page] = profile.parameters(page.stem, declared_parameters(root / page))
     build_dir = root / "_build"
     src = build_dir / "src"
-    mirror_sources(root, src)
-    vendor_mathjax(src / VENDOR)
+    html = build_dir / "html"
+    check_build_dir(build_dir)
+    try:
+        mirror_sources(root, src)
+        vendor_mathjax(src / VENDOR)
+    except OSError as err:
+        raise GalchemError(f"{src}: cannot write the book's sources there ({err.strerror or err})") from None
+    finally:
+        _sign_what_was_written(src)
     os.environ.setdefault("GALCHEM_CACHE_DIR", str(build_dir / "cache"))
     os.environ.pop("MPLBACKEND", None)  # a non-inline backend would drop every figure
     os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
     log(f"galchem book: profile {profile.name!r} ({profile.description}); {len(pages)} notebook(s)")
     timings = {}
     start = time.perf_counter()
-    for i, page in enumerate(pages, 1):
-        log(f"[{i}/{len(pages)}] {page} ...")
+    try:
+        for i, page in enumerate(pages, 1):
+            log(f"[{i}/{len(pages)}] {page} ...")
+            t0 = time.perf_counter()
+            execute(root / page, src / page, parameters[page], timeout, log=build_dir / "logs" / f"{page.stem}.log")
+            timings[str(page)] = round(time.perf_counter() - t0, 1)
+            log(f"[{i}/{len(pages)}] {page} done in {timings[str(page)]:.1f} s")
         t0 = time.perf_counter()
-        execute(root / page, src / page, parameters[page], profile.execution_timeout)
-        timings[str(page)] = round(time.perf_counter() - t0, 1)
-        log(f"[{i}/{len(pages)}] {page} done in {timings[str(page)]:.1f} s")
-    t0 = time.perf_counter()
-    sdist = prepare_site(root, src, log)
-    for page in pages:
-        add_run_box(root, page, src / page, sdist, profile, parameters[page])
-    timings["downloads"] = round(time.perf_counter() - t0, 1)
+        sdist = prepare_site(root, src, log)
+        for page in pages:
+            add_run_box(root, page, src / page, sdist, profile, parameters[page])
+        timings["downloads"] = round(time.perf_counter() - t0, 1)
+    finally:  # executed notebooks and downloads are galchem's too, also after a failure
+        _sign_what_was_written(src)
     log("building HTML with jupyter-book ...")
     t0 = time.perf_counter()
-    shutil.rmtree(build_dir / "html", ignore_errors=True)  # no figures or pages left over from earlier builds
+    folders.check_replaceable(html, "the book's build folder")  # nothing added by hand while the notebooks ran
+    shutil.rmtree(html, ignore_errors=True)  # no figures or pages left over from earlier builds
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     command = [str(jupyter_book if jupyter_book.exists() else "jupyter-book"), "build", str(src),
                "--path-output", str(root), "-W", "-n", "--keep-going"]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        problems = [line for line in (result.stdout + result.stderr).splitlines() if re.search(r"WARNING|ERROR", line)]
-        sys.stderr.write("\n".join(problems or (result.stdout + result.stderr).splitlines()[-40:]) + "\n")
-        raise GalchemError(f"jupyter-book build failed (exit {result.returncode}); its problems are listed above")
-    timings["jupyter-book build"] = round(time.perf_counter() - t0, 1)
-    html = build_dir / "html"
-    stamp = {"profile": profile.name, "sources": sources_digest(root, profile), "seconds": timings,
-             "total_seconds": round(time.perf_counter() - start, 1), "version": galchem.__version__, "sdist": sdist}
-    (html / STAMP).write_text(json.dumps(stamp, indent=2))
+    try:
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            problems = [line for line in (result.stdout + result.stderr).splitlines()
+                        if re.search(r"WARNING|ERROR", line)]
+            sys.stderr.write("\n".join(problems or (result.stdout + result.stderr).splitlines()[-40:]) + "\n")
+            raise GalchemError(f"jupyter-book build failed (exit {result.returncode}); its problems are listed above")
+        timings["jupyter-book build"] = round(time.perf_counter() - t0, 1)
+        stamp = {"profile": profile.name, "sources": sources_digest(root, profile), "seconds": timings,
+                 "total_seconds": round(time.perf_counter() - start, 1), "version": galchem.__version__,
+                 "sdist": sdist}
+        (html / STAMP).write_text(json.dumps(stamp, indent=2))
+    finally:
+        _sign_what_was_written(html)
     log(f"HTML built in {timings['jupyter-book build']:.1f} s; total {stamp['total_seconds']:.1f} s")
     index = html / "index.html"
     log(f"the site is at {index}")
