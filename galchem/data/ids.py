@@ -18,7 +18,9 @@ import numba
 import numpy as np
 import pandas as pd
 
-__all__ = ["GOLDEN", "id_keys", "mixed_keys", "splitmix64"]
+from galchem.errors import ContractError
+
+__all__ = ["GOLDEN", "check_ids", "id_keys", "mixed_keys", "splitmix64"]
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 """SplitMix64's increment (2^64 over the golden ratio)."""
@@ -32,6 +34,34 @@ def id_keys(ids) -> np.ndarray:
     digests = b"".join(hashlib.blake2b(v if isinstance(v, bytes) else str(v).encode("utf-8"), digest_size=8).digest()
                        for v in series)
     return np.frombuffer(digests, dtype="<u8").astype(np.uint64)
+
+
+def check_ids(values: pd.Series, where: str, offset: int = 0) -> None:
+    """Refuse, in one line saying what is wrong and in which row, an id column as read from a file that has an
+    empty id (a blank cell, NA, a masked value) or a number that is no whole integer a float can hold exactly.
+
+    ``where`` names the file and column; the rows of ``values`` start at row ``offset`` of the catalogue.
+    """
+    text = values.dtype == object or pd.api.types.is_string_dtype(values)
+    empty = values.isna().to_numpy(dtype=bool)
+    if text:
+        empty |= values.map(lambda v: isinstance(v, (str, bytes)) and not v.strip()).to_numpy(dtype=bool)
+    if empty.any():
+        rows = np.flatnonzero(empty)
+        more = f" ({rows.size:,} rows in all)" if rows.size > 1 else ""
+        raise ContractError(f"{where}: row {offset + int(rows[0])} has an empty id{more}; every row needs its key -- "
+                            "fill in the id or drop the row")
+    if pd.api.types.is_float_dtype(values):
+        array = values.to_numpy(dtype=np.float64)
+        fraction = np.flatnonzero(~np.isfinite(array) | (array != np.round(array)))
+        if fraction.size:
+            raise ContractError(f"{where}: row {offset + int(fraction[0])} has the id {array[fraction[0]]!r}, which is "
+                                "not a whole number; ids must be integers or text")
+        big = np.flatnonzero(np.abs(array) >= 2**53)
+        if big.size:
+            raise ContractError(f"{where}: ids such as {array[big[0]]:.0f} (row {offset + int(big[0])}) are stored as "
+                                "floating point, which keeps only 53 bits, so their last digits may be lost; store "
+                                "the id column as integers or text")
 
 
 @numba.njit(cache=True, nogil=True)
