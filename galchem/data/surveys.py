@@ -36,12 +36,16 @@ import pandas as pd
 from galchem.data.contract import CANONICAL_UNITS, ROLES, VELOCITY_ROLES, unit_factor
 from galchem.errors import GalchemError
 
-__all__ = ["BUILTIN", "Condition", "Survey", "SurveyCut", "SurveyError", "builtin_surveys", "load_survey"]
+__all__ = ["BUILTIN", "RESERVED_CUT_NAMES", "Condition", "Survey", "SurveyCut", "SurveyError", "builtin_surveys", "load_survey"]
 
 BUILTIN = Path(__file__).with_name("survey_files")
 """Folder of the built-in survey files."""
 
 BOUNDS = ("min", "max", "above", "below")
+
+RESERVED_CUT_NAMES = ("input", "valid", "metallicity", "parallax", "distance_precision", "velocities", "halo")
+"""Rows of the cut flow galchem itself writes (:mod:`galchem.data.cuts`, the halo cut of
+:mod:`galchem.physics.membership`): a survey's cut may not take these names."""
 
 
 class SurveyError(GalchemError):
@@ -193,20 +197,15 @@ class Survey:
             if not isinstance(column, str) or not column:
                 raise fail(f"[columns] {role} must name a file column (a string)")
         _check_roles(columns, fail)
-        units = dict(data.get("units") or {})
-        for role, unit in units.items():
-            if role not in columns:
-                raise fail(f"[units] gives a unit for {role!r}, which [columns] does not map")
-            if role == "id":
-                raise fail("[units] id: the id column has no unit")
-            try:
-                unit_factor(str(unit), CANONICAL_UNITS[role], f"{origin}: [units] {role}")
-            except GalchemError as err:
-                raise SurveyError(str(err)) from None
+        _check_columns_distinct(columns, fail)
+        units = _parse_units(data.get("units", {}), columns, origin, fail)
         missing = data.get("missing", [])
         if not isinstance(missing, list) or not all(isinstance(v, (int, float)) for v in missing):
             raise fail("'missing' must be a list of numbers, e.g. [-9999.0]")
-        cuts = tuple(_parse_cut(entry, i, fail) for i, entry in enumerate(data.get("cuts") or []))
+        entries = data.get("cuts", [])
+        if not isinstance(entries, list):
+            raise fail("'cuts' must be an array of tables, each written [[cuts]] (two brackets)")
+        cuts = tuple(_parse_cut(entry, i, fail) for i, entry in enumerate(entries))
         for cut in cuts:
             for condition in cut.conditions:
                 mapped = columns.get(condition.column)
@@ -216,6 +215,10 @@ class Survey:
         names = [cut.name for cut in cuts]
         if len(set(names)) != len(names):
             raise fail(f"cut names must be unique, got {', '.join(names)}")
+        taken = [name for name in names if name in RESERVED_CUT_NAMES]
+        if taken:
+            raise fail(f"cut {taken[0]!r} has the name of a row galchem's cut flow already has "
+                       f"({', '.join(RESERVED_CUT_NAMES)}); give it another name")
         return cls(name.strip(), str(data.get("description", "")), dict(columns), units,
                    tuple(float(v) for v in missing), cuts, origin)
 
@@ -244,6 +247,35 @@ def _check_roles(columns: Mapping[str, str], fail) -> None:
         absent = [r for r in VELOCITY_ROLES if r not in columns]
         raise fail(f"[columns] maps {', '.join(velocities)} but not {', '.join(absent)}: velocities need all six "
                    "(or none, for a positional-only run)")
+
+
+def _check_columns_distinct(columns: Mapping[str, str], fail) -> None:
+    """Each role reads its own file column: one column playing two roles is a slip of the pen."""
+    roles: dict[str, list[str]] = {}
+    for role, column in columns.items():
+        roles.setdefault(column, []).append(role)
+    for column, shared in roles.items():
+        if len(shared) > 1:
+            raise fail(f"[columns] maps the file column {column!r} to {len(shared)} roles ({', '.join(shared)}); "
+                       "each role needs its own column")
+
+
+def _parse_units(units, columns: Mapping[str, str], origin: str, fail) -> dict[str, str]:
+    """The ``[units]`` table: role = unit string, for mapped roles that have a unit."""
+    if not isinstance(units, Mapping):
+        raise fail(f"'units' must be a table of role = unit, e.g. [units] then distance = \"pc\"; got {units!r}")
+    for role, unit in units.items():
+        if role not in columns:
+            raise fail(f"[units] gives a unit for {role!r}, which [columns] does not map")
+        if role == "id":
+            raise fail("[units] id: the id column has no unit")
+        if not isinstance(unit, str):
+            raise fail(f"[units] {role} must be a unit written as a string, e.g. \"{CANONICAL_UNITS[role]}\"; got {unit!r}")
+        try:
+            unit_factor(unit, CANONICAL_UNITS[role], f"{origin}: [units] {role}")
+        except GalchemError as err:
+            raise SurveyError(str(err)) from None
+    return dict(units)
 
 
 def _parse_cut(entry, index: int, fail) -> SurveyCut:
@@ -288,7 +320,19 @@ def _parse_condition(entry, where: str, fail) -> Condition:
         raise fail(f"{where}: 'finite' can only be true")
     if not bounds and "finite" not in entry:
         raise fail(f"{where}: give at least one of min, max, above, below or finite = true")
+    _check_bounds_overlap(bounds, where, column, fail)
     return Condition(column, **bounds)
+
+
+def _check_bounds_overlap(bounds: Mapping[str, float], where: str, column: str, fail) -> None:
+    """Refuse lower and upper bounds that no value can satisfy together: such a cut removes every row."""
+    lower = [(key, bounds[key]) for key in ("min", "above") if key in bounds]
+    upper = [(key, bounds[key]) for key in ("max", "below") if key in bounds]
+    for low_key, low in lower:
+        for high_key, high in upper:
+            if low > high or (low == high and (low_key, high_key) != ("min", "max")):
+                raise fail(f"{where}: {low_key} = {low:g} and {high_key} = {high:g} on {column} leave no value "
+                           "between them, so the cut would remove every row")
 
 
 def builtin_surveys() -> dict[str, Path]:
