@@ -89,9 +89,9 @@ PLAUSIBLE: dict[str, Plausible] = {p.role: p for p in (
     Plausible("parallax_error", (-INF, 1000.0), (0.001, 10.0), None, _ANGLES),
     # no star moves faster across the sky than Barnard's star (10.4 arcsec/yr)
     Plausible("pmra", (-20_000.0, 20_000.0), (0.02, 500.0), "pmra_error", _MOTIONS),
-    Plausible("pmra_error", (-INF, 20_000.0), (0.001, 50.0), None, _MOTIONS),
+    Plausible("pmra_error", (-INF, 20_000.0), (0.001, 10.0), None, _MOTIONS),
     Plausible("pmdec", (-20_000.0, 20_000.0), (0.02, 500.0), "pmdec_error", _MOTIONS),
-    Plausible("pmdec_error", (-INF, 20_000.0), (0.001, 50.0), None, _MOTIONS),
+    Plausible("pmdec_error", (-INF, 20_000.0), (0.001, 10.0), None, _MOTIONS),
     # the fastest known stars recede at about 2 500 km/s; a sample's typical speed is far below the escape speed
     Plausible("rv", (-3000.0, 3000.0), (0.0, 500.0), "rv_error", ("m/s",)),
     Plausible("rv_error", (-INF, 3000.0), (0.0, 100.0), None, ("m/s",)),
@@ -170,6 +170,11 @@ def problems(table: pd.DataFrame, duplicated: np.ndarray | None = None) -> list[
     ``duplicated`` marks the rows whose id occurs more than once in the whole
     catalogue (default: within this table).
     """
+    return [p for p in _row_rules(table, duplicated) if p.bad.any()]
+
+
+def _row_rules(table: pd.DataFrame, duplicated: np.ndarray | None) -> list[Problem]:
+    """Every per-row rule applied to ``table``, broken by some rows or by none."""
     found = []
 
     def column(name: str) -> np.ndarray | None:
@@ -200,7 +205,7 @@ def problems(table: pd.DataFrame, duplicated: np.ndarray | None = None) -> list[
     if duplicated is None:
         duplicated = table["id"].duplicated(keep=False).to_numpy()
     found.append(_problem("id", ID_RULE, np.asarray(duplicated, dtype=bool)))
-    return [p for p in found if p.bad.any()]
+    return found
 
 
 ID_RULE = "share their id with another row"
@@ -211,6 +216,11 @@ def atypical(table: pd.DataFrame, roles: Collection[str]) -> list[Problem]:
 
     Only a majority of them is a problem (a unit slip): see :func:`refuse_systematic`.
     """
+    return [p for p in _typical_rules(table, roles) if p.bad.any()]
+
+
+def _typical_rules(table: pd.DataFrame, roles: Collection[str]) -> list[Problem]:
+    """Every typical-range rule applied to ``table``, broken by some rows or by none."""
     found = []
     for plausible in PLAUSIBLE.values():
         if plausible.typical is None or plausible.role not in roles or plausible.role not in table:
@@ -223,7 +233,7 @@ def atypical(table: pd.DataFrame, roles: Collection[str]) -> list[Problem]:
             for bad, side in ((finite & (values < low), f"below {low:g}"), (finite & (values > high), f"above {high:g}")):
                 rule = f"have |{plausible.role}| {side} {unit}, unlike any star sample"
                 found.append(_problem(plausible.role, rule, bad, int(finite.sum()), "typical", values))
-    return [p for p in found if p.bad.any()]
+    return found
 
 
 def check_units(table: pd.DataFrame, where: str, survey) -> None:
@@ -265,18 +275,24 @@ class ProblemCount:
     kind: str = "row"
 
     def add(self, other: ProblemCount) -> ProblemCount:
-        """Two partitions' counts together; the example stays the earlier one."""
-        first = self if self.row <= other.row else other
+        """Two partitions' counts together; the example stays the earlier one, or for a typical range (whose
+        example suggests the unit) the one of the partition with more rows outside it."""
+        broken = [c for c in (self, other) if c.count] or [self]
+        if self.kind == "typical":
+            first = max(broken, key=lambda c: c.count)
+        else:
+            first = min(broken, key=lambda c: c.row)
         return ProblemCount(self.column, self.rule, self.count + other.count, self.judged + other.judged, first.row,
                             first.example, self.kind)
 
 
 def count_problems(table: pd.DataFrame, offset: int, roles: Collection[str]) -> list[ProblemCount]:
-    """The problems of one partition whose rows start at ``offset``: those of the ``roles`` mapped by the survey
-    outside their typical ranges (:func:`atypical`), then the per-row ones (ids apart: see :func:`duplicated_keys`)."""
+    """Every rule's count on one partition whose rows start at ``offset``, also when no row breaks it (so that the
+    rows judged add up over the catalogue): the typical ranges of the ``roles`` the survey maps (:func:`atypical`),
+    then the per-row rules (ids apart: see :func:`duplicated_keys`)."""
     counts = []
-    for problem in (*atypical(table, roles), *problems(table, duplicated=np.zeros(len(table), dtype=bool))):
-        example = table[problem.column].iloc[problem.example] if problem.column in table else "?"
+    for problem in (*_typical_rules(table, roles), *_row_rules(table, np.zeros(len(table), dtype=bool))):
+        example = table[problem.column].iloc[problem.example] if problem.column in table and len(table) else None
         counts.append(ProblemCount(problem.column, problem.rule, int(problem.bad.sum()), problem.judged,
                                    offset + problem.example, example.item() if hasattr(example, "item") else example,
                                    problem.kind))
@@ -352,11 +368,14 @@ def refuse_systematic(counts: list[ProblemCount], where: str, survey, file_units
 
     One line: the file, the column, how many rows, an example and, for a
     range problem, the likely unit slip (:func:`unit_advice`; ``file_units``:
-    the units the file declares, column -> unit).
+    the units the file declares, column -> unit).  Unit slips are said
+    first, then impossible values, then other problems, each in role order.
     """
-    for count in counts:
+    order = {kind: i for i, kind in enumerate(("typical", "range", "row"))}
+    roles = list(ROLES)
+    for count in sorted(counts, key=lambda c: (order[c.kind], roles.index(c.column) if c.column in roles else 0)):
         enough = MIN_ROWS_FOR_UNITS if count.kind == "typical" else 2
-        if count.count <= SYSTEMATIC_SHARE * count.judged or count.judged < enough:
+        if count.count == 0 or count.count <= SYSTEMATIC_SHARE * count.judged or count.judged < enough:
             continue
         unit = CANONICAL_UNITS.get(count.column, "")
         shown = f"{count.example:.6g}" if isinstance(count.example, float) else repr(count.example)

@@ -45,7 +45,7 @@ def check_ids(values: pd.Series, where: str, offset: int = 0) -> None:
     text = values.dtype == object or pd.api.types.is_string_dtype(values)
     empty = values.isna().to_numpy(dtype=bool)
     if text:
-        empty |= values.map(lambda v: isinstance(v, (str, bytes)) and not v.strip()).to_numpy(dtype=bool)
+        empty = empty | values.map(lambda v: isinstance(v, (str, bytes)) and not v.strip()).to_numpy(dtype=bool)
     if empty.any():
         rows = np.flatnonzero(empty)
         more = f" ({rows.size:,} rows in all)" if rows.size > 1 else ""
@@ -55,7 +55,7 @@ def check_ids(values: pd.Series, where: str, offset: int = 0) -> None:
         array = values.to_numpy(dtype=np.float64)
         fraction = np.flatnonzero(~np.isfinite(array) | (array != np.round(array)))
         if fraction.size:
-            raise ContractError(f"{where}: row {offset + int(fraction[0])} has the id {array[fraction[0]]!r}, which is "
+            raise ContractError(f"{where}: row {offset + int(fraction[0])} has the id {float(array[fraction[0]]):g}, which is "
                                 "not a whole number; ids must be integers or text")
         big = np.flatnonzero(np.abs(array) >= 2**53)
         if big.size:
