@@ -1,5 +1,9 @@
 """Star ids as 64-bit keys: the same key for the same id, whichever partition or machine reads it.
 
+An id column as read from a file is checked first (:func:`check_ids`): a
+row without an id, or a fractional or too large floating-point id, is
+refused in one line naming the row, since a key cannot be made from it.
+
 Keys serve three purposes: finding ids that occur more than once across a
 whole catalogue (:mod:`galchem.data.checks`); keying each star's own
 random stream (:mod:`galchem.physics.kinematics`), so that a star's Monte
@@ -42,10 +46,10 @@ def check_ids(values: pd.Series, where: str, offset: int = 0) -> None:
 
     ``where`` names the file and column; the rows of ``values`` start at row ``offset`` of the catalogue.
     """
-    text = values.dtype == object or pd.api.types.is_string_dtype(values)
     empty = values.isna().to_numpy(dtype=bool)
-    if text:
-        empty = empty | values.map(lambda v: isinstance(v, (str, bytes)) and not v.strip()).to_numpy(dtype=bool)
+    if values.dtype == object or pd.api.types.is_string_dtype(values):
+        stripped = values.astype(str).str.strip()
+        empty = empty | stripped.isin(["", "b''", 'b""']).to_numpy(dtype=bool)  # bytes are shown as b''
     if empty.any():
         rows = np.flatnonzero(empty)
         more = f" ({rows.size:,} rows in all)" if rows.size > 1 else ""
@@ -55,8 +59,9 @@ def check_ids(values: pd.Series, where: str, offset: int = 0) -> None:
         array = values.to_numpy(dtype=np.float64)
         fraction = np.flatnonzero(~np.isfinite(array) | (array != np.round(array)))
         if fraction.size:
-            raise ContractError(f"{where}: row {offset + int(fraction[0])} has the id {float(array[fraction[0]]):g}, which is "
-                                "not a whole number; ids must be integers or text")
+            first = int(fraction[0])
+            raise ContractError(f"{where}: row {offset + first} has the id {float(array[first]):g}, which is not a "
+                                "whole number; ids must be integers or text")
         big = np.flatnonzero(np.abs(array) >= 2**53)
         if big.size:
             raise ContractError(f"{where}: ids such as {array[big[0]]:.0f} (row {offset + int(big[0])}) are stored as "

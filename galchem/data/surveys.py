@@ -21,6 +21,11 @@ A cut may instead list several conditions, all of which must hold:
 ``all = [{column = "rv_err", max = 100.0}, {column = "teff", finite = true}]``.
 Every condition fails on a missing value, so a NaN is removed and counted by
 the first cut that reads it.
+
+A file is refused in one line naming it and the key at fault when it maps one
+file column to two roles, gives ``[units]`` other than a table of unit
+strings, names a cut like a row of galchem's own cut flow
+(:data:`RESERVED_CUT_NAMES`), or bounds a condition so that no value passes.
 """
 from __future__ import annotations
 
