@@ -97,22 +97,23 @@ def scaled(factor: float, *columns: str) -> Callable[[pd.DataFrame], pd.DataFram
 
 SLIPS = [
     Slip("parallaxes in arcsec, parallax-only survey", scaled(1e-3, "parallax", "parallax_error"),
-         ("column parallax (role parallax)", "below 0.005 mas", 'set parallax = "arcsec" under [units]'),
+         ("column parallax (role parallax)", "below 0.005 mas", 'set parallax = "arcsec" (and parallax_error, if in arcsec too) under [units]'),
          PARALLAX_ONLY),
     Slip("parallaxes in micro-arcsec, parallax-only survey", scaled(1e3, "parallax", "parallax_error"),
-         ("column parallax (role parallax)", "above 50 mas", 'set parallax = "uas" under [units]'), PARALLAX_ONLY),
+         ("column parallax (role parallax)", "above 50 mas", 'set parallax = "uas"'), PARALLAX_ONLY),
     Slip("proper motions in micro-arcsec/yr", scaled(1e3, "pmra", "pmdec", "pmra_error", "pmdec_error"),
-         ("column pmra (role pmra)", "above 500 mas/yr", 'set pmra = "uas/yr" under [units]')),
+         ("column pmra (role pmra)", "above 500 mas/yr", 'set pmra = "uas/yr" (and pmra_error, pmdec, pmdec_error, if in uas/yr too)')),
     Slip("proper motions in arcsec/yr", scaled(1e-3, "pmra", "pmdec", "pmra_error", "pmdec_error"),
          ("column pmra (role pmra)", "below 0.02 mas/yr", 'set pmra = "arcsec/yr"')),
     Slip("proper-motion errors alone in micro-arcsec/yr", scaled(1e3, "pmra_error"),
          ("column pmra_error (role pmra_error)", "above 10 mas/yr", 'set pmra_error = "uas/yr"')),
     Slip("radial velocities in m/s", scaled(1e3, "rv", "rv_err"),
-         ("column rv (role rv)", "above 500 km/s", 'set rv = "m/s" under [units]')),
+         ("column rv (role rv)", "above 500 km/s", 'set rv = "m/s" (and rv_error, if in m/s too) under [units]',
+          "cut 'labels' compares rv_err in the file's own unit, so scale its bounds too")),
     Slip("radial-velocity errors alone in m/s", scaled(1e3, "rv_err"),
          ("column rv_err (role rv_error)", "above 100 km/s", 'set rv_error = "m/s"')),
     Slip("distances in kpc declared pc (the survey's [units])", scaled(1e-3, "r_med_geo", "r_lo_geo", "r_hi_geo"),
-         ("column r_med_geo (role distance)", "below 0.02 kpc", 'set distance = "kpc" under [units]')),
+         ("column r_med_geo (role distance)", "below 0.02 kpc", 'set distance = "kpc" (and distance_lo, distance_hi, if in kpc too)')),
     Slip("[Fe/H] of +50 everywhere", lambda t: t.assign(feh=50.0),
          ("column feh (role feh)", "outside -10..2 dex", "for example row 0: 50 dex")),
     Slip("[Fe/H] with an undeclared -9999 sentinel everywhere", lambda t: t.assign(feh=-9999.0),
@@ -129,6 +130,31 @@ def test_a_systematic_slip_is_one_line_with_the_likely_unit(slip, base, tmp_path
     for words in slip.says:
         assert words in line, line
     assert not (tmp_path / "flow.csv").exists()
+
+
+@pytest.mark.parametrize("columns, factor, units, survey, bounds", [
+    (("parallax", "parallax_error"), 1e-3, 'parallax = "arcsec"\nparallax_error = "arcsec"\n', PARALLAX_ONLY, None),
+    (("pmra", "pmdec", "pmra_error", "pmdec_error"), 1e3,
+     'pmra = "uas/yr"\npmra_error = "uas/yr"\npmdec = "uas/yr"\npmdec_error = "uas/yr"\n', LAMOST, None),
+    (("rv", "rv_err"), 1e3, 'rv = "m/s"\nrv_error = "m/s"\n', LAMOST,
+     ('{ column = "rv_err", max = 100.0 }', '{ column = "rv_err", max = 100000.0 }')),
+], ids=["parallax", "proper motions", "radial velocities (and the survey's cut on rv_err, as advised)"])
+def test_following_the_advice_gives_the_flow_of_the_right_units(columns, factor, units, survey, bounds, base,
+                                                                tmp_path, capsys):
+    right = tmp_path / "right"
+    right.mkdir()
+    code, expected = run_cutflow(right, write_catalog(base, right / "cat.parquet"), survey)
+    assert code == 0
+    catalog = write_catalog(scaled(factor, *columns)(base.copy()), tmp_path / "cat.parquet")
+    line = refused(capsys, run_cutflow(tmp_path, catalog, survey)[0])
+    advised = re.search(r'set (\w+) = "([^"]+)"', line).groups()
+    assert f'{advised[0]} = "{advised[1]}"' in units  # the advice names one of the units that fix it
+    assert ("scale its bounds too" in line) == (bounds is not None)
+    fixed = survey.replace("[units]\n", f"[units]\n{units}", 1) if "[units]" in survey else \
+        survey.replace("[[cuts]]", f"[units]\n{units}\n[[cuts]]", 1)
+    code, flow = run_cutflow(tmp_path, catalog, edit(fixed, *bounds) if bounds else fixed)
+    assert code == 0, capsys.readouterr().err
+    pd.testing.assert_frame_equal(flow, expected)
 
 
 def test_the_same_slips_ran_to_a_plausible_wrong_flow_without_the_checks(base, tmp_path, monkeypatch, capsys):
@@ -163,7 +189,8 @@ def test_the_advice_for_a_file_without_units_is_the_survey_units_table(base, tmp
     survey = edit(LAMOST, UNIT_LINES, '[units]\ndistance = "kpc"\ndistance_lo = "kpc"\ndistance_hi = "kpc"\n')
     code, _ = run_cutflow(tmp_path, write_catalog(base, tmp_path / "cat.parquet"), survey)
     line = refused(capsys, code)
-    assert 'these look like pc read as kpc -- set distance = "pc" under [units] in the survey file' in line
+    assert ('these look like pc read as kpc -- set distance = "pc" (and distance_lo, distance_hi, if in pc too) '
+            "under [units] in the survey file") in line
 
 
 @pytest.mark.parametrize("column, value, role", [
@@ -253,6 +280,10 @@ SURVEY_MISTAKES = [
      "'units' must be a table of role = unit"),
     ("a unit that is a number", edit(LAMOST, 'distance_lo = "pc"\n', "distance_lo = 1000\n"),
      "[units] distance_lo must be a unit written as a string"),
+    ("a distance unit without its percentiles'", edit(LAMOST, UNIT_LINES, '[units]\ndistance = "kpc"\n'),
+     "[units] gives distance = 'kpc' but no unit for distance_lo, which would then be read in pc"),
+    ("a velocity unit without its error's", edit(LAMOST, UNIT_LINES, UNIT_LINES + 'rv = "m/s"\n'),
+     "set rv_error under [units] too"),
     ("[cuts] as one table", LAMOST.split("[[cuts]]")[0] + '[cuts]\nname = "x"\ncolumn = "snr"\nmin = 1.0\n',
      "'cuts' must be an array of tables, each written [[cuts]]"),
 ] + [(f"a cut named {name}", edit(LAMOST, 'name = "snr"', f'name = "{name}"'),

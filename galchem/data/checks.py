@@ -45,6 +45,7 @@ import pandas as pd
 
 from galchem.data.contract import CANONICAL_UNITS, ROLES, unit_factor
 from galchem.data.ids import mixed_keys
+from galchem.data.surveys import UNIT_FAMILIES
 from galchem.errors import ContractError
 
 __all__ = ["ID_RULE", "KEY_BUCKETS", "MIN_ROWS_FOR_UNITS", "PLAUSIBLE", "SYSTEMATIC_SHARE", "TOLERANCE", "Plausible",
@@ -349,7 +350,15 @@ def unit_advice(role: str, example: float, survey, file_units: Mapping[str, str]
             if column in file_units:
                 return (f"these look like {slip}, but the file declares {declared!r} for {column}, and a file's own "
                         f"units win over the survey's [units] -- correct the unit in the file")
-            return f'these look like {slip} read as {declared} -- set {role} = "{slip}" under [units] in the survey file'
+            family = next((f for f in UNIT_FAMILIES if role in f), (role,))
+            companions = [r for r in family if r != role and r in survey.columns and survey.columns[r] not in file_units]
+            also = f" (and {', '.join(companions)}, if in {slip} too)" if companions else ""
+            read = {survey.columns[r] for r in family if r in survey.columns}
+            bounds = [cut.name for cut in survey.cuts if read & {c.column for c in cut.conditions}]
+            cuts = (f"; cut {', '.join(map(repr, bounds))} compares {', '.join(sorted(read & set(survey.cut_columns())))} "
+                    "in the file's own unit, so scale its bounds too") if bounds else ""
+            return (f'these look like {slip} read as {declared} -- set {role} = "{slip}"{also} under [units] in the '
+                    f"survey file{cuts}")
     raw = example / to_canonical
     if _sentinel(raw):
         return f"{raw:g} looks like a 'no measurement' value -- list it under missing = [...] in the survey file"

@@ -48,6 +48,11 @@ BUILTIN = Path(__file__).with_name("survey_files")
 
 BOUNDS = ("min", "max", "above", "below")
 
+UNIT_FAMILIES = (("distance", "distance_lo", "distance_hi", "distance_error"), ("parallax", "parallax_error"),
+                 ("pmra", "pmra_error", "pmdec", "pmdec_error"), ("rv", "rv_error"))
+"""Roles that measure one quantity: ``[units]`` that sets some of them must set the others it leaves at another
+default, so that a value and its error are never read in different units by omission."""
+
 RESERVED_CUT_NAMES = ("input", "valid", "metallicity", "parallax", "distance_precision", "velocities", "halo")
 """Rows of the cut flow galchem itself writes (:mod:`galchem.data.cuts`, the halo cut of
 :mod:`galchem.physics.membership`): a survey's cut may not take these names."""
@@ -280,7 +285,22 @@ def _parse_units(units, columns: Mapping[str, str], origin: str, fail) -> dict[s
             unit_factor(unit, CANONICAL_UNITS[role], f"{origin}: [units] {role}")
         except GalchemError as err:
             raise SurveyError(str(err)) from None
+    _check_unit_families(columns, units, fail)
     return dict(units)
+
+
+def _check_unit_families(columns: Mapping[str, str], units: Mapping[str, str], fail) -> None:
+    """Refuse ``[units]`` that sets a unit for one role of a :data:`UNIT_FAMILIES` family and leaves another
+    mapped role of it at a default that differs (a value and its error read in different units by omission)."""
+    for family in UNIT_FAMILIES:
+        given = next((role for role in family if role in units and role in columns), None)
+        if given is None:
+            continue
+        for role in family:
+            default = ROLES[role].file_unit
+            if role in columns and role not in units and unit_factor(units[given], default, role) != 1.0:
+                raise fail(f"[units] gives {given} = {units[given]!r} but no unit for {role}, which would then be "
+                           f"read in {default}; a value and its spread share a unit -- set {role} under [units] too")
 
 
 def _parse_cut(entry, index: int, fail) -> SurveyCut:
