@@ -39,6 +39,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,9 @@ TOLERANCE = 5.0
 """A value beyond its physical range by more than this many of its own standard errors is no star's value."""
 
 INF = float("inf")
+
+Kind = Literal["row", "range", "typical"]
+"""A rule's kind: a per-row problem, a value outside its physical range (per-row too), or outside a typical range."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ PLAUSIBLE: dict[str, Plausible] = {p.role: p for p in (
     Plausible("pmra_error", (-INF, 20_000.0), (0.001, 10.0), None, _MOTIONS),
     Plausible("pmdec", (-20_000.0, 20_000.0), (0.02, 500.0), "pmdec_error", _MOTIONS),
     Plausible("pmdec_error", (-INF, 20_000.0), (0.001, 10.0), None, _MOTIONS),
-    # the fastest known stars recede at about 2 500 km/s; a sample's typical speed is far below the escape speed
+    # no known star moves faster than about 2 500 km/s; a sample's typical speed is far below the escape speed
     Plausible("rv", (-3000.0, 3000.0), (0.0, 500.0), "rv_error", ("m/s",)),
     Plausible("rv_error", (-INF, 3000.0), (0.0, 100.0), None, ("m/s",)),
     Plausible("distance", None, (0.02, 200.0), None, ("pc", "kpc")),
@@ -120,11 +124,11 @@ class Problem:
     rule: str
     bad: np.ndarray  # boolean per row
     judged: int
-    kind: str = "row"
+    kind: Kind = "row"
     example: int = 0
 
 
-def _problem(column: str, rule: str, bad: np.ndarray, judged: int | None = None, kind: str = "row",
+def _problem(column: str, rule: str, bad: np.ndarray, judged: int | None = None, kind: Kind = "row",
              values: np.ndarray | None = None) -> Problem:
     """A problem whose example is its first bad row, or (``values`` given) the bad row of median value."""
     rows = np.flatnonzero(bad)
@@ -140,14 +144,15 @@ def _finite_or_missing(values: np.ndarray) -> np.ndarray:
 
 
 def _bounds(low: float, high: float, unit: str) -> str:
-    """A range in words: ``-10..2 dex``, ``above 1000 mas``."""
+    """A range in words: ``outside -10..2 dex``, ``above 1000 mas``."""
     if low == -INF:
         return f"above {high:g} {unit}"
     return f"outside {low:g}..{high:g} {unit}"
 
 
-def _range_problems(table: pd.DataFrame) -> list[Problem]:
-    """Values outside their role's physical range by more than :data:`TOLERANCE` of their own errors."""
+def _range_rules(table: pd.DataFrame) -> list[Problem]:
+    """The physical-range rule of every role in ``table``: a value beyond it by more than :data:`TOLERANCE` of its
+    own error (none when the error is missing) is no star's."""
     found = []
     for plausible in PLAUSIBLE.values():
         if plausible.physical is None or plausible.role not in table:
@@ -202,7 +207,7 @@ def _row_rules(table: pd.DataFrame, duplicated: np.ndarray | None) -> list[Probl
             values = column(name)
             if values is not None:
                 found.append(_problem(name, "are infinite", ~_finite_or_missing(values)))
-    found.extend(_range_problems(table))
+    found.extend(_range_rules(table))
     if duplicated is None:
         duplicated = table["id"].duplicated(keep=False).to_numpy()
     found.append(_problem("id", ID_RULE, np.asarray(duplicated, dtype=bool)))
@@ -273,7 +278,7 @@ class ProblemCount:
     judged: int
     row: int  # the example row, counted over the whole catalogue
     example: object
-    kind: str = "row"
+    kind: Kind = "row"
 
     def add(self, other: ProblemCount) -> ProblemCount:
         """Two partitions' counts together; the example stays the earlier one, or for a typical range (whose
@@ -350,19 +355,29 @@ def unit_advice(role: str, example: float, survey, file_units: Mapping[str, str]
             if column in file_units:
                 return (f"these look like {slip}, but the file declares {declared!r} for {column}, and a file's own "
                         f"units win over the survey's [units] -- correct the unit in the file")
-            family = next((f for f in UNIT_FAMILIES if role in f), (role,))
-            companions = [r for r in family if r != role and r in survey.columns and survey.columns[r] not in file_units]
-            also = f" (and {', '.join(companions)}, if in {slip} too)" if companions else ""
-            read = {survey.columns[r] for r in family if r in survey.columns}
-            bounds = [cut.name for cut in survey.cuts if read & {c.column for c in cut.conditions}]
-            cuts = (f"; cut {', '.join(map(repr, bounds))} compares {', '.join(sorted(read & set(survey.cut_columns())))} "
-                    "in the file's own unit, so scale its bounds too") if bounds else ""
-            return (f'these look like {slip} read as {declared} -- set {role} = "{slip}"{also} under [units] in the '
-                    f"survey file{cuts}")
+            return f"these look like {slip} read as {declared} -- {_units_fix(role, slip, survey, file_units)}"
     raw = example / to_canonical
     if _sentinel(raw):
         return f"{raw:g} looks like a 'no measurement' value -- list it under missing = [...] in the survey file"
     return ""
+
+
+def _units_fix(role: str, slip: str, survey, file_units: Mapping[str, str]) -> str:
+    """The survey-file edit for a ``role`` read in the wrong unit: its ``[units]`` entry, the roles measuring the
+    same quantity (:data:`galchem.data.surveys.UNIT_FAMILIES`) that may share the slip, and the survey's cuts
+    that compare those columns in the file's own unit."""
+    family = next((f for f in UNIT_FAMILIES if role in f), (role,))
+    mapped = [r for r in family if r in survey.columns and survey.columns[r] not in file_units]
+    companions = [r for r in mapped if r != role]
+    fix = f'set {role} = "{slip}"' + (f" (and {', '.join(companions)}, if in {slip} too)" if companions else "")
+    fix += " under [units] in the survey file"
+    columns = {survey.columns[r] for r in mapped}
+    compared = [cut.name for cut in survey.cuts if columns & {c.column for c in cut.conditions}]
+    if compared:
+        read = sorted(columns & set(survey.cut_columns()))
+        fix += (f"; cut {', '.join(map(repr, compared))} compares {', '.join(read)} in the file's own unit, so scale "
+                "its bounds too")
+    return fix
 
 
 def _column_label(name: str, survey) -> str:
