@@ -236,7 +236,8 @@ def _typical_rules(table: pd.DataFrame, roles: Collection[str]) -> list[Problem]
         low, high = plausible.typical
         unit = CANONICAL_UNITS[plausible.role]
         with np.errstate(invalid="ignore"):
-            for bad, side in ((finite & (values < low), f"below {low:g}"), (finite & (values > high), f"above {high:g}")):
+            sides = ((finite & (values < low), f"below {low:g}"), (finite & (values > high), f"above {high:g}"))
+            for bad, side in sides:
                 rule = f"have |{plausible.role}| {side} {unit}, unlike any star sample"
                 found.append(_problem(plausible.role, rule, bad, int(finite.sum()), "typical", values))
     return found

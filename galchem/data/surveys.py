@@ -24,7 +24,8 @@ the first cut that reads it.
 
 A file is refused in one line naming it and the key at fault when it maps one
 file column to two roles, gives ``[units]`` other than a table of unit
-strings, names a cut like a row of galchem's own cut flow
+strings, sets the unit of a value but leaves its error at another default
+(:data:`UNIT_FAMILIES`), names a cut like a row of galchem's own cut flow
 (:data:`RESERVED_CUT_NAMES`), or bounds a condition so that no value passes.
 """
 from __future__ import annotations
@@ -41,7 +42,8 @@ import pandas as pd
 from galchem.data.contract import CANONICAL_UNITS, ROLES, VELOCITY_ROLES, unit_factor
 from galchem.errors import GalchemError
 
-__all__ = ["BUILTIN", "RESERVED_CUT_NAMES", "Condition", "Survey", "SurveyCut", "SurveyError", "builtin_surveys", "load_survey"]
+__all__ = ["BUILTIN", "RESERVED_CUT_NAMES", "UNIT_FAMILIES", "Condition", "Survey", "SurveyCut", "SurveyError",
+           "builtin_surveys", "load_survey"]
 
 BUILTIN = Path(__file__).with_name("survey_files")
 """Folder of the built-in survey files."""
@@ -280,7 +282,8 @@ def _parse_units(units, columns: Mapping[str, str], origin: str, fail) -> dict[s
         if role == "id":
             raise fail("[units] id: the id column has no unit")
         if not isinstance(unit, str):
-            raise fail(f"[units] {role} must be a unit written as a string, e.g. \"{CANONICAL_UNITS[role]}\"; got {unit!r}")
+            raise fail(f"[units] {role} must be a unit written as a string, e.g. \"{CANONICAL_UNITS[role]}\"; "
+                       f"got {unit!r}")
         try:
             unit_factor(unit, CANONICAL_UNITS[role], f"{origin}: [units] {role}")
         except GalchemError as err:
