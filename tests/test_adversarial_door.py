@@ -277,6 +277,10 @@ SURVEY_MISTAKES = [
      "above = 3 and below = 3 on logg leave no value"),
     ("min equal to a strict below", edit(LAMOST, "min = 2.0\nmax = 5.0", "min = 3.0\nbelow = 3.0"),
      "min = 3 and below = 3"),
+    ("bounds that clash across an all list",
+     edit(LAMOST, '{ column = "rv_err", max = 100.0 }', '{ column = "rv_err", max = 100.0 }, '
+                                                         '{ column = "rv_err", above = 200.0 }'),
+     "cut 'labels': above = 200 and max = 100 on rv_err leave no value between them"),
     ('units = "pc"', edit(LAMOST, UNIT_LINES, "").replace("[columns]", 'units = "pc"\n[columns]'),
      "'units' must be a table of role = unit"),
     ('units = ["pc"]', edit(LAMOST, UNIT_LINES, "").replace("[columns]", 'units = ["pc"]\n[columns]'),
@@ -370,10 +374,21 @@ def parquet_with_two_feh_columns(base: pd.DataFrame, folder: Path) -> Path:
     return folder / "cat.parquet"
 
 
+def fits_with_a_blank_byte_string_id(base: pd.DataFrame, folder: Path) -> Path:
+    """APOGEE's shape: byte-string ids padded with spaces, one of them blank."""
+    table = Table.from_pandas(base)
+    table.replace_column("source_id", np.array([f"2M{i:08d}  ".encode() for i in range(len(base))], dtype="S12"))
+    table["source_id"][5] = b"    "
+    table.write(folder / "cat.fits")
+    return folder / "cat.fits"
+
+
 READING_MISTAKES = [
     ("nullable Int64 id with NA", nullable_id_with_na,
      "column 'source_id' (role id): row 3 has an empty id; every row needs its key"),
     ("empty id cell in a CSV", csv_with_empty_id, "column 'source_id' (role id): row 3 has an empty id"),
+    ("a blank byte-string id in a FITS file", fits_with_a_blank_byte_string_id,
+     "column 'source_id' (role id): row 5 has an empty id"),
     ("a fractional id in a CSV", csv_with_fractional_id, "row 7 has the id 12.5, which is not a whole number"),
     ("ids beyond 2^53 stored as floats", float_ids_beyond_53_bits,
      "stored as floating point, which keeps only 53 bits"),

@@ -324,6 +324,8 @@ def _parse_cut(entry, index: int, fail) -> SurveyCut:
                                        where, fail),)
     if not conditions:
         raise fail(f"{where} has no conditions")
+    for column in dict.fromkeys(c.column for c in conditions):
+        _check_bounds_overlap([c for c in conditions if c.column == column], where, fail)
     return SurveyCut(name, conditions, str(entry.get("description", "")))
 
 
@@ -348,19 +350,19 @@ def _parse_condition(entry, where: str, fail) -> Condition:
         raise fail(f"{where}: 'finite' can only be true")
     if not bounds and "finite" not in entry:
         raise fail(f"{where}: give at least one of min, max, above, below or finite = true")
-    _check_bounds_overlap(bounds, where, column, fail)
     return Condition(column, **bounds)
 
 
-def _check_bounds_overlap(bounds: Mapping[str, float], where: str, column: str, fail) -> None:
-    """Refuse lower and upper bounds that no value can satisfy together: such a cut removes every row."""
-    lower = [(key, bounds[key]) for key in ("min", "above") if key in bounds]
-    upper = [(key, bounds[key]) for key in ("max", "below") if key in bounds]
+def _check_bounds_overlap(conditions: list[Condition], where: str, fail) -> None:
+    """Refuse conditions on one column whose lower and upper bounds no value can satisfy together (in one
+    condition or across the conditions of an ``all`` list): such a cut removes every row."""
+    lower = [(key, getattr(c, key)) for c in conditions for key in ("min", "above") if getattr(c, key) is not None]
+    upper = [(key, getattr(c, key)) for c in conditions for key in ("max", "below") if getattr(c, key) is not None]
     for low_key, low in lower:
         for high_key, high in upper:
             if low > high or (low == high and (low_key, high_key) != ("min", "max")):
-                raise fail(f"{where}: {low_key} = {low:g} and {high_key} = {high:g} on {column} leave no value "
-                           "between them, so the cut would remove every row")
+                raise fail(f"{where}: {low_key} = {low:g} and {high_key} = {high:g} on {conditions[0].column} leave "
+                           "no value between them, so the cut would remove every row")
 
 
 def builtin_surveys() -> dict[str, Path]:
