@@ -50,7 +50,7 @@ from galchem.data.surveys import UNIT_FAMILIES
 from galchem.errors import ContractError
 
 __all__ = ["ID_RULE", "KEY_BUCKETS", "MIN_ROWS_FOR_UNITS", "PLAUSIBLE", "SYSTEMATIC_SHARE", "TOLERANCE", "Plausible",
-           "Problem", "ProblemCount", "atypical", "check_units", "count_problems", "duplicated_keys", "invalid_rows",
+           "Problem", "ProblemCount", "check_units", "count_problems", "duplicated_keys", "invalid_rows",
            "problems", "refuse_systematic", "unit_advice"]
 
 SYSTEMATIC_SHARE = 0.5
@@ -217,16 +217,9 @@ def _row_rules(table: pd.DataFrame, duplicated: np.ndarray | None) -> list[Probl
 ID_RULE = "share their id with another row"
 
 
-def atypical(table: pd.DataFrame, roles: Collection[str]) -> list[Problem]:
-    """Rows whose absolute value lies outside its role's typical range, for the ``roles`` a survey maps.
-
-    Only a majority of them is a problem (a unit slip): see :func:`refuse_systematic`.
-    """
-    return [p for p in _typical_rules(table, roles) if p.bad.any()]
-
-
 def _typical_rules(table: pd.DataFrame, roles: Collection[str]) -> list[Problem]:
-    """Every typical-range rule applied to ``table``, broken by some rows or by none."""
+    """The typical-range rule of every role the survey maps (``roles``), applied to ``table``: rows whose absolute
+    value lies outside.  Only a majority of them is a problem (a unit slip): see :func:`refuse_systematic`."""
     found = []
     for plausible in PLAUSIBLE.values():
         if plausible.typical is None or plausible.role not in roles or plausible.role not in table:
@@ -295,7 +288,7 @@ class ProblemCount:
 
 def count_problems(table: pd.DataFrame, offset: int, roles: Collection[str]) -> list[ProblemCount]:
     """Every rule's count on one partition whose rows start at ``offset``, also when no row breaks it (so that the
-    rows judged add up over the catalogue): the typical ranges of the ``roles`` the survey maps (:func:`atypical`),
+    rows judged add up over the catalogue): the typical ranges of the ``roles`` the survey maps,
     then the per-row rules (ids apart: see :func:`duplicated_keys`)."""
     counts = []
     for problem in (*_typical_rules(table, roles), *_row_rules(table, np.zeros(len(table), dtype=bool))):
