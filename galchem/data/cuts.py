@@ -45,7 +45,8 @@ def _finite(table: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
 
 VALID_CUT = Cut(
     "valid",
-    "on the sky; finite, positive, ordered distances; finite values, non-negative errors; unique id",
+    "on the sky; finite, positive, ordered distances; finite values, non-negative errors; values within their "
+    "physical ranges; unique id",
     lambda t: ~invalid_rows(t),
 )
 """Rows with an invalid (not merely missing) value or a duplicated id (:mod:`galchem.data.checks`)."""

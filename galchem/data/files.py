@@ -6,8 +6,10 @@ file behind.
 """
 from __future__ import annotations
 
+import csv
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -196,10 +198,42 @@ def read_table(path: str | os.PathLike, columns: list[str] | None = None, rows: 
     path = Path(path)
     fmt = table_format(path)
     with readable(path, fmt.lstrip(".")):
+        _refuse_repeated_names(path, _raw_names(path, fmt), columns)
         frame, units = _read(path, fmt, columns, rows)
     if len(frame.columns) == 0:
         raise GalchemError(f"{path}: the file holds no columns")
     return frame, units
+
+
+def _raw_names(path: Path, fmt: str) -> list[str]:
+    """The column names exactly as the file writes them, repeats included (ECSV: astropy refuses repeats itself)."""
+    if fmt == ".csv":
+        with path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
+            return next(csv.reader(handle), [])
+    if fmt in TEXT_SUFFIXES:
+        with path.open("r", encoding="utf-8", errors="replace") as handle:
+            return handle.readline().lstrip("#").split()
+    if fmt == ".parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    if fmt == ".fits":
+        from astropy.io import fits
+
+        with fits.open(path, memmap=True) as hdus:
+            tables = [hdu for hdu in hdus if isinstance(hdu, fits.BinTableHDU | fits.TableHDU)]
+            return list(tables[0].columns.names) if tables else []
+    return []
+
+
+def _refuse_repeated_names(path: Path, names: list[str], wanted: list[str] | None) -> None:
+    """Refuse a file that names a column it is read for (any column, if all are read) more than once: a reader
+    would take one of the copies and silently drop the other."""
+    counts = Counter(name.strip() for name in names)
+    repeated = [name for name, count in counts.items() if count > 1 and (wanted is None or name in wanted)]
+    if repeated:
+        raise GalchemError(f"{path}: the column {repeated[0]!r} appears {counts[repeated[0]]} times in the file; "
+                           "rename or drop the copies so that it is clear which one to read")
 
 
 def _parquet_rows(path: Path, columns: list[str] | None, rows: tuple[int, int]) -> pd.DataFrame:
@@ -219,7 +253,8 @@ def _parquet_rows(path: Path, columns: list[str] | None, rows: tuple[int, int]) 
 def _read(path: Path, fmt: str, columns: list[str] | None, rows: tuple[int, int] | None = None
           ) -> tuple[pd.DataFrame, dict[str, str]]:
     if fmt == ".parquet":
-        return (pd.read_parquet(path, columns=columns) if rows is None else _parquet_rows(path, columns, rows)), {}
+        frame = pd.read_parquet(path, columns=columns) if rows is None else _parquet_rows(path, columns, rows)
+        return _numpy_dtypes(frame), {}
     if rows is not None and fmt != ".fits":
         frame, units = _read(path, fmt, columns)
         return frame.iloc[rows[0]:rows[1]].reset_index(drop=True), units
@@ -236,6 +271,21 @@ def _read(path: Path, fmt: str, columns: list[str] | None, rows: tuple[int, int]
     chosen = slice(None) if rows is None else slice(*rows)
     frame = pd.DataFrame({name: _plain(table[name][chosen]) for name in names})
     return frame, units
+
+
+def _numpy_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nullable pandas number columns (``Int64``, ``Float64``, as parquet files written by pandas hold) as numpy
+    ones: integers stay integers when complete, and a missing value (NA) becomes NaN, like a masked one."""
+    for name in frame.columns:
+        dtype = frame[name].dtype
+        nullable = isinstance(dtype, pd.api.extensions.ExtensionDtype) and hasattr(dtype, "numpy_dtype")
+        if nullable and pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+            series = frame[name]
+            if series.isna().any():
+                frame[name] = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            else:
+                frame[name] = series.to_numpy(dtype=dtype.numpy_dtype)
+    return frame
 
 
 def _astropy_read(path: Path, fmt: str) -> Table:

@@ -1,5 +1,9 @@
 """Star ids as 64-bit keys: the same key for the same id, whichever partition or machine reads it.
 
+An id column as read from a file is checked first (:func:`check_ids`): a
+row without an id, or a fractional or too large floating-point id, is
+refused in one line naming the row, since a key cannot be made from it.
+
 Keys serve three purposes: finding ids that occur more than once across a
 whole catalogue (:mod:`galchem.data.checks`); keying each star's own
 random stream (:mod:`galchem.physics.kinematics`), so that a star's Monte
@@ -18,7 +22,9 @@ import numba
 import numpy as np
 import pandas as pd
 
-__all__ = ["GOLDEN", "id_keys", "mixed_keys", "splitmix64"]
+from galchem.errors import ContractError
+
+__all__ = ["GOLDEN", "check_ids", "id_keys", "mixed_keys", "splitmix64"]
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 """SplitMix64's increment (2^64 over the golden ratio)."""
@@ -32,6 +38,35 @@ def id_keys(ids) -> np.ndarray:
     digests = b"".join(hashlib.blake2b(v if isinstance(v, bytes) else str(v).encode("utf-8"), digest_size=8).digest()
                        for v in series)
     return np.frombuffer(digests, dtype="<u8").astype(np.uint64)
+
+
+def check_ids(values: pd.Series, where: str, offset: int = 0) -> None:
+    """Refuse, in one line saying what is wrong and in which row, an id column as read from a file that has an
+    empty id (a blank cell, NA, a masked value) or a number that is no whole integer a float can hold exactly.
+
+    ``where`` names the file and column; the rows of ``values`` start at row ``offset`` of the catalogue.
+    """
+    empty = values.isna().to_numpy(dtype=bool)
+    if values.dtype == object or pd.api.types.is_string_dtype(values):
+        stripped = values.astype(str).str.strip()
+        empty = empty | stripped.isin(["", "b''", 'b""']).to_numpy(dtype=bool)  # bytes are shown as b''
+    if empty.any():
+        rows = np.flatnonzero(empty)
+        more = f" ({rows.size:,} rows in all)" if rows.size > 1 else ""
+        raise ContractError(f"{where}: row {offset + int(rows[0])} has an empty id{more}; every row needs its key -- "
+                            "fill in the id or drop the row")
+    if pd.api.types.is_float_dtype(values):
+        array = values.to_numpy(dtype=np.float64)
+        fraction = np.flatnonzero(~np.isfinite(array) | (array != np.round(array)))
+        if fraction.size:
+            first = int(fraction[0])
+            raise ContractError(f"{where}: row {offset + first} has the id {float(array[first]):g}, which is not a "
+                                "whole number; ids must be integers or text")
+        big = np.flatnonzero(np.abs(array) >= 2**53)
+        if big.size:
+            raise ContractError(f"{where}: ids such as {array[big[0]]:.0f} (row {offset + int(big[0])}) are stored as "
+                                "floating point, which keeps only 53 bits, so their last digits may be lost; store "
+                                "the id column as integers or text")
 
 
 @numba.njit(cache=True, nogil=True)

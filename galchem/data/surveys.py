@@ -29,6 +29,12 @@ An uncertainty may be one number for every row instead of a column
 (:mod:`galchem.data.coordinates`).  Example files for APOGEE, GALAH, LAMOST
 DR3 giants and a Cepheid compilation are in ``survey_files/examples/``
 (:func:`example_surveys`); they are not built-in names.
+
+A file is refused in one line naming it and the key at fault when it maps one
+file column to two roles, gives ``[units]`` other than a table of unit
+strings, sets the unit of a value but leaves its error at another default
+(:data:`UNIT_FAMILIES`), names a cut like a row of galchem's own cut flow
+(:data:`RESERVED_CUT_NAMES`), or bounds a condition so that no value passes.
 """
 from __future__ import annotations
 
@@ -44,8 +50,8 @@ import pandas as pd
 from galchem.data.contract import CANONICAL_UNITS, CONSTANT_ROLES, ROLES, VELOCITY_ROLES, unit_factor
 from galchem.errors import GalchemError
 
-__all__ = ["BUILTIN", "EXAMPLES", "Condition", "Survey", "SurveyCut", "SurveyError", "builtin_surveys",
-           "example_surveys", "load_survey"]
+__all__ = ["BUILTIN", "EXAMPLES", "RESERVED_CUT_NAMES", "UNIT_FAMILIES", "Condition", "Survey", "SurveyCut",
+           "SurveyError", "builtin_surveys", "example_surveys", "load_survey"]
 
 BUILTIN = Path(__file__).with_name("survey_files")
 """Folder of the built-in survey files."""
@@ -54,6 +60,15 @@ EXAMPLES = BUILTIN / "examples"
 """Folder of example survey files for public catalogues (loaded by path, not by name)."""
 
 BOUNDS = ("min", "max", "above", "below")
+
+UNIT_FAMILIES = (("distance", "distance_lo", "distance_hi", "distance_error"), ("parallax", "parallax_error"),
+                 ("pmra", "pmra_error", "pmdec", "pmdec_error"), ("rv", "rv_error"))
+"""Roles that measure one quantity: ``[units]`` that sets some of them must set the others it leaves at another
+default, so that a value and its error are never read in different units by omission."""
+
+RESERVED_CUT_NAMES = ("input", "valid", "metallicity", "parallax", "distance_precision", "velocities", "halo")
+"""Rows of the cut flow galchem itself writes (:mod:`galchem.data.cuts`, the halo cut of
+:mod:`galchem.physics.membership`): a survey's cut may not take these names."""
 
 
 class SurveyError(GalchemError):
@@ -225,20 +240,15 @@ class Survey:
                 either = " or a positive number for every row" if role in CONSTANT_ROLES else ""
                 raise fail(f"[columns] {role} must name a file column (a string){either}, not {column!r}")
         _check_roles(columns, fail)
-        units = dict(data.get("units") or {})
-        for role, unit in units.items():
-            if role not in columns:
-                raise fail(f"[units] gives a unit for {role!r}, which [columns] does not map")
-            if role == "id":
-                raise fail("[units] id: the id column has no unit")
-            try:
-                unit_factor(str(unit), CANONICAL_UNITS[role], f"{origin}: [units] {role}")
-            except GalchemError as err:
-                raise SurveyError(str(err)) from None
+        _check_columns_distinct(columns, fail)
+        units = _parse_units(data.get("units", {}), columns, origin, fail)
         missing = data.get("missing", [])
         if not isinstance(missing, list) or not all(isinstance(v, (int, float)) for v in missing):
             raise fail("'missing' must be a list of numbers, e.g. [-9999.0]")
-        cuts = tuple(_parse_cut(entry, i, fail) for i, entry in enumerate(data.get("cuts") or []))
+        entries = data.get("cuts", [])
+        if not isinstance(entries, list):
+            raise fail("'cuts' must be an array of tables, each written [[cuts]] (two brackets)")
+        cuts = tuple(_parse_cut(entry, i, fail) for i, entry in enumerate(entries))
         for cut in cuts:
             for condition in cut.conditions:
                 mapped = columns.get(condition.column)
@@ -248,6 +258,10 @@ class Survey:
         names = [cut.name for cut in cuts]
         if len(set(names)) != len(names):
             raise fail(f"cut names must be unique, got {', '.join(names)}")
+        taken = [name for name in names if name in RESERVED_CUT_NAMES]
+        if taken:
+            raise fail(f"cut {taken[0]!r} has the name of a row galchem's cut flow already has "
+                       f"({', '.join(RESERVED_CUT_NAMES)}); give it another name")
         mapped = {role: column for role, column in columns.items() if isinstance(column, str)}
         constants = {role: float(value) for role, value in columns.items() if not isinstance(value, str)}
         return cls(name.strip(), str(data.get("description", "")), mapped, units,
@@ -334,6 +348,52 @@ def _check_roles(columns: Mapping[str, str | float], fail) -> None:
         raise fail("[columns] must map 'parallax_pmra_corr' and 'parallax_pmdec_corr' together")
 
 
+def _check_columns_distinct(columns: Mapping[str, str], fail) -> None:
+    """Each role reads its own file column: one column playing two roles is a slip of the pen."""
+    roles: dict[str, list[str]] = {}
+    for role, column in columns.items():
+        if isinstance(column, str):  # a number is a constant uncertainty, not a column
+            roles.setdefault(column, []).append(role)
+    for column, shared in roles.items():
+        if len(shared) > 1:
+            raise fail(f"[columns] maps the file column {column!r} to {len(shared)} roles ({', '.join(shared)}); "
+                       "each role needs its own column")
+
+
+def _parse_units(units, columns: Mapping[str, str], origin: str, fail) -> dict[str, str]:
+    """The ``[units]`` table: role = unit string, for mapped roles that have a unit."""
+    if not isinstance(units, Mapping):
+        raise fail(f"'units' must be a table of role = unit, e.g. [units] then distance = \"pc\"; got {units!r}")
+    for role, unit in units.items():
+        if role not in columns:
+            raise fail(f"[units] gives a unit for {role!r}, which [columns] does not map")
+        if role == "id":
+            raise fail("[units] id: the id column has no unit")
+        if not isinstance(unit, str):
+            raise fail(f"[units] {role} must be a unit written as a string, e.g. \"{CANONICAL_UNITS[role]}\"; "
+                       f"got {unit!r}")
+        try:
+            unit_factor(unit, CANONICAL_UNITS[role], f"{origin}: [units] {role}")
+        except GalchemError as err:
+            raise SurveyError(str(err)) from None
+    _check_unit_families(columns, units, fail)
+    return dict(units)
+
+
+def _check_unit_families(columns: Mapping[str, str], units: Mapping[str, str], fail) -> None:
+    """Refuse ``[units]`` that sets a unit for one role of a :data:`UNIT_FAMILIES` family and leaves another
+    mapped role of it at a default that differs (a value and its error read in different units by omission)."""
+    for family in UNIT_FAMILIES:
+        given = next((role for role in family if role in units and role in columns), None)
+        if given is None:
+            continue
+        for role in family:
+            default = ROLES[role].file_unit
+            if role in columns and role not in units and unit_factor(units[given], default, role) != 1.0:
+                raise fail(f"[units] gives {given} = {units[given]!r} but no unit for {role}, which would then be "
+                           f"read in {default}; a value and its spread share a unit -- set {role} under [units] too")
+
+
 def _parse_cut(entry, index: int, fail) -> SurveyCut:
     """One ``[[cuts]]`` entry."""
     if not isinstance(entry, Mapping):
@@ -352,6 +412,8 @@ def _parse_cut(entry, index: int, fail) -> SurveyCut:
                                        where, fail),)
     if not conditions:
         raise fail(f"{where} has no conditions")
+    for column in dict.fromkeys(c.column for c in conditions):
+        _check_bounds_overlap([c for c in conditions if c.column == column], where, fail)
     return SurveyCut(name, conditions, str(entry.get("description", "")))
 
 
@@ -377,6 +439,18 @@ def _parse_condition(entry, where: str, fail) -> Condition:
     if not bounds and "finite" not in entry:
         raise fail(f"{where}: give at least one of min, max, above, below or finite = true")
     return Condition(column, **bounds)
+
+
+def _check_bounds_overlap(conditions: list[Condition], where: str, fail) -> None:
+    """Refuse conditions on one column whose lower and upper bounds no value can satisfy together (in one
+    condition or across the conditions of an ``all`` list): such a cut removes every row."""
+    lower = [(key, getattr(c, key)) for c in conditions for key in ("min", "above") if getattr(c, key) is not None]
+    upper = [(key, getattr(c, key)) for c in conditions for key in ("max", "below") if getattr(c, key) is not None]
+    for low_key, low in lower:
+        for high_key, high in upper:
+            if low > high or (low == high and (low_key, high_key) != ("min", "max")):
+                raise fail(f"{where}: {low_key} = {low:g} and {high_key} = {high:g} on {conditions[0].column} leave "
+                           "no value between them, so the cut would remove every row")
 
 
 def builtin_surveys() -> dict[str, Path]:

@@ -6,8 +6,12 @@ count its per-row problems and to take the 64-bit keys of its ids
 systematically wrong (:func:`galchem.data.checks.refuse_systematic`), and
 the keys reveal every id that occurs more than once, even when its copies
 sit in different partitions: those rows are then removed by the ``valid``
-cut of each partition.  Unit plausibility is judged on the first partition
-with at least :data:`galchem.data.checks.MIN_ROWS_FOR_UNITS` rows.
+cut of each partition.  The same counts judge each role's plausible ranges
+(:data:`galchem.data.checks.PLAUSIBLE`); a refusal for a unit slip gives the
+fix that works, which depends on whether the file declares its own units.
+Angles and temperatures are judged on the first partition with at least
+:data:`galchem.data.checks.MIN_ROWS_FOR_UNITS` rows.  A file's id column is
+checked as read, before it becomes keys: an empty id is named with its row.
 
 The keys are the one thing gathered from every star: 8 bytes each, copied
 into one array as each partition's report is released, and sorted bucket by
@@ -21,9 +25,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from galchem.data import checks
-from galchem.data.ids import id_keys
-from galchem.data.partitions import Part
+from galchem.data import checks, contract, files
+from galchem.data.ids import check_ids, id_keys
+from galchem.data.partitions import FilePart, Part
 from galchem.data.surveys import Survey
 from galchem.run.scheduler import Scheduler, open_scheduler
 
@@ -45,17 +49,31 @@ class _PartReport:
     keys: np.ndarray
     counts: list[checks.ProblemCount]
     text_ids: bool
+    file_units: dict[str, str]
+
+
+def _read(part: Part, survey: Survey, many: bool, offset: int) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The canonical table of a partition and the units its file declares; a file's ids are checked as read."""
+    if not isinstance(part, FilePart):
+        return part.read(survey, many), {}
+    where = part.where(many)
+    rows = None if part.stop is None else (part.start, part.stop)
+    table, units = files.read_table(part.path, survey.file_columns(), rows)
+    contract.require_columns(table.columns, survey, where)
+    column = survey.columns["id"]
+    check_ids(table[column], f"{where}: column {column!r} (role id)", offset)
+    return contract.canonical_table(table, units, survey, where), units
 
 
 def _inspect_part(item: tuple[int, Part], survey: Survey, offsets: tuple[int, ...], many: bool, units_part: int,
                   where: str) -> _PartReport:
-    """Read one partition: its problem counts, its id keys, and (one partition only) its units."""
+    """Read one partition: its problem counts, its id keys, its file's units, and (one partition only) its angles."""
     index, part = item
-    table = part.read(survey, many)
+    table, units = _read(part, survey, many, offsets[index])
     if index == units_part:
         checks.check_units(table, where, survey)
-    return _PartReport(len(table), id_keys(table["id"]), checks.count_problems(table, offsets[index]),
-                       not pd.api.types.is_integer_dtype(table["id"]))
+    return _PartReport(len(table), id_keys(table["id"]), checks.count_problems(table, offsets[index], survey.columns),
+                       not pd.api.types.is_integer_dtype(table["id"]), units)
 
 
 def inspect_catalog(parts: tuple[Part, ...], survey: Survey, where: str,
@@ -75,6 +93,7 @@ def inspect_catalog(parts: tuple[Part, ...], survey: Survey, where: str,
         reports[i] = replace(report, keys=keys[:0])
     del report
     text_ids = any(r.text_ids for r in reports)
+    file_units = next((r.file_units for r in reports if r.file_units), {})
     counts: dict[tuple[str, str], checks.ProblemCount] = {}
     for report in reports:
         for count in report.counts:
@@ -87,6 +106,6 @@ def inspect_catalog(parts: tuple[Part, ...], survey: Survey, where: str,
         repeated = np.isin(keys, duplicated)
         first = int(np.argmax(repeated))
         example = None if text_ids else int(keys[first].view(np.int64))
-        found.append(checks.ProblemCount("id", checks.ID_RULE, int(repeated.sum()), first, example))
-    checks.refuse_systematic(found, rows, where)
+        found.append(checks.ProblemCount("id", checks.ID_RULE, int(repeated.sum()), rows, first, example))
+    checks.refuse_systematic(found, where, survey, file_units)
     return Door(rows, duplicated, text_ids)
