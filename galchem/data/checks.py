@@ -32,7 +32,7 @@ A catalogue read in partitions is judged as a whole: the shares of
 :func:`refuse_systematic`), duplicated ids are found over all partitions by
 their 64-bit keys (:func:`duplicated_keys`), and the angle and temperature
 units are judged on the first partition with at least
-:data:`MIN_ROWS_FOR_UNITS` rows (:func:`check_units`).
+:data:`~galchem.data.coordinates.MIN_ROWS_FOR_UNITS` rows (:func:`check_units`).
 """
 from __future__ import annotations
 
@@ -45,19 +45,17 @@ import numpy as np
 import pandas as pd
 
 from galchem.data.contract import CANONICAL_UNITS, ROLES, unit_factor
+from galchem.data.coordinates import MIN_ROWS_FOR_UNITS
 from galchem.data.ids import mixed_keys
 from galchem.data.surveys import UNIT_FAMILIES
 from galchem.errors import ContractError
 
-__all__ = ["ID_RULE", "KEY_BUCKETS", "MIN_ROWS_FOR_UNITS", "PLAUSIBLE", "SYSTEMATIC_SHARE", "TOLERANCE", "Plausible",
+__all__ = ["ID_RULE", "KEY_BUCKETS", "PLAUSIBLE", "SYSTEMATIC_SHARE", "TOLERANCE", "Plausible",
            "Problem", "ProblemCount", "check_units", "count_problems", "duplicated_keys", "invalid_rows",
            "problems", "refuse_systematic", "unit_advice"]
 
 SYSTEMATIC_SHARE = 0.5
 """A problem shared by more than this share of the rows it judges refuses the file instead."""
-
-MIN_ROWS_FOR_UNITS = 20
-"""Units (typical ranges, angles, temperatures) are judged only on at least this many finite values."""
 
 TOLERANCE = 5.0
 """A value beyond its physical range by more than this many of its own standard errors is no star's value."""

@@ -37,9 +37,11 @@ import astropy.units as u
 import numpy as np
 
 from galchem.conventions import galactocentric_frame
-from galchem.data.checks import MIN_ROWS_FOR_UNITS
 from galchem.physics.frames import unit_vectors
 from galchem.errors import ContractError
+
+MIN_ROWS_FOR_UNITS = 20
+"""Units (typical ranges, angles, temperatures) are judged only on at least this many finite values."""
 
 GALACTIC_ROLES = ("l", "b", "pm_l_cosb", "pm_l_cosb_error", "pm_b", "pm_b_error", "pm_l_pm_b_corr")
 """Galactic inputs, turned into ra, dec, pmra, pmdec, their errors and pmra_pmdec_corr as a table is read."""
@@ -47,7 +49,7 @@ GALACTIC_ROLES = ("l", "b", "pm_l_cosb", "pm_l_cosb_error", "pm_b", "pm_b_error"
 GALACTOCENTRIC_ROLES = ("x", "y", "z", "vx", "vy", "vz")
 """Galactocentric inputs, turned into ra, dec, distance, pmra, pmdec and rv (errors zero) as a table is read."""
 
-__all__ = ["GALACTIC_ROLES", "GALACTOCENTRIC_ROLES", "galactic_axes", "galactic_rotation", "icrs_from_galactic",
+__all__ = ["GALACTIC_ROLES", "GALACTOCENTRIC_ROLES", "MIN_ROWS_FOR_UNITS", "galactic_axes", "galactic_rotation", "icrs_from_galactic",
            "icrs_from_galactocentric", "to_icrs"]
 
 

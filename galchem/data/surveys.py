@@ -382,7 +382,9 @@ def _parse_units(units, columns: Mapping[str, str], origin: str, fail) -> dict[s
 
 def _check_unit_families(columns: Mapping[str, str], units: Mapping[str, str], fail) -> None:
     """Refuse ``[units]`` that sets a unit for one role of a :data:`UNIT_FAMILIES` family and leaves another
-    mapped role of it at a default that differs (a value and its error read in different units by omission)."""
+    mapped role of it at a default that differs (a value and its error read in different units by omission).
+    A constant uncertainty (a number, not a column) is in whatever unit it says and joins no family."""
+    columns = {role: column for role, column in columns.items() if isinstance(column, str)}
     for family in UNIT_FAMILIES:
         given = next((role for role in family if role in units and role in columns), None)
         if given is None:
