@@ -227,7 +227,7 @@ def test_numpy_numbers_count_as_numbers_and_bools_do_not():
 
 @pytest.mark.parametrize("seed", [2**70, -1, 1.5, True])
 def test_a_bad_mock_seed_is_named(seed):
-    with pytest.raises(GalchemError, match=r"mock's n_stars or seed: mock-seed = .* is not allowed: an integer"):
+    with pytest.raises(GalchemError, match=r"the mock's seed = .* is not allowed: an integer from 0"):
         load_sample("lamost", "mock", 100, seed)
 
 

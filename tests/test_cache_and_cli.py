@@ -8,7 +8,7 @@ import pytest
 from galchem import cli
 from galchem.data.sources import load_sample
 from galchem.errors import GalchemError
-from galchem.run.cache import cache_dir, cached_frames
+from galchem.data.cache import cache_dir, cached_frames
 
 
 def test_cache_reuses_and_keys_on_parameters():

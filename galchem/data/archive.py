@@ -43,11 +43,10 @@ import numpy as np
 import pandas as pd
 
 from galchem.data import contract
-from galchem.data.files import atomic_path
+from galchem.data.cache import cache_dir
+from galchem.data.files import atomic_path, file_sha256
 from galchem.data.surveys import load_survey
 from galchem.errors import GalchemError
-from galchem.run.cache import cache_dir
-from galchem.run.config import sha256_file
 
 ARCHIVE_SURVEYS = ("gaia", "lamost")
 """The built-in surveys the archives serve."""
@@ -163,7 +162,7 @@ def cached_catalog(sample: str, out: Path | None = None) -> Fetched | None:
     if not (path.is_file() and side.is_file()):
         return None
     sidecar = json.loads(side.read_text())
-    if sha256_file(path) != sidecar.get("sha256"):
+    if file_sha256(path) != sidecar.get("sha256"):
         raise ArchiveError(f"{path}: the file does not match the sha256 in {side.name}; it may be corrupted or "
                            "edited. Fetch it again with --refresh (data_source='archive' with refresh=True)")
     return Fetched(path, sidecar)
@@ -174,7 +173,7 @@ def _store(table: pd.DataFrame, sample: str, path: Path, sidecar: dict) -> Fetch
     contract.canonical_table(table, {}, load_survey(sample), where=f"the {sample} download")  # a check: all columns there
     with atomic_path(path) as tmp:
         table.to_parquet(tmp, index=False)
-        sidecar = {**sidecar, "rows": len(table), "sha256": sha256_file(tmp),
+        sidecar = {**sidecar, "rows": len(table), "sha256": file_sha256(tmp),
                    "fetched": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     with atomic_path(path.with_suffix(".json")) as tmp:
         tmp.write_text(json.dumps(sidecar, indent=2) + "\n")

@@ -6,6 +6,7 @@ file behind.
 """
 from __future__ import annotations
 
+import hashlib
 import csv
 import os
 import tempfile
@@ -21,7 +22,7 @@ from astropy.table import Table
 
 from galchem.errors import GalchemError
 
-__all__ = ["SUFFIXES", "atomic_path", "column_names", "current_umask", "parquet_row_groups", "read_table", "readable",
+__all__ = ["SUFFIXES", "atomic_path", "column_names", "current_umask", "file_sha256", "parquet_row_groups", "read_table", "readable",
            "row_count", "table_format", "write_table"]
 
 SUFFIXES = (".parquet", ".fits", ".csv", ".ecsv", ".txt", ".dat")
@@ -38,6 +39,15 @@ def table_format(path: Path) -> str:
     if suffix not in SUFFIXES:
         raise GalchemError(f"{path}: unsupported table format {suffix!r}; use one of {', '.join(SUFFIXES)}")
     return suffix
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes, read in blocks (the one checksum of files: cache entries, manifests, inputs)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @contextmanager

@@ -17,7 +17,6 @@ half-written one.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,10 +26,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from galchem import __version__
-from galchem.data.files import current_umask
+from galchem.data.files import current_umask, file_sha256
 from galchem.errors import GalchemError
 
-__all__ = ["DATASET_MANIFEST", "FORMAT", "MANIFEST", "check_replaceable", "file_sha256", "foreign_file", "manifest",
+__all__ = ["DATASET_MANIFEST", "FORMAT", "MANIFEST", "check_replaceable", "foreign_file", "manifest",
            "real_target", "sign", "signed_folder"]
 
 MANIFEST = "manifest.json"
@@ -38,15 +37,6 @@ DATASET_MANIFEST = "_manifest.json"
 """The manifest's name in a folder of parquet files, which dataset readers (pyarrow, pandas, Dask) skip."""
 FORMAT = "galchem-signed-folder/1"
 """The ``format`` key of galchem's manifests: a folder every file of which galchem wrote and listed."""
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def manifest(folder: Path, extra: Mapping | None = None) -> dict:

@@ -430,7 +430,11 @@ def _observe_gaia(catalog: pd.DataFrame, truth: pd.DataFrame, rv_true: np.ndarra
     )
 
 
-def make_mock(sample: str, n: int | None = None, seed: int = 42, model: MockModel | None = None) -> Mock:
+SEED = 42
+"""The mock Galaxy's seed unless one is given (the book's Galaxy; ``RunConfig.mock_seed`` defaults to it)."""
+
+
+def make_mock(sample: str, n: int | None = None, seed: int = SEED, model: MockModel | None = None) -> Mock:
     """Draw a mock catalogue of ``n`` candidate rows (default: the paper's size) and its truth.
 
     The same ``seed`` (and model) always gives the same tables.

@@ -38,7 +38,7 @@ import pandas as pd
 from galchem.data import contract, files, mock
 from galchem.data.surveys import Survey
 from galchem.errors import ContractError, GalchemError
-from galchem.run.cache import cached_frames
+from galchem.data.cache import cached_frames
 
 __all__ = ["PART_ROWS", "FilePart", "MockPart", "Part", "TablePart", "concat", "content_sha256", "file_parts", "is_hats",
            "list_parts", "mock_parts", "part_sizes", "total_rows"]
@@ -262,19 +262,12 @@ def list_parts(path: Path, survey: Survey, most: int = PART_ROWS) -> tuple[FileP
 
 def content_sha256(path: Path, parts: tuple[FilePart, ...]) -> str:
     """The sha256 of a catalogue's bytes: of the file, or of every partition file's name and sha256 in order."""
-    def of_file(file: Path) -> str:
-        digest = hashlib.sha256()
-        with file.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
-
     if not path.is_dir():
-        return of_file(path)
+        return files.file_sha256(path)
     digest = hashlib.sha256()
     for file in dict.fromkeys(Path(p.path) for p in parts):
         digest.update(os.fsencode(file.relative_to(path)))
-        digest.update(of_file(file).encode())
+        digest.update(files.file_sha256(file).encode())
     return digest.hexdigest()
 
 

@@ -16,13 +16,14 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from galchem.data import contract, files, mock, partitions
+from galchem.data.inspection import inspect_catalog
 from galchem.data.surveys import Survey, load_survey
 from galchem.errors import ContractError, GalchemError
-from galchem.run.cache import stage_key
-from galchem.run.config import ConfigError, RunConfig
+from galchem.data.cache import stage_key
 
 __all__ = ["Dataset", "load_archive", "load_file", "load_mock", "load_sample", "read_catalog"]
 
@@ -108,8 +109,6 @@ def read_catalog(path: str | os.PathLike, survey: str | Survey) -> pd.DataFrame:
 
     For catalogues that fit in memory; the run itself reads partition by partition.
     """
-    from galchem.run.door import inspect_catalog
-
     survey = load_survey(survey)
     path = Path(path)
     parts = _catalog_parts(path, survey)
@@ -117,23 +116,26 @@ def read_catalog(path: str | os.PathLike, survey: str | Survey) -> pd.DataFrame:
     return partitions.concat([part.read(survey, len(parts) > 1) for part in parts])
 
 
+def _whole_number(value, name: str, low: int, high: int) -> int:
+    """``value`` as a Python int if it is a whole number (NumPy integers too, bools not) from ``low`` to ``high``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise GalchemError(f"the mock's {name} = {value!r} is not allowed: an integer from {low:,} to {high:,}")
+    return int(value)
+
+
 def load_mock(survey: str | Survey = "lamost", n_stars: int | None = None, seed: int | None = None,
               **metallicity: float) -> Dataset:
     """The mock sample of a built-in survey: ``n_stars`` candidate rows (default: the study's size).
 
-    ``seed`` defaults to :attr:`RunConfig.mock_seed`; keyword arguments
+    ``seed`` defaults to :data:`galchem.data.mock.SEED`; keyword arguments
     override :class:`galchem.data.mock.MetallicityField` fields.  The mock
     is drawn in parts of at most :data:`galchem.data.partitions.PART_ROWS`
     rows, each cached, when a stage first reads it.
     """
     survey = load_survey(survey)
-    try:  # the one registry of allowed values (bools, floats and negative seeds refused; NumPy integers welcome)
-        settings = RunConfig().replace(mock_seed=seed, mock_stars=n_stars)
-    except ConfigError as err:
-        raise ConfigError(f"the mock's n_stars or seed: {err}") from None
-    seed = settings.mock_seed
+    seed = mock.SEED if seed is None else _whole_number(seed, "seed", 0, 2**63 - 1)
     model = mock.mock_model(survey.name, **metallicity)
-    n = model.size if settings.mock_stars is None else settings.mock_stars
+    n = model.size if n_stars is None else _whole_number(n_stars, "n_stars", 1, 10**9)
     params = {"sample": survey.name, "n": n, "seed": seed, "model": repr(model), "part_rows": partitions.PART_ROWS}
     source = f"the mock Galaxy ({survey.name}, {n:,} candidates, seed {seed})"
     return Dataset(survey, partitions.mock_parts(model, n, seed), source, f"mock-{stage_key('mock', params)}", model)

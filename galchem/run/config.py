@@ -14,7 +14,6 @@ another stage's random numbers.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import tomllib
 from dataclasses import asdict, dataclass, fields, replace
@@ -23,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from galchem.data import mock
 from galchem.errors import GalchemError
 
 __all__ = ["ConfigError", "HALO_RULES", "RunConfig", "STAGES", "RunFile", "read_run_file", "run_file_text",
-           "sha256_file", "toml_text"]
+           "toml_text"]
 
 HALO_RULES = ("point", "errors")
 """Values of ``RunConfig.halo_rule``."""
@@ -111,7 +111,7 @@ class RunConfig:
     """Bootstrap resamples of the arm contrast."""
     seed: int = 42
     """Seed of the analysis; each stage draws from its own child stream."""
-    mock_seed: int = 42
+    mock_seed: int = mock.SEED
     """Seed of the mock Galaxy (only used when the data are the mock)."""
     mock_stars: int | None = None
     """Candidate rows of the mock; None: the study's size."""
@@ -184,15 +184,6 @@ class RunConfig:
             raise ConfigError(f"{origin}: {err}") from None
         except ConfigError as err:
             raise ConfigError(f"{origin}: {err}") from None
-
-
-def sha256_file(path: str | Path) -> str:
-    """The sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

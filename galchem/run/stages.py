@@ -6,13 +6,13 @@ survey cuts -> precision cuts -> velocity cut -> Monte Carlo kinematics -> membe
 Each stage takes a :class:`~galchem.data.sources.Dataset` and a
 :class:`~galchem.run.config.RunConfig`, returns a typed result that carries
 its diagnostics and notes, and is cached under a key made of the data, the
-survey, the settings it reads and the package's code (:mod:`galchem.run.cache`).
+survey, the settings it reads and the package's code (:mod:`galchem.data.cache`).
 A survey without velocities runs positionally: no velocity or halo cut, and
 the notes say so.
 
 Every stage runs partition by partition on Dask (:mod:`galchem.run.scheduler`):
 
-* the **kinematic stage** first checks the whole catalogue (:mod:`galchem.run.door`),
+* the **kinematic stage** first checks the whole catalogue (:mod:`galchem.data.inspection`),
   then, per partition, applies the cuts, the Monte Carlo kinematics and
   membership and writes the partition's candidates to a parquet file of the
   cache entry; the cut flows of the partitions add up;
@@ -44,13 +44,13 @@ from galchem.analysis.deconvolution import XMixture, extreme_deconvolution
 from galchem.data import cuts, partitions
 from galchem.data.ids import id_keys
 from galchem.data.partitions import Part
+from galchem.data.inspection import inspect_catalog
 from galchem.data.sources import Dataset
 from galchem.data.surveys import Survey
 from galchem.errors import GalchemError
 from galchem.physics import kinematics, membership
-from galchem.run.cache import cached, cached_parts
+from galchem.data.cache import cached, cached_parts
 from galchem.run.config import RunConfig
-from galchem.run.door import inspect_catalog
 from galchem.run.outputs import PartedTable
 from galchem.run.resources import check_memory
 from galchem.run.scheduler import Scheduler, open_scheduler, planned_workers
@@ -186,15 +186,15 @@ def kinematic_sample(dataset: Dataset, config: RunConfig | None = None, progress
 
     def compute(folder: Path) -> dict[str, pd.DataFrame]:
         with open_scheduler(scheduler) as runner:
-            door = inspect_catalog(dataset.parts, survey, where, runner)
+            inspection = inspect_catalog(dataset.parts, survey, where, runner.map)
             (folder / CANDIDATES).mkdir()
-            flows = runner.map(_kinematic_part, list(enumerate(dataset.parts)), survey, door.duplicated, config.n_mc,
+            flows = runner.map(_kinematic_part, list(enumerate(dataset.parts)), survey, inspection.duplicated, config.n_mc,
                                config.stream("kinematics"), str(folder / CANDIDATES), len(dataset.parts) > 1,
-                               door.text_ids, config.halo_rule)
+                               inspection.text_ids, config.halo_rule)
         flow = cuts.add_flows(flows)
         notes = []
         if int(flow["remaining"].iloc[-2 if moving else -1]) == 0:  # before the halo cut
-            notes.append(f"kinematics: no stars pass the cuts ({door.rows:,} read)")
+            notes.append(f"kinematics: no stars pass the cuts ({inspection.rows:,} read)")
         if not moving:
             notes.append(f"kinematics: survey {survey.name!r} maps no proper motions and radial velocities, so "
                          "velocities, membership and the halo cut are skipped; the run uses positions only")

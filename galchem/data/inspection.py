@@ -20,6 +20,7 @@ million stars, freed before the next pass.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -29,13 +30,21 @@ from galchem.data import checks, contract, files
 from galchem.data.ids import check_ids, id_keys
 from galchem.data.partitions import FilePart, Part
 from galchem.data.surveys import Survey
-from galchem.run.scheduler import Scheduler, open_scheduler
 
-__all__ = ["Door", "inspect_catalog"]
+__all__ = ["Inspection", "MapParts", "inspect_catalog", "map_in_process"]
+
+MapParts = Callable[..., list]
+"""``map_parts(function, items, *args) -> [function(item, *args) for item in items]``, in order: in this process
+(:func:`map_in_process`) or on a scheduler's workers (``galchem.run.scheduler.Scheduler.map``)."""
+
+
+def map_in_process(function: Callable, items: Sequence, *args) -> list:
+    """:data:`MapParts` in this process."""
+    return [function(item, *args) for item in items]
 
 
 @dataclass(frozen=True)
-class Door:
+class Inspection:
     """What the first pass learned: the rows, the keys of duplicated ids, and whether ids are text."""
 
     rows: int
@@ -77,14 +86,15 @@ def _inspect_part(item: tuple[int, Part], survey: Survey, offsets: tuple[int, ..
 
 
 def inspect_catalog(parts: tuple[Part, ...], survey: Survey, where: str,
-                    scheduler: str | Scheduler = "single") -> Door:
-    """Check a catalogue given as partitions (module docstring); refuse it in one line if a column looks wrong."""
+                    map_parts: MapParts = map_in_process) -> Inspection:
+    """Check a catalogue given as partitions (module docstring); refuse it in one line if a column looks wrong.
+
+    ``map_parts`` reads the partitions (:data:`MapParts`): this pass needs nothing of a scheduler but its map.
+    """
     known = [p.rows for p in parts]
     offsets = tuple(int(v) for v in np.cumsum([0] + [r or 0 for r in known[:-1]]))
     units_part = next((i for i, rows in enumerate(known) if (rows or 0) >= checks.MIN_ROWS_FOR_UNITS), 0)
-    with open_scheduler(scheduler) as runner:
-        reports = runner.map(_inspect_part, list(enumerate(parts)), survey, offsets, len(parts) > 1, units_part,
-                             where)
+    reports = map_parts(_inspect_part, list(enumerate(parts)), survey, offsets, len(parts) > 1, units_part, where)
     rows = sum(r.rows for r in reports)
     keys, at = np.empty(rows, dtype=np.uint64), 0
     for i, report in enumerate(reports):  # each partition's keys are released once copied
@@ -108,4 +118,4 @@ def inspect_catalog(parts: tuple[Part, ...], survey: Survey, where: str,
         example = None if text_ids else int(keys[first].view(np.int64))
         found.append(checks.ProblemCount("id", checks.ID_RULE, int(repeated.sum()), rows, first, example))
     checks.refuse_systematic(found, where, survey, file_units)
-    return Door(rows, duplicated, text_ids)
+    return Inspection(rows, duplicated, text_ids)

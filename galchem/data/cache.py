@@ -34,6 +34,8 @@ from typing import Protocol, TypeVar
 
 import pandas as pd
 
+from galchem.data.files import file_sha256
+
 __all__ = ["Cacheable", "cache_dir", "cached", "cached_frames", "cached_parts", "package_digest", "stage_key", "warn"]
 
 ENTRY = "entry.json"
@@ -69,10 +71,6 @@ def stage_key(stage: str, params: Mapping) -> str:
     digest.update(json.dumps(params, sort_keys=True, default=str).encode())
     digest.update(package_digest().encode())
     return digest.hexdigest()[:24]
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 class Cacheable(Protocol):
@@ -122,14 +120,14 @@ def _read_entry(entry: Path, stage: str, key: str, names: tuple[str, ...] | None
             tables = {}
             for name, checksum in record["files"].items():
                 path = entry / f"{name}.parquet"
-                if _sha256(path) != checksum:
+                if file_sha256(path) != checksum:
                     problem = f"{path.name} does not match its checksum"
                     break
                 if names is None or name in names:
                     tables[name] = pd.read_parquet(path)
             parts = record.get("parts", {})
             for name, checksum in parts.items():
-                if problem is None and _sha256(entry / name) != checksum:
+                if problem is None and file_sha256(entry / name) != checksum:
                     problem = f"{name} does not match its checksum"
             if problem is None and (sorted(p.stem for p in entry.glob("*.parquet")) != sorted(record["files"])
                                     or _part_files(entry) != sorted(parts)):
@@ -178,8 +176,8 @@ def _write_entry(entry: Path, stage: str, key: str, params: Mapping, tables: Map
         for name, table in tables.items():
             path = tmp / f"{name}.parquet"
             table.to_parquet(path, index=False)
-            checksums[name] = _sha256(path)
-        parts = {name: _sha256(tmp / name) for name in _part_files(tmp)}
+            checksums[name] = file_sha256(path)
+        parts = {name: file_sha256(tmp / name) for name in _part_files(tmp)}
         record = {"stage": stage, "key": key, "params": params, "files": checksums, "parts": parts}
         (tmp / ENTRY).write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
         os.replace(tmp, entry)
