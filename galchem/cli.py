@@ -31,23 +31,6 @@ if TYPE_CHECKING:  # imported when used: the command starts (and answers Ctrl-C)
 
 __all__ = ["main", "parser", "run"]
 
-RUN_OPTIONS = {
-    "n_mc": "Monte Carlo realisations per star",
-    "n_walkers": "emcee walkers per line fit",
-    "n_steps": "emcee steps per walker",
-    "max_steps": "cap on emcee steps per walker when chains are extended to 50 autocorrelation times "
-                 "(at most --n-steps: the study's fixed length)",
-    "halo_rule": "halo probability from velocities as measured (point, the study) or with their errors (errors)",
-    "min_stars": "fewest stars in a bin for it to be fitted",
-    "n_permutations": "shuffles in the azimuthal permutation test",
-    "n_boot": "bootstrap resamples of the arm contrast",
-    "seed": "seed of the analysis (each stage draws from its own child stream)",
-    "mock_seed": "seed of the mock Galaxy",
-    "mock_stars": "candidate rows of the mock",
-}
-"""The run settings the command line exposes as ``--n-mc`` and so on; their defaults are RunConfig's."""
-
-
 STUDY_SIZE = "the study's size"
 """How help texts name a default of None for the mock's size."""
 
@@ -93,10 +76,13 @@ def _positive(text: str) -> int:
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
-    from galchem.run.config import HALO_RULES, RunConfig
+    from galchem.run.config import HALO_RULES, SETTINGS, RunConfig
 
     defaults = RunConfig()
-    for name, help_text in RUN_OPTIONS.items():
+    for name, setting in SETTINGS.items():
+        if not setting.option:
+            continue
+        help_text = setting.help
         default = getattr(defaults, name)
         metavar = "|".join(HALO_RULES) if name == "halo_rule" else "N"
         p.add_argument(f"--{name.replace('_', '-')}", type=_setting(name), default=None, metavar=metavar,
@@ -105,9 +91,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 def run_config(args: argparse.Namespace, base: RunConfig | None = None) -> RunConfig:
     """The configuration of a command: ``base`` (or the defaults) with the options given on the command line."""
-    from galchem.run.config import RunConfig
+    from galchem.run.config import SETTINGS, RunConfig
 
-    return (base or RunConfig()).replace(**{name: getattr(args, name, None) for name in RUN_OPTIONS})
+    return (base or RunConfig()).replace(**{name: getattr(args, name, None) for name in SETTINGS})
 
 
 def _book(args: argparse.Namespace) -> None:

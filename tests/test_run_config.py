@@ -17,6 +17,7 @@ from galchem.analysis import azimuthal, fitting, gradients
 from galchem.data.mock import LAMOST_MODEL, make_mock
 from galchem.physics import kinematics
 from galchem.run.analysis import analyse
+from galchem.run.config import SETTINGS as REGISTRY
 from galchem.run.config import ConfigError, RunConfig, read_run_file, run_file_text
 from galchem.site import builder
 
@@ -55,9 +56,12 @@ def test_command_line_defaults_come_from_the_run_configuration():
     parser = cli.parser()
     actions = {a.dest: a for sub in parser._subparsers._group_actions for p in sub.choices.values()
                for a in p._actions}
-    for name in cli.RUN_OPTIONS:
+    options = [name for name, setting in REGISTRY.items() if setting.option]
+    assert {"n_mc", "n_walkers", "max_steps", "halo_rule", "seed"} <= set(options)
+    for name in options:
         assert actions[name].default is None, f"--{name} has a default of its own"
         default = getattr(RunConfig(), name)
+        assert REGISTRY[name].help.split()[0] in actions[name].help
         assert f"default {cli.STUDY_SIZE if default is None else default}" in actions[name].help
     mock = parser._subparsers._group_actions[0].choices["mock"]
     assert {a.dest: a.default for a in mock._actions}["seed"] == RunConfig().mock_seed

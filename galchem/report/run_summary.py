@@ -8,36 +8,24 @@ dataset it passed to the analysis.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
 
 import pandas as pd
 from IPython.display import Markdown
 
 from galchem.data.sources import Dataset
 from galchem.report.numbered_tables import pipe_table
-from galchem.run.config import RunConfig
+from galchem.run.config import SETTINGS, RunConfig
 
-__all__ = ["MEANINGS", "what_ran"]
+__all__ = ["CHAPTER_PARAMETERS", "what_ran"]
 
-MEANINGS = {
-    "survey": "which stars: a built-in survey or a survey file",
-    "data_source": "where the catalogue comes from",
-    "mock_stars": "candidate rows drawn for the mock Galaxy",
-    "mock_seed": "seed of the mock Galaxy",
-    "seed": "seed of the analysis",
-    "n_mc": "Monte Carlo realisations per star",
-    "n_walkers": "emcee walkers per line fit",
-    "n_steps": "emcee steps per walker",
-    "max_steps": "cap on emcee steps per walker: chains are extended until 50 autocorrelation times or this cap",
-    "halo_rule": "halo probability from the velocities alone (point) or with their errors (errors)",
-    "n_permutations": "shuffles in the permutation test",
-    "n_points": "points in the simulated data set",
-    "n_calibration_sets": "simulated data sets in the calibration",
+CHAPTER_PARAMETERS = {
+    "survey": ("which stars: a built-in survey or a survey file", "LAMOST OBAF stars; Gaia DR3 giants"),
+    "data_source": ("where the catalogue comes from", "the real catalogues"),
+    "n_points": ("points in the simulated data set", "–"),
+    "n_calibration_sets": ("simulated data sets in the calibration", "–"),
 }
-"""What each chapter parameter means, in a few words."""
-
-_STUDY = {"survey": "LAMOST OBAF stars; Gaia DR3 giants", "data_source": "the real catalogues",
-          "mock_stars": "(its full samples)", "mock_seed": "–", "seed": "–"}
+"""The chapters' parameters that are not run settings: (meaning, the study's choice).  Run settings mean what
+:data:`galchem.run.config.SETTINGS` says."""
 
 
 def _text(value: object) -> str:
@@ -55,10 +43,10 @@ def what_ran(names: Sequence[str], config: RunConfig | None = None, dataset: Dat
     Values come from ``values`` first, then from ``dataset`` (``survey`` and
     ``data_source``, and the mock's actual size when ``mock_stars`` is None),
     then from ``config``.  The last column gives the study's choice: the
-    :class:`RunConfig` default for run settings, or ``study[name]``.
+    registry's ``study`` entry for run settings (:data:`galchem.run.config.SETTINGS`), or ``study[name]``.
     """
     values, study = dict(values or {}), dict(study or {})
-    settings = {f.name for f in fields(RunConfig)}
+    settings = SETTINGS
     rows = []
     for name in names:
         if name in values:
@@ -76,16 +64,11 @@ def what_ran(names: Sequence[str], config: RunConfig | None = None, dataset: Dat
                 value = f"{len(dataset.catalog):,} (the study's size)"
         else:
             raise ValueError(f"no value for {name!r}: pass it in values, or give the config or dataset")
+        meaning, reference = ((settings[name].help, settings[name].study) if name in settings
+                              else CHAPTER_PARAMETERS.get(name, ("", "–")))
         if name in study:
             reference = _text(study[name])
-        elif name in _STUDY:
-            reference = _STUDY[name]
-        elif name in settings:
-            reference = _text(getattr(RunConfig(), name))
-        else:
-            reference = "–"
-        rows.append({"parameter": f"`{name}`", "this page": value, "the study": reference,
-                     "meaning": MEANINGS.get(name, "")})
+        rows.append({"parameter": f"`{name}`", "this page": value, "the study": reference, "meaning": meaning})
     table = pipe_table(pd.DataFrame(rows))
     return Markdown(
         ":::{admonition} What ran on this page\n:class: tip what-ran\n"

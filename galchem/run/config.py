@@ -1,8 +1,8 @@
 """One frozen configuration per run: every knob of the analysis, its only defaults, and its seeds.
 
 The notebooks' parameters cells, the ``galchem`` command line, the Python API
-and the build profiles all start from :class:`RunConfig`; a test checks that
-none of them states a default of its own that disagrees.  A run's output
+and the build profiles all start from :class:`RunConfig`, whose fields carry
+their meaning, the study's value and its reference (:data:`SETTINGS`).  A run's output
 folder holds ``config.toml`` (:func:`write_run_file`): the configuration,
 the survey and the input's checksum, enough to run it again table for table
 with ``galchem analyse --config OUT/config.toml``.
@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import numpy as np
 from galchem.data import mock
 from galchem.errors import GalchemError
 
-__all__ = ["ConfigError", "HALO_RULES", "RunConfig", "STAGES", "RunFile", "read_run_file", "run_file_text",
+__all__ = ["ConfigError", "HALO_RULES", "RunConfig", "SETTINGS", "STAGES", "RunFile", "Setting", "read_run_file", "run_file_text",
            "toml_text"]
 
 HALO_RULES = ("point", "errors")
@@ -75,46 +76,78 @@ def _edges(start: float, stop: float, step: float) -> tuple[float, ...]:
 
 
 @dataclass(frozen=True)
-class RunConfig:
-    """Every setting of an analysis run (the study's choices by default)."""
+class Setting:
+    """What a run setting means, the study's choice and where the study states it (the registry's entries)."""
 
-    n_mc: int = 1000
-    """Monte Carlo realisations per star (the study: 1000)."""
-    n_walkers: int = 10
-    """emcee walkers per line fit (the study: 10)."""
-    n_steps: int = 1000
-    """emcee steps per walker (the study: 1000); chains then extend up to ``max_steps``."""
-    max_steps: int = 20_000
-    """Cap on emcee steps per walker: a chain shorter than 50 autocorrelation times after ``n_steps`` is extended
-    until it is that long or reaches this cap (then the tables flag it unreliable).  A cap at or below ``n_steps``
-    (e.g. ``max_steps = n_steps``) gives a fixed length, such as the study's 10 x 1000."""
-    halo_rule: str = "point"
-    """How the halo probability is computed: "point" (velocities at their catalogue values, the study) or
-    "errors" (each population's velocity ellipsoid widened by the star's Monte Carlo velocity covariance)."""
-    radial_z_edges: tuple[float, ...] = _edges(0.0, 1.4, 0.2)
-    """Slices of |Z| [kpc] for the radial gradients (the study's Table 1)."""
-    vertical_r_edges: tuple[float, ...] = _edges(7.0, 14.0, 1.0)
-    """Rings of R [kpc] for the vertical gradients (the study's Table 2)."""
-    min_stars: int = 500
-    """Fewest stars in a bin for it to be fitted (the study: 500)."""
-    annuli: tuple[tuple[float, float], ...] = ((7.0, 9.0), (9.0, 11.0))
-    """Annuli of R [kpc] for the azimuthal profiles (the study's Figure 6)."""
-    azimuthal_z_max: float = 0.3
-    """Stars with |Z| below this [kpc] enter the azimuthal stage."""
-    phi_bin_deg: float = 2.0
-    """Width of the azimuth bins [deg]."""
-    ring_width: float = 0.2
-    """Half-width in R [kpc] of the ring whose mean [Fe/H] defines δ[Fe/H]."""
-    n_permutations: int = 1000
-    """Shuffles in the permutation test for azimuthal structure."""
-    n_boot: int = 1000
-    """Bootstrap resamples of the arm contrast."""
-    seed: int = 42
-    """Seed of the analysis; each stage draws from its own child stream."""
-    mock_seed: int = mock.SEED
-    """Seed of the mock Galaxy (only used when the data are the mock)."""
-    mock_stars: int | None = None
-    """Candidate rows of the mock; None: the study's size."""
+    help: str
+    """A few words: the command line's help, the notebooks' "What ran" box and the API reference use them."""
+    study: str
+    """The study's choice as a reader would quote it ("–" where the study has none to make)."""
+    reference: str
+    """Where the study (or the source of the value) states it."""
+    option: bool = True
+    """Exposed on the command line as ``--name`` (with ``_`` written ``-``)."""
+
+
+def _setting(default: Any, help: str, study: str, reference: str, option: bool = True) -> Any:
+    """A :class:`RunConfig` field with its :class:`Setting`."""
+    return field(default=default, metadata={"setting": Setting(help, study, reference, option)})
+
+
+HAWKINS = "Hawkins (2023)"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Every setting of an analysis run: the one registry of their defaults, meanings and the study's values.
+
+    Each field carries a :class:`Setting` (:data:`SETTINGS`): its help text,
+    the study's value and the reference for it, as astropy's registry of
+    Galactocentric parameter sets carries its references.  The command line,
+    the notebooks' "What ran" box, the profiles and the Python API are built
+    from it; library functions take these settings as keyword arguments of
+    their own, without defaults.
+    """
+
+    n_mc: int = _setting(1000, "Monte Carlo realisations per star", "1,000", f"{HAWKINS}, section 2.3")
+    n_walkers: int = _setting(10, "emcee walkers per line fit", "10", f"{HAWKINS}, section 3")
+    n_steps: int = _setting(1000, "emcee steps per walker before the chain is checked", "1,000",
+                            f"{HAWKINS}, section 3")
+    max_steps: int = _setting(
+        20_000, "cap on emcee steps per walker: chains are extended until they are 50 autocorrelation times long "
+        "or reach it (at most --n-steps: a fixed length, the study's 10 x 1000)", "1,000 (fixed chains)",
+        "Foreman-Mackey et al. (2013), emcee's rule of 50 autocorrelation times")
+    halo_rule: str = _setting(
+        "point", "halo probability from the velocities as measured (point, the study) or widened by their Monte "
+        "Carlo covariance (errors)", "point", f"{HAWKINS}, section 2.3; Bensby et al. (2003)")
+    radial_z_edges: tuple[float, ...] = _setting(
+        _edges(0.0, 1.4, 0.2), "slices of |Z| [kpc] for the radial gradients", "0 to 1.4 kpc in steps of 0.2",
+        f"{HAWKINS}, section 4.1 and Table 1", option=False)
+    vertical_r_edges: tuple[float, ...] = _setting(
+        _edges(7.0, 14.0, 1.0), "rings of R [kpc] for the vertical gradients", "7 to 14 kpc in steps of 1",
+        f"{HAWKINS}, section 4.3 and Table 2", option=False)
+    min_stars: int = _setting(500, "fewest stars in a bin for it to be fitted", "500",
+                              f"{HAWKINS}, sections 4.1 and 4.3")
+    annuli: tuple[tuple[float, float], ...] = _setting(
+        ((7.0, 9.0), (9.0, 11.0)), "annuli of R [kpc] for the azimuthal profiles", "7-9 and 9-11 kpc",
+        f"{HAWKINS}, Figure 6", option=False)
+    azimuthal_z_max: float = _setting(0.3, "stars with |Z| below this [kpc] enter the azimuthal stage", "–",
+                                      "this book's choice (the study does not state one)", option=False)
+    phi_bin_deg: float = _setting(2.0, "width of the azimuth bins [deg]", "–",
+                                  "this book's choice (read off the study's Figure 6)", option=False)
+    ring_width: float = _setting(0.2, "half-width in R [kpc] of the ring whose mean [Fe/H] defines δ[Fe/H]",
+                                 "0.2 kpc", f"{HAWKINS}, section 4.2, footnote 5 (after Carr et al. 2022)",
+                                 option=False)
+    n_permutations: int = _setting(1000, "shuffles in the permutation test for azimuthal structure", "–",
+                                   "this book's test (the study has none)")
+    n_boot: int = _setting(1000, "bootstrap resamples of the arm contrast", "–",
+                           "this book's test (the study has none)")
+    seed: int = _setting(42, "seed of the analysis (each stage draws from its own child stream)", "–",
+                         "this book's choice")
+    mock_seed: int = _setting(mock.SEED, "seed of the mock Galaxy (only used when the data are the mock)", "–",
+                              "this book's mock Galaxy")
+    mock_stars: int | None = _setting(None, "candidate rows of the mock",
+                                      "332,000 LAMOST and 1.03 million Gaia candidates", f"{HAWKINS}, section 2")
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():  # TOML and papermill give lists; keep tuples (hashable, frozen)
@@ -184,6 +217,10 @@ class RunConfig:
             raise ConfigError(f"{origin}: {err}") from None
         except ConfigError as err:
             raise ConfigError(f"{origin}: {err}") from None
+
+
+SETTINGS: Mapping[str, Setting] = {f.name: f.metadata["setting"] for f in fields(RunConfig)}
+"""The registry: every run setting's :class:`Setting`, in :class:`RunConfig`'s order."""
 
 
 @dataclass(frozen=True)
