@@ -68,7 +68,12 @@ conditioned on each star's error (extreme deconvolution of x jointly with
 ln sigma_x) was tried and removes most of the excess in the radial bins
 but not in the vertical ones; it is not used.
 
-Chains: emcee's rule of thumb asks for at least 50 autocorrelation times.
+Chains: the walkers move by differential evolution (emcee's ``DEMove``; ter
+Braak 2006, Nelson et al. 2014) rather than emcee's default stretch move:
+on this posterior its autocorrelation time is about 11 steps against 45 for
+the stretch move with 10 walkers (issue 26), the same posterior for a
+quarter of the steps.  emcee's rule of thumb asks for at least 50
+autocorrelation times.
 :func:`fit_line` runs ``n_steps``, estimates tau, and extends the same chain
 (same random stream) until the rule holds or ``max_steps`` is reached;
 ``max_steps = n_steps`` is the study's fixed 10 x 1000.
@@ -76,7 +81,7 @@ Chains: emcee's rule of thumb asks for at least 50 autocorrelation times.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from numbers import Integral
 
 import emcee
@@ -90,7 +95,7 @@ from galchem.errors import FitError
 
 __all__ = ["BOUND_SIGMAS", "DEFAULT_BOUNDS", "LineData", "LineFit", "MAX_STEPS", "MIN_WALKERS", "PARAMETERS",
            "SAMPLED", "X_MODELS", "fit_line", "fit_line_data", "log_likelihood", "log_probability", "mixture_points",
-           "start_walkers", "to_intercept", "to_pivot"]
+           "least_squares", "start_walkers", "to_intercept", "to_pivot"]
 
 PARAMETERS = ("m", "b", "lam")
 SAMPLED = ("m", "c", "lam")
@@ -102,7 +107,11 @@ BOUND_SIGMAS = 5.0
 MIN_WALKERS = 2 * len(SAMPLED)
 """emcee's red-blue moves need at least twice as many walkers as parameters."""
 GROUPED_ABOVE = 20_000
-"""``method="auto"`` groups errors for more points than this."""
+"""Bins of at most this many points are fitted on their points, gathered through the partitions
+(:mod:`galchem.analysis.line_sums`); larger ones on their sums alone."""
+EXACT_UP_TO = 1_000
+"""``method="auto"`` sums over the points up to this many, over error groups above (the groups' terms cost
+several points' each, and their expansion changes ln L by about 1e-6 per point)."""
 BINS_PER_DEX = 20
 """Error groups span a factor 10**(1/20) = 1.12 in each error; the expansion error is then ~1e-6 in ln L per point."""
 X_MODELS = ("flat", "mixture")
@@ -156,9 +165,10 @@ class LineData:
     over the group's points into contractions of p and w with the moments
     below; the neglected terms are of order (eps/S)^3.  Ungrouped data (one
     point per group) are exact and carry no correction moments.  Each moment
-    is stored as a contiguous row over the K groups, so that the
-    likelihood's products are plain (walkers x moments) @ (moments x groups)
-    matrix products (a transposed operand is many times slower in BLAS).
+    is stored as a contiguous row over the K groups; the compiled likelihood
+    reads only the distinct ones (:attr:`moments`: every moment is symmetric
+    in its pairs of indices) that are not zero in every group (with no x-y
+    covariance, 39 of 126), along those rows.
     """
 
     n: np.ndarray  # (K,) points per group
@@ -167,6 +177,11 @@ class LineData:
     uud: np.ndarray | None = None  # (27, K) sum u u dd
     uudd: np.ndarray | None = None  # (81, K) sum u u dd dd
     dd2: np.ndarray | None = None  # (9, K) sum dd dd
+
+    @cached_property
+    def moments(self) -> _Moments:
+        """The moments as the compiled likelihood reads them (computed once per data set)."""
+        return _Moments.of(self)
 
     @property
     def pivot(self) -> float:
@@ -218,21 +233,59 @@ def mixture_points(x, y, x_err, y_err, xy_cov, mixture: XMixture) -> tuple[np.nd
     return a_bar, y - g_bar, np.sqrt(xx), np.sqrt(yy), xy
 
 
-@numba.njit(cache=True, nogil=True)
-def _kernel(m, b, lam, n, dbar, uu, uud, uudd, dd2):  # pragma: no cover - compiled
-    """ln L per walker: :class:`LineData`'s contractions group by group (``uud`` with no rows: no corrections).
+_PAIRS = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
+"""The distinct entries of a symmetric 3 x 3 matrix; off the diagonal they count twice."""
 
-    For each walker the coefficients p p, p p w, p p w w and w w are formed
-    once; the sums over the groups then run along contiguous rows.
+
+def _terms() -> np.ndarray:
+    """One row per distinct moment: (kind, a, b, c, e, multiplicity, index into its LineData field).
+
+    ``kind`` 0..3 says which sum the term adds to (Delta^2, Delta^2 eps,
+    Delta^2 eps^2, eps^2); its coefficient is multiplicity x p_a p_b x
+    w_c x w_e, a factor left out where its index is -1.  Every moment is
+    symmetric in (a, b) and in (c, e), so 66 terms replace 126.
+    """
+    rows = []
+    for s, (a, b) in enumerate(_PAIRS):
+        pair = 1 + (a != b)
+        rows.append((0, a, b, -1, -1, pair, 3 * a + b))
+        rows += [(1, a, b, c, -1, pair, 3 * (3 * a + b) + c) for c in range(3)]
+        rows += [(2, a, b, c, e, pair * (1 + (c != e)), 9 * (3 * a + b) + 3 * c + e) for c, e in _PAIRS]
+    rows += [(3, -1, -1, c, e, 1 + (c != e), 3 * c + e) for c, e in _PAIRS]
+    return np.array(rows, dtype=np.int64)
+
+
+_TERMS = _terms()
+
+
+@dataclass(frozen=True)
+class _Moments:
+    """:class:`LineData`'s moments as the compiled likelihood reads them: the distinct, not identically zero ones."""
+
+    terms: np.ndarray  # (R, 7) rows of _TERMS
+    rows: np.ndarray  # (R, K) their values per group
+
+    @classmethod
+    def of(cls, data: LineData) -> _Moments:
+        fields = (data.uu, data.uud, data.uudd, data.dd2)
+        chosen = [t for t in _TERMS if fields[t[0]] is not None and np.any(fields[t[0]][t[6]])]
+        terms = np.array(chosen, dtype=np.int64).reshape(-1, 7)
+        rows = np.array([fields[t[0]][t[6]] for t in terms], dtype=float).reshape(len(terms), data.n.size)
+        return cls(terms, np.ascontiguousarray(rows))
+
+
+@numba.njit(cache=True, nogil=True)
+def _kernel(m, b, lam, n, dbar, terms, rows):  # pragma: no cover - compiled
+    """ln L per walker (m, b, lam): the group sums of :class:`LineData`, contracted term by term.
+
+    Per walker each term's coefficient is formed once; the sums over the
+    groups then run along contiguous rows, and the groups' terms combine as
+    Delta^2 / S - Delta^2 eps / S^2 + Delta^2 eps^2 / S^3 - eps^2 / (2 S^2) + n ln S.
     """
     walkers, groups = m.size, n.size
-    corrected = uud.shape[0] > 0
     out = np.empty(walkers)
     S = np.empty(groups)
-    first = np.empty(groups)
-    second = np.empty(groups)
-    eps2 = np.empty(groups)
-    delta2 = np.empty(groups)
+    sums = np.empty((4, groups))
     p = np.empty(3)
     w = np.empty(3)
     for i in range(walkers):
@@ -241,47 +294,33 @@ def _kernel(m, b, lam, n, dbar, uu, uud, uudd, dd2):  # pragma: no cover - compi
         scatter = lam[i] * lam[i] * (1.0 + m[i] * m[i])
         for k in range(groups):
             S[k] = scatter + w[0] * dbar[0, k] + w[1] * dbar[1, k] + w[2] * dbar[2, k]
-            delta2[k] = 0.0
-            first[k] = 0.0
-            second[k] = 0.0
-            eps2[k] = 0.0
-        for j in range(9):
-            pj = p[j // 3] * p[j % 3]
+        sums[:] = 0.0
+        for r in range(terms.shape[0]):
+            kind, a, bb, c, e = terms[r, 0], terms[r, 1], terms[r, 2], terms[r, 3], terms[r, 4]
+            coefficient = float(terms[r, 5])
+            if a >= 0:
+                coefficient *= p[a] * p[bb]
+            if c >= 0:
+                coefficient *= w[c]
+            if e >= 0:
+                coefficient *= w[e]
             for k in range(groups):
-                delta2[k] += pj * uu[j, k]
-            if corrected:
-                for c in range(3):
-                    pc = pj * w[c]
-                    for k in range(groups):
-                        first[k] += pc * uud[3 * j + c, k]
-                    for e in range(3):
-                        pce = pc * w[e]
-                        for k in range(groups):
-                            second[k] += pce * uudd[9 * j + 3 * c + e, k]
-        if corrected:
-            for c in range(9):
-                wc = w[c // 3] * w[c % 3]
-                for k in range(groups):
-                    eps2[k] += wc * dd2[c, k]
+                sums[kind, k] += coefficient * rows[r, k]
         total = 0.0
         for k in range(groups):
-            total += delta2[k] / S[k] + n[k] * np.log(S[k])
-            if corrected:
-                total += -first[k] / S[k] ** 2 + second[k] / S[k] ** 3 - eps2[k] / (2.0 * S[k] ** 2)
+            inverse = 1.0 / S[k]
+            total += (inverse * (sums[0, k] + inverse * (-sums[1, k] - 0.5 * sums[3, k] + inverse * sums[2, k]))
+                      + n[k] * np.log(S[k]))
         out[i] = -0.5 * total
     return out
 
 
-_NO_ROWS = np.empty((0, 0))
-
-
 def log_likelihood(theta: np.ndarray, data: LineData) -> np.ndarray:
     """ln L for parameter rows ``theta`` = (m, b, lam), shape (W, 3) or (3,)."""
-    theta = np.ascontiguousarray(np.atleast_2d(theta), dtype=float)
+    theta = np.atleast_2d(np.asarray(theta, dtype=float))
     m, b, lam = (np.ascontiguousarray(v) for v in theta.T)
-    if data.uud is None:
-        return _kernel(m, b, lam, data.n, data.dbar, data.uu, _NO_ROWS, _NO_ROWS, _NO_ROWS)
-    return _kernel(m, b, lam, data.n, data.dbar, data.uu, data.uud, data.uudd, data.dd2)
+    moments = data.moments
+    return _kernel(m, b, lam, data.n, data.dbar, moments.terms, moments.rows)
 
 
 def log_probability(theta: np.ndarray, data: LineData, bounds=DEFAULT_BOUNDS) -> np.ndarray:
@@ -431,7 +470,7 @@ def _count(name: str, value, minimum: int) -> int:
     return int(value)
 
 
-def _least_squares(data: LineData) -> tuple[np.ndarray, np.ndarray]:
+def least_squares(data: LineData) -> tuple[np.ndarray, np.ndarray]:
     """Ordinary least squares about the pivot from the sums: the start (m, c, lam) and a scale for each.
 
     The scales are least squares' standard errors of m and c (residuals
@@ -507,12 +546,12 @@ def fit_line(
     three autocorrelation times, at least a fifth and at most half of the
     chain).  ``method`` is ``"exact"`` (sum over points), ``"grouped"`` (sum
     over error groups, see the module docstring) or ``"auto"`` (grouped
-    above 20 000 points).  The same ``seed`` gives the same chain.
+    above :data:`EXACT_UP_TO` points).  The same ``seed`` gives the same chain.
     """
     x, y, x_err, y_err, xy_cov = _as_arrays(x, y, x_err, y_err, xy_cov)
     settings = _settings(n_walkers, n_steps, max_steps, burn_in, bounds)
     if method == "auto":
-        method = "grouped" if x.size > GROUPED_ABOVE else "exact"
+        method = "grouped" if x.size > EXACT_UP_TO else "exact"
     if method not in ("exact", "grouped"):
         raise FitError(f"method must be 'auto', 'exact' or 'grouped', not {method!r}")
     if x_model not in X_MODELS:
@@ -551,10 +590,11 @@ def _sample(data: LineData, guess: np.ndarray | None, *, n_walkers: int, n_steps
     included -- before re-raising it.
     """
     pivot = data.pivot
-    start, scale = _least_squares(data)
+    start, scale = least_squares(data)
     best = _maximum_likelihood(data, bounds, start if guess is None else to_pivot(guess, pivot))
     initial, random_state = start_walkers(best, scale, bounds, n_walkers, np.random.default_rng(seed))
-    sampler = emcee.EnsembleSampler(n_walkers, 3, log_probability, vectorize=True, args=(data, bounds))
+    sampler = emcee.EnsembleSampler(n_walkers, 3, log_probability, vectorize=True, args=(data, bounds),
+                                    moves=emcee.moves.DEMove())
     sampler.log_prob_fn = partial(log_probability, data=data, bounds=bounds)
     sampler.random_state = random_state
     sampler.run_mcmc(initial, n_steps, progress=progress)
