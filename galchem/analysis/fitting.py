@@ -183,7 +183,7 @@ class LineData:
         """The moments as the compiled likelihood reads them (computed once per data set)."""
         return _Moments.of(self)
 
-    @property
+    @cached_property
     def pivot(self) -> float:
         """The data's mean x (sum x / n, from the sums): the point about which the line is sampled."""
         return float(np.sum(self.uu[1]) / np.sum(self.n))
@@ -275,23 +275,31 @@ class _Moments:
 
 
 @numba.njit(cache=True, nogil=True)
-def _kernel(m, b, lam, n, dbar, terms, rows):  # pragma: no cover - compiled
-    """ln L per walker (m, b, lam): the group sums of :class:`LineData`, contracted term by term.
+def _kernel(theta, pivot, lo, hi, n, dbar, terms, rows):  # pragma: no cover - compiled
+    """ln L per row (m, c, lam) of ``theta``, c the intercept at ``pivot``; -inf for a row outside (lo, hi).
 
-    Per walker each term's coefficient is formed once; the sums over the
-    groups then run along contiguous rows, and the groups' terms combine as
+    The group sums of :class:`LineData` are contracted term by term: per
+    walker each term's coefficient is formed once, the sums over the groups
+    then run along contiguous rows, and the groups' terms combine as
     Delta^2 / S - Delta^2 eps / S^2 + Delta^2 eps^2 / S^3 - eps^2 / (2 S^2) + n ln S.
     """
-    walkers, groups = m.size, n.size
+    walkers, groups = theta.shape[0], n.size
     out = np.empty(walkers)
     S = np.empty(groups)
     sums = np.empty((4, groups))
     p = np.empty(3)
     w = np.empty(3)
     for i in range(walkers):
-        p[0], p[1], p[2] = -b[i], -m[i], 1.0
-        w[0], w[1], w[2] = m[i] * m[i], -2.0 * m[i], 1.0
-        scatter = lam[i] * lam[i] * (1.0 + m[i] * m[i])
+        outside = False
+        for j in range(3):
+            outside |= not (lo[j] < theta[i, j] < hi[j])
+        if outside:
+            out[i] = -np.inf
+            continue
+        m, lam = theta[i, 0], theta[i, 2]
+        p[0], p[1], p[2] = m * pivot - theta[i, 1], -m, 1.0
+        w[0], w[1], w[2] = m * m, -2.0 * m, 1.0
+        scatter = lam * lam * (1.0 + m * m)
         for k in range(groups):
             S[k] = scatter + w[0] * dbar[0, k] + w[1] * dbar[1, k] + w[2] * dbar[2, k]
         sums[:] = 0.0
@@ -315,24 +323,28 @@ def _kernel(m, b, lam, n, dbar, terms, rows):  # pragma: no cover - compiled
     return out
 
 
+_EVERYWHERE = np.array([-np.inf, -np.inf, -np.inf]), np.array([np.inf, np.inf, np.inf])
+
+
 def log_likelihood(theta: np.ndarray, data: LineData) -> np.ndarray:
     """ln L for parameter rows ``theta`` = (m, b, lam), shape (W, 3) or (3,)."""
-    theta = np.atleast_2d(np.asarray(theta, dtype=float))
-    m, b, lam = (np.ascontiguousarray(v) for v in theta.T)
+    theta = np.ascontiguousarray(np.atleast_2d(theta), dtype=float)
     moments = data.moments
-    return _kernel(m, b, lam, data.n, data.dbar, moments.terms, moments.rows)
+    return _kernel(theta, 0.0, *_EVERYWHERE, data.n, data.dbar, moments.terms, moments.rows)
 
 
 def log_probability(theta: np.ndarray, data: LineData, bounds=DEFAULT_BOUNDS) -> np.ndarray:
     """ln posterior of sampled rows ``theta`` = (m, c, lam), c the intercept at ``data.pivot``: uniform priors
     inside ``bounds``, -inf outside."""
-    theta = np.atleast_2d(theta)
-    lo, hi = np.array(bounds).T
-    inside = np.all((theta > lo) & (theta < hi), axis=1)
-    out = np.full(theta.shape[0], -np.inf)
-    if inside.any():
-        out[inside] = log_likelihood(to_intercept(theta[inside], data.pivot), data)
-    return out
+    lo, hi = np.array(bounds, dtype=float).T
+    return _posterior(theta, data, np.ascontiguousarray(lo), np.ascontiguousarray(hi))
+
+
+def _posterior(theta: np.ndarray, data: LineData, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """:func:`log_probability` with the bounds as arrays of lows and highs (the sampler's call, made once per move)."""
+    theta = np.ascontiguousarray(np.atleast_2d(theta), dtype=float)
+    moments = data.moments
+    return _kernel(theta, data.pivot, lo, hi, data.n, data.dbar, moments.terms, moments.rows)
 
 
 def to_intercept(theta: np.ndarray, pivot: float) -> np.ndarray:
@@ -595,7 +607,8 @@ def _sample(data: LineData, guess: np.ndarray | None, *, n_walkers: int, n_steps
     initial, random_state = start_walkers(best, scale, bounds, n_walkers, np.random.default_rng(seed))
     sampler = emcee.EnsembleSampler(n_walkers, 3, log_probability, vectorize=True, args=(data, bounds),
                                     moves=emcee.moves.DEMove())
-    sampler.log_prob_fn = partial(log_probability, data=data, bounds=bounds)
+    lo, hi = (np.ascontiguousarray(v) for v in np.array(bounds).T)
+    sampler.log_prob_fn = partial(_posterior, data=data, lo=lo, hi=hi)
     sampler.random_state = random_state
     sampler.run_mcmc(initial, n_steps, progress=progress)
     tau = _autocorr_time(sampler)
