@@ -1,4 +1,4 @@
-"""Issue 25: no prior may clip a line fit silently; and the fit's settings are checked (FitError, not emcee's errors)."""
+"""Issue 25: no prior may clip a line fit silently; the fit's settings are checked (FitError, not emcee's errors)."""
 import numpy as np
 import pytest
 
@@ -83,6 +83,7 @@ def test_no_scatter_is_not_a_wall():
     ({"bounds": ((-1, 1), (-1, 1))}, "bounds must be three"),
     ({"bounds": ((1, -1), (-1, 1), (0, 1))}, "bounds must be three"),
     ({"bounds": ((-1, 1), (-1, 1), (-1, 1))}, "lam >= 0"),
+    ({"bounds": ((-np.inf, 1), (-1, 1), (0, 1))}, "three finite"),
 ])
 def test_settings_are_checked(options, message):
     with pytest.raises(FitError, match=message):

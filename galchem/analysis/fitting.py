@@ -468,9 +468,10 @@ def _check_bounds(bounds) -> tuple[tuple[float, float], ...]:
         pairs = np.array(bounds, dtype=float)
     except (TypeError, ValueError):
         pairs = np.empty(0)
-    if pairs.shape != (3, 2) or np.isnan(pairs).any() or not (pairs[:, 0] < pairs[:, 1]).all() or pairs[2, 0] < 0:
-        raise FitError(f"bounds must be three (low, high) pairs with low < high for m, c (the intercept at the "
-                       f"pivot) and lam >= 0, got {bounds!r}")
+    valid = pairs.shape == (3, 2) and np.isfinite(pairs).all() and (pairs[:, 0] < pairs[:, 1]).all()
+    if not valid or pairs[2, 0] < 0:
+        raise FitError(f"bounds must be three finite (low, high) pairs with low < high for m, c (the intercept at "
+                       f"the pivot) and lam >= 0, got {bounds!r}")
     return tuple((float(lo), float(hi)) for lo, hi in pairs)
 
 
