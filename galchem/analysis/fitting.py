@@ -11,9 +11,21 @@ analytically, leaving
     Sigma_i^2 = v^T (S_i + Lambda) v = sy2_i - 2 m sxy_i + m^2 sx2_i + lambda^2 (1 + m^2).
 
 The ln Sigma_i^2 term must stay: Sigma depends on m and lambda, and dropping it
-biases both.  Priors are uniform (by default m, b in (-2, 2), lambda in (0, 1)).
-The posterior is sampled with emcee (Foreman-Mackey et al. 2013), all walkers
-evaluated in one vectorised call.
+biases both.  The posterior is sampled with emcee (Foreman-Mackey et al. 2013),
+all walkers evaluated in one vectorised call of a compiled kernel.
+
+No walls (issue 25).  The line is sampled about a pivot, the data's mean x
+(sum x / n, known from the sums alone): y = m (x - x0) + c, so that the slope
+m and the intercept at the pivot c are nearly uncorrelated.  b = c - m x0 is
+computed per sample, so its median and error are those of the study's
+intercept at x = 0.  The map (m, c) -> (m, b) has unit Jacobian, so uniform
+priors on (m, c) are uniform priors on (m, b): the posterior is the study's.
+The priors' ranges (:data:`DEFAULT_BOUNDS`) are so wide that no physical
+line comes near them, and a fit whose posterior comes within
+:data:`BOUND_SIGMAS` standard deviations of any bound is marked unreliable,
+with the reason (:meth:`LineFit.warning`): a number is never silently
+clipped by a prior.  lambda > 0 is no wall: the likelihood depends on
+lambda^2 only, so the lower bound folds the posterior rather than cutting it.
 
 For large samples the sum over stars becomes a sum over *error groups*:
 stars whose errors fall in the same narrow logarithmic bin are expanded
@@ -56,7 +68,12 @@ conditioned on each star's error (extreme deconvolution of x jointly with
 ln sigma_x) was tried and removes most of the excess in the radial bins
 but not in the vertical ones; it is not used.
 
-Chains: emcee's rule of thumb asks for at least 50 autocorrelation times.
+Chains: the walkers move by differential evolution (emcee's ``DEMove``; ter
+Braak 2006, Nelson et al. 2014) rather than emcee's default stretch move:
+on this posterior its autocorrelation time is about 11 steps against 45 for
+the stretch move with 10 walkers (issue 26), the same posterior for a
+quarter of the steps.  emcee's rule of thumb asks for at least 50
+autocorrelation times.
 :func:`fit_line` runs ``n_steps``, estimates tau, and extends the same chain
 (same random stream) until the rule holds or ``max_steps`` is reached;
 ``max_steps = n_steps`` is the study's fixed 10 x 1000.
@@ -64,9 +81,11 @@ Chains: emcee's rule of thumb asks for at least 50 autocorrelation times.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
+from numbers import Integral
 
 import emcee
+import numba
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
@@ -74,13 +93,25 @@ from scipy.optimize import minimize
 from galchem.analysis.deconvolution import N_COMPONENTS, XMixture, extreme_deconvolution
 from galchem.errors import FitError
 
-__all__ = ["DEFAULT_BOUNDS", "LineData", "LineFit", "MAX_STEPS", "PARAMETERS", "X_MODELS", "fit_line",
-           "log_likelihood", "log_probability", "mixture_points", "start_walkers"]
+__all__ = ["BOUND_SIGMAS", "DEFAULT_BOUNDS", "LineData", "LineFit", "MAX_STEPS", "MIN_WALKERS", "PARAMETERS",
+           "SAMPLED", "X_MODELS", "fit_line", "fit_line_data", "log_likelihood", "log_probability", "mixture_points",
+           "least_squares", "start_walkers", "to_intercept", "to_pivot"]
 
 PARAMETERS = ("m", "b", "lam")
-DEFAULT_BOUNDS = ((-2.0, 2.0), (-2.0, 2.0), (0.0, 1.0))
+SAMPLED = ("m", "c", "lam")
+"""The sampled parameters: slope, intercept at the pivot x0 (c = b + m x0), scatter."""
+DEFAULT_BOUNDS = ((-1e3, 1e3), (-1e3, 1e3), (0.0, 1e3))
+"""Uniform priors on the sampled (m, c, lam): wide enough never to bind on physical data (a fit near one is flagged)."""
+BOUND_SIGMAS = 5.0
+"""A fit whose posterior median lies within this many posterior standard deviations of a bound is unreliable."""
+MIN_WALKERS = 2 * len(SAMPLED)
+"""emcee's red-blue moves need at least twice as many walkers as parameters."""
 GROUPED_ABOVE = 20_000
-"""``method="auto"`` groups errors for more points than this."""
+"""Bins of at most this many points are fitted on their points, gathered through the partitions
+(:mod:`galchem.analysis.line_sums`); larger ones on their sums alone."""
+EXACT_UP_TO = 1_000
+"""``method="auto"`` sums over the points up to this many, over error groups above (the groups' terms cost
+several points' each, and their expansion changes ln L by about 1e-6 per point)."""
 BINS_PER_DEX = 20
 """Error groups span a factor 10**(1/20) = 1.12 in each error; the expansion error is then ~1e-6 in ln L per point."""
 X_MODELS = ("flat", "mixture")
@@ -134,9 +165,10 @@ class LineData:
     over the group's points into contractions of p and w with the moments
     below; the neglected terms are of order (eps/S)^3.  Ungrouped data (one
     point per group) are exact and carry no correction moments.  Each moment
-    is stored as a contiguous row over the K groups, so that the
-    likelihood's products are plain (walkers x moments) @ (moments x groups)
-    matrix products (a transposed operand is many times slower in BLAS).
+    is stored as a contiguous row over the K groups; the compiled likelihood
+    reads only the distinct ones (:attr:`moments`: every moment is symmetric
+    in its pairs of indices) that are not zero in every group (with no x-y
+    covariance, 39 of 126), along those rows.
     """
 
     n: np.ndarray  # (K,) points per group
@@ -145,6 +177,16 @@ class LineData:
     uud: np.ndarray | None = None  # (27, K) sum u u dd
     uudd: np.ndarray | None = None  # (81, K) sum u u dd dd
     dd2: np.ndarray | None = None  # (9, K) sum dd dd
+
+    @cached_property
+    def moments(self) -> _Moments:
+        """The moments as the compiled likelihood reads them (computed once per data set)."""
+        return _Moments.of(self)
+
+    @cached_property
+    def pivot(self) -> float:
+        """The data's mean x (sum x / n, from the sums): the point about which the line is sampled."""
+        return float(np.sum(self.uu[1]) / np.sum(self.n))
 
     @classmethod
     def from_points(cls, x, y, x_err, y_err, xy_cov, bins_per_dex: int | None = None) -> LineData:
@@ -191,37 +233,143 @@ def mixture_points(x, y, x_err, y_err, xy_cov, mixture: XMixture) -> tuple[np.nd
     return a_bar, y - g_bar, np.sqrt(xx), np.sqrt(yy), xy
 
 
+_PAIRS = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
+"""The distinct entries of a symmetric 3 x 3 matrix; off the diagonal they count twice."""
+
+
+def _terms() -> np.ndarray:
+    """One row per distinct moment: (kind, a, b, c, e, multiplicity, index into its LineData field).
+
+    ``kind`` 0..3 says which sum the term adds to (Delta^2, Delta^2 eps,
+    Delta^2 eps^2, eps^2); its coefficient is multiplicity x p_a p_b x
+    w_c x w_e, a factor left out where its index is -1.  Every moment is
+    symmetric in (a, b) and in (c, e), so 66 terms replace 126.
+    """
+    rows = []
+    for s, (a, b) in enumerate(_PAIRS):
+        pair = 1 + (a != b)
+        rows.append((0, a, b, -1, -1, pair, 3 * a + b))
+        rows += [(1, a, b, c, -1, pair, 3 * (3 * a + b) + c) for c in range(3)]
+        rows += [(2, a, b, c, e, pair * (1 + (c != e)), 9 * (3 * a + b) + 3 * c + e) for c, e in _PAIRS]
+    rows += [(3, -1, -1, c, e, 1 + (c != e), 3 * c + e) for c, e in _PAIRS]
+    return np.array(rows, dtype=np.int64)
+
+
+_TERMS = _terms()
+
+
+@dataclass(frozen=True)
+class _Moments:
+    """:class:`LineData`'s moments as the compiled likelihood reads them: the distinct, not identically zero ones."""
+
+    terms: np.ndarray  # (R, 7) rows of _TERMS
+    rows: np.ndarray  # (R, K) their values per group
+
+    @classmethod
+    def of(cls, data: LineData) -> _Moments:
+        fields = (data.uu, data.uud, data.uudd, data.dd2)
+        chosen = [t for t in _TERMS if fields[t[0]] is not None and np.any(fields[t[0]][t[6]])]
+        terms = np.array(chosen, dtype=np.int64).reshape(-1, 7)
+        rows = np.array([fields[t[0]][t[6]] for t in terms], dtype=float).reshape(len(terms), data.n.size)
+        return cls(terms, np.ascontiguousarray(rows))
+
+
+@numba.njit(cache=True, nogil=True)
+def _kernel(theta, pivot, lo, hi, n, dbar, terms, rows):  # pragma: no cover - compiled
+    """ln L per row (m, c, lam) of ``theta``, c the intercept at ``pivot``; -inf for a row outside (lo, hi).
+
+    The group sums of :class:`LineData` are contracted term by term: per
+    walker each term's coefficient is formed once, the sums over the groups
+    then run along contiguous rows, and the groups' terms combine as
+    Delta^2 / S - Delta^2 eps / S^2 + Delta^2 eps^2 / S^3 - eps^2 / (2 S^2) + n ln S.
+    """
+    walkers, groups = theta.shape[0], n.size
+    out = np.empty(walkers)
+    S = np.empty(groups)
+    sums = np.empty((4, groups))
+    p = np.empty(3)
+    w = np.empty(3)
+    for i in range(walkers):
+        outside = False
+        for j in range(3):
+            outside |= not (lo[j] < theta[i, j] < hi[j])
+        if outside:
+            out[i] = -np.inf
+            continue
+        m, lam = theta[i, 0], theta[i, 2]
+        p[0], p[1], p[2] = m * pivot - theta[i, 1], -m, 1.0
+        w[0], w[1], w[2] = m * m, -2.0 * m, 1.0
+        scatter = lam * lam * (1.0 + m * m)
+        for k in range(groups):
+            S[k] = scatter + w[0] * dbar[0, k] + w[1] * dbar[1, k] + w[2] * dbar[2, k]
+        sums[:] = 0.0
+        for r in range(terms.shape[0]):
+            kind, a, bb, c, e = terms[r, 0], terms[r, 1], terms[r, 2], terms[r, 3], terms[r, 4]
+            coefficient = float(terms[r, 5])
+            if a >= 0:
+                coefficient *= p[a] * p[bb]
+            if c >= 0:
+                coefficient *= w[c]
+            if e >= 0:
+                coefficient *= w[e]
+            for k in range(groups):
+                sums[kind, k] += coefficient * rows[r, k]
+        total = 0.0
+        for k in range(groups):
+            inverse = 1.0 / S[k]
+            total += (inverse * (sums[0, k] + inverse * (-sums[1, k] - 0.5 * sums[3, k] + inverse * sums[2, k]))
+                      + n[k] * np.log(S[k]))
+        out[i] = -0.5 * total
+    return out
+
+
+_EVERYWHERE = np.array([-np.inf, -np.inf, -np.inf]), np.array([np.inf, np.inf, np.inf])
+
+
 def log_likelihood(theta: np.ndarray, data: LineData) -> np.ndarray:
     """ln L for parameter rows ``theta`` = (m, b, lam), shape (W, 3) or (3,)."""
-    theta = np.atleast_2d(theta)
-    m, b, lam = theta.T
-    p = np.column_stack([-b, -m, np.ones_like(m)])
-    w = np.column_stack([m * m, -2 * m, np.ones_like(m)])
-    pp = _outer(p, p)
-    S = w @ data.dbar + (lam * lam * (1 + m * m))[:, None]  # (W, K)
-    terms = (pp @ data.uu) / S + data.n * np.log(S)  # sum of Delta^2 / S, and of ln S
-    if data.uud is not None:  # second-order corrections for the spread of errors within groups
-        first = _outer(pp, w) @ data.uud  # sum of Delta^2 eps
-        second = _outer(pp, w, w) @ data.uudd  # sum of Delta^2 eps^2
-        eps2 = _outer(w, w) @ data.dd2  # sum of eps^2
-        terms += -first / S**2 + second / S**3 - eps2 / (2 * S**2)
-    return -0.5 * np.sum(terms, axis=1)
+    theta = np.ascontiguousarray(np.atleast_2d(theta), dtype=float)
+    moments = data.moments
+    return _kernel(theta, 0.0, *_EVERYWHERE, data.n, data.dbar, moments.terms, moments.rows)
 
 
 def log_probability(theta: np.ndarray, data: LineData, bounds=DEFAULT_BOUNDS) -> np.ndarray:
-    """ln posterior with uniform priors inside ``bounds``; -inf outside."""
-    theta = np.atleast_2d(theta)
-    lo, hi = np.array(bounds).T
-    inside = np.all((theta > lo) & (theta < hi), axis=1)
-    out = np.full(theta.shape[0], -np.inf)
-    if inside.any():
-        out[inside] = log_likelihood(theta[inside], data)
-    return out
+    """ln posterior of sampled rows ``theta`` = (m, c, lam), c the intercept at ``data.pivot``: uniform priors
+    inside ``bounds``, -inf outside."""
+    lo, hi = np.array(bounds, dtype=float).T
+    return _posterior(theta, data, np.ascontiguousarray(lo), np.ascontiguousarray(hi))
+
+
+def _posterior(theta: np.ndarray, data: LineData, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """:func:`log_probability` with the bounds as arrays of lows and highs (the sampler's call, made once per move)."""
+    theta = np.ascontiguousarray(np.atleast_2d(theta), dtype=float)
+    moments = data.moments
+    return _kernel(theta, data.pivot, lo, hi, data.n, data.dbar, moments.terms, moments.rows)
+
+
+def to_intercept(theta: np.ndarray, pivot: float) -> np.ndarray:
+    """Rows (m, c, lam) about ``pivot`` as the study's (m, b, lam), b = c - m pivot (the intercept at x = 0)."""
+    theta = np.array(theta, dtype=float)
+    theta[..., 1] -= theta[..., 0] * pivot
+    return theta
+
+
+def to_pivot(theta: np.ndarray, pivot: float) -> np.ndarray:
+    """Rows (m, b, lam) as the sampled (m, c, lam), c = b + m pivot (the intercept at the pivot)."""
+    theta = np.array(theta, dtype=float)
+    theta[..., 1] += theta[..., 0] * pivot
+    return theta
 
 
 @dataclass(frozen=True)
 class LineFit:
-    """Posterior of a line fit: medians, standard deviations, the chain and diagnostics."""
+    """Posterior of a line fit: medians, standard deviations, the chain and diagnostics.
+
+    ``chain``, ``samples`` and ``max_likelihood`` are in the study's
+    (m, b, lam), b the intercept at x = 0; the sampler ran in (m, c, lam)
+    about ``pivot`` (module docstring), and ``bounds`` are the priors'
+    ranges of those.
+    """
 
     m: float
     m_err: float
@@ -238,6 +386,10 @@ class LineFit:
     method: str
     x_model: str = "flat"
     mixture: XMixture | None = field(default=None, repr=False)  # the deconvolved prior of x_model="mixture"
+    pivot: float = 0.0  # the x about which the line was sampled
+    c: float = float("nan")  # intercept at the pivot (median) and its posterior standard deviation
+    c_err: float = float("nan")
+    bounds: tuple = DEFAULT_BOUNDS  # uniform priors' ranges of the sampled (m, c, lam)
 
     @property
     def samples(self) -> np.ndarray:
@@ -251,18 +403,42 @@ class LineFit:
         return kept / float(np.max(self.autocorr_time))
 
     @property
-    def reliable(self) -> bool:
+    def long_enough(self) -> bool:
         """emcee's rule of thumb: the chain should be at least 50 autocorrelation times long."""
         return self.chain.shape[0] >= TAU_RULE * float(np.max(self.autocorr_time))
 
+    def near_bounds(self) -> list[str]:
+        """Each prior bound the posterior comes within :data:`BOUND_SIGMAS` standard deviations of, in words.
+
+        The lower bound lam > 0 is left out when it is 0: the likelihood
+        depends on lam^2 only, so that bound folds the posterior, it cannot clip it.
+        """
+        sampled = to_pivot(self.samples, self.pivot)
+        median, spread = np.median(sampled, axis=0), np.std(sampled, axis=0)
+        found = []
+        for name, value, sigma, (lo, hi) in zip(SAMPLED, median, spread, self.bounds):
+            label = "c (the intercept at the pivot x = %.6g)" % self.pivot if name == "c" else name
+            if value - BOUND_SIGMAS * sigma <= lo and not (name == "lam" and lo == 0):
+                found.append(f"{label} = {value:.6g} +- {sigma:.2g} is within {BOUND_SIGMAS:g} sigma of its prior's "
+                             f"lower bound {lo:g}")
+            if value + BOUND_SIGMAS * sigma >= hi:
+                found.append(f"{label} = {value:.6g} +- {sigma:.2g} is within {BOUND_SIGMAS:g} sigma of its prior's "
+                             f"upper bound {hi:g}")
+        return found
+
+    @property
+    def reliable(self) -> bool:
+        """The chain is at least 50 autocorrelation times long and no prior bound shapes the posterior."""
+        return self.long_enough and not self.near_bounds()
+
     def warning(self) -> str:
-        """Why the error estimate may be unreliable, or an empty string."""
-        if self.reliable:
-            return ""
-        tau = float(np.max(self.autocorr_time))
-        return (f"chain too short for a reliable error: {self.chain.shape[0]} steps < {TAU_RULE} x tau = "
-                f"{TAU_RULE * tau:.0f} "
-                f"(about {self.effective_samples:.0f} independent samples)")
+        """Why the fit may be unreliable (clipped by a prior, or a chain too short), or an empty string."""
+        reasons = [f"the prior may clip the posterior: {reason}" for reason in self.near_bounds()]
+        if not self.long_enough:
+            tau = float(np.max(self.autocorr_time))
+            reasons.append(f"chain too short for a reliable error: {self.chain.shape[0]} steps < {TAU_RULE} x tau = "
+                           f"{TAU_RULE * tau:.0f} (about {self.effective_samples:.0f} independent samples)")
+        return "; ".join(reasons)
 
     def diagnostics(self) -> pd.Series:
         """Acceptance, autocorrelation times, burn-in, effective samples and the reliability verdict."""
@@ -273,9 +449,11 @@ class LineFit:
             "walkers x steps": f"{self.chain.shape[1]} x {self.chain.shape[0]}",
             "burn-in (steps)": self.burn_in,
             "acceptance fraction": round(self.acceptance_fraction, 3),
-            **{f"tau_{p} (steps)": round(float(t), 1) for p, t in zip(PARAMETERS, self.autocorr_time)},
+            "pivot x0": self.pivot,
+            **{f"tau_{p} (steps)": round(float(t), 1) for p, t in zip(SAMPLED, self.autocorr_time)},
             "effective samples": round(self.effective_samples),
             "reliable": self.reliable,
+            "warning": self.warning(),
         })
 
     def summary(self) -> dict[str, float]:
@@ -284,27 +462,61 @@ class LineFit:
                 "lam": self.lam, "lam_err": self.lam_err}
 
 
+def _check_bounds(bounds) -> tuple[tuple[float, float], ...]:
+    """``bounds`` as three (low, high) pairs of the sampled (m, c, lam); a FitError for anything else."""
+    try:
+        pairs = np.array(bounds, dtype=float)
+    except (TypeError, ValueError):
+        pairs = np.empty(0)
+    valid = pairs.shape == (3, 2) and np.isfinite(pairs).all() and (pairs[:, 0] < pairs[:, 1]).all()
+    if not valid or pairs[2, 0] < 0:
+        raise FitError(f"bounds must be three finite (low, high) pairs with low < high for m, c (the intercept at "
+                       f"the pivot) and lam >= 0, got {bounds!r}")
+    return tuple((float(lo), float(hi)) for lo, hi in pairs)
+
+
+def _count(name: str, value, minimum: int) -> int:
+    """An integer setting (Python or NumPy) of at least ``minimum``; a FitError naming it otherwise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral) or value < minimum:
+        why = " (emcee's moves need two walkers per parameter m, b, lam)" if name == "n_walkers" else ""
+        raise FitError(f"{name} must be an integer of at least {minimum}{why}, got {value!r}")
+    return int(value)
+
+
+def least_squares(data: LineData) -> tuple[np.ndarray, np.ndarray]:
+    """Ordinary least squares about the pivot from the sums: the start (m, c, lam) and a scale for each.
+
+    The scales are least squares' standard errors of m and c (residuals
+    include the measurement errors, so they are at least the posterior's
+    widths) and the residual spread over sqrt(2 n) for lam.
+    """
+    n, sx, sy, sxx, sxy, syy = (float(np.sum(data.uu[j])) for j in (0, 1, 2, 4, 5, 8))
+    x0, y0 = sx / n, sy / n
+    vxx, vxy, vyy = sxx / n - x0 * x0, sxy / n - x0 * y0, syy / n - y0 * y0
+    m = vxy / vxx if vxx > 0 else 0.0
+    residual = max(vyy - m * vxy, 0.0)
+    tiny = 1e-12 * (1.0 + abs(m) + abs(y0))
+    scale = np.array([np.sqrt(residual / (n * vxx)) if vxx > 0 else 1.0, np.sqrt(residual / n),
+                      np.sqrt(residual / (2 * n))])
+    return np.array([m, y0, np.sqrt(residual) / 2]), np.maximum(scale, tiny)
+
+
 def _maximum_likelihood(data: LineData, bounds, guess) -> np.ndarray:
-    """The maximum-likelihood (m, b, lam), sought by Nelder-Mead from ``guess`` (kept if the search fails)."""
+    """The maximum-likelihood (m, c, lam), sought by Nelder-Mead from ``guess`` (kept if the search fails)."""
     lo, hi = np.array(bounds).T
-    guess = np.clip(np.asarray(guess, dtype=float), lo + 1e-6, hi - 1e-6)
+    guess = np.clip(np.asarray(guess, dtype=float), lo + 1e-9 * (hi - lo), hi - 1e-9 * (hi - lo))
     result = minimize(lambda t: -log_probability(t, data, bounds)[0], guess, method="Nelder-Mead",
-                      options={"xatol": 1e-7, "fatol": 1e-7, "maxiter": 4000})
+                      options={"xatol": 1e-9, "fatol": 1e-9, "maxiter": 4000})
     return result.x if np.isfinite(result.fun) else guess
 
 
-def _least_squares_guess(x: np.ndarray, y: np.ndarray) -> list[float]:
-    """(m, b, lam) from ordinary least squares: the optimiser's starting point."""
-    m0, b0 = np.polyfit(x, y, 1)
-    return [m0, b0, np.std(y - m0 * x - b0) / 2]
-
-
-def start_walkers(
-    best: np.ndarray, bounds, n_walkers: int, rng: np.random.Generator
-) -> tuple[np.ndarray, tuple]:
-    """Walkers in a small ball around ``best`` inside ``bounds``, and an emcee random state, both drawn from ``rng``."""
+def start_walkers(best: np.ndarray, scale: np.ndarray, bounds, n_walkers: int, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, tuple]:
+    """Walkers in a small ball (a tenth of ``scale`` per parameter) around ``best`` inside ``bounds``, and an emcee
+    random state, both drawn from ``rng``."""
     lo, hi = np.array(bounds).T
-    initial = np.clip(best + 1e-4 * (hi - lo) * rng.normal(size=(n_walkers, 3)), lo + 1e-9, hi - 1e-9)
+    margin = 1e-9 * (hi - lo)
+    initial = np.clip(best + 0.1 * scale * rng.normal(size=(n_walkers, 3)), lo + margin, hi - margin)
     return initial, np.random.RandomState(rng.integers(2**32)).get_state()
 
 
@@ -337,19 +549,22 @@ def fit_line(
     ``x_model`` is the prior on the true x: ``"flat"`` (the study's
     likelihood) or ``"mixture"`` (an ``n_components`` Gaussian mixture
     deconvolved from the data, which corrects the slope for errors in x;
-    see the module docstring).  Walkers start in a small ball around the
-    maximum-likelihood point and run ``n_steps``; while the chain is shorter
-    than 50 autocorrelation times it is extended, up to ``max_steps`` in all
-    (``max_steps <= n_steps``: a fixed length, as in the study's 10 x 1000).
-    ``burn_in`` steps are discarded (default: three autocorrelation times,
-    at least a fifth and at most half of the chain).  ``method`` is
-    ``"exact"`` (sum over points), ``"grouped"`` (sum over error groups, see
-    the module docstring) or ``"auto"`` (grouped above 20 000 points).  The
-    same ``seed`` gives the same chain.
+    see the module docstring).  The line is sampled as (m, c, lam), c the
+    intercept at the data's mean x, under uniform priors within ``bounds``
+    (of m, c and lam; a fit near one is flagged unreliable).  Walkers start
+    in a small ball around the maximum-likelihood point and run ``n_steps``;
+    while the chain is shorter than 50 autocorrelation times it is extended,
+    up to ``max_steps`` in all (``max_steps <= n_steps``: a fixed length, as
+    in the study's 10 x 1000).  ``burn_in`` steps are discarded (default:
+    three autocorrelation times, at least a fifth and at most half of the
+    chain).  ``method`` is ``"exact"`` (sum over points), ``"grouped"`` (sum
+    over error groups, see the module docstring) or ``"auto"`` (grouped
+    above :data:`EXACT_UP_TO` points).  The same ``seed`` gives the same chain.
     """
     x, y, x_err, y_err, xy_cov = _as_arrays(x, y, x_err, y_err, xy_cov)
+    settings = _settings(n_walkers, n_steps, max_steps, burn_in, bounds)
     if method == "auto":
-        method = "grouped" if x.size > GROUPED_ABOVE else "exact"
+        method = "grouped" if x.size > EXACT_UP_TO else "exact"
     if method not in ("exact", "grouped"):
         raise FitError(f"method must be 'auto', 'exact' or 'grouped', not {method!r}")
     if x_model not in X_MODELS:
@@ -362,22 +577,39 @@ def fit_line(
         mixture = extreme_deconvolution(x, x_err, n_components)
         x, y, x_err, y_err, xy_cov = mixture_points(x, y, x_err, y_err, xy_cov, mixture)
     data = LineData.from_points(x, y, x_err, y_err, xy_cov, BINS_PER_DEX if method == "grouped" else None)
-    best = _maximum_likelihood(data, bounds, _least_squares_guess(x, y))
-    return _sample(data, best, n_walkers=n_walkers, n_steps=n_steps, max_steps=max_steps, burn_in=burn_in, seed=seed,
-                   bounds=bounds, method=method, x_model=x_model, mixture=mixture, progress=progress)
+    return _sample(data, None, seed=seed, method=method, x_model=x_model, mixture=mixture, progress=progress,
+                   **settings)
 
 
-def _sample(data: LineData, best: np.ndarray, *, n_walkers: int, n_steps: int, max_steps: int, burn_in: int | None,
-            seed, bounds, method: str, x_model: str, mixture: XMixture | None, progress: bool = False) -> LineFit:
-    """Sample the posterior with emcee from a ball around ``best``; summarise the chain.
+def _settings(n_walkers, n_steps, max_steps, burn_in, bounds) -> dict:
+    """The sampler's settings, checked: one clear FitError for a value emcee would fail on (or misuse)."""
+    settings = {"n_walkers": _count("n_walkers", n_walkers, MIN_WALKERS), "n_steps": _count("n_steps", n_steps, 1),
+                "max_steps": _count("max_steps", max_steps, 0), "bounds": _check_bounds(bounds)}
+    if burn_in is not None:
+        burn_in = _count("burn_in", burn_in, 0)
+        if burn_in >= settings["n_steps"]:
+            raise FitError(f"burn_in must be smaller than n_steps ({settings['n_steps']}), got {burn_in}")
+    return settings | {"burn_in": burn_in}
+
+
+def _sample(data: LineData, guess: np.ndarray | None, *, n_walkers: int, n_steps: int, max_steps: int,
+            burn_in: int | None, seed, bounds, method: str, x_model: str, mixture: XMixture | None,
+            progress: bool = False) -> LineFit:
+    """Find the maximum-likelihood line from ``guess`` (m, b, lam; None: least squares), sample the posterior
+    about the pivot with emcee from a ball around it, and summarise the chain in the study's (m, b, lam).
 
     The log-probability is handed to the sampler directly rather than through
     emcee's wrapper, which prints a traceback for any exception -- Ctrl-C
     included -- before re-raising it.
     """
-    initial, random_state = start_walkers(best, bounds, n_walkers, np.random.default_rng(seed))
-    sampler = emcee.EnsembleSampler(n_walkers, 3, log_probability, vectorize=True, args=(data, bounds))
-    sampler.log_prob_fn = partial(log_probability, data=data, bounds=bounds)
+    pivot = data.pivot
+    start, scale = least_squares(data)
+    best = _maximum_likelihood(data, bounds, start if guess is None else to_pivot(guess, pivot))
+    initial, random_state = start_walkers(best, scale, bounds, n_walkers, np.random.default_rng(seed))
+    sampler = emcee.EnsembleSampler(n_walkers, 3, log_probability, vectorize=True, args=(data, bounds),
+                                    moves=emcee.moves.DEMove())
+    lo, hi = (np.ascontiguousarray(v) for v in np.array(bounds).T)
+    sampler.log_prob_fn = partial(_posterior, data=data, lo=lo, hi=hi)
     sampler.random_state = random_state
     sampler.run_mcmc(initial, n_steps, progress=progress)
     tau = _autocorr_time(sampler)
@@ -389,14 +621,17 @@ def _sample(data: LineData, best: np.ndarray, *, n_walkers: int, n_steps: int, m
     total = sampler.iteration
     if burn_in is None:
         burn_in = int(min(max(3 * np.max(tau), total // 5), total // 2))
-    chain = sampler.get_chain()
+    sampled = sampler.get_chain()
+    chain = to_intercept(sampled, pivot)
     kept = chain[burn_in:].reshape(-1, 3)
     median, spread = np.median(kept, axis=0), np.std(kept, axis=0)
+    intercepts = sampled[burn_in:, :, 1].ravel()
     return LineFit(
         m=median[0], m_err=spread[0], b=median[1], b_err=spread[1], lam=median[2], lam_err=spread[2],
         n=int(round(float(np.sum(data.n)))), chain=chain, burn_in=burn_in,
         acceptance_fraction=float(np.mean(sampler.acceptance_fraction)), autocorr_time=np.asarray(tau),
-        max_likelihood=best, method=method, x_model=x_model, mixture=mixture,
+        max_likelihood=to_intercept(best, pivot), method=method, x_model=x_model, mixture=mixture, pivot=pivot,
+        c=float(np.median(intercepts)), c_err=float(np.std(intercepts)), bounds=bounds,
     )
 
 
@@ -413,6 +648,6 @@ def fit_line_data(data: LineData, guess, *, n_walkers: int = 10, n_steps: int = 
     deconvolved prior the sums are those of the :func:`mixture_points` of
     ``mixture``; ``x_model`` and ``mixture`` are recorded on the result.
     """
-    best = _maximum_likelihood(data, bounds, guess)
-    return _sample(data, best, n_walkers=n_walkers, n_steps=n_steps, max_steps=max_steps, burn_in=None, seed=seed,
-                   bounds=bounds, method=method, x_model=x_model, mixture=mixture)
+    settings = _settings(n_walkers, n_steps, max_steps, None, bounds)
+    return _sample(data, np.asarray(guess, dtype=float), seed=seed, method=method, x_model=x_model, mixture=mixture,
+                   **settings)
