@@ -31,7 +31,7 @@ __all__ = [
     "RASTER_DPI", "RESIDUAL_CMAP", "STYLE", "add_arms", "add_overdensity", "attenuation_figure", "count_colorbar",
     "DECONVOLVED", "azimuthal_profile_study", "azimuthal_profiles", "deconvolved_prior", "disk_maps",
     "error_histograms", "gradient_profile", "hexmap", "legend_below", "line_fit_over_data", "line_over_data",
-    "mark_sun", "null_distribution", "profile_over_data", "profile_vs_truth", "pull_histograms", "ratio_histograms",
+    "mark_sun", "null_distribution", "profile_over_data", "profile_vs_truth", "pull_histograms", "pulls_against_truth", "ratio_histograms",
     "residual_comparison", "residual_maps", "toomre_diagram", "use_style",
 ]
 
@@ -67,6 +67,8 @@ THE_STUDY = {"color": OKABE_ITO["black"], "marker": "s"}
 TRUTH = {"color": OKABE_ITO["blue"], "marker": "D"}
 DECONVOLVED = {"color": OKABE_ITO["vermillion"], "marker": "o", "mfc": "white"}
 """This book's fit with the deconvolved prior on the true x: the flat fit's colour, open markers."""
+SIMEX = {"color": OKABE_ITO["reddish purple"], "marker": "^", "mfc": "white"}
+"""The SIMEX cross-check of the corrected fit."""
 PROFILE = {"color": OKABE_ITO["bluish green"]}
 """The smooth radial profile (P-spline) and what is measured against it."""
 
@@ -280,6 +282,28 @@ def gradient_profile(measured, published, truth, literature, *, center: str, xla
     ax.axhline(0, color="0.8", lw=0.8, zorder=0)
     ax.set(xlabel=xlabel, ylabel=ylabel)
     legend_below(fig, ax, ncol=2, fontsize=MIN_FONT_PT + 0.5)
+    return fig
+
+
+def pulls_against_truth(table, *, center: str, xlabel: str, series) -> Figure:
+    """Each fit's pull, (slope - truth) / error, per bin: where a method is biased, in units of its own error.
+
+    ``series`` lists ``(label, pull column)`` pairs of ``table`` in drawing
+    order (the flat fit, the corrected fit, the cross-check); a bin where a
+    method gave no number is simply absent from its series.  The band marks
+    +-2, the range a calibrated method stays in about 95 % of the time.
+    """
+    styles = (THIS_BOOK, DECONVOLVED, SIMEX)
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, 3.8), layout="constrained")
+    ax.axhspan(-2, 2, color="0.92", zorder=0, label="±2")
+    ax.axhline(0, color="0.6", lw=0.8, zorder=1)
+    width = np.min(np.diff(np.sort(table[center].unique()))) if table[center].nunique() > 1 else 1.0
+    offsets = np.linspace(-0.15, 0.15, len(series)) * width
+    for (label, column), style, shift in zip(series, styles, offsets):
+        ax.plot(table[center] + shift, table[column], style["marker"], color=style["color"],
+                mfc=style.get("mfc", style["color"]), mew=1.4, ms=7, label=label, zorder=3)
+    ax.set(xlabel=xlabel, ylabel="pull = (slope − truth) / error")
+    legend_below(fig, ax, ncol=len(series) + 1)
     return fig
 
 
