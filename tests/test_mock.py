@@ -6,7 +6,7 @@ from helpers import canonical
 
 from galchem.data.surveys import load_survey
 from galchem.data.cuts import cut_flow
-from galchem.physics.distances import distance_percentiles
+from galchem.data.mock_distances import distance_percentiles
 from galchem.physics.frames import catalog_positions
 from galchem.data.mock import make_mock, mock_model
 from galchem.data.sources import load_mock
