@@ -20,6 +20,8 @@ import numpy as np
 from galchem.conventions import R_SUN
 from galchem.physics.frames import phi_from_reid_beta
 
+__all__ = ["Arm", "ArmTrace", "Overdensity", "POGGIO_FILES", "REID2014", "poggio2021_overdensity", "trace"]
+
 
 @dataclass(frozen=True)
 class Arm:
