@@ -47,3 +47,18 @@ def test_sun_conventions():
     assert sun.phi == pytest.approx(np.pi)
     assert sun.vphi == pytest.approx(245.0)  # rotation counts positive
     assert sun.vR == pytest.approx(-12.9)  # moving towards the centre
+
+
+def test_reid_beta_is_zero_towards_the_sun_and_grows_with_rotation():
+    sun_phi = frames.azimuth(-8.27, 0.0)
+    assert sun_phi == pytest.approx(np.pi) and frames.reid_beta(sun_phi) == pytest.approx(0.0)
+    # a star ahead of the Sun in rotation: rotation is clockwise seen from the north pole, so towards +Y
+    ahead = frames.to_cylindrical(-8.0, 1.0, 0.0, 0.0, 0.0, 0.0)
+    assert frames.reid_beta(ahead.phi) > 0
+    assert frames.from_cylindrical(8.27, ahead.phi, 0.0, 0.0, 1.0, 0.0).vy > 0  # moving with rotation at that spot
+    beta = np.array([-179.5, -21.0, 0.0, 8.9, 101.0, 179.5])
+    phi = frames.phi_from_reid_beta(beta)
+    assert ((phi >= 0) & (phi < 2 * np.pi)).all()
+    np.testing.assert_allclose(frames.reid_beta(phi), beta, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(frames.phi_from_reid_beta(frames.reid_beta(np.linspace(0, 6.28, 50))),
+                               np.linspace(0, 6.28, 50), rtol=0, atol=1e-12)

@@ -1,3 +1,7 @@
+import ast
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,9 +10,13 @@ from helpers import canonical
 
 from galchem.data.surveys import load_survey
 from galchem.data.cuts import cut_flow
-from galchem.physics.distances import distance_percentiles
+from galchem.data.mock_distances import distance_percentiles
 from galchem.physics.frames import catalog_positions
+from galchem.conventions import V_LSR
+from galchem.data import mock
 from galchem.data.mock import make_mock, mock_model
+from galchem.errors import GalchemError
+from galchem.physics.membership import BENSBY2003
 from galchem.data.sources import load_mock
 from galchem.analysis.gradients import RADIAL, VERTICAL, bin_index
 from galchem.report.literature import HAWKINS_TABLE1, HAWKINS_TABLE2
@@ -102,3 +110,53 @@ def test_lamost_mock_covers_every_bin_of_the_study():
         expected = scale * study["n"].to_numpy()
         assert (counts >= 500 * scale).all(), (binning.name, counts)
         assert ((counts >= expected / 2) & (counts <= 2 * expected)).all(), (binning.name, counts, expected)
+
+
+def test_populations_share_the_membership_ellipsoids_and_one_circular_speed(gaia_mock):
+    """The thick disk and halo of every mock (and the Gaia giants' thin disk) are Bensby et al.'s ellipsoids,
+    around the one circular speed the membership measures V from."""
+    bensby = {e.name: e for e in BENSBY2003}
+    for survey, model in mock.MODELS.items():
+        assert model.circular_speed == V_LSR
+        for pop in model.populations:
+            if pop.name != "thin" or survey == "gaia":
+                assert pop.kinematics == bensby[pop.name], (survey, pop.name)
+    for pop in gaia_mock.model.populations:
+        stars = gaia_mock.truth[gaia_mock.truth["population"] == pop.name]
+        expected = V_LSR + pop.kinematics.v_asym
+        assert stars["vphi"].mean() == pytest.approx(expected, abs=4 * pop.kinematics.sigma_v / np.sqrt(len(stars)))
+        assert stars["vR"].std() == pytest.approx(pop.kinematics.sigma_u, rel=0.1)
+
+
+def test_circular_speed_moves_only_the_velocities():
+    model = mock_model("gaia")
+    made = make_mock("gaia", 3_000, seed=5, model=model)
+    faster = make_mock("gaia", 3_000, seed=5, model=replace(model, circular_speed=model.circular_speed + 1.0))
+    np.testing.assert_allclose(faster.truth["vphi"] - made.truth["vphi"], 1.0, rtol=0, atol=1e-9)
+    moved = {"vX", "vY", "vphi"}
+    for column in made.truth.columns.difference(list(moved)):
+        assert faster.truth[column].equals(made.truth[column]), column
+    velocities = {"pmra", "pmdec", "radial_velocity"}
+    for column in made.catalog.columns.difference(list(velocities)):
+        assert faster.catalog[column].equals(made.catalog[column]), column
+    assert not np.allclose(faster.catalog["radial_velocity"], made.catalog["radial_velocity"], rtol=0, atol=1e-3)
+
+
+def test_every_mock_survey_has_an_observer_and_others_are_refused():
+    assert set(mock.OBSERVERS) == set(mock.MODELS)
+    stranger = replace(mock_model("gaia"), sample="apogee")
+    with pytest.raises(GalchemError, match="no mock observer for survey 'apogee'"):
+        make_mock("apogee", 100, model=stranger)
+
+
+def test_the_mock_imports_nothing_above_the_data_layer():
+    """Layers: conventions/parameter sets/frames -> data; the mock may not import physics beyond frames."""
+    tree = ast.parse(Path(mock.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {f"{node.module}.{a.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                 and node.module == "galchem.physics" for a in node.names}
+    galchem = {name for name in imported if name.startswith("galchem")}
+    allowed = {"galchem.conventions", "galchem.errors", "galchem.parameter_sets", "galchem.physics",
+               "galchem.physics.frames"}
+    assert galchem, "the mock imports galchem modules"
+    assert {name for name in galchem if not name.startswith("galchem.data.")} <= allowed, galchem

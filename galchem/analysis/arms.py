@@ -2,9 +2,9 @@
 
 Each arm is a logarithmic spiral, ln(R / R_ref) = -(beta - beta_ref) tan(psi),
 where beta is Reid's Galactocentric azimuth: 0 towards the Sun and growing in
-the direction of Galactic rotation.  In galchem's frame (see
-:mod:`galchem.conventions`) that is ``phi = pi - beta``, so an arm point lies
-at X = -R cos(beta), Y = R sin(beta).  Parameters from Reid et al. (2014),
+the direction of Galactic rotation (``phi = pi - beta`` in galchem's frame;
+the conversions are :func:`galchem.physics.frames.reid_beta` and
+:func:`galchem.physics.frames.phi_from_reid_beta`).  Parameters from Reid et al. (2014),
 ApJ 783, 130, as transcribed in public code (dendrogal; CKAstroTools for the
 widths); the Perseus pitch angle of 9.4 deg is the dendrogal value.
 """
@@ -18,6 +18,9 @@ from typing import NamedTuple
 import numpy as np
 
 from galchem.conventions import R_SUN
+from galchem.physics.frames import phi_from_reid_beta
+
+__all__ = ["Arm", "ArmTrace", "Overdensity", "POGGIO_FILES", "REID2014", "poggio2021_overdensity", "trace"]
 
 
 @dataclass(frozen=True)
@@ -60,14 +63,15 @@ def trace(arm: Arm, n: int = 200) -> ArmTrace:
     """The arm's centre and inner/outer edges (radius -+ width/2) over its fitted range."""
     beta = np.linspace(*arm.beta_range, n)
     r = arm.radius(beta)
-    b = np.deg2rad(beta)
+    phi = phi_from_reid_beta(beta)
+    cos_phi, sin_phi = np.cos(phi), np.sin(phi)
     edges = [r - arm.width / 2, r + arm.width / 2]
     return ArmTrace(
         arm.name,
-        -r * np.cos(b),
-        r * np.sin(b),
-        tuple(-e * np.cos(b) for e in edges),
-        tuple(e * np.sin(b) for e in edges),
+        r * cos_phi,
+        r * sin_phi,
+        tuple(e * cos_phi for e in edges),
+        tuple(e * sin_phi for e in edges),
     )
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from galchem.analysis.arms import REID2014, Arm
+from galchem.physics.frames import reid_beta
 
 __all__ = ["ANNULI", "ArmContrast", "COMPUTED", "MIN_ARM_STARS", "MIN_PER_BIN", "MIN_POPULATED_BINS", "PROFILE_COLUMNS",
            "PermutationTest", "arm_contrast", "azimuthal_profile", "delta_from_ring_mean", "in_arm", "permutation_test",
@@ -223,18 +224,13 @@ def in_arm(R: np.ndarray, phi: np.ndarray, arms: tuple[Arm, ...] = REID2014) -> 
     """True for positions within half an arm width (in R, at the same azimuth) of any arm's centre line.
 
     Only the arms' fitted azimuth ranges count, each taken once around the
-    Galaxy (Reid's beta = pi - phi, in degrees).
+    Galaxy (Reid's beta of :func:`galchem.physics.frames.reid_beta`).
     """
-    R, beta = np.asarray(R, dtype=float), _reid_beta(phi)
+    R, beta = np.asarray(R, dtype=float), reid_beta(phi)
     inside = np.zeros(R.shape, dtype=bool)
     for arm in arms:
         inside |= _traced(beta, (arm,)) & (np.abs(R - arm.radius(beta)) <= arm.width / 2)
     return inside
-
-
-def _reid_beta(phi) -> np.ndarray:
-    """Reid's azimuth beta [deg] in [-180, 180): 0 towards the Sun, growing with rotation."""
-    return (np.rad2deg(np.pi - np.asarray(phi, dtype=float)) + 180.0) % 360.0 - 180.0
 
 
 def _traced(beta: np.ndarray, arms: tuple[Arm, ...]) -> np.ndarray:
@@ -270,7 +266,7 @@ def arm_contrast(table: pd.DataFrame, residual: np.ndarray, *, n_boot: int = 100
     traced, inside = np.empty(R.size, dtype=bool), np.empty(R.size, dtype=bool)
     for start in range(0, R.size, CHUNK):  # the arms' geometry a chunk at a time
         part = slice(start, start + CHUNK)
-        traced[part] = _traced(_reid_beta(phi[part]), arms) & np.isfinite(residual[part])
+        traced[part] = _traced(reid_beta(phi[part]), arms) & np.isfinite(residual[part])
         inside[part] = in_arm(R[part], phi[part], arms)
     arm_values = residual[traced & inside].astype(float)
     between_values = residual[traced & ~inside].astype(float)

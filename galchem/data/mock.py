@@ -5,7 +5,11 @@ its own random stream drawn from one seed:
 
 1. **Galaxy.**  Stars of three populations (thin disk, thick disk, halo) are
    placed with exponential profiles in R and |Z| and given Gaussian velocity
-   ellipsoids around a flat rotation curve.  Thin-disk stars get their
+   ellipsoids around a flat rotation curve at the one circular speed
+   :data:`galchem.conventions.V_LSR`.  The thick disk's and the halo's
+   ellipsoids, and the Gaia giants' thin disk's, are those the kinematic
+   membership uses (:data:`galchem.parameter_sets.BENSBY2003`); the young
+   LAMOST thin disk is colder.  Thin-disk stars get their
    metallicity from :class:`MetallicityField`: a radial gradient, a vertical
    gradient that flattens with R (which makes the radial gradient flatten
    with |Z|), a spiral-shaped azimuthal pattern and an intrinsic scatter.
@@ -16,9 +20,11 @@ its own random stream drawn from one seed:
    distance d, times a footprint: LAMOST sees the northern sky
    (dec > -10 deg) and favours the anticentre; the Gaia sample is all-sky.
    The population fractions are those of the observed candidates.
-3. **Observation.**  Gaia-like astrometric errors, survey-like
-   spectroscopic errors, Bailer-Jones-like distances and a realistic share of
-   rows that fail each quality cut follow from the magnitudes.
+3. **Observation.**  Gaia-like astrometric errors and Bailer-Jones-like
+   distances (:mod:`galchem.data.mock_distances`) for every survey, then the
+   survey's own observer (:data:`OBSERVERS`, looked up by survey name):
+   spectroscopic labels and errors and a realistic share of rows that fail
+   each quality cut, all following from the magnitudes.
 
 The LAMOST model's selection was widened to reach every bin of the study's
 Tables 1 and 2 (see :data:`LAMOST_MODEL`); its metallicity field is the
@@ -36,31 +42,39 @@ truth table keyed by ``source_id``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from galchem.conventions import R_SUN, Z_SUN
+from galchem.conventions import R_SUN, V_LSR, Z_SUN
+from galchem.data.mock_distances import distance_percentiles
 from galchem.errors import GalchemError
+from galchem.parameter_sets import BENSBY2003, Ellipsoid
 from galchem.physics import frames
-from galchem.physics.distances import distance_percentiles
 
-V_CIRC = 233.0
-"""Circular speed of the flat rotation curve [km/s] (the Sun's 245 km/s less its ~12 km/s peculiar motion)."""
+__all__ = ["Footprint", "GAIA_MODEL", "ID_RANGE", "LAMOST_MODEL", "MODELS", "MetallicityField", "Mock", "MockModel",
+           "OBSERVERS", "Observer", "Population", "SEED", "apparent_magnitude", "make_mock", "make_mock_part",
+           "mock_model", "observe_gaia", "observe_lamost"]
 
 
 @dataclass(frozen=True)
 class Population:
-    """A stellar population: spatial profile, velocity ellipsoid and metallicity."""
+    """A stellar population as a survey selects it: share, spatial profile, velocity ellipsoid and metallicity.
+
+    Velocities are drawn from ``kinematics`` in (vR, vphi, vz) with the
+    dispersions (sigma_u, sigma_v, sigma_w) and a mean vphi of the model's
+    circular speed plus ``v_asym``; the ellipsoid's local fraction is not
+    used, the population's share of the survey's candidates is ``fraction``.
+    """
 
     name: str
     fraction: float
     scale_length: float  # kpc, exponential in R
     scale_height: float  # kpc, exponential in |Z|
-    sigma: tuple[float, float, float]  # km/s, dispersions in (vR, vphi, vz)
-    lag: float  # km/s, mean vphi = V_CIRC - lag
+    kinematics: Ellipsoid  # velocity dispersions and asymmetric drift [km/s]
     feh_scatter: float  # dex, star-to-star scatter at fixed position
     feh_mean: float | None = None  # dex; None means the thin-disk MetallicityField
 
@@ -109,8 +123,9 @@ class MetallicityField:
 
     def azimuthal(self, R: np.ndarray, phi: np.ndarray) -> np.ndarray:
         """The spiral pattern [dex]; zero on average around every ring."""
-        # Reid's beta = pi - phi; a trailing arm lags rotation, so its phi grows with R.
-        ridge_phi = np.pi - np.deg2rad(self.ridge_beta) + np.log(R / self.ridge_radius) / np.tan(np.deg2rad(self.pitch))
+        # a trailing arm lags rotation, so its phi grows with R
+        winding = np.log(R / self.ridge_radius) / np.tan(np.deg2rad(self.pitch))
+        ridge_phi = frames.phi_from_reid_beta(self.ridge_beta) + winding
         return self.azimuthal_amplitude * np.cos(self.arms * (phi - ridge_phi))
 
 
@@ -139,15 +154,28 @@ class MockModel:
     snr_zero_point: float = 13.0  # LAMOST only: G [mag] at which the median spectrum has SNR 30
     feh_error: float = 0.13  # LAMOST only: median [Fe/H] error [dex] of a spectrum with SNR 60
     poor_astrometry: float = 0.05  # share of stars (e.g. unresolved binaries) with 3-10x larger astrometric errors
+    circular_speed: float = V_LSR  # km/s, of the flat rotation curve
+
+
+_BENSBY_THIN, _BENSBY_THICK, _BENSBY_HALO = BENSBY2003
+
+
+def _thick_disk_and_halo(thick: float, halo: float, thick_scale_length: float) -> tuple[Population, Population]:
+    """The metal-poor thick disk and halo with Bensby et al.'s (2003) ellipsoids, as shares of a survey's candidates."""
+    return (Population("thick", thick, thick_scale_length, 0.90, _BENSBY_THICK, 0.20, feh_mean=-0.50),
+            Population("halo", halo, 3.0, 3.00, _BENSBY_HALO, 0.40, feh_mean=-1.40))
+
+
+_YOUNG_THIN = replace(_BENSBY_THIN, sigma_u=22.0, sigma_v=14.0, sigma_w=10.0, v_asym=-5.0)
+"""Hot OBAF stars' thin disk: colder than Bensby et al.'s, with less asymmetric drift."""
 
 
 LAMOST_MODEL = MockModel(
     sample="lamost",
     size=332_000,
     populations=(
-        Population("thin", 0.955, 3.3, 0.20, (22.0, 14.0, 10.0), 5.0, 0.15),
-        Population("thick", 0.040, 2.0, 0.90, (67.0, 38.0, 35.0), 46.0, 0.20, feh_mean=-0.50),
-        Population("halo", 0.005, 3.0, 3.00, (160.0, 90.0, 90.0), 220.0, 0.40, feh_mean=-1.40),
+        Population("thin", 0.955, 3.3, 0.20, _YOUNG_THIN, 0.15),
+        *_thick_disk_and_halo(0.040, 0.005, thick_scale_length=2.0),
     ),
     footprint=Footprint(distance_scale=1.7, max_distance=8.0, anticentre_weight=1.0, dec_min=-10.0),
     absolute_magnitude=(0.8, 0.9),
@@ -178,9 +206,8 @@ GAIA_MODEL = MockModel(
     sample="gaia",
     size=1_030_000,
     populations=(
-        Population("thin", 0.860, 2.6, 0.30, (35.0, 20.0, 16.0), 15.0, 0.10),
-        Population("thick", 0.125, 2.2, 0.90, (67.0, 38.0, 35.0), 46.0, 0.20, feh_mean=-0.50),
-        Population("halo", 0.015, 3.0, 3.00, (160.0, 90.0, 90.0), 220.0, 0.40, feh_mean=-1.40),
+        Population("thin", 0.860, 2.6, 0.30, _BENSBY_THIN, 0.10),
+        *_thick_disk_and_halo(0.125, 0.015, thick_scale_length=2.2),
     ),
     footprint=Footprint(distance_scale=1.2, max_distance=15.0, magnitude_limit=15.7),
     absolute_magnitude=(-0.8, 0.6),
@@ -275,10 +302,11 @@ def _draw_population(pop: Population, model: MockModel, n: int, rng: np.random.G
     """True phase space, magnitude and metallicity of ``n`` selected stars of one population."""
     x, y, z, m_abs = _draw_positions(pop, model, n, rng)
     R = np.hypot(x, y)
-    phi = np.arctan2(y, x) % (2 * np.pi)
-    vR = rng.normal(0.0, pop.sigma[0], n)
-    vphi = rng.normal(V_CIRC - pop.lag, pop.sigma[1], n)
-    vz = rng.normal(0.0, pop.sigma[2], n)
+    phi = frames.azimuth(x, y)
+    ellipsoid = pop.kinematics
+    vR = rng.normal(0.0, ellipsoid.sigma_u, n)
+    vphi = rng.normal(model.circular_speed + ellipsoid.v_asym, ellipsoid.sigma_v, n)
+    vz = rng.normal(0.0, ellipsoid.sigma_w, n)
     cart = frames.from_cylindrical(R, phi, z, vR, vphi, vz)
     if pop.feh_mean is None:
         smooth = model.metallicity.smooth(R, np.abs(z))
@@ -371,11 +399,11 @@ def _set_missing(column: np.ndarray, fraction: float, rng: np.random.Generator) 
     return column
 
 
-def _observe_lamost(catalog: pd.DataFrame, truth: pd.DataFrame, rv_true: np.ndarray, rng, snr_zero_point: float,
-                    feh_error: float) -> pd.DataFrame:
+def observe_lamost(catalog: pd.DataFrame, truth: pd.DataFrame, rv_true: np.ndarray, model: MockModel,
+                   rng: np.random.Generator) -> pd.DataFrame:
     """HotPayne-like labels: Teff, logg, [Fe/H], vsini, SNR, chi2ratio and LAMOST RVs."""
     n = len(catalog)
-    snr = _lognormal(rng, 30.0 * 10 ** (0.4 * (snr_zero_point - catalog["phot_g_mean_mag"].to_numpy())), 0.35, n)
+    snr = _lognormal(rng, 30.0 * 10 ** (0.4 * (model.snr_zero_point - catalog["phot_g_mean_mag"].to_numpy())), 0.35, n)
     noise = np.sqrt(60.0 / snr)  # errors grow as the spectrum gets noisier
     teff = 7000.0 * np.exp(np.abs(rng.normal(0.0, 0.55, n)))  # about 2% hotter than 25 000 K
     teff_err = _lognormal(rng, 85.0 * noise * teff / 9000.0, 0.2, n)
@@ -384,7 +412,7 @@ def _observe_lamost(catalog: pd.DataFrame, truth: pd.DataFrame, rv_true: np.ndar
     logg[peculiar] = np.where(rng.uniform(size=peculiar.sum()) < 0.7, rng.uniform(0.5, 2.0, peculiar.sum()),
                               rng.uniform(5.0, 5.8, peculiar.sum()))
     logg_err = _lognormal(rng, 0.10 * noise, 0.2, n)
-    feh_err = _lognormal(rng, feh_error * noise, 0.25, n)
+    feh_err = _lognormal(rng, model.feh_error * noise, 0.25, n)
     vsini = _lognormal(rng, 90.0, 0.6, n)
     negative = rng.uniform(size=n) < 0.03
     vsini[negative] = -np.abs(rng.normal(0.0, 30.0, negative.sum()))
@@ -406,7 +434,8 @@ def _observe_lamost(catalog: pd.DataFrame, truth: pd.DataFrame, rv_true: np.ndar
     )
 
 
-def _observe_gaia(catalog: pd.DataFrame, truth: pd.DataFrame, rv_true: np.ndarray, rng) -> pd.DataFrame:
+def observe_gaia(catalog: pd.DataFrame, truth: pd.DataFrame, rv_true: np.ndarray, model: MockModel,
+                 rng: np.random.Generator) -> pd.DataFrame:
     """GSP-Spec-like labels and Gaia RVS radial velocities; some rows lack a distance."""
     n = len(catalog)
     g = catalog["phot_g_mean_mag"].to_numpy()
@@ -430,6 +459,13 @@ def _observe_gaia(catalog: pd.DataFrame, truth: pd.DataFrame, rv_true: np.ndarra
     )
 
 
+Observer = Callable[[pd.DataFrame, pd.DataFrame, np.ndarray, MockModel, np.random.Generator], pd.DataFrame]
+"""A survey's observer: (astrometric catalogue, truth, true radial velocities, model, random stream) -> catalogue."""
+
+OBSERVERS: dict[str, Observer] = {"lamost": observe_lamost, "gaia": observe_gaia}
+"""The observer of each survey that has a mock, by survey name (the keys of :data:`MODELS`)."""
+
+
 SEED = 42
 """The mock Galaxy's seed unless one is given (the book's Galaxy; ``RunConfig.mock_seed`` defaults to it)."""
 
@@ -445,13 +481,12 @@ def make_mock(sample: str, n: int | None = None, seed: int = SEED, model: MockMo
     n = model.size if n is None else int(n)
     if n < 1:
         raise ValueError("a mock needs at least one star")
+    if sample not in OBSERVERS:
+        raise GalchemError(f"no mock observer for survey {sample!r}; observers exist for {', '.join(OBSERVERS)}")
     galaxy_rng, observe_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     truth = _draw_truth(model, n, galaxy_rng)
     catalog, true_obs = _astrometry(truth, model, observe_rng)
-    if sample == "lamost":
-        catalog = _observe_lamost(catalog, truth, true_obs.rv, observe_rng, model.snr_zero_point, model.feh_error)
-    else:
-        catalog = _observe_gaia(catalog, truth, true_obs.rv, observe_rng)
+    catalog = OBSERVERS[sample](catalog, truth, true_obs.rv, model, observe_rng)
     truth.insert(truth.columns.get_loc("vX"), "distance", true_obs.distance)
     return Mock(catalog.reset_index(drop=True), truth, model)
 

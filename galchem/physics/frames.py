@@ -5,7 +5,9 @@ fixed rotation matrix and one offset for positions, plus the solar velocity
 for velocities.  We take that matrix and offset from astropy once and apply
 them with plain numpy, which gives the same numbers far faster on millions of
 Monte Carlo draws.  Arrays carry the contract's units: deg, kpc, mas/yr, km/s.
-The frame conventions are in :mod:`galchem.conventions`.
+The frame conventions are in :mod:`galchem.conventions`; every angle
+convention is implemented here once: the azimuth phi (:func:`azimuth`) and
+Reid et al.'s (2014) azimuth beta (:func:`reid_beta`, :func:`phi_from_reid_beta`).
 """
 from __future__ import annotations
 
@@ -18,6 +20,10 @@ import numpy as np
 import pandas as pd
 
 from galchem.conventions import K_PM, galactocentric_frame
+
+__all__ = ["Cylindrical", "Observables", "PhaseSpace", "Position", "affine_map", "azimuth", "catalog_positions",
+           "from_cylindrical", "galactocentric_to_icrs", "galactocentric_to_sky", "icrs_to_galactocentric",
+           "icrs_to_position", "phi_from_reid_beta", "reid_beta", "to_cylindrical", "unit_vectors", "wrap_angle"]
 
 
 class PhaseSpace(NamedTuple):
@@ -121,7 +127,7 @@ def icrs_to_position(ra, dec, distance) -> Position:
     ra, dec, distance = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (ra, dec, distance)))
     los, _, _ = unit_vectors(ra, dec)
     x, y, z = np.tensordot(matrix, los * distance, axes=1) + offset.reshape((3,) + (1,) * ra.ndim)
-    return Position(x, y, z, np.hypot(x, y), np.arctan2(y, x) % (2 * np.pi))
+    return Position(x, y, z, np.hypot(x, y), azimuth(x, y))
 
 
 def catalog_positions(catalog: pd.DataFrame) -> pd.DataFrame:
@@ -166,6 +172,25 @@ def galactocentric_to_icrs(x, y, z, vx, vy, vz) -> Observables:
     )
 
 
+def azimuth(x, y) -> np.ndarray:
+    """Galactocentric azimuth phi = arctan2(Y, X) in [0, 2 pi) [rad]: the Sun at pi, growing against rotation."""
+    return np.arctan2(y, x) % (2 * np.pi)
+
+
+def reid_beta(phi) -> np.ndarray:
+    """Reid et al.'s (2014) azimuth beta [deg] in [-180, 180) of azimuths ``phi`` [rad].
+
+    beta is 0 towards the Sun and grows in the direction of Galactic
+    rotation, so beta = pi - phi.
+    """
+    return (np.rad2deg(np.pi - np.asarray(phi, dtype=float)) + 180.0) % 360.0 - 180.0
+
+
+def phi_from_reid_beta(beta) -> np.ndarray:
+    """The azimuth phi [rad] in [0, 2 pi) of Reid et al.'s azimuth ``beta`` [deg] (inverse of :func:`reid_beta`)."""
+    return (np.pi - np.deg2rad(beta)) % (2 * np.pi)
+
+
 def wrap_angle(angle):
     """Angles [rad] wrapped into [-pi, pi): differences of azimuths without the jump at 2 pi."""
     return (np.asarray(angle) + np.pi) % (2 * np.pi) - np.pi
@@ -174,7 +199,7 @@ def wrap_angle(angle):
 def to_cylindrical(x, y, z, vx, vy, vz) -> Cylindrical:
     """Cylindrical R, phi, Z and vR, vphi, vz (conventions in :mod:`galchem.conventions`)."""
     R = np.hypot(x, y)
-    phi = np.arctan2(y, x) % (2 * np.pi)
+    phi = azimuth(x, y)
     vR = (x * vx + y * vy) / R
     vphi = (y * vx - x * vy) / R
     return Cylindrical(R, phi, np.asarray(z, dtype=float), vR, vphi, np.asarray(vz, dtype=float))

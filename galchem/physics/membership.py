@@ -15,9 +15,14 @@ Velocities relative to the LSR are taken in the star's own cylindrical frame:
 U = -vR (towards the Galactic centre), V = vphi - V_LSR (with rotation),
 W = vz.  The LSR is the circular orbit at the Sun; with the Sun's peculiar
 motion V = 12.24 km/s (Schönrich et al. 2010) and its total 245 km/s this is
-V_LSR = 232.76 km/s.  The Sun itself then has (U, V, W) = (12.9, 12.24, 7.78)
-km/s.  Using the local cylinder rather than fixed Cartesian axes keeps a
-disk star a kiloparsec away from looking like it moves sideways.
+V_LSR = 232.76 km/s (:data:`galchem.conventions.V_LSR`, also the mock
+Galaxy's circular speed).  The Sun itself then has (U, V, W) = (12.9, 12.24,
+7.78) km/s.  Using the local cylinder rather than fixed Cartesian axes keeps
+a disk star a kiloparsec away from looking like it moves sideways.
+
+The ellipsoids :data:`BENSBY2003` and the :class:`Ellipsoid` type live in
+:mod:`galchem.parameter_sets`, below the data layer, because the mock draws
+its populations from the same numbers; they are re-exported here.
 
 Errors (beyond the study): the study evaluates each ellipsoid at the
 star's velocity as measured.  A star whose velocity is uncertain, with
@@ -33,64 +38,15 @@ both rules.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-from galchem.conventions import V_SUN
+from galchem.conventions import V_LSR
 from galchem.data.cuts import Cut
+from galchem.parameter_sets import BENSBY2003, Ellipsoid
 
-__all__ = ["BENSBY2003", "Ellipsoid", "HALO_CUT", "HALO_LIMIT", "V_LSR", "V_PECULIAR", "halo_crossings",
-           "lsr_covariance", "lsr_velocities", "membership", "membership_with_errors", "probabilities"]
-
-V_PECULIAR = 12.24
-"""The Sun's peculiar velocity in the direction of rotation [km/s] (Schönrich et al. 2010)."""
-
-V_LSR = float(V_SUN[1].to_value("km/s")) - V_PECULIAR
-"""Circular speed of the local standard of rest [km/s]."""
-
-
-@dataclass(frozen=True)
-class Ellipsoid:
-    """A population's local fraction, velocity dispersions [km/s] and asymmetric drift [km/s]."""
-
-    name: str
-    fraction: float
-    sigma_u: float
-    sigma_v: float
-    sigma_w: float
-    v_asym: float
-
-    def log_density(self, U: np.ndarray, V: np.ndarray, W: np.ndarray, covariance: np.ndarray | None = None
-                    ) -> np.ndarray:
-        """ln f(U, V, W) of the normalised Gaussian ellipsoid, f in (km/s)^-3.
-
-        With ``covariance`` (shape (N, 6): the error covariance's UU, VV, WW,
-        UV, UW, VW entries) the ellipsoid is convolved with each star's error.
-        """
-        if covariance is None:
-            norm = (2.0 * np.pi) ** 1.5 * self.sigma_u * self.sigma_v * self.sigma_w
-            exponent = (U / self.sigma_u) ** 2 + ((V - self.v_asym) / self.sigma_v) ** 2 + (W / self.sigma_w) ** 2
-            return -0.5 * exponent - np.log(norm)
-        a, b, c = (covariance[:, i] + s**2 for i, s in enumerate((self.sigma_u, self.sigma_v, self.sigma_w)))
-        d, e, f = covariance[:, 3], covariance[:, 4], covariance[:, 5]
-        x, y, z = U, V - self.v_asym, W
-        # the inverse of the symmetric [[a, d, e], [d, b, f], [e, f, c]] by cofactors, its determinant likewise
-        cof_a, cof_b, cof_c = b * c - f * f, a * c - e * e, a * b - d * d
-        cof_d, cof_e, cof_f = e * f - d * c, d * f - b * e, d * e - a * f
-        det = a * cof_a + d * cof_d + e * cof_e
-        quadratic = (cof_a * x * x + cof_b * y * y + cof_c * z * z
-                     + 2.0 * (cof_d * x * y + cof_e * x * z + cof_f * y * z)) / det
-        return -0.5 * (quadratic + np.log(det)) - 1.5 * np.log(2.0 * np.pi)
-
-
-BENSBY2003 = (
-    Ellipsoid("thin", 0.94, 35.0, 20.0, 16.0, -15.0),
-    Ellipsoid("thick", 0.06, 67.0, 38.0, 35.0, -46.0),
-    Ellipsoid("halo", 0.0015, 160.0, 90.0, 90.0, -220.0),
-)
-"""Bensby, Feltzing & Lundström (2003), Table 1."""
+__all__ = ["BENSBY2003", "Ellipsoid", "HALO_CUT", "HALO_LIMIT", "halo_crossings", "lsr_covariance", "lsr_velocities",
+           "membership", "membership_with_errors", "probabilities"]
 
 HALO_LIMIT = 0.01
 """Stars with a halo probability at or above this are removed (the study's section 2.3)."""

@@ -1,15 +1,18 @@
-"""Bailer-Jones-like distance percentiles from a parallax.
+"""Bailer-Jones-like distance percentiles from a parallax, for the mock's observers.
 
 The mock needs distances that behave like the Bailer-Jones et al. (2021)
 geometric distances: a posterior median with 16th and 84th percentiles that
 widen as the parallax gets noisier.  We use the exponentially decreasing
 space density prior of Bailer-Jones (2015), p(r) ~ r^2 exp(-r / L), with a
 Gaussian parallax likelihood, and evaluate the posterior on a grid in true
-parallax w = 1/r, where it is narrow and smooth.
+parallax w = 1/r, where it is narrow and smooth.  Only the mock
+(:mod:`galchem.data.mock`) uses it, so it lives in the data layer.
 """
 from __future__ import annotations
 
 import numpy as np
+
+__all__ = ["EDSD_LENGTH_KPC", "R_MAX_KPC", "distance_percentiles"]
 
 EDSD_LENGTH_KPC = 1.35
 """Length scale L of the prior [kpc] (Bailer-Jones 2015; Astraatmadja & Bailer-Jones 2016)."""
