@@ -119,7 +119,7 @@ def lamost_model_0_1():
     return replace(LAMOST_MODEL, populations=(replace(thin, fraction=0.965, scale_length=2.6),
                                               replace(thick, fraction=0.030), halo),
                    footprint=replace(LAMOST_MODEL.footprint, distance_scale=1.5), luminous=None, snr_zero_point=13.0,
-                   feh_error=0.13)
+                   feh_error=0.13, circular_speed=233.0)
 
 
 @pytest.fixture(scope="module")

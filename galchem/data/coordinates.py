@@ -37,7 +37,7 @@ import astropy.units as u
 import numpy as np
 
 from galchem.conventions import galactocentric_frame
-from galchem.physics.frames import unit_vectors
+from galchem.physics.frames import direction_angles, unit_vectors
 from galchem.errors import ContractError
 
 MIN_ROWS_FOR_UNITS = 20
@@ -75,8 +75,7 @@ def galactic_rotation(l: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
     l, b = np.where(usable, l, 0.0), np.where(usable, b, 0.0)
     axes = galactic_axes()
     los, e_l, e_b = (np.tensordot(axes, vector, axes=1) for vector in unit_vectors(l, b))
-    ra = np.rad2deg(np.arctan2(los[1], los[0])) % 360.0
-    dec = np.rad2deg(np.arcsin(np.clip(los[2], -1.0, 1.0)))
+    ra, dec = direction_angles(los)
     _, e_ra, e_dec = unit_vectors(ra, dec)
     matrix = np.stack([np.stack([np.sum(e_l * e_ra, axis=0), np.sum(e_b * e_ra, axis=0)], axis=-1),
                        np.stack([np.sum(e_l * e_dec, axis=0), np.sum(e_b * e_dec, axis=0)], axis=-1)], axis=1)
@@ -120,9 +119,7 @@ def icrs_from_galactocentric(values: Mapping[str, np.ndarray]) -> dict[str, np.n
     icrs = coord.SkyCoord(galactocentric).transform_to(coord.ICRS())
     helio = icrs.cartesian.xyz.to_value(u.kpc)
     out = {"distance": np.sqrt(np.sum(helio**2, axis=0))}
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["ra"] = np.rad2deg(np.arctan2(helio[1], helio[0])) % 360.0
-        out["dec"] = np.rad2deg(np.arcsin(np.clip(helio[2] / out["distance"], -1.0, 1.0)))
+    out["ra"], out["dec"] = direction_angles(helio)
     if moving:
         out["pmra"] = icrs.pm_ra_cosdec.to_value(u.mas / u.yr)
         out["pmdec"] = icrs.pm_dec.to_value(u.mas / u.yr)

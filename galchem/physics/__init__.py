@@ -1,1 +1,1 @@
-"""Physics: Galactocentric frames, distances, Monte Carlo kinematics and kinematic membership."""
+"""Physics: Galactocentric frames, Monte Carlo kinematics and kinematic membership."""

@@ -21,7 +21,7 @@ import pandas as pd
 
 from galchem.conventions import K_PM, galactocentric_frame
 
-__all__ = ["Cylindrical", "Observables", "PhaseSpace", "Position", "affine_map", "azimuth", "catalog_positions",
+__all__ = ["Cylindrical", "Observables", "PhaseSpace", "Position", "affine_map", "azimuth", "catalog_positions", "direction_angles",
            "from_cylindrical", "galactocentric_to_icrs", "galactocentric_to_sky", "icrs_to_galactocentric",
            "icrs_to_position", "phi_from_reid_beta", "reid_beta", "to_cylindrical", "unit_vectors", "wrap_angle"]
 
@@ -144,13 +144,20 @@ def _heliocentric(x, y, z) -> np.ndarray:
     return np.tensordot(matrix.T, position - offset.reshape(shape), axes=1)
 
 
+def direction_angles(vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude in [0, 360) and latitude [deg] of Cartesian vectors (shape (3, ...), any length): ra and dec of
+    ICRS vectors, l and b of Galactic ones."""
+    vector = np.asarray(vector, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lat = np.rad2deg(np.arcsin(np.clip(vector[2] / np.sqrt(np.sum(vector**2, axis=0)), -1.0, 1.0)))
+    return np.rad2deg(np.arctan2(vector[1], vector[0])) % 360.0, lat
+
+
 def galactocentric_to_sky(x, y, z) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ra, dec [deg] and heliocentric distance [kpc] of Galactocentric positions."""
     helio = _heliocentric(x, y, z)
-    distance = np.sqrt(np.sum(helio**2, axis=0))
-    ra = np.rad2deg(np.arctan2(helio[1], helio[0])) % 360.0
-    dec = np.rad2deg(np.arcsin(np.clip(helio[2] / distance, -1.0, 1.0)))
-    return ra, dec, distance
+    ra, dec = direction_angles(helio)
+    return ra, dec, np.sqrt(np.sum(helio**2, axis=0))
 
 
 def galactocentric_to_icrs(x, y, z, vx, vy, vz) -> Observables:
