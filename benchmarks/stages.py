@@ -114,9 +114,12 @@ class Clock:
     @contextmanager
     def stage(self, label: str) -> Iterator[None]:
         cpu, start = cpu_seconds(), time.perf_counter()
-        with StagePeak() as peak, self.span(label):
-            yield
-        self.stages[label] = (time.perf_counter() - start, cpu_seconds() - cpu, peak.peak)
+        peak = StagePeak()
+        try:
+            with peak, self.span(label):
+                yield
+        finally:  # a stage that stops with an error (analyse notes it and goes on) still took its time
+            self.stages[label] = (time.perf_counter() - start, cpu_seconds() - cpu, peak.peak)
 
     def wrap(self, owner: object, name: str, label: str, stage: bool = False) -> Callable[[], None]:
         """Time every call of ``owner.name`` (as a stage or a step); returns the function that undoes it."""
@@ -176,6 +179,8 @@ def main() -> None:
     cpu = sum(cpu for _, cpu, _ in clock.stages.values())
     peak = max(peak for _, _, peak in clock.stages.values())
     floor = clock.steps["kinematics"][FLOOR]
+    if floor == 0:
+        raise SystemExit("no star passed the cuts: there is no Monte Carlo kinematics to compare with")
     print(f"{'analysis':<32} {total:8.2f} {cpu:8.2f} {peak / 2**20:8.0f}")
     print(f"floor: {FLOOR} of {int(result.kinematic.flow['remaining'].iloc[-2]):,} stars, "
           f"{config.n_mc} draws each: {floor:.2f} s")
