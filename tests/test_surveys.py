@@ -178,7 +178,6 @@ def test_distances_without_parallax_in_kpc_run_end_to_end(lamost_mock, tmp_path)
     assert np.nanmedian(sample["R"]) == pytest.approx(8.9, abs=1.0)  # kpc read as kpc, not as pc
 
 
-@pytest.mark.slow  # analyses the 20 000-row session mock
 def test_a_survey_without_velocities_runs_positionally(lamost_mock, tmp_path, capsys):
     cat = lamost_mock.catalog
     path = write_table(cat.drop(columns=["pmra", "pmra_error", "pmdec", "pmdec_error", "rv", "rv_err"]),
