@@ -17,61 +17,14 @@ Usage: ``python benchmarks/scaling.py [--sizes 0.3,1,3,10] [--scheduler single|l
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
-import psutil
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def tree_rss(process: psutil.Process) -> int:
-    """Resident bytes of a process and all its descendants."""
-    total = 0
-    for member in [process, *process.children(recursive=True)]:
-        try:
-            total += member.memory_info().rss
-        except psutil.Error:
-            pass
-    return total
-
-
-def run_measured(command: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Run ``command``; return its seconds and peak memory [bytes] (sampled tree RSS, or the kernel's child maximum)."""
-    peak = 0
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    watched = psutil.Process(process.pid)
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            try:
-                peak = max(peak, tree_rss(watched))
-            except psutil.Error:
-                pass
-            done.wait(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    output, _ = process.communicate()
-    seconds = time.perf_counter() - t0
-    done.set()
-    sampler.join()
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{output[-3000:]}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # largest child so far (KB on Linux)
-    return seconds, max(peak, after * 1024 if after > before else 0)  # the kernel's figure only if this run set it
+from measuring import GALCHEM, ROOT, galchem_env, run_measured, write_gaia_mock
 
 
 def kinematics_ratio(env: dict[str, str]) -> float:
@@ -90,8 +43,7 @@ def main() -> None:
     sizes = [float(s) for s in args.sizes.split(",")]
     work = args.keep or Path(tempfile.mkdtemp(prefix="galchem-scaling-"))
     work.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(":")}
-    galchem = [sys.executable, "-m", "galchem.cli"]
+    env = galchem_env()
     rows = []
     try:
         for millions in sizes:
@@ -99,10 +51,9 @@ def main() -> None:
             catalog, out, cache = work / f"gaia-{n}", work / f"out-{n}", work / f"cache-{n}"
             for path in (catalog, out, cache, work / f"gaia-{n}.truth"):
                 shutil.rmtree(path, ignore_errors=True)
-            size_env = {**env, "GALCHEM_CACHE_DIR": str(cache)}
-            mock_seconds, mock_peak = run_measured([*galchem, "mock", "--survey", "gaia", "--n", str(n), "--seed", "42",
-                                                    "--out", str(catalog)], size_env)
-            seconds, peak = run_measured([*galchem, "analyse", "--survey", "gaia", "--catalog", str(catalog), "--out",
+            size_env = galchem_env(GALCHEM_CACHE_DIR=str(cache))
+            mock_seconds, mock_peak = write_gaia_mock(n, catalog, size_env)
+            seconds, peak = run_measured([*GALCHEM, "analyse", "--survey", "gaia", "--catalog", str(catalog), "--out",
                                           str(out), "--scheduler", args.scheduler], size_env)
             rows.append((n, seconds, peak, mock_seconds, mock_peak))
             print(f"{n:>10,} stars: analyse {seconds:8.1f} s, peak {peak / 2**20:7.0f} MB, {n / seconds:9,.0f} stars/s"

@@ -1,4 +1,10 @@
-"""Shared fixtures: small seeded mocks, a private cache, and the built ci-profile site."""
+"""Shared fixtures: small seeded mocks, a private cache, and the built ci-profile site.
+
+Two tiers: ``pytest -m "not slow"`` is the fast one (about a minute on two cores);
+``pytest`` runs everything.  A test is ``slow`` when it needs the built site or a browser,
+a study-size mock, or enough stars or draws for the statistics it asserts; every test that
+uses :func:`built_site` is marked so here, whatever its file says.
+"""
 from __future__ import annotations
 
 import json
@@ -50,7 +56,11 @@ def pytest_addoption(parser):
     parser.addoption("--remote-data", action="store_true", help="also run tests that query the real archives")
 
 
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` selects: the markers added here count
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "built_site" in item.fixturenames:  # building the book takes minutes
+            item.add_marker(pytest.mark.slow)
     if config.getoption("--remote-data"):
         return
     skip = pytest.mark.skip(reason="needs the network; run with --remote-data")

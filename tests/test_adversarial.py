@@ -366,6 +366,7 @@ def test_an_unusable_cache_folder_is_one_warning(base, tmp_path, monkeypatch, ca
     assert len(warnings) == 1 and "running without a cache" in warnings[0]
 
 
+@pytest.mark.slow  # five galchem processes, interrupted
 def test_ctrl_c_while_writing_keeps_the_old_set_or_nothing(base, tmp_path):
     """Interrupt ``analyse`` at many moments: exit 130 with one line, and --out is always a whole run."""
     catalogue = write(tmp_path, base)

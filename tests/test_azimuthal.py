@@ -27,6 +27,7 @@ def profiles(dataset, stars):
     return edges, delta, az.azimuthal_profile(stars, delta, edges), injected
 
 
+@pytest.mark.slow  # 200 000 stars: a detection
 def test_profile_follows_an_injected_pattern_and_the_test_detects_it():
     # The default mock's ridge runs along the Local arm through the 7-9 kpc annulus, where averaging
     # over 2 kpc in R cancels most of its azimuthal slope (chapter 05 shows this).  Here the pattern
@@ -45,6 +46,7 @@ def test_profile_follows_an_injected_pattern_and_the_test_detects_it():
     assert az.permutation_test(stars, delta, edges, n_permutations=300, seed=1).p_value < 0.01
 
 
+@pytest.mark.slow  # ten 60 000-star mocks: a false-positive rate
 def test_no_pattern_no_detection_in_nine_of_ten_seeds():
     passes = 0
     for seed in range(10):
@@ -55,6 +57,7 @@ def test_no_pattern_no_detection_in_nine_of_ten_seeds():
     assert passes >= 9
 
 
+@pytest.mark.slow  # 120 000 stars: a contrast of a few errors
 def test_arm_contrast_recovers_the_injected_one():
     dataset = load_mock("lamost", 120_000, seed=1)  # ridge along the Local arm
     stars = near_plane(dataset, seed=1)
@@ -89,7 +92,7 @@ def test_arm_membership_follows_the_reid_arms():
 def test_cli_writes_azimuthal_tables(tmp_path):
     out = tmp_path / "results"
     settings = tmp_path / "short.toml"
-    settings.write_text("[run]\nn_mc = 20\nn_steps = 60\nmax_steps = 60\nn_permutations = 50\n")
+    settings.write_text("[run]\nn_mc = 20\nn_steps = 60\nmax_steps = 60\nn_permutations = 50\nmock_stars = 12000\n")
     assert cli.main(["analyse", "--config", str(settings), "--out", str(out)]) == 0
     table = pd.read_csv(out / "azimuthal.csv")
     assert list(table.columns) == ["r_lo", "r_hi", "phi_lo", "phi_hi", "phi_center", "n", "mean_delta", "sem",

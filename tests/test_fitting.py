@@ -90,6 +90,7 @@ def test_errors_in_x_attenuate_the_slope_as_predicted():
     assert fit.m == pytest.approx(predicted, abs=3 * fit.m_err)  # ... and as predicted
 
 
+@pytest.mark.slow  # 150 simulated lines: the coverage needs them
 def test_calibration_coverage_and_bias():
     summary = coverage_summary(calibrate(150, 200, seed=0, n_steps=400, max_steps=400))
     assert summary["coverage_68"].between(0.60, 0.76).all(), summary
@@ -168,6 +169,7 @@ def test_mixture_likelihood_matches_the_exact_mixture(correlation):
     assert np.all(np.abs(ours - exact) < [1e-5, 1e-4, 2e-5])  # a hundredth of each parameter's error
 
 
+@pytest.mark.slow  # 40 000 points: the bias must be many errors
 def test_mixture_prior_corrects_the_slope_where_the_flat_one_does_not():
     """Issue 15's line: errors in R of 4 % of R flatten the study's slope by ~3.7 %."""
     truth = INDEPENDENT_LINE.m
@@ -183,6 +185,7 @@ def test_mixture_prior_corrects_the_slope_where_the_flat_one_does_not():
     assert abs(mixture.m - truth) < 2 * mixture.m_err
 
 
+@pytest.mark.slow  # 150 simulated lines: the coverage needs them
 def test_mixture_calibration_coverage_with_large_errors_in_x():
     """With x errors a third of the x spread the flat prior covers ~40 %; the mixture must cover 68 %."""
     summary = coverage_summary(calibrate(150, 200, seed=0, x_err_range=(0.3, 0.9), x_model="mixture", n_steps=400,

@@ -18,6 +18,7 @@ def analysed():
     return dataset, kinematic_sample(dataset, RunConfig(n_mc=200, seed=21)).sample
 
 
+@pytest.mark.slow  # 200 000 stars: slopes against the truth
 @pytest.mark.parametrize("binning", [RADIAL, VERTICAL], ids=lambda b: b.name)
 def test_fitted_slopes_recover_the_mock_truth(analysed, binning):
     dataset, sample = analysed
@@ -37,6 +38,7 @@ def test_fitted_slopes_recover_the_mock_truth(analysed, binning):
     assert slopes[0] < slopes[-1]
 
 
+@pytest.mark.slow  # 200 000 stars: bins on both sides of min_stars
 def test_small_bins_are_reported_not_fitted(analysed):
     _, sample = analysed
     fits = fit_gradients(sample, RADIAL, min_stars=3000, n_steps=100, max_steps=100, seed=1)
@@ -56,6 +58,7 @@ def test_small_bins_are_reported_not_fitted(analysed):
     assert set(fits.draws["bin"]) == set(np.flatnonzero(~small))
 
 
+@pytest.mark.slow  # the study-size mock: every bin of Tables 1 and 2
 def test_cli_analyse_writes_gradient_tables_with_exact_columns(tmp_path):
     out = tmp_path / "results"
     settings = tmp_path / "short.toml"  # the study's fixed-length chains, short: max_steps = n_steps

@@ -20,25 +20,37 @@ from galchem.run.config import RunConfig
 from galchem.run.stages import SAMPLE_COLUMNS, kinematic_sample
 
 
+def passed_cuts(n_mock: int, n: int) -> Observed:
+    """The first ``n`` stars of a LAMOST mock of ``n_mock`` rows that passed the quality cuts."""
+    catalog = cut_flow(canonical(make_mock("lamost", n_mock, seed=11).catalog), load_survey("lamost")).table
+    assert len(catalog) >= n
+    return Observed.from_catalog(catalog.iloc[:n])
+
+
+@pytest.fixture(scope="module")
+def observed_100k():
+    """100 000 LAMOST-like stars that passed the quality cuts."""
+    return passed_cuts(260_000, 100_000)
+
+
 @pytest.fixture(scope="module")
 def observed():
-    """100 000 LAMOST-like stars that passed the quality cuts."""
-    catalog = cut_flow(canonical(make_mock("lamost", 260_000, seed=11).catalog), load_survey("lamost")).table
-    assert len(catalog) >= 100_000
-    return Observed.from_catalog(catalog.iloc[:100_000])
+    """3 000 LAMOST-like stars that passed the quality cuts: enough for the tests of the Monte Carlo itself."""
+    return passed_cuts(9_000, 3_000)
 
 
 def subset(observed: Observed, n: int) -> Observed:
     return Observed(*(a[:n] for a in observed))
 
 
-def test_values_equal_astropy_on_100k_stars(observed):
+@pytest.mark.slow  # a 260 000-row mock and astropy on 100 000 stars
+def test_values_equal_astropy_on_100k_stars(observed_100k):
     star = coord.SkyCoord(
-        ra=observed.ra * u.deg, dec=observed.dec * u.deg, distance=observed.r_med * u.kpc,
-        pm_ra_cosdec=observed.pmra * u.mas / u.yr, pm_dec=observed.pmdec * u.mas / u.yr,
-        radial_velocity=observed.rv * u.km / u.s,
+        ra=observed_100k.ra * u.deg, dec=observed_100k.dec * u.deg, distance=observed_100k.r_med * u.kpc,
+        pm_ra_cosdec=observed_100k.pmra * u.mas / u.yr, pm_dec=observed_100k.pmdec * u.mas / u.yr,
+        radial_velocity=observed_100k.rv * u.km / u.s,
     ).transform_to(galactocentric_frame())
-    ours = propagate(observed, n_mc=2, seed=0).value
+    ours = propagate(observed_100k, n_mc=2, seed=0).value
     for i, (name, unit) in enumerate(zip(("x", "y", "z"), (u.kpc,) * 3)):
         np.testing.assert_allclose(ours[:, i], getattr(star, name).to_value(unit), rtol=0, atol=1e-6)
     for i, name in zip((5, 6, 7), ("v_x", "v_y", "v_z")):
@@ -173,6 +185,7 @@ def test_the_sun_is_a_thin_disk_star():
     assert membership.membership(-12.9, 245.0, 7.78)["p_thin"].iloc[0] > 0.95
 
 
+@pytest.mark.slow  # 120 000 stars: enough halo stars to count
 def test_halo_cut_removes_mostly_mock_halo_stars():
     dataset = load_mock("lamost", 120_000, seed=5)
     result = kinematic_sample(dataset, RunConfig(n_mc=100, seed=0))
@@ -192,7 +205,8 @@ def test_cli_analyse_writes_the_tables(tmp_path, capsys):
     assert cli.main(["mock", "--sample", "gaia", "--n", "6000", "--seed", "4", "--out", str(catalog)]) == 0
     out = tmp_path / "results"
     assert cli.main(["analyse", "--sample", "gaia", "--catalog", str(catalog), "--out", str(out),
-                     "--n-mc", "50"]) == 0
+                     "--n-mc", "50", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "20",
+                     "--n-boot", "20"]) == 0  # short chains and tests: this checks the kinematic tables
     flow = pd.read_csv(out / "cutflow.csv")
     sample = pd.read_parquet(out / "sample")
     assert list(flow.columns) == ["cut", "removed", "remaining"]

@@ -99,6 +99,7 @@ def test_field_gradients_are_the_derivatives_of_the_field():
     assert (np.diff(field.vertical_gradient(np.array([7.0, 9.0, 11.0]))) > 0).all()  # flattens with R
 
 
+@pytest.mark.slow  # a third of the study's size
 def test_lamost_mock_covers_every_bin_of_the_study():
     """Issue 15, at a third of the study's size: after every cut and the halo cut, each bin of the study's
     Tables 1 and 2 holds at least a third of 500 stars and between half and twice a third of the study's count."""

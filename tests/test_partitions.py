@@ -85,6 +85,7 @@ def test_repartitioned_catalogues_give_byte_identical_tables(mock_folder, refere
                        monkeypatch) == reference, catalog.name
 
 
+@pytest.mark.slow  # starts a LocalCluster of worker processes
 def test_local_cluster_gives_byte_identical_tables(mock_folder, reference, tmp_path, monkeypatch):
     folder, _ = mock_folder
     assert analyse(folder, tmp_path / "out", tmp_path / "cache", monkeypatch, "--scheduler", "local") == reference
@@ -94,6 +95,7 @@ def test_local_cluster_gives_byte_identical_tables(mock_folder, reference, tmp_p
         f"part-{i:05d}.parquet" for i in range(3)]
 
 
+@pytest.mark.slow  # runs the hats-import pipeline on Dask
 def test_a_hats_catalogue_reads_to_the_same_tables(mock_folder, reference, tmp_path, monkeypatch):
     from dask.distributed import Client
     from hats_import.catalog.arguments import ImportArguments
@@ -144,6 +146,7 @@ def test_sums_do_not_depend_on_how_the_points_are_split():
                                fitting.log_likelihood(theta, grouped), rtol=1e-12)
 
 
+@pytest.mark.slow  # 150 000 points: the bias must be many errors
 def test_deconvolved_fit_from_partitions_recovers_the_line_the_flat_fit_misses():
     """Issue 15's line, 150 000 points in three partitions: the subsample and the mixture sums do not depend on the
     split, and the deconvolved slope from sums is right where the flat one is attenuated."""

@@ -156,6 +156,7 @@ def test_config_file_refuses_a_changed_input(regression_catalog, tmp_path, capsy
     assert "not the input of that run" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # the 30 000-star regression at 200 draws
 def test_builtin_survey_gives_the_tables_of_galchem_0_1(regression_catalog):
     """The survey-file pipeline against tables of galchem 0.1.0 (tests/snapshots/README.md).
 

@@ -129,6 +129,7 @@ def test_apogee_shaped_file_reads_into_the_canonical_table(apogee, lamost_mock):
     assert {"LOGG", "SNR"} <= set(table.columns) and "GAIAEDR3_SOURCE_ID" not in table.columns
 
 
+@pytest.mark.slow  # analyses the 20 000-row session mock
 def test_apogee_shaped_file_runs_cutflow_and_analyse_end_to_end(apogee, tmp_path, capsys):
     path, survey_file = apogee
     flow_csv = tmp_path / "flow.csv"
@@ -152,6 +153,7 @@ def test_apogee_shaped_file_runs_cutflow_and_analyse_end_to_end(apogee, tmp_path
     assert "apogee-dr17" in (out / "config.toml").read_text()
 
 
+@pytest.mark.slow  # analyses the 20 000-row session mock
 def test_distances_without_parallax_in_kpc_run_end_to_end(lamost_mock, tmp_path):
     cat = lamost_mock.catalog
     rng = np.random.default_rng(1)
