@@ -367,6 +367,11 @@ def test_an_unusable_cache_folder_is_one_warning(base, tmp_path, monkeypatch, ca
 
 
 @pytest.mark.slow  # five galchem processes, interrupted
+def _default_sigint() -> None:
+    """A child answers Ctrl-C even when pytest runs with SIGINT ignored (a background job, nohup)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_while_writing_keeps_the_old_set_or_nothing(base, tmp_path):
     """Interrupt ``analyse`` at many moments: exit 130 with one line, and --out is always a whole run."""
     catalogue = write(tmp_path, base)
@@ -380,7 +385,7 @@ def test_ctrl_c_while_writing_keeps_the_old_set_or_nothing(base, tmp_path):
     for delay in (0.8, 1.5, 2.2, 3.0):
         process = subprocess.Popen([sys.executable, "-m", "galchem.cli", "analyse", "--catalog", str(catalogue),
                                     "--out", str(out), *FAST, "--seed", "5"], stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, env=env)
+                                   stderr=subprocess.PIPE, text=True, env=env, preexec_fn=_default_sigint)
         time.sleep(delay)
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=120)
