@@ -31,10 +31,6 @@ if TYPE_CHECKING:  # imported when used: the command starts (and answers Ctrl-C)
 
 __all__ = ["main", "parser", "run"]
 
-STUDY_SIZE = "the study's size"
-"""How help texts name a default of None for the mock's size."""
-
-
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error in one line (exit 2), like every other input problem."""
 
@@ -43,25 +39,38 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _setting(name: str):
-    """An argparse type that checks a value against RunConfig's allowed range when it is parsed."""
-    def parse(text: str) -> int | str:
+    """An argparse type that reads a value as its RunConfig field's type (a list as ``a,b,c``) and checks it
+    against the allowed range when it is parsed."""
+    def parse(text: str) -> object:
         from galchem.run.config import ConfigError, RunConfig
 
-        if isinstance(getattr(RunConfig(), name), str):
-            value = text
-        else:
-            try:
+        kind = RunConfig.__dataclass_fields__[name].type
+        try:
+            if "tuple" in kind:
+                value = tuple(float(v) for v in text.split(","))
+            elif kind.startswith("float"):
+                value = float(text)
+            elif kind.startswith("int"):
                 value = int(text)
-            except ValueError:
-                raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+            else:
+                value = text
+        except ValueError:
+            wanted = "numbers separated by commas" if "tuple" in kind else kind.split()[0].replace("int", "an integer")
+            raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}") from None
         try:
             RunConfig().replace(**{name: value})
         except ConfigError as err:
             raise argparse.ArgumentTypeError(str(err)) from None
         return value
 
-    parse.__name__ = name.replace("_", "-")
     return parse
+
+
+def _shown(value: object) -> str:
+    """A default as the command line writes it."""
+    if value is None:
+        return "none"
+    return ",".join(f"{v:g}" for v in value) if isinstance(value, tuple) else str(value)
 
 
 def _positive(text: str) -> int:
@@ -84,9 +93,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
             continue
         help_text = setting.help
         default = getattr(defaults, name)
-        metavar = "|".join(HALO_RULES) if name == "halo_rule" else "N"
+        kind = RunConfig.__dataclass_fields__[name].type
+        metavar = "|".join(HALO_RULES) if name == "halo_rule" else "A,B,..." if "tuple" in kind else "N"
         p.add_argument(f"--{name.replace('_', '-')}", type=_setting(name), default=None, metavar=metavar,
-                       help=f"{help_text} (default {STUDY_SIZE if default is None else default})")
+                       help=f"{help_text} (default {_shown(default)})")
 
 
 def run_config(args: argparse.Namespace, base: RunConfig | None = None) -> RunConfig:
@@ -158,6 +168,7 @@ def _cutflow(args: argparse.Namespace) -> None:
 
 
 def _analyse(args: argparse.Namespace) -> None:
+    from galchem.data.surveys import load_survey
     from galchem.run.analysis import analyse, from_run_file
     from galchem.run.config import RunConfig
     from galchem.run.outputs import check_target, write_outputs
@@ -168,7 +179,8 @@ def _analyse(args: argparse.Namespace) -> None:
         if args.survey:
             raise GalchemError("--survey and --config both name a survey: the configuration file already holds one")
     else:
-        survey, catalog, base = args.survey or "lamost", args.catalog or "mock", RunConfig()
+        survey, catalog = load_survey(args.survey or "lamost"), args.catalog or "mock"
+        base = RunConfig.for_survey(survey)
     config = run_config(args, base)
     inputs = [Path(p) for p in (catalog, args.config, args.survey) if p and p not in ("mock", "archive")
               and Path(p).exists()]

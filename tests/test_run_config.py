@@ -62,7 +62,8 @@ def test_command_line_defaults_come_from_the_run_configuration():
         assert actions[name].default is None, f"--{name} has a default of its own"
         default = getattr(RunConfig(), name)
         assert REGISTRY[name].help.split()[0] in actions[name].help
-        assert f"default {cli.STUDY_SIZE if default is None else default}" in actions[name].help
+        shown = "none" if default is None else ",".join(f"{v:g}" for v in default) if isinstance(default, tuple) else default
+        assert f"default {shown}" in actions[name].help
     mock = parser._subparsers._group_actions[0].choices["mock"]
     assert {a.dest: a.default for a in mock._actions}["seed"] == RunConfig().mock_seed
 

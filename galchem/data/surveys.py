@@ -12,6 +12,9 @@ The built-in surveys ``lamost`` and ``gaia`` are files of exactly this form
     ...
     [units]                          # only for columns whose file carries no unit metadata
     distance = "pc"
+    [run]                            # optional: the survey's own defaults for run settings (galchem.RunConfig)
+    min_stars = 50
+    radial_z_edges = [0.0, 0.5, 1.0, 2.0]
     [[cuts]]                         # the survey's own cuts, in order, each a named row of the cut flow
     name = "giants"
     column = "LOGG"                  # any column of the file, mapped or not
@@ -154,9 +157,13 @@ class Survey:
     cuts: tuple[SurveyCut, ...] = ()
     origin: str = ""
     constants: Mapping[str, float] = field(default_factory=dict)
+    run: Mapping[str, object] = field(default_factory=dict)
+    """The survey's own defaults for run settings (its ``[run]`` table: bin edges, fit windows, ``min_stars``, ...),
+    checked by ``galchem.run.config.RunConfig`` when a run starts from them."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", MappingProxyType(dict(self.columns)))
+        object.__setattr__(self, "run", MappingProxyType(dict(self.run)))
         object.__setattr__(self, "units", MappingProxyType(dict(self.units)))
         object.__setattr__(self, "constants", MappingProxyType(dict(self.constants)))
 
@@ -212,6 +219,8 @@ class Survey:
             data["units"] = dict(self.units)
         if self.cuts:
             data["cuts"] = [cut.to_dict() for cut in self.cuts]
+        if self.run:
+            data["run"] = dict(self.run)
         return data
 
     @classmethod
@@ -220,7 +229,7 @@ class Survey:
         def fail(message: str) -> SurveyError:
             return SurveyError(f"{origin}: {message}")
 
-        known = {"name", "description", "missing", "columns", "units", "cuts"}
+        known = {"name", "description", "missing", "columns", "units", "cuts", "run"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise fail(f"unknown key(s) {', '.join(unknown)}; a survey file has {', '.join(sorted(known))}")
@@ -264,8 +273,11 @@ class Survey:
                        f"({', '.join(RESERVED_CUT_NAMES)}); give it another name")
         mapped = {role: column for role, column in columns.items() if isinstance(column, str)}
         constants = {role: float(value) for role, value in columns.items() if not isinstance(value, str)}
+        run = data.get("run", {})
+        if not isinstance(run, Mapping):
+            raise fail("'run' must be a table of run settings, e.g. [run] then min_stars = 100")
         return cls(name.strip(), str(data.get("description", "")), mapped, units,
-                   tuple(float(v) for v in missing), cuts, origin, constants)
+                   tuple(float(v) for v in missing), cuts, origin, constants, run)
 
 
 POSITION_GROUPS = {"icrs": ("ra", "dec"), "galactic": ("l", "b"), "galactocentric": ("x", "y", "z")}

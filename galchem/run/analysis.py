@@ -117,17 +117,18 @@ def analyse(survey: str | Survey = "lamost", catalog: str = "mock", config: RunC
     :attr:`Analysis.notes` with its cause; the earlier stages' results are kept.
     NumPy's warnings about degenerate data become one line of the notes.
     """
+    survey = load_survey(survey)
     if isinstance(config, dict):
-        config = RunConfig.from_dict(config, origin="config")
+        config = RunConfig.from_dict(config, origin="config", base=RunConfig.for_survey(survey))
     elif config is None:
-        config = RunConfig()
+        config = RunConfig.for_survey(survey)
     elif not isinstance(config, RunConfig):
         raise GalchemError(f"config should be a galchem.RunConfig (or a dict of its settings), not a "
                            f"{type(config).__name__}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with open_scheduler(scheduler) as runner:
-            dataset = load_sample(load_survey(survey), catalog, config.mock_stars, config.mock_seed)
+            dataset = load_sample(survey, catalog, config.mock_stars, config.mock_seed)
             log(f"analysing {dataset.source}")
             result = Analysis(dataset, config, kinematic_sample(dataset, config, progress, runner))
             result.notes.extend(result.kinematic.notes)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from galchem.data import mock
+from galchem.data.surveys import Survey
 from galchem.errors import GalchemError
 
 __all__ = ["ConfigError", "HALO_RULES", "RunConfig", "SETTINGS", "STAGES", "RunFile", "Setting", "read_run_file", "run_file_text",
@@ -122,12 +123,18 @@ class RunConfig:
         "Carlo covariance (errors)", "point", f"{HAWKINS}, section 2.3; Bensby et al. (2003)")
     radial_z_edges: tuple[float, ...] = _setting(
         _edges(0.0, 1.4, 0.2), "slices of |Z| [kpc] for the radial gradients", "0 to 1.4 kpc in steps of 0.2",
-        f"{HAWKINS}, section 4.1 and Table 1", option=False)
+        f"{HAWKINS}, section 4.1 and Table 1")
     vertical_r_edges: tuple[float, ...] = _setting(
         _edges(7.0, 14.0, 1.0), "rings of R [kpc] for the vertical gradients", "7 to 14 kpc in steps of 1",
-        f"{HAWKINS}, section 4.3 and Table 2", option=False)
+        f"{HAWKINS}, section 4.3 and Table 2")
     min_stars: int = _setting(500, "fewest stars in a bin for it to be fitted", "500",
                               f"{HAWKINS}, sections 4.1 and 4.3")
+    radial_r_range: tuple[float, float] | None = _setting(
+        None, "R window [kpc] of the radial fits: stars outside it enter no |Z| slice (none: every R)", "none",
+        f"{HAWKINS}, section 4.1")
+    vertical_z_max: float | None = _setting(
+        None, "|Z| cap [kpc] of the vertical fits: stars above it enter no R ring (none: every |Z|)", "none",
+        f"{HAWKINS}, section 4.3")
     annuli: tuple[tuple[float, float], ...] = _setting(
         ((7.0, 9.0), (9.0, 11.0)), "annuli of R [kpc] for the azimuthal profiles", "7-9 and 9-11 kpc",
         f"{HAWKINS}, Figure 6", option=False)
@@ -146,7 +153,7 @@ class RunConfig:
                          "this book's choice")
     mock_seed: int = _setting(mock.SEED, "seed of the mock Galaxy (only used when the data are the mock)", "–",
                               "this book's mock Galaxy")
-    mock_stars: int | None = _setting(None, "candidate rows of the mock",
+    mock_stars: int | None = _setting(None, "candidate rows of the mock (none: the study's size)",
                                       "332,000 LAMOST and 1.03 million Gaia candidates", f"{HAWKINS}, section 2")
 
     def __post_init__(self) -> None:
@@ -177,6 +184,12 @@ class RunConfig:
             need(edges is not None and edges.ndim == 1 and edges.size >= 2 and np.isfinite(edges).all()
                  and np.all(np.diff(edges) > 0) and edges[0] >= 0, name,
                  "at least two increasing, finite, non-negative bin edges [kpc]")
+        window = None if self.radial_r_range is None else _numbers(self.radial_r_range)
+        need(self.radial_r_range is None or (window is not None and window.shape == (2,) and np.isfinite(window).all()
+                                             and 0 <= window[0] < window[1]), "radial_r_range",
+             "None or a pair (R_lo, R_hi) with 0 <= R_lo < R_hi [kpc]")
+        need(self.vertical_z_max is None or (_is_number(self.vertical_z_max) and 0 < self.vertical_z_max <= 50),
+             "vertical_z_max", "None or a number above 0 and at most 50 [kpc]")
         annuli = _numbers(self.annuli)
         need(annuli is not None and annuli.ndim == 2 and annuli.shape[1] == 2 and len(annuli) >= 1
              and np.isfinite(annuli).all() and np.all(annuli[:, 1] > annuli[:, 0]) and np.all(annuli >= 0), "annuli",
@@ -198,7 +211,7 @@ class RunConfig:
         return np.random.SeedSequence(self.seed, spawn_key=(STAGES.index(stage), *index))
 
     def to_dict(self) -> dict:
-        """The settings as plain TOML-ready values (``mock_stars`` left out when None)."""
+        """The settings as plain TOML-ready values (those that are None left out)."""
         data = {name: list(map(list, v)) if name == "annuli" else list(v) if isinstance(v, tuple) else v
                 for name, v in asdict(self).items()}
         return {k: v for k, v in data.items() if v is not None}
@@ -209,10 +222,16 @@ class RunConfig:
         return {name: data.get(name) for name in names}
 
     @classmethod
-    def from_dict(cls, data: dict, origin: str = "the configuration") -> RunConfig:
-        """A configuration from TOML-like data; unknown keys are an error naming ``origin``."""
+    def for_survey(cls, survey: Survey) -> RunConfig:
+        """The defaults a survey runs with: the study's, with the survey file's ``[run]`` table on top."""
+        return cls.from_dict(dict(survey.run), origin=f"{survey.origin or survey.name}: [run]")
+
+    @classmethod
+    def from_dict(cls, data: dict, origin: str = "the configuration", base: RunConfig | None = None) -> RunConfig:
+        """A configuration from TOML-like data (changes to ``base``, else to the study's defaults); unknown keys
+        are an error naming ``origin``."""
         try:
-            return cls().replace(**data)
+            return (base or cls()).replace(**data)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"{origin}: {err}") from None
         except ConfigError as err:
