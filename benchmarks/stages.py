@@ -51,15 +51,15 @@ from galchem.analysis import azimuthal, line_sums, profile  # noqa: E402
 from galchem.data import cuts, partitions  # noqa: E402
 from galchem.data.mock import mock_model  # noqa: E402
 from galchem.physics import kinematics, membership  # noqa: E402
-from galchem.run import analysis, stages  # noqa: E402
+from galchem.run import pipeline, stages  # noqa: E402
 from galchem.run.config import RunConfig  # noqa: E402
 from galchem.run.outputs import write_outputs  # noqa: E402
 
 FLOOR = "Monte Carlo kinematics"
 
-STAGES = ((analysis, "load_sample", "load"), (analysis, "kinematic_sample", "kinematics"),
-          (analysis, "gradient_fits", "gradients"), (analysis, "azimuthal_analysis", "azimuthal"))
-"""(module, function, stage): the stages :func:`galchem.run.analysis.analyse` runs, as it looks them up."""
+STAGES = ((pipeline, "load_sample", "load"), (pipeline, "kinematic_sample", "kinematics"),
+          (pipeline, "gradient_fits", "gradients"), (pipeline, "azimuthal_analysis", "azimuthal"))
+"""(module, function, stage): the stages :func:`galchem.run.pipeline.analyse` runs, as it looks them up."""
 
 STEPS = (
     (stages, "inspect_catalog", "door check"),
@@ -166,7 +166,7 @@ def main() -> None:
         undo = [clock.wrap(owner, name, label, stage=True) for owner, name, label in STAGES]
         undo += [clock.wrap(owner, name, label) for owner, name, label in STEPS]
         config = RunConfig()
-        result = analysis.analyse("gaia", str(catalog), config)
+        result = pipeline.analyse("gaia", str(catalog), config)
         with clock.stage("write outputs"):
             write_outputs(result.outputs(), out, [catalog], config.to_dict())
     finally:

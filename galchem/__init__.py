@@ -26,8 +26,8 @@ from galchem.errors import ContractError, GalchemError
 __version__ = "0.2.0"
 
 _LAZY = {
-    "analyse": "galchem.run.analysis",
-    "Analysis": "galchem.run.analysis",
+    "analyse": "galchem.run.pipeline",
+    "RunResult": "galchem.run.pipeline",
     "RunConfig": "galchem.run.config",
     "Survey": "galchem.data.surveys",
     "load_survey": "galchem.data.surveys",

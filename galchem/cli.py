@@ -169,7 +169,7 @@ def _cutflow(args: argparse.Namespace) -> None:
 
 def _analyse(args: argparse.Namespace) -> None:
     from galchem.data.surveys import load_survey
-    from galchem.run.analysis import analyse, from_run_file
+    from galchem.run.pipeline import analyse, from_run_file
     from galchem.run.config import RunConfig
     from galchem.run.outputs import check_target, write_outputs
 

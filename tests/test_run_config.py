@@ -16,7 +16,7 @@ from galchem import cli
 from galchem.analysis import azimuthal, fitting, gradients
 from galchem.data.mock import LAMOST_MODEL, make_mock
 from galchem.physics import kinematics
-from galchem.run.analysis import analyse
+from galchem.run.pipeline import analyse
 from galchem.run.config import SETTINGS as REGISTRY
 from galchem.run.config import ConfigError, RunConfig, read_run_file, run_file_text
 from galchem.site import builder

@@ -188,7 +188,7 @@ def test_a_survey_without_velocities_runs_positionally(lamost_mock, tmp_path, ca
     text["cuts"] = [c for c in text["cuts"] if c["name"] != "labels"]
     survey = Survey.from_dict({**text, "name": "positions-only"})
     out = tmp_path / "res"
-    from galchem.run.analysis import analyse
+    from galchem.run.pipeline import analyse
     result = analyse(survey, str(path), RunConfig(n_mc=20, n_steps=60, max_steps=60, n_permutations=5, n_boot=5))
     assert any("positions only" in note for note in result.notes)
     assert "velocities" not in result.kinematic.flow["cut"].tolist()

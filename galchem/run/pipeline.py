@@ -29,11 +29,11 @@ from galchem.run.scheduler import open_scheduler
 from galchem.run.stages import (AzimuthalResults, GradientResults, KinematicSample, azimuthal_analysis,
                                 gradient_fits, kinematic_sample, sample_writer)
 
-__all__ = ["Analysis", "NUMERIC_WARNINGS", "analyse", "from_run_file", "numeric_warnings", "strict_json"]
+__all__ = ["RunResult", "NUMERIC_WARNINGS", "analyse", "from_run_file", "numeric_warnings", "strict_json"]
 
 
 @dataclass
-class Analysis:
+class RunResult:
     """The results of every stage of one run, and the notes of what could not be done."""
 
     dataset: Dataset
@@ -105,7 +105,7 @@ def numeric_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
 
 def analyse(survey: str | Survey = "lamost", catalog: str = "mock", config: RunConfig | dict | None = None,
             progress: bool = False, log: Callable[[str], None] = lambda line: None, scheduler: str = "single"
-            ) -> Analysis:
+            ) -> RunResult:
     """Run the cuts, the kinematics, the gradient fits and the azimuthal stage on ``catalog``.
 
     ``catalog`` is ``'mock'``, ``'archive'`` or a catalogue described by
@@ -114,7 +114,7 @@ def analyse(survey: str | Survey = "lamost", catalog: str = "mock", config: RunC
     partitions are processed (:mod:`galchem.run.scheduler`); it never
     changes a result.  ``config`` may be a dict of settings
     (``{"n_mc": 200}``), read like a ``config.toml``'s ``[run]``.  A later stage that cannot run is named in
-    :attr:`Analysis.notes` with its cause; the earlier stages' results are kept.
+    :attr:`RunResult.notes` with its cause; the earlier stages' results are kept.
     NumPy's warnings about degenerate data become one line of the notes.
     """
     survey = load_survey(survey)
@@ -130,7 +130,7 @@ def analyse(survey: str | Survey = "lamost", catalog: str = "mock", config: RunC
         with open_scheduler(scheduler) as runner:
             dataset = load_sample(survey, catalog, config.mock_stars, config.mock_seed)
             log(f"analysing {dataset.source}")
-            result = Analysis(dataset, config, kinematic_sample(dataset, config, progress, runner))
+            result = RunResult(dataset, config, kinematic_sample(dataset, config, progress, runner))
             result.notes.extend(result.kinematic.notes)
             result.gradients = gradient_fits(dataset, config, progress, runner)
             result.notes.extend(result.gradients.notes())
