@@ -297,7 +297,7 @@ def test_the_offline_hint_names_the_command_line_option(tmp_path):
     with pytest.raises(archive.ArchiveError) as caught:
         archive.fetch("gaia", tmp_path / "g.parquet", gaia=Offline())
     message = str(caught.value)
-    assert "\n" not in message and "--catalog mock" in message and "data_source='mock'" in message
+    assert "\n" not in message and "--catalog mock" in message and "catalog='mock'" in message
 
 
 @pytest.fixture(scope="module")

@@ -167,7 +167,7 @@ def test_offline_failure_is_one_line_fast_and_leaves_nothing(tmp_path, monkeypat
         archive.fetch(sample, out, gaia=gaia, vizier=vizier)
     assert time.perf_counter() - t0 < 30
     message = str(failure.value)
-    assert "\n" not in message and "failed" in message and "data_source='mock'" in message
+    assert "\n" not in message and "failed" in message and "catalog='mock'" in message
     assert ("VizieR" if sample == "lamost" else "Gaia archive") in message
     assert not out.parent.exists() or not any(out.parent.iterdir())
 

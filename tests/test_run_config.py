@@ -23,7 +23,7 @@ from galchem.site import builder
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOTS = Path(__file__).with_name("snapshots")
-PAGE_PARAMETERS = {"survey", "data_source", "n_points", "n_calibration_sets"}
+PAGE_PARAMETERS = {"survey", "catalog", "n_points", "n_calibration_sets"}
 """Notebook parameters that are not run settings: the data, and the method chapter's simulated lines."""
 SETTINGS = {f for f in RunConfig.__dataclass_fields__}
 

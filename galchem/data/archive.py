@@ -56,8 +56,8 @@ VIZIER_SERVICE = "VizieR (CDS, via astroquery.vizier)"
 TIMEOUT = 30.0
 """Seconds to wait for a network connection or reply before giving up."""
 
-HOW_TO_GO_ON = ("work offline with the mock (--catalog mock on the command line, data_source='mock' in Python; "
-                "the default) or a local catalogue file (--catalog FILE, data_source='FILE'; "
+HOW_TO_GO_ON = ("work offline with the mock (--catalog mock on the command line, catalog='mock' in Python; "
+                "the default) or a local catalogue file (--catalog FILE, catalog='FILE'; "
                 "see galchem.data.contract)")
 
 
@@ -164,7 +164,7 @@ def cached_catalog(sample: str, out: Path | None = None) -> Fetched | None:
     sidecar = json.loads(side.read_text())
     if file_sha256(path) != sidecar.get("sha256"):
         raise ArchiveError(f"{path}: the file does not match the sha256 in {side.name}; it may be corrupted or "
-                           "edited. Fetch it again with --refresh (data_source='archive' with refresh=True)")
+                           "edited. Fetch it again with --refresh (catalog='archive' with refresh=True)")
     return Fetched(path, sidecar)
 
 

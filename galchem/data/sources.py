@@ -88,7 +88,7 @@ class Dataset:
             return (
                 ":::{admonition} Mock data with known truth\n:class: important\n"
                 f"This page shows **{self.source}**, not real stars. Every number below can be checked "
-                "against the mock's truth; to run it on a real catalogue set the `data_source` parameter.\n:::"
+                "against the mock's truth; to run it on a real catalogue set the `catalog` parameter.\n:::"
             )
         title = "Real stars from the archives" if self.key.startswith("archive-") else "Data from a catalogue file"
         return f":::{{admonition}} {title}\n:class: note\nThis page shows **{self.source}**.{distances}\n:::"
@@ -171,9 +171,9 @@ def load_file(path: str | os.PathLike, survey: str | Survey) -> Dataset:
     return Dataset(survey, parts, source, f"file-{digest}", path=path, sha256=digest)
 
 
-def load_sample(survey: str | Survey = "lamost", data_source: str = "mock", n_stars: int | None = None,
+def load_sample(survey: str | Survey = "lamost", catalog: str = "mock", n_stars: int | None = None,
                 seed: int | None = None) -> Dataset:
-    """Load ``survey``'s stars from ``data_source``: ``'mock'``, ``'archive'`` or the path of a catalogue
+    """Load ``survey``'s stars from ``catalog``: ``'mock'``, ``'archive'`` or the path of a catalogue
     (a file, a folder of parquet files or a HATS catalogue).
 
     ``n_stars`` and ``seed`` (the mock's seed) apply to the mock only;
@@ -181,18 +181,18 @@ def load_sample(survey: str | Survey = "lamost", data_source: str = "mock", n_st
     ``'archive'`` needs the network the first time (see :mod:`galchem.data.archive`).
     """
     survey = load_survey(survey)
-    if not isinstance(data_source, (str, os.PathLike)):
-        raise GalchemError(f"data_source (catalog) should be 'mock', 'archive' or the path of a catalogue, not a "
-                           f"{type(data_source).__name__}; write a table to a file first (table.to_parquet(PATH))")
-    if data_source in ("mock", "archive") and survey.name not in mock.MODELS:
-        raise GalchemError(f"data_source {data_source!r} exists only for the built-in surveys "
+    if not isinstance(catalog, (str, os.PathLike)):
+        raise GalchemError(f"catalog should be 'mock', 'archive' or the path of a catalogue, not a "
+                           f"{type(catalog).__name__}; write a table to a file first (table.to_parquet(PATH))")
+    if catalog in ("mock", "archive") and survey.name not in mock.MODELS:
+        raise GalchemError(f"catalog {catalog!r} exists only for the built-in surveys "
                            f"({', '.join(mock.MODELS)}); for survey {survey.name!r} give a catalogue file")
-    if data_source == "mock":
+    if catalog == "mock":
         return load_mock(survey, n_stars, seed)
-    if data_source == "archive":
+    if catalog == "archive":
         return load_archive(survey)
-    path = Path(data_source).expanduser()
+    path = Path(catalog).expanduser()
     if not path.exists():
-        raise GalchemError(f"data_source {data_source!r} is neither 'mock', 'archive' nor an existing catalogue file "
+        raise GalchemError(f"catalog {catalog!r} is neither 'mock', 'archive' nor an existing catalogue file "
                            "or folder")
     return load_file(path, survey)

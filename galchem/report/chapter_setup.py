@@ -4,7 +4,7 @@ A chapter's parameters cell holds ``None`` for every run setting ("the
 study's value") and papermill passes the values a build profile chooses.
 :func:`set_up_chapter` turns them into the page's :class:`RunConfig` (the
 registry, :data:`galchem.run.config.SETTINGS`, fills in every ``None``), loads
-the data the chapter's ``survey`` and ``data_source`` name, and shows the
+the data the chapter's ``survey`` and ``catalog`` name, and shows the
 data banner and the "What ran on this page" box, so no chapter repeats a
 default or the code that reports it.
 """
@@ -30,13 +30,13 @@ class Chapter:
     dataset: Dataset | None
 
 
-def set_up_chapter(*, survey: str | None = None, data_source: str | None = None,
+def set_up_chapter(*, survey: str | None = None, catalog: str | None = None,
                    study: Mapping[str, object] | None = None, **parameters: object) -> Chapter:
     """The chapter's configuration and data from its parameters; displays the data banner and the What-ran box.
 
     ``parameters`` are run settings (None: the registry's value) and the
     chapter's own parameters (``n_points``, ...), which are only reported.
-    ``survey`` and ``data_source`` name the data (none for a chapter of
+    ``survey`` and ``catalog`` name the data (none for a chapter of
     simulated lines); ``study`` overrides the What-ran box's study column.
     """
     settings = {name: value for name, value in parameters.items() if name in SETTINGS}
@@ -44,9 +44,9 @@ def set_up_chapter(*, survey: str | None = None, data_source: str | None = None,
     dataset = None
     shown = list(parameters)
     if survey is not None:
-        dataset = load_sample(survey, data_source, config.mock_stars, config.mock_seed)
+        dataset = load_sample(survey, catalog, config.mock_stars, config.mock_seed)
         display(Markdown(dataset.banner()))
-        shown = ["survey", "data_source", *shown]
+        shown = ["survey", "catalog", *shown]
     own = {name: value for name, value in parameters.items() if name not in SETTINGS}
     display(what_ran(shown, config, dataset, values=own, study=study))
     return Chapter(config, dataset)

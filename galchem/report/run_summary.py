@@ -20,7 +20,7 @@ __all__ = ["CHAPTER_PARAMETERS", "what_ran"]
 
 CHAPTER_PARAMETERS = {
     "survey": ("which stars: a built-in survey or a survey file", "LAMOST OBAF stars; Gaia DR3 giants"),
-    "data_source": ("where the catalogue comes from", "the real catalogues"),
+    "catalog": ("where the catalogue comes from", "the real catalogues"),
     "n_points": ("points in the simulated data set", "–"),
     "n_calibration_sets": ("simulated data sets in the calibration", "–"),
 }
@@ -41,7 +41,7 @@ def what_ran(names: Sequence[str], config: RunConfig | None = None, dataset: Dat
     """A MyST admonition listing the parameters ``names`` with the values this page ran with.
 
     Values come from ``values`` first, then from ``dataset`` (``survey`` and
-    ``data_source``, and the mock's actual size when ``mock_stars`` is None),
+    ``catalog``, and the mock's actual size when ``mock_stars`` is None),
     then from ``config``.  The last column gives the study's choice: the
     registry's ``study`` entry for run settings (:data:`galchem.run.config.SETTINGS`), or ``study[name]``.
     """
@@ -53,7 +53,7 @@ def what_ran(names: Sequence[str], config: RunConfig | None = None, dataset: Dat
             value = _text(values[name])
         elif name == "survey" and dataset is not None:
             value = dataset.survey.name
-        elif name == "data_source" and dataset is not None:
+        elif name == "catalog" and dataset is not None:
             value = dataset.source
         elif name == "mock_stars" and dataset is not None and not dataset.is_mock:
             value = "not used (real data)"

@@ -7,7 +7,7 @@ notebooks stay free of outputs.  Parameters come from a profile,
 
     description: what the profile is for
     execution_timeout: 900        # seconds per cell
-    defaults: {data_source: mock, seed: 42}   # given to every notebook that declares them
+    defaults: {catalog: mock, seed: 42}   # given to every notebook that declares them
     notebooks:
       01_data: {n_stars: 60000}   # by notebook name
 
