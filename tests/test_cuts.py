@@ -4,7 +4,7 @@ import pandas as pd
 from helpers import canonical
 
 from galchem.data.surveys import load_survey
-from galchem.data.cuts import FLOW_COLUMNS, Cut, apply_cuts, cut_flow, quality_cuts
+from galchem.data.cuts import FLOW_COLUMNS, Cut, apply_cuts, cut_flow, heavy_cuts, quality_cuts
 
 
 def independent_lamost_counts(t: pd.DataFrame) -> list[int]:
@@ -66,3 +66,10 @@ def test_further_cuts_append_to_a_flow(lamost_mock):
     more = apply_cuts(first.table, [Cut("west", "ra < 180 deg", lambda t: t["ra"] < 180)], flow=first.flow)
     assert more.flow["cut"].tolist()[-1] == "west"
     assert more.flow["remaining"].iloc[-1] == int((first.table["ra"] < 180).sum())
+
+
+def test_a_cut_removing_more_than_a_quarter_of_what_reaches_it_is_named():
+    flow = pd.DataFrame({"cut": ["input", "valid", "giants", "halo"], "removed": [0, 10, 500, 900],
+                         "remaining": [2055, 2045, 1545, 645]})
+    lines = heavy_cuts(flow)
+    assert lines == ["cut halo: removed 900 of the 1,545 rows that reached it (58 %)"]  # giants: 500 of 2,045

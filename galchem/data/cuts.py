@@ -25,9 +25,12 @@ from galchem.data.ids import id_keys
 from galchem.data.surveys import Survey
 
 __all__ = ["FLOW_COLUMNS", "Cut", "CutFlow", "PARALLAX_CUT", "DISTANCE_CUT", "METALLICITY_CUT", "VALID_CUT", "VELOCITY_CUT", "apply_cuts",
-           "add_flows", "cut_flow", "describe_cuts", "flow_table", "quality_cuts", "valid_cut"]
+           "HEAVY_SHARE", "add_flows", "cut_flow", "describe_cuts", "flow_table", "heavy_cuts", "quality_cuts", "valid_cut"]
 
 FLOW_COLUMNS = ("cut", "removed", "remaining")
+
+HEAVY_SHARE = 0.25
+"""A cut that removes more than this share of the rows reaching it is worth a line in the notes and on the page."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,18 @@ def cut_flow(table: pd.DataFrame, survey: Survey) -> CutFlow:
 def describe_cuts(survey: Survey, more: Sequence[Cut] = ()) -> dict[str, str]:
     """Cut name -> human-readable condition, for tables in the book."""
     return {"input": "rows read", **{c.name: c.description for c in (*quality_cuts(survey), *more)}}
+
+
+def heavy_cuts(flow: pd.DataFrame) -> list[str]:
+    """One line per cut that removed more than :data:`HEAVY_SHARE` of the rows reaching it: easy to miss in a
+    table, and often a sign that the cut does not suit the catalogue (the halo cut on an inner-Galaxy sample)."""
+    lines = []
+    for row in flow.itertuples(index=False):
+        reaching = row.removed + row.remaining
+        if row.cut != "input" and reaching and row.removed > HEAVY_SHARE * reaching:
+            lines.append(f"cut {row.cut}: removed {row.removed:,} of the {reaching:,} rows that reached it "
+                         f"({100 * row.removed / reaching:.0f} %)")
+    return lines
 
 
 def flow_table(flow: pd.DataFrame, survey: Survey, more: Sequence[Cut] = ()) -> pd.DataFrame:
