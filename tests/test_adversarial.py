@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from galchem.analysis.near_plane import AzimuthalTests
 from astropy.table import Table
 
 from galchem import cli
@@ -306,6 +308,7 @@ def test_tiny_catalogues_report_no_significance_they_do_not_have(n, base, tmp_pa
     assert tests["p_value"] is None and tests["p_value_status"].startswith("not computed")
     assert tests["arm_contrast"] is None and tests["arm_contrast_status"].startswith("not computed")
     assert "azimuthal: not computed" in (out / "notes.txt").read_text()
+    assert list(tests) == list(AzimuthalTests.__dataclass_fields__)  # one shape, computed or not
     radial = pd.read_csv(out / "radial_gradients.csv")
     assert (radial["status"] != "fitted").all() and radial["m"].isna().all()
     assert "0.0196" not in capsys.readouterr().out

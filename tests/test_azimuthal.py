@@ -4,6 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from galchem.analysis.near_plane import AzimuthalTests
+
 from galchem.analysis import azimuthal as az
 from galchem.analysis import profile
 from galchem import cli
@@ -99,6 +101,7 @@ def test_cli_writes_azimuthal_tables(tmp_path):
                                    "mean_residual_profile", "sem_residual_profile"]
     assert set(zip(table["r_lo"], table["r_hi"])) == {(7.0, 9.0), (9.0, 11.0)}
     tests = json.loads((out / "azimuthal_tests.json").read_text())
+    assert list(tests) == list(AzimuthalTests.__dataclass_fields__)  # one shape, computed or not
     assert 0 < tests["p_value"] <= 1
     assert {"arm_contrast", "arm_contrast_err", "arm_contrast_ring", "arm_contrast_ring_err", "arm_contrast_profile",
             "arm_contrast_profile_err"} <= set(tests)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from galchem.analysis.near_plane import AzimuthalTests
 from galchem.data.sources import Dataset, load_file, load_sample
 from galchem.data.surveys import Survey, load_survey
 from galchem.errors import GalchemError
@@ -61,11 +62,10 @@ class RunResult:
         if self.azimuthal is not None:
             out["azimuthal.csv"] = self.azimuthal.profile
             out["azimuthal_tests.json"] = strict_json(self.azimuthal.tests)
-        else:  # the file is always there; what could not be computed says why
-            out["azimuthal_tests.json"] = strict_json({
-                "p_value": None, "p_value_status": self.azimuthal_status, "arm_contrast": None,
-                "arm_contrast_status": self.azimuthal_status, "arm_contrast_ring": None,
-                "z_max": self.config.azimuthal_z_max, "phi_bin_deg": self.config.phi_bin_deg})
+        else:  # the file is always there, in the same shape; what could not be computed says why
+            out["azimuthal_tests.json"] = strict_json(AzimuthalTests.not_computed(
+                self.azimuthal_status, n_permutations=self.config.n_permutations,
+                z_max=self.config.azimuthal_z_max, phi_bin_deg=self.config.phi_bin_deg).to_dict())
         out["notes.txt"] = "".join(f"{line}\n" for line in self.notes)
         out["config.toml"] = run_file_text(self.run_file())
         return out

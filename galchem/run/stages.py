@@ -39,7 +39,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from galchem.analysis import azimuthal, gradients, line_sums, profile
+from galchem.analysis import gradients, line_sums
+from galchem.analysis.near_plane import study_near_plane
 from galchem.analysis.deconvolution import XMixture, extreme_deconvolution
 from galchem.data import cuts, partitions
 from galchem.data.ids import id_keys
@@ -420,39 +421,13 @@ def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None, progre
             raise StageError(f"{len(stars):,} stars with |Z| < {config.azimuthal_z_max:g} kpc ({in_annuli:,} of them "
                              f"in {ranges} kpc); the plane's fit needs at least {config.min_stars:,} and the profiles "
                              "some in the annuli")
-        fit_stream, test_stream, arm_stream, ring_stream, profile_stream = config.stream("azimuthal").spawn(5)
-        fit = line_sums.fit_sums(sums, n_walkers=config.n_walkers, n_steps=config.n_steps,
-                                 max_steps=config.max_steps, seed=np.random.default_rng(fit_stream))
-        residual = azimuthal.residual_from_fit(stars, fit.m, fit.b)
-        delta = azimuthal.delta_from_ring_mean(stars["R"], stars["feh"], config.ring_width)
-        residual_profile, slices = profile.profile_residuals(stars, profile_edges(config))
-        edges = azimuthal.phi_edges(stars["phi"], config.phi_bin_deg)
-        test = azimuthal.permutation_test(stars, delta, edges, n_permutations=config.n_permutations,
-                                          seed=test_stream, annuli=config.annuli)
-        arms = azimuthal.arm_contrast(stars, residual, n_boot=config.n_boot, seed=arm_stream)
-        arms_ring = azimuthal.arm_contrast(stars, delta, n_boot=config.n_boot, seed=ring_stream)
-        arms_profile = azimuthal.arm_contrast(stars, residual_profile, n_boot=config.n_boot, seed=profile_stream)
-        plane = pd.Series({**fit.summary(), "tau": float(np.max(fit.autocorr_time)),
-                           "n_eff": float(fit.effective_samples), "reliable": fit.reliable})
-        tests = {"p_value": test.p_value, "p_value_status": test.status, "statistic": test.observed,
-                 "n_permutations": config.n_permutations, "arm_contrast": arms.contrast,
-                 "arm_contrast_err": arms.error, "arm_contrast_status": arms.status, "n_in_arms": arms.n_arm,
-                 "n_between_arms": arms.n_between, "arm_contrast_ring": arms_ring.contrast,
-                 "arm_contrast_ring_err": arms_ring.error, "z_max": config.azimuthal_z_max,
-                 "phi_bin_deg": config.phi_bin_deg, "arm_contrast_profile": arms_profile.contrast,
-                 "arm_contrast_profile_err": arms_profile.error, "arm_contrast_profile_status": arms_profile.status}
-        notes = [f"azimuthal: permutation test {test.status}" if test.p_value is None else "",
-                 f"azimuthal: arm contrast {arms.status}" if arms.contrast is None else "",
-                 f"azimuthal: arm contrast against the radial profile {arms_profile.status}"
-                 if arms_profile.contrast is None else "",
-                 "" if fit.reliable else f"azimuthal: the plane's radial fit is unreliable: {fit.warning()}"]
-        notes = tuple(note for note in notes if note)
-        against_profile = azimuthal.azimuthal_profile(stars, residual_profile, edges, config.annuli)
-        profiles = azimuthal.azimuthal_profile(stars, delta, edges, config.annuli).assign(
-            mean_residual_profile=against_profile["mean_delta"], sem_residual_profile=against_profile["sem"])
-        return AzimuthalResults(plane, pd.DataFrame({"residual": residual, "delta": delta,
-                                                     "residual_profile": residual_profile}),
-                                profiles, tests, test.null, notes, slices)
+        science = study_near_plane(
+            stars, sums, z_edges=profile_edges(config), z_max=config.azimuthal_z_max, ring_width=config.ring_width,
+            phi_bin_deg=config.phi_bin_deg, annuli=config.annuli, n_permutations=config.n_permutations,
+            n_boot=config.n_boot, n_walkers=config.n_walkers, n_steps=config.n_steps, max_steps=config.max_steps,
+            stream=config.stream("azimuthal"))
+        return AzimuthalResults(science.plane_fit, science.residuals, science.profile, science.tests.to_dict(),
+                                science.null, science.notes, science.radial_profiles)
 
     result = cached("azimuthal", params, compute, AzimuthalResults.from_tables)
     return AzimuthalResults(result.plane_fit, result.residuals, result.profile, result.tests, result.null,
