@@ -19,8 +19,8 @@ import emcee
 import numpy as np
 
 from galchem.analysis.calibration import LineTruth, simulate_line
-from galchem.analysis.fitting import (BINS_PER_DEX, DEFAULT_BOUNDS, LineData, fit_line, least_squares, start_walkers,
-                                      to_pivot)
+from galchem.analysis.fitting import fit_line, start_walkers
+from galchem.analysis.line_likelihood import BINS_PER_DEX, DEFAULT_BOUNDS, LineData, least_squares, to_pivot
 
 N_POINTS, N_WALKERS, N_STEPS, SEED = 78_000, 10, 1000, 2
 TRUTH = LineTruth(m=-0.078, b=0.418, lam=0.3)

@@ -6,7 +6,8 @@ from galchem.analysis.calibration import (INDEPENDENT_LINE, LineTruth, attenuati
                                           independent_line, simulate_line)
 from galchem.analysis.deconvolution import extreme_deconvolution
 from galchem.errors import FitError
-from galchem.analysis.fitting import LineData, fit_line, log_likelihood, mixture_points
+from galchem.analysis.fitting import fit_line
+from galchem.analysis.line_likelihood import LineData, log_likelihood, mixture_points
 
 
 def naive_log_likelihood(theta, x, y, x_err, y_err):

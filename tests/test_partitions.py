@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from galchem import cli
-from galchem.analysis import fitting, line_sums
+from galchem.analysis import fitting, line_likelihood, line_sums
 from galchem.analysis.calibration import INDEPENDENT_LINE, independent_line
 from galchem.analysis.deconvolution import extreme_deconvolution
 from galchem.data import partitions
@@ -140,10 +140,10 @@ def test_sums_do_not_depend_on_how_the_points_are_split():
         merged = line_sums.merge(piece, merged)
     assert np.array_equal(merged.hi, whole.hi) and np.array_equal(merged.keys, whole.keys)
     assert merged.n == n and merged.points is None
-    grouped = fitting.LineData.from_points(x, y, x_err, y_err, np.zeros(n), fitting.BINS_PER_DEX)
+    grouped = line_likelihood.LineData.from_points(x, y, x_err, y_err, np.zeros(n), line_likelihood.BINS_PER_DEX)
     theta = np.array([[-0.05, 0.3, 0.1], [0.02, -0.1, 0.3]])
-    np.testing.assert_allclose(fitting.log_likelihood(theta, line_sums.line_data(whole)),
-                               fitting.log_likelihood(theta, grouped), rtol=1e-12)
+    np.testing.assert_allclose(line_likelihood.log_likelihood(theta, line_sums.line_data(whole)),
+                               line_likelihood.log_likelihood(theta, grouped), rtol=1e-12)
 
 
 @pytest.mark.slow  # 150 000 points: the bias must be many errors

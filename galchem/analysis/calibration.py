@@ -22,7 +22,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from galchem.analysis.fitting import PARAMETERS, fit_line
+from galchem.analysis.fitting import fit_line
+from galchem.analysis.line_likelihood import PARAMETERS
 
 __all__ = ["INDEPENDENT_LINE", "INDEPENDENT_R_FRACTION", "INDEPENDENT_R_RANGE", "LineTruth", "attenuation",
            "attenuation_scan", "calibrate", "coverage_summary", "independent_line", "simulate_line"]

@@ -1,18 +1,7 @@
-"""A straight line through data with errors in both coordinates and intrinsic scatter.
+"""Sampling the line's posterior with emcee: no walls, chains long enough, every fit's diagnostics.
 
-The model of the study (its section 3, after Hogg, Bovy & Lang 2010, sections
-7-8): y = m x + b, with intrinsic scatter of variance lambda^2 *perpendicular*
-to the line, Lambda = lambda^2 / (1 + m^2) [[m^2, -m], [-m, 1]].  With each
-point's 2x2 covariance S_i and v = (-m, 1), the true x can be marginalised
-analytically, leaving
-
-    ln L = -1/2 sum_i [ Delta_i^2 / Sigma_i^2 + ln Sigma_i^2 ],
-    Delta_i = y_i - m x_i - b,
-    Sigma_i^2 = v^T (S_i + Lambda) v = sy2_i - 2 m sxy_i + m^2 sx2_i + lambda^2 (1 + m^2).
-
-The ln Sigma_i^2 term must stay: Sigma depends on m and lambda, and dropping it
-biases both.  The posterior is sampled with emcee (Foreman-Mackey et al. 2013),
-all walkers evaluated in one vectorised call of a compiled kernel.
+The likelihood, its error groups and the deconvolved prior's moments are
+:mod:`galchem.analysis.line_likelihood`.
 
 No walls (issue 25).  The line is sampled about a pivot, the data's mean x
 (sum x / n, known from the sums alone): y = m (x - x0) + c, so that the slope
@@ -26,34 +15,6 @@ line comes near them, and a fit whose posterior comes within
 with the reason (:meth:`LineFit.warning`): a number is never silently
 clipped by a prior.  lambda > 0 is no wall: the likelihood depends on
 lambda^2 only, so the lower bound folds the posterior rather than cutting it.
-
-For large samples the sum over stars becomes a sum over *error groups*:
-stars whose errors fall in the same narrow logarithmic bin are expanded
-around their group's mean variance to second order (:class:`LineData`), so
-each evaluation costs O(groups) instead of O(stars) and changes ln L by far
-less than one part in a million; ``method="exact"`` keeps one group per star.
-
-Beyond the study, ``x_model="mixture"`` replaces the flat prior on the true x
-by a Gaussian mixture fitted to the observed x by extreme deconvolution
-(:mod:`galchem.analysis.deconvolution`; Bovy, Hogg & Roweis 2011).  With a
-flat prior the likelihood keeps the attenuation of the slope by errors in x
-that ordinary least squares has (the reliability ratio of Fuller 1987,
-*Measurement Error Models*, chapter 1); knowing how the true x are distributed undoes it.  Given the
-observed x_i, the true x is then a Gaussian mixture with mean xbar_i and
-variance v_i (:meth:`XMixture.moments`), and [Fe/H] at fixed true x scatters
-by lambda^2 (1 + m^2) in y (the flat model's perpendicular scatter, which
-under a flat prior is the same thing).  We replace p(y_i | x_i) by the
-Gaussian with its exact mean m xbar_i + b and variance
-m^2 v_i + sy2_i + lambda^2 (1 + m^2) (with correlated errors, the general
-terms of :func:`mixture_points`).  The likelihood then has the flat model's
-form with x_i -> xbar_i and sx2_i -> v_i, so the error groups apply
-unchanged and a corrected fit costs one deconvolution more than a flat one.
-For one component this is exact; for several, what is left out is the
-non-Gaussian shape of p(y_i | x_i), whose components differ in mean by m
-times a fraction of sigma_x: for [Fe/H] against R a few thousandths of the
-[Fe/H] scatter (tests/test_fitting.py compares with the exact mixture).
-The mixture is fitted once and held fixed (its own uncertainty is not
-propagated; the calibration checks the coverage that results).
 
 What the correction assumes: the errors are independent of the true x, so
 that one prior serves every point.  Distance errors break that: they grow
@@ -81,27 +42,22 @@ autocorrelation times.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import partial
 from numbers import Integral
 
 import emcee
-import numba
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
 from galchem.analysis.deconvolution import N_COMPONENTS, XMixture, extreme_deconvolution
+from galchem.analysis.line_likelihood import (BINS_PER_DEX, DEFAULT_BOUNDS, SAMPLED, LineData, least_squares, log_posterior,
+                                              log_probability, mixture_points, to_intercept, to_pivot)
 from galchem.errors import FitError
 
-__all__ = ["BOUND_SIGMAS", "DEFAULT_BOUNDS", "LineData", "LineFit", "MAX_STEPS", "MIN_WALKERS", "PARAMETERS",
-           "SAMPLED", "X_MODELS", "fit_line", "fit_line_data", "log_likelihood", "log_probability", "mixture_points",
-           "least_squares", "start_walkers", "to_intercept", "to_pivot"]
+__all__ = ["BOUND_SIGMAS", "EXACT_UP_TO", "GROUPED_ABOVE", "LineFit", "MAX_STEPS", "MIN_WALKERS", "X_MODELS", "fit_line",
+           "fit_line_data", "start_walkers"]
 
-PARAMETERS = ("m", "b", "lam")
-SAMPLED = ("m", "c", "lam")
-"""The sampled parameters: slope, intercept at the pivot x0 (c = b + m x0), scatter."""
-DEFAULT_BOUNDS = ((-1e3, 1e3), (-1e3, 1e3), (0.0, 1e3))
-"""Uniform priors on the sampled (m, c, lam): wide enough never to bind on physical data (a fit near one is flagged)."""
 BOUND_SIGMAS = 5.0
 """A fit whose posterior median lies within this many posterior standard deviations of a bound is unreliable."""
 MIN_WALKERS = 2 * len(SAMPLED)
@@ -112,8 +68,6 @@ GROUPED_ABOVE = 20_000
 EXACT_UP_TO = 1_000
 """``method="auto"`` sums over the points up to this many, over error groups above (the groups' terms cost
 several points' each, and their expansion changes ln L by about 1e-6 per point)."""
-BINS_PER_DEX = 20
-"""Error groups span a factor 10**(1/20) = 1.12 in each error; the expansion error is then ~1e-6 in ln L per point."""
 X_MODELS = ("flat", "mixture")
 """Priors on the true x: flat (the study's) or a deconvolved Gaussian mixture."""
 MAX_STEPS = 20_000
@@ -143,222 +97,6 @@ def _as_arrays(x, y, x_err, y_err, xy_cov) -> tuple[np.ndarray, ...]:
     if (arrays[4] ** 2 >= arrays[2] ** 2 * arrays[3] ** 2).any():
         raise FitError("xy_cov makes some covariance matrices not positive definite")
     return tuple(arrays)
-
-
-def _outer(*vectors: np.ndarray) -> np.ndarray:
-    """Row-wise outer product of (N, 3) arrays, flattened to (N, 3**len(vectors))."""
-    out = vectors[0]
-    for v in vectors[1:]:
-        out = (out[:, :, None] * v[:, None, :]).reshape(len(out), -1)
-    return out
-
-
-@dataclass(frozen=True)
-class LineData:
-    """Sufficient statistics of the data for the likelihood, per error group.
-
-    Write each point as u = (1, x, y), so that Delta = p . u with
-    p = (-b, -m, 1), and its variances as d = (sx2, sxy, sy2), so that
-    Sigma^2 = w . d + lam^2 (1 + m^2) with w = (m^2, -2m, 1).  Within a group,
-    d = dbar + dd and Sigma^2 = S + eps with eps = w . dd, sum(eps) = 0.
-    Expanding 1/Sigma^2 and ln Sigma^2 to second order in eps/S turns the sum
-    over the group's points into contractions of p and w with the moments
-    below; the neglected terms are of order (eps/S)^3.  Ungrouped data (one
-    point per group) are exact and carry no correction moments.  Each moment
-    is stored as a contiguous row over the K groups; the compiled likelihood
-    reads only the distinct ones (:attr:`moments`: every moment is symmetric
-    in its pairs of indices) that are not zero in every group (with no x-y
-    covariance, 39 of 126), along those rows.
-    """
-
-    n: np.ndarray  # (K,) points per group
-    dbar: np.ndarray  # (3, K) mean variances
-    uu: np.ndarray  # (9, K) sum u u
-    uud: np.ndarray | None = None  # (27, K) sum u u dd
-    uudd: np.ndarray | None = None  # (81, K) sum u u dd dd
-    dd2: np.ndarray | None = None  # (9, K) sum dd dd
-
-    @cached_property
-    def moments(self) -> _Moments:
-        """The moments as the compiled likelihood reads them (computed once per data set)."""
-        return _Moments.of(self)
-
-    @cached_property
-    def pivot(self) -> float:
-        """The data's mean x (sum x / n, from the sums): the point about which the line is sampled."""
-        return float(np.sum(self.uu[1]) / np.sum(self.n))
-
-    @classmethod
-    def from_points(cls, x, y, x_err, y_err, xy_cov, bins_per_dex: int | None = None) -> LineData:
-        """Group points whose errors agree within a factor 10**(1/bins_per_dex); None: no grouping."""
-        u = np.column_stack([np.ones_like(x), x, y])
-        d = np.column_stack([x_err**2, xy_cov, y_err**2])
-        uu = _outer(u, u)
-        if bins_per_dex is None:
-            return cls(np.ones(x.size), np.ascontiguousarray(d.T), np.ascontiguousarray(uu.T))
-        keys = np.stack([np.floor(np.log10(e) * bins_per_dex) for e in (x_err, y_err)], axis=1)
-        if np.any(xy_cov):
-            keys = np.column_stack([keys, np.round(xy_cov / (x_err * y_err) * bins_per_dex)])
-        group = np.unique(keys, axis=0, return_inverse=True)[1].ravel()
-        n = np.bincount(group).astype(float)
-
-        def total(values: np.ndarray) -> np.ndarray:
-            return np.stack([np.bincount(group, weights=v, minlength=n.size) for v in values.T])
-
-        dbar = total(d) / n
-        dd = d - dbar.T[group]
-        return cls(n, dbar, total(uu), total(_outer(uu, dd)), total(_outer(uu, dd, dd)), total(_outer(dd, dd)))
-
-
-def mixture_points(x, y, x_err, y_err, xy_cov, mixture: XMixture) -> tuple[np.ndarray, ...]:
-    """The points a mixture-prior fit sees: x, y, x_err, y_err, xy_cov with the same likelihood form as the data.
-
-    Component k (weight r_k given x) has true x ~ N(mu_k, V_k); with
-    T_k = V_k + sx2 it gives y | x a mean m a_k + b + g_k and a variance
-    m^2 W_k - 2 m c_k + e_k + lambda^2 (1 + m^2), where
-    a_k = mu_k + V_k (x - mu_k) / T_k, W_k = V_k sx2 / T_k,
-    g_k = sxy (x - mu_k) / T_k, c_k = sxy V_k / T_k, e_k = sy2 - sxy^2 / T_k.
-    Matching the mixture's mean and variance over k gives x -> sum r a,
-    y -> y - sum r g, sx2 -> sum r W + var_r(a), sxy -> sum r c - cov_r(a, g)
-    and sy2 -> sum r e + var_r(g).
-    """
-    x_var = x_err**2
-    r, a, W = mixture.posterior(x, x_var)
-    total = mixture.variances + x_var[:, None]
-    g = xy_cov[:, None] * (x[:, None] - mixture.means) / total
-    a_bar, g_bar = np.sum(r * a, axis=1), np.sum(r * g, axis=1)
-    xx = np.sum(r * (W + (a - a_bar[:, None]) ** 2), axis=1)
-    xy = np.sum(r * (xy_cov[:, None] * mixture.variances / total - (a - a_bar[:, None]) * (g - g_bar[:, None])), axis=1)
-    yy = np.sum(r * (y_err[:, None] ** 2 - xy_cov[:, None] ** 2 / total + (g - g_bar[:, None]) ** 2), axis=1)
-    return a_bar, y - g_bar, np.sqrt(xx), np.sqrt(yy), xy
-
-
-_PAIRS = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
-"""The distinct entries of a symmetric 3 x 3 matrix; off the diagonal they count twice."""
-
-
-def _terms() -> np.ndarray:
-    """One row per distinct moment: (kind, a, b, c, e, multiplicity, index into its LineData field).
-
-    ``kind`` 0..3 says which sum the term adds to (Delta^2, Delta^2 eps,
-    Delta^2 eps^2, eps^2); its coefficient is multiplicity x p_a p_b x
-    w_c x w_e, a factor left out where its index is -1.  Every moment is
-    symmetric in (a, b) and in (c, e), so 66 terms replace 126.
-    """
-    rows = []
-    for s, (a, b) in enumerate(_PAIRS):
-        pair = 1 + (a != b)
-        rows.append((0, a, b, -1, -1, pair, 3 * a + b))
-        rows += [(1, a, b, c, -1, pair, 3 * (3 * a + b) + c) for c in range(3)]
-        rows += [(2, a, b, c, e, pair * (1 + (c != e)), 9 * (3 * a + b) + 3 * c + e) for c, e in _PAIRS]
-    rows += [(3, -1, -1, c, e, 1 + (c != e), 3 * c + e) for c, e in _PAIRS]
-    return np.array(rows, dtype=np.int64)
-
-
-_TERMS = _terms()
-
-
-@dataclass(frozen=True)
-class _Moments:
-    """:class:`LineData`'s moments as the compiled likelihood reads them: the distinct, not identically zero ones."""
-
-    terms: np.ndarray  # (R, 7) rows of _TERMS
-    rows: np.ndarray  # (R, K) their values per group
-
-    @classmethod
-    def of(cls, data: LineData) -> _Moments:
-        fields = (data.uu, data.uud, data.uudd, data.dd2)
-        chosen = [t for t in _TERMS if fields[t[0]] is not None and np.any(fields[t[0]][t[6]])]
-        terms = np.array(chosen, dtype=np.int64).reshape(-1, 7)
-        rows = np.array([fields[t[0]][t[6]] for t in terms], dtype=float).reshape(len(terms), data.n.size)
-        return cls(terms, np.ascontiguousarray(rows))
-
-
-@numba.njit(cache=True, nogil=True)
-def _kernel(theta, pivot, lo, hi, n, dbar, terms, rows):  # pragma: no cover - compiled
-    """ln L per row (m, c, lam) of ``theta``, c the intercept at ``pivot``; -inf for a row outside (lo, hi).
-
-    The group sums of :class:`LineData` are contracted term by term: per
-    walker each term's coefficient is formed once, the sums over the groups
-    then run along contiguous rows, and the groups' terms combine as
-    Delta^2 / S - Delta^2 eps / S^2 + Delta^2 eps^2 / S^3 - eps^2 / (2 S^2) + n ln S.
-    """
-    walkers, groups = theta.shape[0], n.size
-    out = np.empty(walkers)
-    S = np.empty(groups)
-    sums = np.empty((4, groups))
-    p = np.empty(3)
-    w = np.empty(3)
-    for i in range(walkers):
-        outside = False
-        for j in range(3):
-            outside |= not (lo[j] < theta[i, j] < hi[j])
-        if outside:
-            out[i] = -np.inf
-            continue
-        m, lam = theta[i, 0], theta[i, 2]
-        p[0], p[1], p[2] = m * pivot - theta[i, 1], -m, 1.0
-        w[0], w[1], w[2] = m * m, -2.0 * m, 1.0
-        scatter = lam * lam * (1.0 + m * m)
-        for k in range(groups):
-            S[k] = scatter + w[0] * dbar[0, k] + w[1] * dbar[1, k] + w[2] * dbar[2, k]
-        sums[:] = 0.0
-        for r in range(terms.shape[0]):
-            kind, a, bb, c, e = terms[r, 0], terms[r, 1], terms[r, 2], terms[r, 3], terms[r, 4]
-            coefficient = float(terms[r, 5])
-            if a >= 0:
-                coefficient *= p[a] * p[bb]
-            if c >= 0:
-                coefficient *= w[c]
-            if e >= 0:
-                coefficient *= w[e]
-            for k in range(groups):
-                sums[kind, k] += coefficient * rows[r, k]
-        total = 0.0
-        for k in range(groups):
-            inverse = 1.0 / S[k]
-            total += (inverse * (sums[0, k] + inverse * (-sums[1, k] - 0.5 * sums[3, k] + inverse * sums[2, k]))
-                      + n[k] * np.log(S[k]))
-        out[i] = -0.5 * total
-    return out
-
-
-_EVERYWHERE = np.array([-np.inf, -np.inf, -np.inf]), np.array([np.inf, np.inf, np.inf])
-
-
-def log_likelihood(theta: np.ndarray, data: LineData) -> np.ndarray:
-    """ln L for parameter rows ``theta`` = (m, b, lam), shape (W, 3) or (3,)."""
-    theta = np.ascontiguousarray(np.atleast_2d(theta), dtype=float)
-    moments = data.moments
-    return _kernel(theta, 0.0, *_EVERYWHERE, data.n, data.dbar, moments.terms, moments.rows)
-
-
-def log_probability(theta: np.ndarray, data: LineData, bounds=DEFAULT_BOUNDS) -> np.ndarray:
-    """ln posterior of sampled rows ``theta`` = (m, c, lam), c the intercept at ``data.pivot``: uniform priors
-    inside ``bounds``, -inf outside."""
-    lo, hi = np.array(bounds, dtype=float).T
-    return _posterior(theta, data, np.ascontiguousarray(lo), np.ascontiguousarray(hi))
-
-
-def _posterior(theta: np.ndarray, data: LineData, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """:func:`log_probability` with the bounds as arrays of lows and highs (the sampler's call, made once per move)."""
-    theta = np.ascontiguousarray(np.atleast_2d(theta), dtype=float)
-    moments = data.moments
-    return _kernel(theta, data.pivot, lo, hi, data.n, data.dbar, moments.terms, moments.rows)
-
-
-def to_intercept(theta: np.ndarray, pivot: float) -> np.ndarray:
-    """Rows (m, c, lam) about ``pivot`` as the study's (m, b, lam), b = c - m pivot (the intercept at x = 0)."""
-    theta = np.array(theta, dtype=float)
-    theta[..., 1] -= theta[..., 0] * pivot
-    return theta
-
-
-def to_pivot(theta: np.ndarray, pivot: float) -> np.ndarray:
-    """Rows (m, b, lam) as the sampled (m, c, lam), c = b + m pivot (the intercept at the pivot)."""
-    theta = np.array(theta, dtype=float)
-    theta[..., 1] += theta[..., 0] * pivot
-    return theta
 
 
 @dataclass(frozen=True)
@@ -483,24 +221,6 @@ def _count(name: str, value, minimum: int) -> int:
     return int(value)
 
 
-def least_squares(data: LineData) -> tuple[np.ndarray, np.ndarray]:
-    """Ordinary least squares about the pivot from the sums: the start (m, c, lam) and a scale for each.
-
-    The scales are least squares' standard errors of m and c (residuals
-    include the measurement errors, so they are at least the posterior's
-    widths) and the residual spread over sqrt(2 n) for lam.
-    """
-    n, sx, sy, sxx, sxy, syy = (float(np.sum(data.uu[j])) for j in (0, 1, 2, 4, 5, 8))
-    x0, y0 = sx / n, sy / n
-    vxx, vxy, vyy = sxx / n - x0 * x0, sxy / n - x0 * y0, syy / n - y0 * y0
-    m = vxy / vxx if vxx > 0 else 0.0
-    residual = max(vyy - m * vxy, 0.0)
-    tiny = 1e-12 * (1.0 + abs(m) + abs(y0))
-    scale = np.array([np.sqrt(residual / (n * vxx)) if vxx > 0 else 1.0, np.sqrt(residual / n),
-                      np.sqrt(residual / (2 * n))])
-    return np.array([m, y0, np.sqrt(residual) / 2]), np.maximum(scale, tiny)
-
-
 def _maximum_likelihood(data: LineData, bounds, guess) -> np.ndarray:
     """The maximum-likelihood (m, c, lam), sought by Nelder-Mead from ``guess`` (kept if the search fails)."""
     lo, hi = np.array(bounds).T
@@ -609,7 +329,7 @@ def _sample(data: LineData, guess: np.ndarray | None, *, n_walkers: int, n_steps
     sampler = emcee.EnsembleSampler(n_walkers, 3, log_probability, vectorize=True, args=(data, bounds),
                                     moves=emcee.moves.DEMove())
     lo, hi = (np.ascontiguousarray(v) for v in np.array(bounds).T)
-    sampler.log_prob_fn = partial(_posterior, data=data, lo=lo, hi=hi)
+    sampler.log_prob_fn = partial(log_posterior, data=data, lo=lo, hi=hi)
     sampler.random_state = random_state
     sampler.run_mcmc(initial, n_steps, progress=progress)
     tau = _autocorr_time(sampler)

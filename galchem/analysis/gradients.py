@@ -24,7 +24,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from galchem.analysis.deconvolution import N_COMPONENTS
-from galchem.analysis.fitting import MAX_STEPS, PARAMETERS, LineFit, fit_line
+from galchem.analysis.fitting import MAX_STEPS, LineFit, fit_line
+from galchem.analysis.line_likelihood import PARAMETERS
 
 __all__ = ["BinFit", "Binning", "COMPARISON_FORMAT", "DECONVOLVED", "DIAGNOSTICS", "FITTED", "Gradients", "MIN_STARS",
            "N_DRAWS", "OUT_OF_RANGE", "RADIAL", "TABLE_FORMAT", "TOO_FEW", "VERTICAL", "bin_index", "compare",
