@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from galchem import cli
-from galchem.analysis import fitting, line_likelihood, line_sums
+from galchem.analysis import line_likelihood, line_sums
 from galchem.analysis.calibration import INDEPENDENT_LINE, independent_line
 from galchem.analysis.deconvolution import extreme_deconvolution
 from galchem.data import partitions
