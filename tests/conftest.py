@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from galchem.site import builder as book
+from galchem.site import profiles
 from galchem.data.mock import make_mock, mock_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +46,7 @@ def built_site() -> Path:
     """The HTML of the ci profile, built now unless an up-to-date build of these sources exists."""
     html = ROOT / "_build" / "html"
     stamp = html / book.STAMP
-    profile = book.load_profile(ROOT, "ci")
+    profile = profiles.load_profile(ROOT, "ci")
     current = stamp.is_file() and json.loads(stamp.read_text()).get("sources") == book.sources_digest(ROOT, profile)
     if not current:
         book.build(ROOT, "ci", log=lambda line: None)

@@ -24,6 +24,7 @@ from galchem.data.sources import load_sample
 from galchem.errors import GalchemError
 from galchem.run.config import RunConfig
 from galchem.site import builder as book
+from galchem.site import profiles
 
 from test_book import tiny_book
 
@@ -347,5 +348,5 @@ def test_a_cell_past_the_time_limit_is_one_line(tmp_path, capfd):
 
 def test_the_ci_profile_leaves_room_for_a_slower_machine():
     for name in ("ci", "full"):  # a whole chapter takes at most ~80 s here; three times slower is 240 s
-        assert book.load_profile(ROOT, name).execution_timeout >= 3 * 80
+        assert profiles.load_profile(ROOT, name).execution_timeout >= 3 * 80
 

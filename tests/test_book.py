@@ -6,6 +6,7 @@ import nbformat
 import pytest
 
 from galchem.site import builder as book
+from galchem.site import profiles
 from galchem.errors import GalchemError
 
 
@@ -29,8 +30,8 @@ def test_undeclared_parameter_is_an_error(tmp_path):
 
 def test_defaults_reach_only_notebooks_that_declare_them(tmp_path):
     tiny_book(tmp_path, "pass", profile="defaults: {seed: 1, x: 5}\nnotebooks: {}\n")
-    profile = book.load_profile(tmp_path, "t")
-    assert profile.parameters("ch", book.declared_parameters(tmp_path / "book" / "ch.ipynb")) == {"x": 5}
+    profile = profiles.load_profile(tmp_path, "t")
+    assert profile.parameters("ch", profiles.declared_parameters(tmp_path / "book" / "ch.ipynb")) == {"x": 5}
     assert profile.parameters("other", []) == {}
 
 
@@ -49,24 +50,24 @@ def test_unknown_profile(tmp_path):
 
 def test_toc_order_and_profiles_of_the_real_book():
     root = book.find_root()
-    files = book.toc_files(root)
+    files = profiles.toc_files(root)
     assert files[:2] == ["book/intro", "book/01_data"]
     chapters = [f for f in files if re.fullmatch(r"book/\d\d_\w+", f)]
     assert [c[5:7] for c in chapters] == [f"{i:02d}" for i in range(1, 9)]  # 01 ... 08, in order, none missing
     assert files.index("book/08_your_survey") == files.index("book/07_gaia") + 1 < files.index("book/real_data")
     assert files.index("book/api") < files.index("book/bibliography") and (root / "book" / "api.md").is_file()
     for name in ("ci", "full"):
-        profile = book.load_profile(root, name)
+        profile = profiles.load_profile(root, name)
         assert profile.notebooks["08_your_survey"]["mock_stars"] > 0  # the chapter's mock size is the profile's
-        for page in book.notebooks(root):
-            book.check_parameters(root / page, profile.notebooks.get(page.stem, {}))
-            assert set(profile.parameters(page.stem, book.declared_parameters(root / page))) <= set(
-                book.declared_parameters(root / page))
+        for page in profiles.notebooks(root):
+            profiles.check_parameters(root / page, profile.notebooks.get(page.stem, {}))
+            assert set(profile.parameters(page.stem, profiles.declared_parameters(root / page))) <= set(
+                profiles.declared_parameters(root / page))
 
 
 def test_committed_notebooks_have_no_outputs_and_python3_kernel():
     root = book.find_root()
-    for page in book.notebooks(root):
+    for page in profiles.notebooks(root):
         nb = json.loads((root / page).read_text())
         assert nb["metadata"]["kernelspec"]["name"] == "python3"
         for cell in nb["cells"]:
@@ -75,7 +76,7 @@ def test_committed_notebooks_have_no_outputs_and_python3_kernel():
 
 
 def test_ci_profile_keeps_the_survey_chapter_quick():
-    ci = book.load_profile(book.find_root(), "ci").notebooks["08_your_survey"]
+    ci = profiles.load_profile(book.find_root(), "ci").notebooks["08_your_survey"]
     assert ci["mock_stars"] <= 30_000 and ci["max_steps"] <= 200 and ci["n_mc"] <= 100  # about 15 s on two cores
 
 

@@ -24,9 +24,10 @@ import pytest
 from bs4 import BeautifulSoup
 
 from galchem.site import builder as book
+from galchem.site import profiles
 
 ROOT = book.find_root()
-PAGES = book.toc_files(ROOT)
+PAGES = profiles.toc_files(ROOT)
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -19,7 +19,7 @@ from galchem.physics import kinematics
 from galchem.run.pipeline import analyse
 from galchem.run.config import SETTINGS as REGISTRY
 from galchem.run.config import ConfigError, RunConfig, read_run_file, run_file_text
-from galchem.site import builder
+from galchem.site import profiles
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOTS = Path(__file__).with_name("snapshots")
@@ -30,7 +30,7 @@ SETTINGS = {f for f in RunConfig.__dataclass_fields__}
 
 def notebook_defaults() -> list[tuple[str, str, object]]:
     rows = []
-    for page in builder.notebooks(ROOT):
+    for page in profiles.notebooks(ROOT):
         for name, info in papermill.inspect_notebook(str(ROOT / page)).items():
             rows.append((page.stem, name, ast.literal_eval(info["default"])))
     return rows

@@ -7,9 +7,10 @@ import pytest
 from bs4 import BeautifulSoup
 
 from galchem.site import builder as book
+from galchem.site import profiles
 
 ROOT = book.find_root()
-PAGES = book.toc_files(ROOT)
+PAGES = profiles.toc_files(ROOT)
 CHAPTERS = [page for page in PAGES if re.fullmatch(r"book/\d\d_\w+", page)]
 ERROR_SELECTORS = (".output.traceback", ".output.stderr .ansi-red-fg", "#papermill-error-cell", ".papermill-error-cell-tag")
 
@@ -21,7 +22,7 @@ def soup(built_site, page):
 def test_site_is_a_ci_build_of_these_sources(built_site):
     stamp = json.loads((built_site / book.STAMP).read_text())
     assert stamp["profile"] == "ci"
-    assert stamp["sources"] == book.sources_digest(ROOT, book.load_profile(ROOT, "ci"))
+    assert stamp["sources"] == book.sources_digest(ROOT, profiles.load_profile(ROOT, "ci"))
     assert (built_site / "index.html").is_file()
 
 
