@@ -13,7 +13,7 @@ from galchem.data.cuts import cut_flow
 from galchem.data.mock_distances import distance_percentiles
 from galchem.physics.frames import catalog_positions
 from galchem.conventions import V_LSR
-from galchem.data import mock
+from galchem.data import mock, mock_observers
 from galchem.data.mock import make_mock, mock_model
 from galchem.errors import GalchemError
 from galchem.physics.membership import BENSBY2003
@@ -144,7 +144,7 @@ def test_circular_speed_moves_only_the_velocities():
 
 
 def test_every_mock_survey_has_an_observer_and_others_are_refused():
-    assert set(mock.OBSERVERS) == set(mock.MODELS)
+    assert set(mock_observers.OBSERVERS) == set(mock.MODELS)
     stranger = replace(mock_model("gaia"), sample="apogee")
     with pytest.raises(GalchemError, match="no mock observer for survey 'apogee'"):
         make_mock("apogee", 100, model=stranger)

@@ -42,7 +42,6 @@ truth table keyed by ``source_id``.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -50,13 +49,13 @@ import numpy as np
 import pandas as pd
 
 from galchem.conventions import R_SUN, V_LSR, Z_SUN
-from galchem.data.mock_distances import distance_percentiles
+from galchem.data.mock_observers import OBSERVERS, apparent_magnitude, astrometry
 from galchem.errors import GalchemError
 from galchem.parameter_sets import BENSBY2003, Ellipsoid
 from galchem.physics import frames
 
 __all__ = ["Footprint", "GAIA_MODEL", "ID_RANGE", "LAMOST_MODEL", "MODELS", "MetallicityField", "Mock", "MockModel",
-           "OBSERVERS", "Observer", "Population", "SEED", "apparent_magnitude", "make_mock", "make_mock_part",
+           "Population", "SEED", "make_mock", "make_mock_part",
            "mock_model", "observe_gaia", "observe_lamost"]
 
 
@@ -239,18 +238,6 @@ class Mock(NamedTuple):
 # --- 1 and 2: the Galaxy as the survey selects it -----------------------------------------------
 
 
-def apparent_magnitude(m_abs: np.ndarray, distance: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """Gaia G [mag] of a star of absolute magnitude ``m_abs`` at ``distance`` and height ``z`` [kpc].
-
-    Extinction comes from an exponential dust layer: 0.7 mag/kpc in the
-    mid-plane with a scale height of 0.15 kpc, integrated along the line of sight.
-    """
-    h = 0.15
-    x = np.maximum(np.abs(z - Z_SUN.to_value("kpc")), 1e-6) / h
-    extinction = 0.7 * distance * -np.expm1(-x) / x
-    return m_abs + 5 * np.log10(100.0 * distance) + extinction
-
-
 def _draw_positions(
     pop: Population, model: MockModel, n: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -349,123 +336,6 @@ def _source_ids(n: int, rng: np.random.Generator, low: int = ID_RANGE[0], high: 
     return rng.permutation(ids)[:n].astype(np.int64)
 
 
-# --- 3: observing it ----------------------------------------------------------------------------
-
-
-def _lognormal(rng: np.random.Generator, median, sigma: float, n: int) -> np.ndarray:
-    return median * np.exp(rng.normal(0.0, sigma, n))
-
-
-def _parallax_error(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Gaia DR3-like parallax uncertainty [mas] at G magnitude ``g``."""
-    return _lognormal(rng, 0.018 + 0.06 * 10 ** (0.4 * (g - 17.0)), 0.15, g.size)
-
-
-def _astrometry(
-    truth: pd.DataFrame, model: MockModel, rng: np.random.Generator
-) -> tuple[pd.DataFrame, frames.Observables]:
-    """Common contract columns (noisy parallaxes, proper motions, distances) and the true observables."""
-    n = len(truth)
-    obs = frames.galactocentric_to_icrs(*(truth[c].to_numpy() for c in ("X", "Y", "Z", "vX", "vY", "vZ")))
-    g = apparent_magnitude(truth["abs_g_mag"].to_numpy(), obs.distance, truth["Z"].to_numpy())
-    plx_err = _parallax_error(g, rng)
-    poor = rng.uniform(size=n) < model.poor_astrometry
-    plx_err[poor] *= rng.uniform(3.0, 10.0, poor.sum())
-    pm_err = 1.1 * plx_err * np.exp(rng.normal(0.0, 0.1, (2, n)))
-    parallax = 1.0 / obs.distance + rng.normal(0.0, plx_err)
-    r_med, r_lo, r_hi = distance_percentiles(parallax, plx_err)
-    return pd.DataFrame(
-        {
-            "source_id": truth["source_id"].to_numpy(),
-            "ra": obs.ra,
-            "dec": obs.dec,
-            "parallax": parallax,
-            "parallax_error": plx_err,
-            "pmra": obs.pmra + rng.normal(0.0, pm_err[0]),
-            "pmra_error": pm_err[0],
-            "pmdec": obs.pmdec + rng.normal(0.0, pm_err[1]),
-            "pmdec_error": pm_err[1],
-            "r_med_geo": r_med,
-            "r_lo_geo": r_lo,
-            "r_hi_geo": r_hi,
-            "phot_g_mean_mag": g,
-        }
-    ), obs
-
-
-def _set_missing(column: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    column = column.copy()
-    column[rng.uniform(size=column.size) < fraction] = np.nan
-    return column
-
-
-def observe_lamost(catalog: pd.DataFrame, truth: pd.DataFrame, rv_true: np.ndarray, model: MockModel,
-                   rng: np.random.Generator) -> pd.DataFrame:
-    """HotPayne-like labels: Teff, logg, [Fe/H], vsini, SNR, chi2ratio and LAMOST RVs."""
-    n = len(catalog)
-    snr = _lognormal(rng, 30.0 * 10 ** (0.4 * (model.snr_zero_point - catalog["phot_g_mean_mag"].to_numpy())), 0.35, n)
-    noise = np.sqrt(60.0 / snr)  # errors grow as the spectrum gets noisier
-    teff = 7000.0 * np.exp(np.abs(rng.normal(0.0, 0.55, n)))  # about 2% hotter than 25 000 K
-    teff_err = _lognormal(rng, 85.0 * noise * teff / 9000.0, 0.2, n)
-    logg = rng.normal(4.0, 0.3, n)
-    peculiar = rng.uniform(size=n) < 0.06  # chemically peculiar or subdwarf fits: logg off the grid
-    logg[peculiar] = np.where(rng.uniform(size=peculiar.sum()) < 0.7, rng.uniform(0.5, 2.0, peculiar.sum()),
-                              rng.uniform(5.0, 5.8, peculiar.sum()))
-    logg_err = _lognormal(rng, 0.10 * noise, 0.2, n)
-    feh_err = _lognormal(rng, model.feh_error * noise, 0.25, n)
-    vsini = _lognormal(rng, 90.0, 0.6, n)
-    negative = rng.uniform(size=n) < 0.03
-    vsini[negative] = -np.abs(rng.normal(0.0, 30.0, negative.sum()))
-    rv_err = _lognormal(rng, 6.0 * noise * (1.0 + np.abs(vsini) / 150.0), 0.3, n)
-    failed_rv = rng.uniform(size=n) < 0.01
-    rv_err[failed_rv] = rng.uniform(100.0, 300.0, failed_rv.sum())
-    return catalog.assign(
-        teff=teff + rng.normal(0.0, teff_err),
-        teff_err=teff_err,
-        logg=logg + rng.normal(0.0, logg_err),
-        logg_err=logg_err,
-        feh=_set_missing(truth["feh_true"].to_numpy() + rng.normal(0.0, feh_err), 0.005, rng),
-        feh_err=feh_err,
-        vsini=vsini,
-        snr=snr,
-        chi2ratio=1.5 * np.abs(rng.standard_t(2.0, n)),
-        rv=rv_true + rng.normal(0.0, rv_err),
-        rv_err=_set_missing(rv_err, 0.01, rng),
-    )
-
-
-def observe_gaia(catalog: pd.DataFrame, truth: pd.DataFrame, rv_true: np.ndarray, model: MockModel,
-                 rng: np.random.Generator) -> pd.DataFrame:
-    """GSP-Spec-like labels and Gaia RVS radial velocities; some rows lack a distance."""
-    n = len(catalog)
-    g = catalog["phot_g_mean_mag"].to_numpy()
-    rv_err = _lognormal(rng, 0.8 * 10 ** (0.2 * (g - 12.0)), 0.3, n)
-    mh_err = _lognormal(rng, 0.053 * 10 ** (0.1 * (g - 13.0)), 0.3, n)
-    mh = truth["feh_true"].to_numpy() + rng.normal(0.0, mh_err)
-    no_distance = rng.uniform(size=n) < 0.01
-    distances = catalog[["r_med_geo", "r_lo_geo", "r_hi_geo"]].to_numpy(copy=True)
-    distances[no_distance] = np.nan
-    return catalog.assign(
-        r_med_geo=distances[:, 0],
-        r_lo_geo=distances[:, 1],
-        r_hi_geo=distances[:, 2],
-        radial_velocity=rv_true + rng.normal(0.0, rv_err),
-        radial_velocity_error=rv_err,
-        teff_gspspec=rng.normal(4300.0, 280.0, n) + rng.normal(0.0, 30.0, n),
-        logg_gspspec=rng.normal(1.50, 0.30, n) + rng.normal(0.0, 0.10, n),
-        mh_gspspec=mh,
-        mh_gspspec_lower=mh - mh_err * np.exp(rng.normal(0.0, 0.15, n)),
-        mh_gspspec_upper=mh + mh_err * np.exp(rng.normal(0.0, 0.15, n)),
-    )
-
-
-Observer = Callable[[pd.DataFrame, pd.DataFrame, np.ndarray, MockModel, np.random.Generator], pd.DataFrame]
-"""A survey's observer: (astrometric catalogue, truth, true radial velocities, model, random stream) -> catalogue."""
-
-OBSERVERS: dict[str, Observer] = {"lamost": observe_lamost, "gaia": observe_gaia}
-"""The observer of each survey that has a mock, by survey name (the keys of :data:`MODELS`)."""
-
-
 SEED = 42
 """The mock Galaxy's seed unless one is given (the book's Galaxy; ``RunConfig.mock_seed`` defaults to it)."""
 
@@ -485,7 +355,7 @@ def make_mock(sample: str, n: int | None = None, seed: int = SEED, model: MockMo
         raise GalchemError(f"no mock observer for survey {sample!r}; observers exist for {', '.join(OBSERVERS)}")
     galaxy_rng, observe_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     truth = _draw_truth(model, n, galaxy_rng)
-    catalog, true_obs = _astrometry(truth, model, observe_rng)
+    catalog, true_obs = astrometry(truth, model, observe_rng)
     catalog = OBSERVERS[sample](catalog, truth, true_obs.rv, model, observe_rng)
     truth.insert(truth.columns.get_loc("vX"), "distance", true_obs.distance)
     return Mock(catalog.reset_index(drop=True), truth, model)
