@@ -46,13 +46,11 @@ import pandas as pd
 
 from galchem.data.contract import CANONICAL_UNITS, ROLES, unit_factor
 from galchem.data.coordinates import MIN_ROWS_FOR_UNITS
-from galchem.data.ids import mixed_keys
 from galchem.data.surveys import UNIT_FAMILIES
 from galchem.errors import ContractError
 
-__all__ = ["ID_RULE", "KEY_BUCKETS", "PLAUSIBLE", "SYSTEMATIC_SHARE", "TOLERANCE", "Plausible",
-           "Problem", "ProblemCount", "check_units", "count_problems", "duplicated_keys", "invalid_rows",
-           "problems", "refuse_systematic", "unit_advice"]
+__all__ = ["ID_RULE", "PLAUSIBLE", "SYSTEMATIC_SHARE", "TOLERANCE", "Plausible", "Problem", "ProblemCount", "check_units",
+           "count_problems", "invalid_rows", "problems", "refuse_systematic", "unit_advice"]
 
 SYSTEMATIC_SHARE = 0.5
 """A problem shared by more than this share of the rows it judges refuses the file instead."""
@@ -295,28 +293,6 @@ def count_problems(table: pd.DataFrame, offset: int, roles: Collection[str]) -> 
                                    offset + problem.example, example.item() if hasattr(example, "item") else example,
                                    problem.kind))
     return counts
-
-
-KEY_BUCKETS = 16
-""":func:`duplicated_keys` sorts the keys in this many buckets, so it needs a sixteenth of their memory beside them."""
-
-
-def duplicated_keys(keys: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
-    """The sorted keys (:func:`galchem.data.ids.id_keys`) that occur more than once among ``keys``.
-
-    Equal keys share a bucket (the low bits of their SplitMix64 mix, so no
-    pattern in the ids can crowd one bucket), and each bucket is sorted on
-    its own: ten million keys (80 MB) need about 20 MB more, not a sorted copy.
-    """
-    keys = np.asarray(keys, dtype=np.uint64)
-    bucket = np.empty(keys.size, dtype=np.uint8)
-    for start in range(0, keys.size, chunk):
-        bucket[start:start + chunk] = mixed_keys(keys[start:start + chunk]) & np.uint64(KEY_BUCKETS - 1)
-    found = []
-    for b in range(KEY_BUCKETS):
-        ordered = np.sort(keys[bucket == b])
-        found.append(ordered[1:][ordered[1:] == ordered[:-1]])
-    return np.unique(np.concatenate(found))
 
 
 def _sentinel(value: float) -> bool:

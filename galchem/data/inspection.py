@@ -15,7 +15,7 @@ checked as read, before it becomes keys: an empty id is named with its row.
 
 The keys are the one thing gathered from every star: 8 bytes each, copied
 into one array as each partition's report is released, and sorted bucket by
-bucket (:func:`galchem.data.checks.duplicated_keys`): about 100 MB for ten
+bucket (:func:`galchem.data.ids.duplicated_keys`): about 100 MB for ten
 million stars, freed before the next pass.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from galchem.data import checks, contract, files
-from galchem.data.ids import check_ids, id_keys
+from galchem.data.ids import check_ids, duplicated_keys, id_keys
 from galchem.data.partitions import FilePart, Part
 from galchem.data.surveys import Survey
 
@@ -110,7 +110,7 @@ def inspect_catalog(parts: tuple[Part, ...], survey: Survey, where: str,
             name = (count.column, count.rule)
             counts[name] = counts[name].add(count) if name in counts else count
     del reports
-    duplicated = checks.duplicated_keys(keys)
+    duplicated = duplicated_keys(keys)
     found = list(counts.values())
     if duplicated.size:
         repeated = np.isin(keys, duplicated)
