@@ -57,7 +57,7 @@ from galchem.run.outputs import write_outputs  # noqa: E402
 
 FLOOR = "Monte Carlo kinematics"
 
-STAGES = ((pipeline, "load_sample", "load"), (pipeline, "kinematic_sample", "kinematics"),
+STAGES = ((pipeline, "load_dataset", "load"), (pipeline, "kinematic_sample", "kinematics"),
           (pipeline, "gradient_fits", "gradients"), (pipeline, "azimuthal_analysis", "azimuthal"))
 """(module, function, stage): the stages :func:`galchem.run.pipeline.analyse` runs, as it looks them up."""
 

@@ -31,7 +31,7 @@ _LAZY = {
     "RunConfig": "galchem.run.config",
     "Survey": "galchem.data.surveys",
     "load_survey": "galchem.data.surveys",
-    "load_sample": "galchem.data.sources",
+    "load_dataset": "galchem.data.sources",
     "fit_line": "galchem.analysis.fitting",
 }
 """Public names imported on first use, so ``import galchem`` (and the command line) start fast."""

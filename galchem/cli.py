@@ -143,7 +143,7 @@ def _same_file(a: Path, b: Path) -> bool:
 def _cutflow(args: argparse.Namespace) -> None:
     from galchem.data.cuts import VELOCITY_CUT, flow_table
     from galchem.data.files import table_format, write_table
-    from galchem.data.sources import load_sample
+    from galchem.data.sources import load_dataset
     from galchem.physics.membership import HALO_CUT
     from galchem.run.scheduler import open_scheduler
     from galchem.run.stages import kinematic_sample
@@ -154,7 +154,7 @@ def _cutflow(args: argparse.Namespace) -> None:
             raise GalchemError(f"--out {args.out} is the input catalogue: refusing to write over it")
     config = run_config(args)
     with open_scheduler(args.scheduler) as runner:
-        dataset = load_sample(args.survey, args.catalog, config.mock_stars, config.mock_seed)
+        dataset = load_dataset(args.survey, args.catalog, config.mock_stars, config.mock_seed)
         result = kinematic_sample(dataset, config, progress=sys.stderr.isatty(), scheduler=runner)
     flow = result.flow
     shown = flow_table(flow, dataset.survey, (VELOCITY_CUT, HALO_CUT))
@@ -229,7 +229,7 @@ def _survey_option(p: argparse.ArgumentParser, required: bool, builtin_only: boo
 
     names = ", ".join(builtin_surveys())
     kind = f"a built-in survey ({names})" if builtin_only else f"a built-in survey ({names}) or a survey TOML file"
-    p.add_argument("--survey", "--sample", dest="survey", required=required, metavar="NAME|FILE",
+    p.add_argument("--survey", dest="survey", required=required, metavar="NAME|FILE",
                    choices=list(builtin_surveys()) if builtin_only else None, help=kind)
 
 

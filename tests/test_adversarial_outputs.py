@@ -20,7 +20,7 @@ from galchem import cli
 from galchem.data import archive
 from galchem.data.files import current_umask
 from galchem.data.mock import make_mock
-from galchem.data.sources import load_sample
+from galchem.data.sources import load_dataset
 from galchem.errors import GalchemError
 from galchem.run.config import RunConfig
 from galchem.site import builder as book
@@ -229,11 +229,11 @@ def test_numpy_numbers_count_as_numbers_and_bools_do_not():
 @pytest.mark.parametrize("seed", [2**70, -1, 1.5, True])
 def test_a_bad_mock_seed_is_named(seed):
     with pytest.raises(GalchemError, match=r"the mock's seed = .* is not allowed: an integer from 0"):
-        load_sample("lamost", "mock", 100, seed)
+        load_dataset("lamost", "mock", 100, seed)
 
 
 def test_numpy_mock_size_and_seed_are_accepted():
-    assert "100 candidates, seed 3" in load_sample("lamost", "mock", np.int64(100), np.int64(3)).source
+    assert "100 candidates, seed 3" in load_dataset("lamost", "mock", np.int64(100), np.int64(3)).source
 
 
 def test_analyse_explains_a_table_and_takes_a_dict_config(tmp_path):

@@ -176,7 +176,7 @@ def test_cli_fetch_offline_exits_with_one_line(tmp_path, monkeypatch, capsys):
     original = archive._gaia_client
     monkeypatch.setattr(archive, "_gaia_client", lambda: original().__class__(
         gaia_tap_server="https://gaia.invalid/", gaia_data_server="https://gaia.invalid/", show_server_messages=False))
-    assert cli.main(["fetch", "--sample", "gaia", "--out", str(tmp_path / "g.parquet")]) == 2
+    assert cli.main(["fetch", "--survey", "gaia", "--out", str(tmp_path / "g.parquet")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("galchem fetch: error:") and "Gaia archive" in err
     assert list(tmp_path.iterdir()) == []
@@ -189,10 +189,10 @@ def test_gaia_archive_answers_a_tiny_query():
 
 
 def test_load_sample_archive_reads_the_cache_and_says_so(tmp_path, monkeypatch):
-    from galchem.data.sources import load_sample
+    from galchem.data.sources import load_dataset
 
     monkeypatch.setenv("GALCHEM_CACHE_DIR", str(tmp_path))
     archive.fetch("gaia", gaia=FakeGaia([as_votable(gaia_reply(20, s)) for s in range(archive.GAIA_BANDS)]))
-    dataset = load_sample("gaia", "archive")
+    dataset = load_dataset("gaia", "archive")
     assert len(dataset.catalog) == archive.GAIA_BANDS * 19 and not dataset.is_mock
     assert "Real stars from the archives" in dataset.banner() and "Gaia archive" in dataset.banner()

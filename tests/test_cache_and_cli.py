@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from galchem import cli
-from galchem.data.sources import load_sample
+from galchem.data.sources import load_dataset
 from galchem.errors import GalchemError
 from galchem.data.cache import cache_dir, cached_frames
 
@@ -65,24 +65,24 @@ def test_an_unusable_cache_folder_means_no_cache(tmp_path, monkeypatch, capsys):
 def test_file_data_are_keyed_by_content_not_by_name_size_or_time(tmp_path, lamost_mock):
     path = tmp_path / "cat.parquet"
     lamost_mock.catalog.to_parquet(path)
-    first = load_sample("lamost", str(path))
+    first = load_dataset("lamost", str(path))
     stat = path.stat()
     edited = lamost_mock.catalog.assign(feh=lamost_mock.catalog["feh"] + 0.0)
     edited.loc[edited.index[0], "feh"] = 0.123456
     edited.to_parquet(path)
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert load_sample("lamost", str(path)).key != first.key
+    assert load_dataset("lamost", str(path)).key != first.key
 
 
 def test_load_sample_mock_and_file(tmp_path, lamost_mock):
-    mock = load_sample("lamost", "mock", n_stars=3000, seed=5)
+    mock = load_dataset("lamost", "mock", n_stars=3000, seed=5)
     assert mock.is_mock and "mock" in mock.banner().lower()
     path = tmp_path / "cat.parquet"
     lamost_mock.catalog.to_parquet(path)
-    real = load_sample("lamost", str(path))
+    real = load_dataset("lamost", str(path))
     assert not real.is_mock and "cat.parquet" in real.banner()
     with pytest.raises(GalchemError, match="neither 'mock', 'archive' nor an existing"):
-        load_sample("lamost", str(tmp_path / "nothing.fits"))
+        load_dataset("lamost", str(tmp_path / "nothing.fits"))
 
 
 def test_cli_mock_then_cutflow(tmp_path, capsys):

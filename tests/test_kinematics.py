@@ -202,9 +202,9 @@ def test_halo_cut_removes_mostly_mock_halo_stars():
 
 def test_cli_analyse_writes_the_tables(tmp_path, capsys):
     catalog = tmp_path / "cat.parquet"
-    assert cli.main(["mock", "--sample", "gaia", "--n", "6000", "--seed", "4", "--out", str(catalog)]) == 0
+    assert cli.main(["mock", "--survey", "gaia", "--n", "6000", "--seed", "4", "--out", str(catalog)]) == 0
     out = tmp_path / "results"
-    assert cli.main(["analyse", "--sample", "gaia", "--catalog", str(catalog), "--out", str(out),
+    assert cli.main(["analyse", "--survey", "gaia", "--catalog", str(catalog), "--out", str(out),
                      "--n-mc", "50", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "20",
                      "--n-boot", "20"]) == 0  # short chains and tests: this checks the kinematic tables
     flow = pd.read_csv(out / "cutflow.csv")
@@ -220,7 +220,7 @@ def test_cli_analyse_writes_the_tables(tmp_path, capsys):
 def test_cli_analyse_bad_input_is_one_line(tmp_path, capsys, lamost_mock):
     broken = tmp_path / "broken.parquet"
     lamost_mock.catalog.drop(columns=["rv_err"]).to_parquet(broken)
-    assert cli.main(["analyse", "--sample", "lamost", "--catalog", str(broken), "--out", str(tmp_path / "o")]) == 2
+    assert cli.main(["analyse", "--survey", "lamost", "--catalog", str(broken), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "rv_err" in err and "broken.parquet" in err
     assert not (tmp_path / "o").exists()

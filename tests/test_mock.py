@@ -35,7 +35,7 @@ def test_same_seed_same_tables_other_seed_differs(lamost_mock):
 @pytest.mark.parametrize("name", ["lamost_mock", "gaia_mock"])
 def test_mock_obeys_contract_and_truth_is_keyed(name, request):
     made = request.getfixturevalue(name)
-    canonical(made.catalog, made.model.sample)  # every column the built-in survey maps is there
+    canonical(made.catalog, made.model.survey)  # every column the built-in survey maps is there
     assert made.catalog["source_id"].is_unique
     assert (made.truth["source_id"].to_numpy() == made.catalog["source_id"].to_numpy()).all()
     shares = made.truth["population"].value_counts(normalize=True)
@@ -145,7 +145,7 @@ def test_circular_speed_moves_only_the_velocities():
 
 def test_every_mock_survey_has_an_observer_and_others_are_refused():
     assert set(mock_observers.OBSERVERS) == set(mock.MODELS)
-    stranger = replace(mock_model("gaia"), sample="apogee")
+    stranger = replace(mock_model("gaia"), survey="apogee")
     with pytest.raises(GalchemError, match="no mock observer for survey 'apogee'"):
         make_mock("apogee", 100, model=stranger)
 

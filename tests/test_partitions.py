@@ -17,7 +17,7 @@ from galchem.analysis.deconvolution import extreme_deconvolution
 from galchem.data import partitions
 from galchem.data.ids import id_keys
 from galchem.data.mock import mock_model
-from galchem.data.sources import load_sample
+from galchem.data.sources import load_dataset
 from galchem.physics import kinematics
 
 FAST = ["--n-mc", "30", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "30", "--n-boot", "30",
@@ -79,7 +79,7 @@ def test_repartitioned_catalogues_give_byte_identical_tables(mock_folder, refere
         shuffled.iloc[lo:hi].to_parquet(other / ("deeper" if i == 1 else "") / f"chunk{i}.parquet")
     single = tmp_path / "single.parquet"
     table.to_parquet(single, row_group_size=1000)  # one file, five row groups, split into two partitions
-    assert len(load_sample("lamost", str(other)).parts) == 4
+    assert len(load_dataset("lamost", str(other)).parts) == 4
     for catalog in (other, single):
         assert analyse(catalog, tmp_path / f"out-{catalog.name}", tmp_path / f"cache-{catalog.name}",
                        monkeypatch) == reference, catalog.name
@@ -109,13 +109,13 @@ def test_a_hats_catalogue_reads_to_the_same_tables(mock_folder, reference, tmp_p
     with Client(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as client:
         pipeline_with_client(arguments, client)
     catalogue = tmp_path / "lamost_hats"
-    dataset = load_sample("lamost", str(catalogue))
+    dataset = load_dataset("lamost", str(catalogue))
     assert "HATS catalogue" in dataset.source and len(dataset.parts) > 3
     assert analyse(catalogue, tmp_path / "out", tmp_path / "cache", monkeypatch) == reference
 
 
 def test_each_star_draws_from_its_own_stream_whatever_the_chunks(monkeypatch):
-    catalog = load_sample("lamost", "mock", 600, 2).catalog
+    catalog = load_dataset("lamost", "mock", 600, 2).catalog
     observed = kinematics.Observed.from_catalog(catalog)
     keys = np.arange(600, dtype=np.uint64) * np.uint64(7919)
     whole = kinematics.propagate(observed, 40, 5, keys=keys).std

@@ -155,9 +155,9 @@ class Fetched:
     sidecar: dict
 
 
-def cached_catalog(sample: str, out: Path | None = None) -> Fetched | None:
-    """The cached download of ``sample`` if present; an error if its checksum does not match."""
-    path = Path(out) if out else archive_dir() / f"{sample}.parquet"
+def cached_catalog(survey: str, out: Path | None = None) -> Fetched | None:
+    """The cached download of ``survey`` if present; an error if its checksum does not match."""
+    path = Path(out) if out else archive_dir() / f"{survey}.parquet"
     side = path.with_suffix(".json")
     if not (path.is_file() and side.is_file()):
         return None
@@ -168,9 +168,9 @@ def cached_catalog(sample: str, out: Path | None = None) -> Fetched | None:
     return Fetched(path, sidecar)
 
 
-def _store(table: pd.DataFrame, sample: str, path: Path, sidecar: dict) -> Fetched:
+def _store(table: pd.DataFrame, survey: str, path: Path, sidecar: dict) -> Fetched:
     """Write the table and its sidecar atomically (the sidecar last, so a half-written pair is never trusted)."""
-    contract.canonical_table(table, {}, load_survey(sample), where=f"the {sample} download")  # a check: all columns there
+    contract.canonical_table(table, {}, load_survey(survey), where=f"the {survey} download")  # a check: all columns there
     with atomic_path(path) as tmp:
         table.to_parquet(tmp, index=False)
         sidecar = {**sidecar, "rows": len(table), "sha256": file_sha256(tmp),
@@ -275,24 +275,24 @@ def fetch_lamost(vizier=None, gaia=None) -> tuple[pd.DataFrame, dict]:
     return table, record
 
 
-def fetch(sample: str, out: str | Path | None = None, refresh: bool = False, progress: bool = False,
+def fetch(survey: str, out: str | Path | None = None, refresh: bool = False, progress: bool = False,
           **clients) -> Fetched:
-    """The catalogue of ``sample`` from the archives, from the local cache unless ``refresh``.
+    """The catalogue of ``survey`` from the archives, from the local cache unless ``refresh``.
 
     ``clients`` (``gaia=``, ``vizier=``) replace astroquery's, for tests.
     """
-    if sample not in ARCHIVE_SURVEYS:
-        raise ArchiveError(f"the archives hold only the built-in surveys ({', '.join(ARCHIVE_SURVEYS)}), not {sample!r}")
-    path = Path(out) if out else archive_dir() / f"{sample}.parquet"
+    if survey not in ARCHIVE_SURVEYS:
+        raise ArchiveError(f"the archives hold only the built-in surveys ({', '.join(ARCHIVE_SURVEYS)}), not {survey!r}")
+    path = Path(out) if out else archive_dir() / f"{survey}.parquet"
     if path.suffix.lower() != ".parquet" or path.is_dir():  # checked before the network, not after it
         raise ArchiveError(f"--out {out}: a fetched catalogue is kept as one parquet file (with a .json sidecar "
                            "beside it); give a path ending in .parquet")
     if not refresh:
-        found = cached_catalog(sample, path)
+        found = cached_catalog(survey, path)
         if found is not None:
             return found
-    if sample == "gaia":
+    if survey == "gaia":
         table, record = fetch_gaia(gaia=clients.get("gaia"), progress=progress)
     else:
         table, record = fetch_lamost(vizier=clients.get("vizier"), gaia=clients.get("gaia"))
-    return _store(table, sample, path, record)
+    return _store(table, survey, path, record)

@@ -141,9 +141,9 @@ class Footprint:
 
 @dataclass(frozen=True)
 class MockModel:
-    """Everything that defines a mock sample; the truth the book compares against."""
+    """Everything that defines a survey's mock; the truth the book compares against."""
 
-    sample: str
+    survey: str
     size: int  # full-size number of candidate rows (the paper's)
     populations: tuple[Population, ...]
     footprint: Footprint
@@ -170,7 +170,7 @@ _YOUNG_THIN = replace(_BENSBY_THIN, sigma_u=22.0, sigma_v=14.0, sigma_w=10.0, v_
 
 
 LAMOST_MODEL = MockModel(
-    sample="lamost",
+    survey="lamost",
     size=332_000,
     populations=(
         Population("thin", 0.955, 3.3, 0.20, _YOUNG_THIN, 0.15),
@@ -202,7 +202,7 @@ G = 13 left |Z| = 1.2-1.4 kpc and R = 12-14 kpc with too few stars to fit.
 """
 
 GAIA_MODEL = MockModel(
-    sample="gaia",
+    survey="gaia",
     size=1_030_000,
     populations=(
         Population("thin", 0.860, 2.6, 0.30, _BENSBY_THIN, 0.10),
@@ -216,14 +216,14 @@ GAIA_MODEL = MockModel(
 MODELS = {"lamost": LAMOST_MODEL, "gaia": GAIA_MODEL}
 
 
-def mock_model(sample: str, **metallicity: float) -> MockModel:
-    """The default model of ``sample``, with any :class:`MetallicityField` fields overridden.
+def mock_model(survey: str, **metallicity: float) -> MockModel:
+    """The default model of ``survey``, with any :class:`MetallicityField` fields overridden.
 
     ``mock_model("lamost", azimuthal_amplitude=0.0)`` is a mock with no azimuthal pattern.
     """
-    if sample not in MODELS:
-        raise GalchemError(f"no mock for survey {sample!r}; mocks exist for {', '.join(MODELS)}")
-    model = MODELS[sample]
+    if survey not in MODELS:
+        raise GalchemError(f"no mock for survey {survey!r}; mocks exist for {', '.join(MODELS)}")
+    model = MODELS[survey]
     return replace(model, metallicity=replace(model.metallicity, **metallicity)) if metallicity else model
 
 
@@ -340,23 +340,23 @@ SEED = 42
 """The mock Galaxy's seed unless one is given (the book's Galaxy; ``RunConfig.mock_seed`` defaults to it)."""
 
 
-def make_mock(sample: str, n: int | None = None, seed: int = SEED, model: MockModel | None = None) -> Mock:
+def make_mock(survey: str, n: int | None = None, seed: int = SEED, model: MockModel | None = None) -> Mock:
     """Draw a mock catalogue of ``n`` candidate rows (default: the paper's size) and its truth.
 
     The same ``seed`` (and model) always gives the same tables.
     """
-    model = model or mock_model(sample)
-    if model.sample != sample:
-        raise ValueError(f"model is for sample {model.sample!r}, not {sample!r}")
+    model = model or mock_model(survey)
+    if model.survey != survey:
+        raise ValueError(f"model is for survey {model.survey!r}, not {survey!r}")
     n = model.size if n is None else int(n)
     if n < 1:
         raise ValueError("a mock needs at least one star")
-    if sample not in OBSERVERS:
-        raise GalchemError(f"no mock observer for survey {sample!r}; observers exist for {', '.join(OBSERVERS)}")
+    if survey not in OBSERVERS:
+        raise GalchemError(f"no mock observer for survey {survey!r}; observers exist for {', '.join(OBSERVERS)}")
     galaxy_rng, observe_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     truth = _draw_truth(model, n, galaxy_rng)
     catalog, true_obs = astrometry(truth, model, observe_rng)
-    catalog = OBSERVERS[sample](catalog, truth, true_obs.rv, model, observe_rng)
+    catalog = OBSERVERS[survey](catalog, truth, true_obs.rv, model, observe_rng)
     truth.insert(truth.columns.get_loc("vX"), "distance", true_obs.distance)
     return Mock(catalog.reset_index(drop=True), truth, model)
 
@@ -364,7 +364,7 @@ def make_mock(sample: str, n: int | None = None, seed: int = SEED, model: MockMo
 # --- partitions: mocks larger than memory, drawn part by part -----------------------------------
 
 
-def make_mock_part(sample: str, n: int, seed: int, index: int, n_parts: int, model: MockModel | None = None) -> Mock:
+def make_mock_part(survey: str, n: int, seed: int, index: int, n_parts: int, model: MockModel | None = None) -> Mock:
     """Part ``index`` (of ``n_parts``) of a partitioned mock: ``n`` rows drawn from the part's own child of ``seed``.
 
     A mock of one part is :func:`make_mock` itself.  Otherwise part ``i``
@@ -373,9 +373,9 @@ def make_mock_part(sample: str, n: int, seed: int, index: int, n_parts: int, mod
     unique across parts by construction and any part can be drawn alone.
     """
     if n_parts == 1:
-        return make_mock(sample, n, seed, model)
+        return make_mock(survey, n, seed, model)
     part = np.random.SeedSequence(seed, spawn_key=(index,))
-    made = make_mock(sample, n, int(part.generate_state(1, np.uint64)[0]), model)
+    made = make_mock(survey, n, int(part.generate_state(1, np.uint64)[0]), model)
     width = (ID_RANGE[1] - ID_RANGE[0]) // n_parts
     low = ID_RANGE[0] + index * width
     ids = _source_ids(n, np.random.default_rng(part.spawn(1)[0]), low, low + width)

@@ -98,21 +98,21 @@ class MockPart:
 
     def where(self, many: bool) -> str:
         """The mock and the part, for messages."""
-        return f"the {self.model.sample} mock" + (f" (part {self.index + 1} of {self.n_parts})" if many else "")
+        return f"the {self.model.survey} mock" + (f" (part {self.index + 1} of {self.n_parts})" if many else "")
 
     def tables(self, names: tuple[str, ...] | None = None) -> dict[str, pd.DataFrame]:
         """The part's observed catalogue (file columns) and its truth, from the cache or drawn now.
 
         ``names`` (``"catalog"``, ``"truth"``): only these are read from the cache.
         """
-        params = {"sample": self.model.sample, "n": self.n_total, "seed": self.seed, "model": repr(self.model),
+        params = {"survey": self.model.survey, "n": self.n_total, "seed": self.seed, "model": repr(self.model),
                   "part": self.index, "parts": self.n_parts}
 
         return cached_frames("mock", params, self.draw, names)
 
     def draw(self) -> dict[str, pd.DataFrame]:
         """The part's catalogue and truth, drawn now (not cached)."""
-        made = mock.make_mock_part(self.model.sample, self.n, self.seed, self.index, self.n_parts, self.model)
+        made = mock.make_mock_part(self.model.survey, self.n, self.seed, self.index, self.n_parts, self.model)
         return {"catalog": made.catalog, "truth": made.truth}
 
     def read(self, survey: Survey, many: bool = False) -> pd.DataFrame:

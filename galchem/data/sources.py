@@ -1,6 +1,6 @@
 """Where a run's stars come from: the mock Galaxy (default), the archives, or any catalogue a survey describes.
 
-Every chapter starts with :func:`load_sample` and shows :meth:`Dataset.banner`,
+Every chapter starts with :func:`load_dataset` and shows :meth:`Dataset.banner`,
 so every results page says which data it shows.  Whatever the source, a
 dataset is a list of partitions (:mod:`galchem.data.partitions`) that each
 read as the *canonical table* of :mod:`galchem.data.contract`; the stages
@@ -25,7 +25,7 @@ from galchem.data.surveys import Survey, load_survey
 from galchem.errors import ContractError, GalchemError
 from galchem.data.cache import stage_key
 
-__all__ = ["Dataset", "load_archive", "load_file", "load_mock", "load_sample", "read_catalog"]
+__all__ = ["Dataset", "load_archive", "load_dataset", "load_file", "load_mock", "read_catalog"]
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def load_mock(survey: str | Survey = "lamost", n_stars: int | None = None, seed:
     seed = mock.SEED if seed is None else _whole_number(seed, "seed", 0, 2**63 - 1)
     model = mock.mock_model(survey.name, **metallicity)
     n = model.size if n_stars is None else _whole_number(n_stars, "n_stars", 1, 10**9)
-    params = {"sample": survey.name, "n": n, "seed": seed, "model": repr(model), "part_rows": partitions.PART_ROWS}
+    params = {"survey": survey.name, "n": n, "seed": seed, "model": repr(model), "part_rows": partitions.PART_ROWS}
     source = f"the mock Galaxy ({survey.name}, {n:,} candidates, seed {seed})"
     return Dataset(survey, partitions.mock_parts(model, n, seed), source, f"mock-{stage_key('mock', params)}", model)
 
@@ -171,7 +171,7 @@ def load_file(path: str | os.PathLike, survey: str | Survey) -> Dataset:
     return Dataset(survey, parts, source, f"file-{digest}", path=path, sha256=digest)
 
 
-def load_sample(survey: str | Survey = "lamost", catalog: str = "mock", n_stars: int | None = None,
+def load_dataset(survey: str | Survey = "lamost", catalog: str = "mock", n_stars: int | None = None,
                 seed: int | None = None) -> Dataset:
     """Load ``survey``'s stars from ``catalog``: ``'mock'``, ``'archive'`` or the path of a catalogue
     (a file, a folder of parquet files or a HATS catalogue).

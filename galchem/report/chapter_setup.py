@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from IPython.display import Markdown, display
 
-from galchem.data.sources import Dataset, load_sample
+from galchem.data.sources import Dataset, load_dataset
 from galchem.report.run_summary import what_ran
 from galchem.run.config import SETTINGS, RunConfig
 
@@ -44,7 +44,7 @@ def set_up_chapter(*, survey: str | None = None, catalog: str | None = None,
     dataset = None
     shown = list(parameters)
     if survey is not None:
-        dataset = load_sample(survey, catalog, config.mock_stars, config.mock_seed)
+        dataset = load_dataset(survey, catalog, config.mock_stars, config.mock_seed)
         display(Markdown(dataset.banner()))
         shown = ["survey", "catalog", *shown]
     own = {name: value for name, value in parameters.items() if name not in SETTINGS}

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from galchem.analysis.near_plane import AzimuthalTests
-from galchem.data.sources import Dataset, load_file, load_sample
+from galchem.data.sources import Dataset, load_file, load_dataset
 from galchem.data.surveys import Survey, load_survey
 from galchem.errors import GalchemError
 from galchem.run.config import RunConfig, RunFile, read_run_file, run_file_text
@@ -128,7 +128,7 @@ def analyse(survey: str | Survey = "lamost", catalog: str = "mock", config: RunC
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with open_scheduler(scheduler) as runner:
-            dataset = load_sample(survey, catalog, config.mock_stars, config.mock_seed)
+            dataset = load_dataset(survey, catalog, config.mock_stars, config.mock_seed)
             log(f"analysing {dataset.source}")
             result = RunResult(dataset, config, kinematic_sample(dataset, config, progress, runner))
             result.notes.extend(result.kinematic.notes)
