@@ -126,6 +126,6 @@ def run_measured(command: list[str], env: dict[str, str]) -> tuple[float, int]:
 
 
 def write_gaia_mock(n: int, folder: Path, env: dict[str, str]) -> tuple[float, int]:
-    """``galchem mock --survey gaia --n N --out FOLDER`` (partitioned) in a fresh process: its seconds and peak bytes."""
-    return run_measured([*GALCHEM, "mock", "--survey", "gaia", "--n", str(n), "--seed", str(MOCK_SEED),
+    """``galchem mock --survey gaia --mock-stars N --out FOLDER`` (partitioned) in a fresh process: its seconds and peak bytes."""
+    return run_measured([*GALCHEM, "mock", "--survey", "gaia", "--mock-stars", str(n), "--mock-seed", str(MOCK_SEED),
                          "--out", str(folder)], env)

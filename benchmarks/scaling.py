@@ -1,6 +1,6 @@
 """Benchmark: the whole pipeline (mock -> analyse) at 0.3, 1, 3 and 10 million Gaia-like stars.
 
-For each size, ``galchem mock --survey gaia --n N --out DIR/`` writes a
+For each size, ``galchem mock --survey gaia --mock-stars N --out DIR/`` writes a
 partitioned mock, then ``galchem analyse --survey gaia --catalog DIR --out
 OUT`` runs with the study's full defaults (1000 Monte Carlo draws, 1000
 steps, 1000 permutations), each in a fresh process with an empty cache.

@@ -148,7 +148,7 @@ def report(clock: Clock) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stars", type=int, default=mock_model("gaia").size, help="mock rows (default: the study's)")
+    parser.add_argument("--stars", type=int, default=mock_model("gaia").n_stars, help="mock rows (default: the study's)")
     parser.add_argument("--keep", type=Path, help="work folder to keep (default: a temporary one, removed)")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="galchem-stages-"))

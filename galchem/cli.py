@@ -1,7 +1,7 @@
 """The ``galchem`` command line: the same functions the notebooks call.
 
     galchem book [--profile ci|full]
-    galchem mock --survey lamost --n 332000 --seed 42 --out lamost.parquet|FOLDER/ [--partition-rows N]
+    galchem mock --survey lamost --mock-stars 332000 --mock-seed 42 --out lamost.parquet|FOLDER/ [--partition-rows N]
     galchem cutflow --survey lamost|my.toml --catalog lamost.parquet [--out cutflow.csv] [--scheduler S]
     galchem fetch --survey gaia [--out gaia.parquet] [--refresh]
     galchem analyse --survey lamost|my.toml [--catalog mock|archive|FILE|FOLDER] [--config config.toml] --out results/
@@ -124,12 +124,12 @@ def _mock(args: argparse.Namespace) -> None:
     truth_out = args.truth_out or default_truth_path(args.out)
     check_mock_targets(args.out, truth_out)
     model = mock_model(survey.name)
-    n = args.n or model.size
+    n = args.mock_stars or model.n_stars
     most = args.partition_rows or PART_ROWS
     streamed = folder or args.out.suffix.lower() == ".parquet"  # else the whole table is assembled in memory
     check_memory(n, min(n, most) if streamed else n, f"the {survey.name} mock")
     t0 = time.perf_counter()
-    parts = mock_parts(model, n, args.seed, most)
+    parts = mock_parts(model, n, args.mock_seed, most)
     rows = write_mock(parts, args.out, truth_out, units=survey.file_units())
     where = f"{len(parts)} partitions in {args.out}/" if folder else str(args.out)
     print(f"wrote {rows:,} {survey.name} mock rows to {where} and their truth to {truth_out} "
@@ -235,7 +235,7 @@ def _survey_option(p: argparse.ArgumentParser, required: bool, builtin_only: boo
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``galchem`` command."""
-    from galchem.run.config import RunConfig
+    from galchem.run.config import SETTINGS, RunConfig
 
     top = _Parser(prog="galchem", description="Chemical cartography of the Galactic disk.")
     top.add_argument("--version", action="version", version=f"galchem {__version__}")
@@ -250,10 +250,10 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("mock", help="draw a mock catalogue with known truth")
     _survey_option(p, required=True, builtin_only=True)
-    p.add_argument("--n", type=_setting("mock_stars"), default=None,
-                   help="number of candidate rows (default: the study's size)")
-    p.add_argument("--seed", type=_setting("mock_seed"), default=RunConfig().mock_seed,
-                   help=f"seed of the mock (default {RunConfig().mock_seed})")
+    for name in ("mock_stars", "mock_seed"):  # the same options, meaning and defaults as analyse's
+        setting, default = SETTINGS[name], getattr(RunConfig(), name)
+        p.add_argument(f"--{name.replace('_', '-')}", type=_setting(name), default=default, metavar="N",
+                       help=f"{setting.help} (default {_shown(default)})")
     p.add_argument("--out", type=Path, required=True,
                    help="catalogue file (.parquet, .fits, .csv, .ecsv, .txt), or a folder (no suffix) for a "
                         "partitioned catalogue of part-NNNNN.parquet files")

@@ -218,7 +218,7 @@ CASES = [
     Case("--seed -1", command("analyse", "--catalog", "{cat}", "--out", "{dir}/o", "--seed", "-1"), 2, "seed"),
     Case("--n-permutations abc", command("analyse", "--catalog", "{cat}", "--out", "{dir}/o",
                                          "--n-permutations", "abc"), 2, "not an integer"),
-    Case("mock --n 0", command("mock", "--survey", "lamost", "--n", "0", "--out", "{dir}/m.parquet",
+    Case("mock --mock-stars 0", command("mock", "--survey", "lamost", "--mock-stars", "0", "--out", "{dir}/m.parquet",
                                catalog=False), 2, "mock-stars"),
     Case("unknown option", command("analyse", "--catalog", "{cat}", "--out", "{dir}/o", "--n-mcc", "5"), 2,
          "unrecognized"),
@@ -229,7 +229,7 @@ CASES = [
     # outputs as a set, never over an input
     Case("cutflow --out is the catalogue", command("cutflow", "--survey", "lamost", "--catalog", "{cat}",
                                                    "--out", "{cat}"), 2, "input catalogue"),
-    Case("mock --out equals --truth-out", command("mock", "--survey", "lamost", "--n", "10", "--out",
+    Case("mock --out equals --truth-out", command("mock", "--survey", "lamost", "--mock-stars", "10", "--out",
                                                   "{dir}/a.parquet", "--truth-out", "{dir}/a.parquet",
                                                   catalog=False), 2, "same file"),
     Case("analyse --out is the catalogue", command("analyse", "--catalog", "{cat}", "--out", "{cat}", *FAST), 2,

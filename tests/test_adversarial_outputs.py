@@ -133,16 +133,16 @@ def test_a_symlinked_out_is_followed_and_stays_a_link(tmp_path, capsys):
 
 def test_mock_folders_are_signed_and_guarded(tmp_path, capsys):
     out = tmp_path / "m"
-    assert run(capsys, "mock", "--survey", "lamost", "--n", "2000", "--partition-rows", "800", "--out", out)[0] == 0
+    assert run(capsys, "mock", "--survey", "lamost", "--mock-stars", "2000", "--partition-rows", "800", "--out", out)[0] == 0
     assert len(pd.read_parquet(out)) == 2000  # the manifest (_manifest.json) is skipped by dataset readers
     manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["name"] == "galchem" and sorted(manifest["files"]) == [f"part-0000{i}.parquet" for i in range(3)]
     for folder in (out, tmp_path / "m.truth"):
         assert (folder.stat().st_mode & 0o777) == 0o777 & ~current_umask()
-    assert run(capsys, "mock", "--survey", "lamost", "--n", "1000", "--seed", "3", "--out", out)[0] == 0  # its own
+    assert run(capsys, "mock", "--survey", "lamost", "--mock-stars", "1000", "--mock-seed", "3", "--out", out)[0] == 0  # its own
     (tmp_path / "m.truth" / "notes.txt").write_text("mine\n")
     before = files_of(out)
-    refused(capsys, "mock", "--survey", "lamost", "--n", "1000", "--seed", "4", "--out", out, says="notes.txt")
+    refused(capsys, "mock", "--survey", "lamost", "--mock-stars", "1000", "--mock-seed", "4", "--out", out, says="notes.txt")
     assert files_of(out) == before and (tmp_path / "m.truth" / "notes.txt").read_text() == "mine\n"
 
 
@@ -254,28 +254,28 @@ def test_a_symlinked_mock_file_is_followed(tmp_path, capsys):
     target.write_bytes(b"old")
     link = tmp_path / "lamost.parquet"
     link.symlink_to(target)
-    assert run(capsys, "mock", "--survey", "lamost", "--n", "500", "--out", link)[0] == 0
+    assert run(capsys, "mock", "--survey", "lamost", "--mock-stars", "500", "--out", link)[0] == 0
     assert link.is_symlink() and len(pd.read_parquet(target)) == 500
 
 
 def test_mock_targets_are_checked_before_any_work(tmp_path, capsys):
     m1 = tmp_path / "m1"
-    refused(capsys, "mock", "--survey", "lamost", "--n", "2000", "--out", m1, "--truth-out", m1 / "truth",
+    refused(capsys, "mock", "--survey", "lamost", "--mock-stars", "2000", "--out", m1, "--truth-out", m1 / "truth",
             says="one is inside the other")
-    refused(capsys, "mock", "--survey", "lamost", "--n", "2000", "--out", tmp_path / "y.parquet",
+    refused(capsys, "mock", "--survey", "lamost", "--mock-stars", "2000", "--out", tmp_path / "y.parquet",
             "--truth-out", tmp_path / "y.xlsx", says="unsupported table format '.xlsx'")
-    refused(capsys, "mock", "--survey", "lamost", "--n", "2000", "--out", tmp_path / "y.csv",
+    refused(capsys, "mock", "--survey", "lamost", "--mock-stars", "2000", "--out", tmp_path / "y.csv",
             "--truth-out", tmp_path / "y.xlsx", says="unsupported table format '.xlsx'")
-    refused(capsys, "mock", "--survey", "lamost", "--n", "2000", "--out", tmp_path / "y.parquet",
+    refused(capsys, "mock", "--survey", "lamost", "--mock-stars", "2000", "--out", tmp_path / "y.parquet",
             "--truth-out", tmp_path / "y.csv", says="name it *.parquet")
-    refused(capsys, "mock", "--survey", "lamost", "--n", "2000", "--out", m1, "--truth-out", tmp_path / "t.parquet",
+    refused(capsys, "mock", "--survey", "lamost", "--mock-stars", "2000", "--out", m1, "--truth-out", tmp_path / "t.parquet",
             says="the truth of a folder mock is a folder too")
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written, nothing half-written
 
 
 def test_a_text_mock_and_its_truth_are_written_together(tmp_path, capsys):
     out = tmp_path / "y.csv"
-    assert run(capsys, "mock", "--survey", "lamost", "--n", "500", "--out", out, "--truth-out",
+    assert run(capsys, "mock", "--survey", "lamost", "--mock-stars", "500", "--out", out, "--truth-out",
                tmp_path / "y.truth.ecsv")[0] == 0
     assert len(pd.read_csv(out)) == 500 and (tmp_path / "y.truth.ecsv").is_file()
     assert (out.stat().st_mode & 0o777) == 0o666 & ~current_umask()

@@ -87,7 +87,7 @@ def test_load_sample_mock_and_file(tmp_path, lamost_mock):
 
 def test_cli_mock_then_cutflow(tmp_path, capsys):
     out = tmp_path / "m.parquet"
-    assert cli.main(["mock", "--survey", "gaia", "--n", "3000", "--seed", "2", "--out", str(out)]) == 0
+    assert cli.main(["mock", "--survey", "gaia", "--mock-stars", "3000", "--mock-seed", "2", "--out", str(out)]) == 0
     assert out.is_file() and (tmp_path / "m.truth.parquet").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     flow_csv = tmp_path / "flow.csv"

@@ -202,7 +202,7 @@ def test_halo_cut_removes_mostly_mock_halo_stars():
 
 def test_cli_analyse_writes_the_tables(tmp_path, capsys):
     catalog = tmp_path / "cat.parquet"
-    assert cli.main(["mock", "--survey", "gaia", "--n", "6000", "--seed", "4", "--out", str(catalog)]) == 0
+    assert cli.main(["mock", "--survey", "gaia", "--mock-stars", "6000", "--mock-seed", "4", "--out", str(catalog)]) == 0
     out = tmp_path / "results"
     assert cli.main(["analyse", "--survey", "gaia", "--catalog", str(catalog), "--out", str(out),
                      "--n-mc", "50", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "20",

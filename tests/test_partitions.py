@@ -31,7 +31,7 @@ ROWS, PART = 4_500, 1_600
 def mock_folder(tmp_path_factory):
     """A LAMOST mock written as three partitions by ``galchem mock``, and its rows in one table."""
     folder = tmp_path_factory.mktemp("partitioned") / "lamost"
-    assert cli.main(["mock", "--survey", "lamost", "--n", str(ROWS), "--seed", "6", "--partition-rows", str(PART),
+    assert cli.main(["mock", "--survey", "lamost", "--mock-stars", str(ROWS), "--mock-seed", "6", "--partition-rows", str(PART),
                      "--out", str(folder)]) == 0
     return folder, pd.read_parquet(folder)
 
@@ -65,7 +65,7 @@ def test_mock_partitions_have_unique_ids_and_their_own_truth(mock_folder):
 def test_single_file_mock_is_the_folder_mock(mock_folder, tmp_path):
     folder, table = mock_folder
     single = tmp_path / "one.parquet"
-    assert cli.main(["mock", "--survey", "lamost", "--n", str(ROWS), "--seed", "6", "--partition-rows", str(PART),
+    assert cli.main(["mock", "--survey", "lamost", "--mock-stars", str(ROWS), "--mock-seed", "6", "--partition-rows", str(PART),
                      "--out", str(single)]) == 0
     pd.testing.assert_frame_equal(pd.read_parquet(single), table)
 

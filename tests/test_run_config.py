@@ -65,7 +65,7 @@ def test_command_line_defaults_come_from_the_run_configuration():
         shown = "none" if default is None else ",".join(f"{v:g}" for v in default) if isinstance(default, tuple) else default
         assert f"default {shown}" in actions[name].help
     mock = parser._subparsers._group_actions[0].choices["mock"]
-    assert {a.dest: a.default for a in mock._actions}["seed"] == RunConfig().mock_seed
+    assert {a.dest: a.default for a in mock._actions}["mock_seed"] == RunConfig().mock_seed
 
 
 def default_of(function, parameter: str):

@@ -144,7 +144,7 @@ class MockModel:
     """Everything that defines a survey's mock; the truth the book compares against."""
 
     survey: str
-    size: int  # full-size number of candidate rows (the paper's)
+    n_stars: int  # full-size number of candidate rows (the study's)
     populations: tuple[Population, ...]
     footprint: Footprint
     metallicity: MetallicityField = field(default_factory=MetallicityField)
@@ -171,7 +171,7 @@ _YOUNG_THIN = replace(_BENSBY_THIN, sigma_u=22.0, sigma_v=14.0, sigma_w=10.0, v_
 
 LAMOST_MODEL = MockModel(
     survey="lamost",
-    size=332_000,
+    n_stars=332_000,
     populations=(
         Population("thin", 0.955, 3.3, 0.20, _YOUNG_THIN, 0.15),
         *_thick_disk_and_halo(0.040, 0.005, thick_scale_length=2.0),
@@ -203,7 +203,7 @@ G = 13 left |Z| = 1.2-1.4 kpc and R = 12-14 kpc with too few stars to fit.
 
 GAIA_MODEL = MockModel(
     survey="gaia",
-    size=1_030_000,
+    n_stars=1_030_000,
     populations=(
         Population("thin", 0.860, 2.6, 0.30, _BENSBY_THIN, 0.10),
         *_thick_disk_and_halo(0.125, 0.015, thick_scale_length=2.2),
@@ -340,15 +340,15 @@ SEED = 42
 """The mock Galaxy's seed unless one is given (the book's Galaxy; ``RunConfig.mock_seed`` defaults to it)."""
 
 
-def make_mock(survey: str, n: int | None = None, seed: int = SEED, model: MockModel | None = None) -> Mock:
-    """Draw a mock catalogue of ``n`` candidate rows (default: the paper's size) and its truth.
+def make_mock(survey: str, n_stars: int | None = None, seed: int = SEED, model: MockModel | None = None) -> Mock:
+    """Draw a mock catalogue of ``n_stars`` candidate rows (default: the study's size) and its truth.
 
     The same ``seed`` (and model) always gives the same tables.
     """
     model = model or mock_model(survey)
     if model.survey != survey:
         raise ValueError(f"model is for survey {model.survey!r}, not {survey!r}")
-    n = model.size if n is None else int(n)
+    n = model.n_stars if n_stars is None else int(n_stars)
     if n < 1:
         raise ValueError("a mock needs at least one star")
     if survey not in OBSERVERS:
@@ -364,8 +364,10 @@ def make_mock(survey: str, n: int | None = None, seed: int = SEED, model: MockMo
 # --- partitions: mocks larger than memory, drawn part by part -----------------------------------
 
 
-def make_mock_part(survey: str, n: int, seed: int, index: int, n_parts: int, model: MockModel | None = None) -> Mock:
-    """Part ``index`` (of ``n_parts``) of a partitioned mock: ``n`` rows drawn from the part's own child of ``seed``.
+def make_mock_part(survey: str, n_stars: int, seed: int, index: int, n_parts: int, model: MockModel | None = None
+                   ) -> Mock:
+    """Part ``index`` (of ``n_parts``) of a partitioned mock: ``n_stars`` rows drawn from the part's own child of
+    ``seed``.
 
     A mock of one part is :func:`make_mock` itself.  Otherwise part ``i``
     draws from a seed derived from ``SeedSequence(seed, spawn_key=(i,))``,
@@ -373,12 +375,12 @@ def make_mock_part(survey: str, n: int, seed: int, index: int, n_parts: int, mod
     unique across parts by construction and any part can be drawn alone.
     """
     if n_parts == 1:
-        return make_mock(survey, n, seed, model)
+        return make_mock(survey, n_stars, seed, model)
     part = np.random.SeedSequence(seed, spawn_key=(index,))
-    made = make_mock(survey, n, int(part.generate_state(1, np.uint64)[0]), model)
+    made = make_mock(survey, n_stars, int(part.generate_state(1, np.uint64)[0]), model)
     width = (ID_RANGE[1] - ID_RANGE[0]) // n_parts
     low = ID_RANGE[0] + index * width
-    ids = _source_ids(n, np.random.default_rng(part.spawn(1)[0]), low, low + width)
+    ids = _source_ids(n_stars, np.random.default_rng(part.spawn(1)[0]), low, low + width)
     made.catalog["source_id"] = ids
     made.truth["source_id"] = ids
     return made

@@ -135,7 +135,7 @@ def load_mock(survey: str | Survey = "lamost", n_stars: int | None = None, seed:
     survey = load_survey(survey)
     seed = mock.SEED if seed is None else _whole_number(seed, "seed", 0, 2**63 - 1)
     model = mock.mock_model(survey.name, **metallicity)
-    n = model.size if n_stars is None else _whole_number(n_stars, "n_stars", 1, 10**9)
+    n = model.n_stars if n_stars is None else _whole_number(n_stars, "n_stars", 1, 10**9)
     params = {"survey": survey.name, "n": n, "seed": seed, "model": repr(model), "part_rows": partitions.PART_ROWS}
     source = f"the mock Galaxy ({survey.name}, {n:,} candidates, seed {seed})"
     return Dataset(survey, partitions.mock_parts(model, n, seed), source, f"mock-{stage_key('mock', params)}", model)
