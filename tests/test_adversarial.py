@@ -22,16 +22,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from galchem.analysis.near_plane import AzimuthalTests
 from astropy.table import Table
 
 from galchem import cli
+from galchem.analysis.near_plane import AzimuthalTests
 from galchem.data.files import current_umask
 from galchem.data.mock import make_mock
+from galchem.run.config import RunConfig
 
 FAST = ["--n-mc", "20", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "20", "--n-boot", "20"]
 ROWS = 3000
+
+STUDY = RunConfig()
+"""The study's settings, as the library functions take them."""
 
 
 @pytest.fixture(scope="module")
@@ -413,10 +416,10 @@ def test_permutation_test_and_arm_contrast_refuse_to_report_on_too_few_stars():
     rng = np.random.default_rng(0)
     stars = pd.DataFrame({"R": rng.uniform(7.5, 8.5, 60), "phi": rng.uniform(3.0, 3.3, 60),
                           "Z": rng.normal(0, 0.1, 60), "feh": rng.normal(0, 0.1, 60)})
-    delta = azimuthal.delta_from_ring_mean(stars["R"], stars["feh"])
-    test = azimuthal.permutation_test(stars, delta, azimuthal.phi_edges(stars["phi"]), n_permutations=50)
+    delta = azimuthal.delta_from_ring_mean(stars["R"], stars["feh"], STUDY.ring_width)
+    test = azimuthal.permutation_test(stars, delta, azimuthal.phi_edges(stars["phi"], STUDY.phi_bin_deg), n_permutations=50, seed=0, annuli=STUDY.annuli)
     assert test.p_value is None and test.status.startswith("not computed") and "azimuth bin" in test.status
-    contrast = azimuthal.arm_contrast(stars.head(20), stars["feh"].head(20).to_numpy(), n_boot=10)
+    contrast = azimuthal.arm_contrast(stars.head(20), stars["feh"].head(20).to_numpy(), n_boot=10, seed=0)
     assert contrast.contrast is None and contrast.status.startswith("not computed")
 
 

@@ -15,6 +15,9 @@ from galchem.run.stages import kinematic_sample
 from galchem.analysis.arms import REID2014
 from galchem.report.truth import injected_azimuthal
 
+STUDY = RunConfig()
+"""The study's settings, as the tests' functions take them."""
+
 
 def near_plane(dataset, n_mc=20, seed=0):
     sample = kinematic_sample(dataset, RunConfig(n_mc=n_mc, seed=seed)).sample
@@ -23,10 +26,10 @@ def near_plane(dataset, n_mc=20, seed=0):
 
 def profiles(dataset, stars):
     """Observed and injected ⟨δ[Fe/H]⟩(φ) of the same stars, on the same bins."""
-    edges = az.phi_edges(stars["phi"])
-    delta = az.delta_from_ring_mean(stars["R"], stars["feh"])
-    injected, _, _ = injected_azimuthal(dataset, stars, edges)
-    return edges, delta, az.azimuthal_profile(stars, delta, edges), injected
+    edges = az.phi_edges(stars["phi"], STUDY.phi_bin_deg)
+    delta = az.delta_from_ring_mean(stars["R"], stars["feh"], STUDY.ring_width)
+    injected, _, _ = injected_azimuthal(dataset, stars, edges, ring_width=STUDY.ring_width, annuli=STUDY.annuli)
+    return edges, delta, az.azimuthal_profile(stars, delta, edges, STUDY.annuli), injected
 
 
 @pytest.mark.slow  # 200 000 stars: a detection
@@ -39,13 +42,13 @@ def test_profile_follows_an_injected_pattern_and_the_test_detects_it():
     stars = near_plane(dataset, seed=2)
     edges, delta, observed, injected = profiles(dataset, stars)
     assert list(observed.columns) == az.PROFILE_COLUMNS
-    for r_lo, _ in az.ANNULI:
+    for r_lo, _ in STUDY.annuli:
         a = observed.loc[observed["r_lo"] == r_lo, "mean_delta"]
         b = injected.loc[injected["r_lo"] == r_lo, "mean_delta"]
         ok = a.notna() & b.notna()
         assert ok.sum() >= 8
         assert np.corrcoef(a[ok], b[ok])[0, 1] >= 0.7
-    assert az.permutation_test(stars, delta, edges, n_permutations=300, seed=1).p_value < 0.01
+    assert az.permutation_test(stars, delta, edges, n_permutations=300, seed=1, annuli=STUDY.annuli).p_value < 0.01
 
 
 @pytest.mark.slow  # ten 60 000-star mocks: a false-positive rate
@@ -53,8 +56,8 @@ def test_no_pattern_no_detection_in_nine_of_ten_seeds():
     passes = 0
     for seed in range(10):
         stars = near_plane(load_mock("lamost", 60_000, seed=100 + seed, azimuthal_amplitude=0.0), seed=seed)
-        delta = az.delta_from_ring_mean(stars["R"], stars["feh"])
-        test = az.permutation_test(stars, delta, az.phi_edges(stars["phi"]), n_permutations=200, seed=seed)
+        delta = az.delta_from_ring_mean(stars["R"], stars["feh"], STUDY.ring_width)
+        test = az.permutation_test(stars, delta, az.phi_edges(stars["phi"], STUDY.phi_bin_deg), n_permutations=200, seed=seed, annuli=STUDY.annuli)
         passes += test.p_value > 0.01
     assert passes >= 9
 
@@ -64,9 +67,9 @@ def test_arm_contrast_recovers_the_injected_one():
     dataset = load_mock("lamost", 120_000, seed=1)  # ridge along the Local arm
     stars = near_plane(dataset, seed=1)
     residual = az.residual_from_fit(stars, -0.08, 0.48)
-    measured = az.arm_contrast(stars, residual, n_boot=300)
+    measured = az.arm_contrast(stars, residual, n_boot=300, seed=0)
     pattern = dataset.truth.set_index("source_id").loc[stars["id"], "feh_azimuthal"].to_numpy()
-    injected = az.arm_contrast(stars, pattern, n_boot=10)
+    injected = az.arm_contrast(stars, pattern, n_boot=10, seed=0)
     assert injected.contrast > 0.005
     assert measured.contrast > 2 * measured.error
     assert abs(measured.contrast - injected.contrast) < 3 * measured.error
@@ -76,7 +79,7 @@ def test_ring_mean_matches_brute_force():
     rng = np.random.default_rng(0)
     R, feh = rng.uniform(7, 11, 500), rng.normal(0, 0.2, 500)
     brute = np.array([f - feh[np.abs(R - r) <= 0.2].mean() for r, f in zip(R, feh)])
-    np.testing.assert_allclose(az.delta_from_ring_mean(R, feh), brute, atol=1e-12)
+    np.testing.assert_allclose(az.delta_from_ring_mean(R, feh, 0.2), brute, atol=1e-12)
 
 
 def test_arm_membership_follows_the_reid_arms():
@@ -135,12 +138,13 @@ def test_flexible_profile_keeps_a_curved_radial_trend_out_of_the_arm_contrast():
     assert list(slices.columns) == profile.SLICE_COLUMNS and np.isfinite(residual).all()
     seen, _ = profile.profile_residuals(stars, edges, values=pattern, smoothing=slices["smoothing"])
     against_profile = az.arm_contrast(stars, residual, n_boot=300, seed=1)
-    injected = az.arm_contrast(stars, seen, n_boot=2).contrast
+    injected = az.arm_contrast(stars, seen, n_boot=2, seed=0).contrast
     assert injected > 10 * against_profile.error  # a pattern the data can see
     assert abs(against_profile.contrast - injected) < 3 * against_profile.error
     m, b = np.polyfit(R, feh, 1)
     against_line = az.arm_contrast(stars, az.residual_from_fit(stars, m, b), n_boot=300, seed=1)
-    line_injected = az.arm_contrast(stars, pattern - np.polyval(np.polyfit(R, pattern, 1), R), n_boot=2).contrast
+    line_injected = az.arm_contrast(stars, pattern - np.polyval(np.polyfit(R, pattern, 1), R), n_boot=2,
+                                    seed=0).contrast
     assert abs(against_line.contrast - line_injected) > 5 * against_line.error
 
 

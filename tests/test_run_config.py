@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from galchem import cli
-from galchem.analysis import azimuthal, fitting, gradients
+from galchem.analysis import azimuthal
 from galchem.data.mock import LAMOST_MODEL, make_mock
 from galchem.physics import kinematics
 from galchem.run.pipeline import analyse
@@ -68,29 +68,19 @@ def test_command_line_defaults_come_from_the_run_configuration():
     assert {a.dest: a.default for a in mock._actions}["mock_seed"] == RunConfig().mock_seed
 
 
-def default_of(function, parameter: str):
-    return inspect.signature(function).parameters[parameter].default
+LIBRARY_SETTINGS = [
+    (kinematics.propagate, "n_mc"), (kinematics.propagate, "seed"), (kinematics.kinematics_table, "n_mc"),
+    (kinematics.kinematics_table, "seed"), (azimuthal.permutation_test, "n_permutations"),
+    (azimuthal.permutation_test, "annuli"), (azimuthal.permutation_test, "seed"), (azimuthal.azimuthal_profile, "annuli"),
+    (azimuthal.arm_contrast, "n_boot"), (azimuthal.arm_contrast, "seed"), (azimuthal.delta_from_ring_mean, "width"),
+    (azimuthal.phi_edges, "width_deg"),
+]
+"""Library functions that take a run setting (or a seed): the setting comes from RunConfig, never a default."""
 
 
-def test_library_defaults_agree_with_the_run_configuration():
-    config = RunConfig()
-    assert default_of(fitting.fit_line, "n_walkers") == config.n_walkers
-    assert default_of(fitting.fit_line, "n_steps") == config.n_steps
-    assert default_of(fitting.fit_line, "max_steps") == fitting.MAX_STEPS == config.max_steps
-    assert default_of(gradients.fit_gradients, "max_steps") == config.max_steps
-    assert default_of(gradients.fit_gradients, "n_walkers") == config.n_walkers
-    assert default_of(gradients.fit_gradients, "n_steps") == config.n_steps
-    assert default_of(gradients.fit_gradients, "min_stars") == gradients.MIN_STARS == config.min_stars
-    assert default_of(kinematics.propagate, "n_mc") == config.n_mc
-    assert default_of(kinematics.kinematics_table, "n_mc") == config.n_mc
-    assert default_of(azimuthal.permutation_test, "n_permutations") == config.n_permutations
-    assert default_of(azimuthal.permutation_test, "annuli") == azimuthal.ANNULI == config.annuli
-    assert default_of(azimuthal.azimuthal_profile, "annuli") == config.annuli
-    assert default_of(azimuthal.arm_contrast, "n_boot") == config.n_boot
-    assert default_of(azimuthal.delta_from_ring_mean, "width") == config.ring_width
-    assert default_of(azimuthal.phi_edges, "width_deg") == config.phi_bin_deg
-    assert gradients.RADIAL.edges == config.radial_z_edges
-    assert gradients.VERTICAL.edges == config.vertical_r_edges
+@pytest.mark.parametrize("function, parameter", LIBRARY_SETTINGS, ids=lambda v: getattr(v, "__name__", v))
+def test_library_functions_keep_no_defaults_of_their_own(function, parameter):
+    assert inspect.signature(function).parameters[parameter].default is inspect.Parameter.empty
 
 
 @pytest.mark.parametrize("change, message", [

@@ -23,12 +23,9 @@ import pandas as pd
 from galchem.analysis.arms import REID2014, Arm
 from galchem.physics.frames import reid_beta
 
-__all__ = ["ANNULI", "ArmContrast", "COMPUTED", "MIN_ARM_STARS", "MIN_PER_BIN", "MIN_POPULATED_BINS", "PROFILE_COLUMNS",
+__all__ = ["ArmContrast", "COMPUTED", "MIN_ARM_STARS", "MIN_PER_BIN", "MIN_POPULATED_BINS", "PROFILE_COLUMNS",
            "PermutationTest", "arm_contrast", "azimuthal_profile", "delta_from_ring_mean", "in_arm", "permutation_test",
            "phi_edges", "profile_variance", "residual_from_fit"]
-
-ANNULI = ((7.0, 9.0), (9.0, 11.0))
-"""The two radial ranges of the study's Figure 6 [kpc]."""
 
 PROFILE_COLUMNS = ["r_lo", "r_hi", "phi_lo", "phi_hi", "phi_center", "n", "mean_delta", "sem"]
 MIN_PER_BIN = 20
@@ -44,7 +41,7 @@ CHUNK = 1 << 18
 """Stars per chunk where a per-star computation would otherwise make several temporaries as long as the sample."""
 
 
-def delta_from_ring_mean(R: np.ndarray, feh: np.ndarray, width: float = 0.2) -> np.ndarray:
+def delta_from_ring_mean(R: np.ndarray, feh: np.ndarray, width: float) -> np.ndarray:
     """[Fe/H] minus the mean [Fe/H] of all stars with |R' - R| <= ``width`` (the star included) [dex]."""
     R, feh = np.asarray(R), np.asarray(feh)
     order = np.argsort(R)
@@ -63,7 +60,7 @@ def delta_from_ring_mean(R: np.ndarray, feh: np.ndarray, width: float = 0.2) -> 
     return delta
 
 
-def phi_edges(phi: np.ndarray, width_deg: float = 2.0) -> np.ndarray:
+def phi_edges(phi: np.ndarray, width_deg: float) -> np.ndarray:
     """Bin edges [rad] of ``width_deg`` covering the central 99 % of ``phi``, aligned on multiples of the width."""
     step = np.deg2rad(width_deg)
     lo, hi = np.nanpercentile(phi, [0.5, 99.5])
@@ -88,7 +85,7 @@ def _binned_means(phi: np.ndarray, values: np.ndarray, edges: np.ndarray) -> tup
 
 
 def azimuthal_profile(table: pd.DataFrame, delta: np.ndarray, edges: np.ndarray,
-                      annuli: tuple[tuple[float, float], ...] = ANNULI) -> pd.DataFrame:
+                      annuli: tuple[tuple[float, float], ...]) -> pd.DataFrame:
     """⟨δ[Fe/H]⟩ and its standard error per φ bin in each annulus (columns :data:`PROFILE_COLUMNS`).
 
     ``delta`` may be any residual; stars where it is NaN are left out.
@@ -172,8 +169,8 @@ class PermutationTest:
     status: str = COMPUTED
 
 
-def permutation_test(table: pd.DataFrame, delta: np.ndarray, edges: np.ndarray, *, n_permutations: int = 1000,
-                     seed: int = 0, annuli: tuple[tuple[float, float], ...] = ANNULI,
+def permutation_test(table: pd.DataFrame, delta: np.ndarray, edges: np.ndarray, *, n_permutations: int,
+                     seed: int | np.random.SeedSequence, annuli: tuple[tuple[float, float], ...],
                      cell: tuple[float, float] = (0.2, 0.1)) -> PermutationTest:
     """Is there more azimuthal structure in ⟨δ[Fe/H]⟩(φ) than chance allows?
 
@@ -253,7 +250,7 @@ class ArmContrast:
     status: str = COMPUTED
 
 
-def arm_contrast(table: pd.DataFrame, residual: np.ndarray, *, n_boot: int = 1000, seed: int = 0,
+def arm_contrast(table: pd.DataFrame, residual: np.ndarray, *, n_boot: int, seed: int | np.random.SeedSequence,
                  arms: tuple[Arm, ...] = REID2014) -> ArmContrast:
     """Mean residual of stars within the arm widths minus that of stars between arms, bootstrap error.
 

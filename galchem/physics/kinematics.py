@@ -251,7 +251,7 @@ def seed_key(seed: int | np.random.SeedSequence) -> np.uint64:
     return np.uint64(parent.generate_state(1, np.uint64)[0])
 
 
-def propagate(observed: Observed, n_mc: int = 1000, seed: int | np.random.SeedSequence = 0,
+def propagate(observed: Observed, n_mc: int, seed: int | np.random.SeedSequence,
               progress: bool = False, keys: np.ndarray | None = None) -> Propagated:
     """Monte Carlo positions and velocities of ``observed`` stars (see the module docstring).
 
@@ -302,7 +302,7 @@ def split_normal(r_med, r_lo, r_hi, z):
     return np.maximum(r_med + z * np.where(z > 0, r_hi - r_med, r_med - r_lo), 0.0)
 
 
-def brute_force(observed: Observed, n_mc: int = 1000, seed: int = 0) -> Propagated:
+def brute_force(observed: Observed, n_mc: int, seed: int) -> Propagated:
     """The plain Monte Carlo: draw distance, proper motions and RV, transform every draw, summarise.
 
     The parallax (through the distance: its quantile -z) and the proper
@@ -366,7 +366,7 @@ def linear_errors(observed: Observed) -> np.ndarray:
     return np.sqrt(variance)
 
 
-def kinematics_table(catalog: pd.DataFrame, n_mc: int = 1000, seed: int | np.random.SeedSequence = 0,
+def kinematics_table(catalog: pd.DataFrame, n_mc: int, seed: int | np.random.SeedSequence,
                      progress: bool = False) -> pd.DataFrame:
     """QUANTITIES and their ``_err`` columns, then the COVARIANCES, for every row of a canonical table (same index).
 

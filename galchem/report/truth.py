@@ -88,8 +88,8 @@ def population_confusion(dataset: Dataset, table: pd.DataFrame) -> pd.DataFrame:
                        pd.Series(likeliest.to_numpy(), name="most probable"))
 
 
-def injected_azimuthal(dataset: Dataset, stars: pd.DataFrame, edges: np.ndarray
-                       ) -> tuple[pd.DataFrame, float, float]:
+def injected_azimuthal(dataset: Dataset, stars: pd.DataFrame, edges: np.ndarray, *, ring_width: float,
+                       annuli: tuple[tuple[float, float], ...]) -> tuple[pd.DataFrame, float, float]:
     """The mock's injected azimuthal pattern seen through the same stars, treated as the data are.
 
     Returns its ⟨δ⟩(φ) profile, its arm contrast (the counterpart of the
@@ -98,10 +98,10 @@ def injected_azimuthal(dataset: Dataset, stars: pd.DataFrame, edges: np.ndarray
     if not dataset.is_mock:
         raise ValueError("only the mock has a truth to compare with")
     pattern = dataset.truth.set_index("source_id").loc[stars["id"].to_numpy(), "feh_azimuthal"].to_numpy()
-    delta = azimuthal.delta_from_ring_mean(stars["R"], pattern)
-    profile = azimuthal.azimuthal_profile(stars, delta, edges)
-    contrast = azimuthal.arm_contrast(stars, pattern, n_boot=2).contrast
-    return profile, contrast, azimuthal.arm_contrast(stars, delta, n_boot=2).contrast
+    delta = azimuthal.delta_from_ring_mean(stars["R"], pattern, ring_width)
+    profile = azimuthal.azimuthal_profile(stars, delta, edges, annuli)
+    contrast = azimuthal.arm_contrast(stars, pattern, n_boot=2, seed=0).contrast  # the contrast, not its error
+    return profile, contrast, azimuthal.arm_contrast(stars, delta, n_boot=2, seed=0).contrast
 
 
 def injected_profile_contrast(dataset: Dataset, stars: pd.DataFrame, z_edges, smoothing) -> float:
@@ -118,7 +118,7 @@ def injected_profile_contrast(dataset: Dataset, stars: pd.DataFrame, z_edges, sm
         raise ValueError("only the mock has a truth to compare with")
     pattern = dataset.truth.set_index("source_id").loc[stars["id"].to_numpy(), "feh_azimuthal"].to_numpy()
     seen, _ = profile.profile_residuals(stars, z_edges, values=pattern, smoothing=smoothing)
-    return azimuthal.arm_contrast(stars, seen, n_boot=2).contrast
+    return azimuthal.arm_contrast(stars, seen, n_boot=2, seed=0).contrast  # the contrast, not its error
 
 
 def halo_rules_vs_truth(dataset: Dataset, table: pd.DataFrame, limit: float = membership.HALO_LIMIT
