@@ -55,7 +55,7 @@ from galchem.physics import frames
 
 __all__ = ["D_MAX_KPC", "DistanceMeasure", "DistancePrior", "KINDS", "LOG_DISTANCE", "MIN_CELL_STARS", "N_CELLS",
            "PARALLAX", "PRIOR_COMPONENTS", "PRIOR_POINTS", "PriorSample", "distance_from_u", "distance_measure",
-           "fit_prior", "galactic_lb", "posterior_moments", "prior_sample", "sky_cells"]
+           "fit_prior", "galactic_lb", "posterior_moments", "prior_sample", "sample_moments", "sky_cells"]
 
 PARALLAX, LOG_DISTANCE = "parallax", "log_distance"
 KINDS = (PARALLAX, LOG_DISTANCE)
@@ -197,6 +197,13 @@ class DistancePrior:
     own: np.ndarray  # (N_CELLS,) True where the cell has its own prior, False where it uses the all-sky one
     converged: bool
 
+    TABLE_COLUMNS = ("cell", "component", "weight", "mean", "variance", "own", "kind", "converged")
+
+    @classmethod
+    def empty_table(cls) -> pd.DataFrame:
+        """The cache's form of no prior at all."""
+        return pd.DataFrame({name: pd.Series(dtype=object if name == "kind" else float) for name in cls.TABLE_COLUMNS})
+
     def to_table(self) -> pd.DataFrame:
         """One row per cell and component (the cache's form)."""
         cells, comps = np.indices(self.weights.shape)
@@ -300,3 +307,11 @@ def posterior_moments(prior: DistancePrior, ra, dec, measure: DistanceMeasure, c
             out[f"{name}_err"][part] = np.sqrt(np.maximum(np.sum(weight * (values - first[:, None]) ** 2, axis=1), 0))
         out["data_weight"][part] = np.sum(r * var, axis=1) / measure.u_err[part] ** 2  # sum_k r_k V_k / (V_k + s^2)
     return pd.DataFrame(out)
+
+
+def sample_moments(prior: DistancePrior, sample: pd.DataFrame) -> pd.DataFrame:
+    """:func:`posterior_moments` of an analysed sample's rows (columns ``ra``, ``dec``, ``distance_u`` and
+    ``distance_u_err``), in its order."""
+    measure = DistanceMeasure(sample["distance_u"].to_numpy(dtype=float), sample["distance_u_err"].to_numpy(dtype=float),
+                              prior.kind)
+    return posterior_moments(prior, sample["ra"].to_numpy(dtype=float), sample["dec"].to_numpy(dtype=float), measure)
