@@ -164,8 +164,9 @@ def test_simex_sums_do_not_depend_on_how_the_stars_are_split():
     merged = simex.merge(simex.merge(pieces[2], pieces[0]), pieces[1])
     for one, two in zip(whole, merged):
         for a, b in zip(one, two):
-            for x, y in zip(a, b):
-                assert x.n == y.n and np.array_equal(x.hi, y.hi)
+            for p, q in zip(a, b):
+                for x, y in zip(p, q):
+                    assert x.n == y.n and np.array_equal(x.hi, y.hi)
 
 
 def test_a_mock_in_parts_is_drawn_part_by_part():

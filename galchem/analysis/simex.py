@@ -17,9 +17,11 @@ each bin's least squares add up double-double sums
 (:func:`galchem.analysis.line_sums.bin_sums`): the estimate does not depend
 on how the catalogue is partitioned.
 
-The error quoted is approximate: the least-squares error of the naive slope
-scaled by the correction factor, with the replicates' scatter carried
-through the extrapolation added in quadrature.  What SIMEX cannot undo: the
+The error is a delete-a-group jackknife (:data:`N_GROUPS` groups of stars
+by their mixed id keys, Kott 2001): the whole estimate -- re-binning,
+extra noise and extrapolation -- is repeated without each group, so it
+carries the sampling error, the changing bin membership and the Monte Carlo
+noise together.  What SIMEX cannot undo: the
 sample's own cuts on u (parallax and distance precision) were made on the
 measured u, and the extrapolation is quadratic where the true curve is not.
 """
@@ -34,13 +36,16 @@ from galchem.analysis.latent_distance import DistanceMeasure, distance_from_u
 from galchem.data.ids import GOLDEN, mixed_keys
 from galchem.physics import frames
 
-__all__ = ["N_REPLICATES", "SimexEstimate", "ZETAS", "estimate", "levels", "noise", "simex_sums"]
+__all__ = ["N_GROUPS", "N_REPLICATES", "SimexEstimate", "ZETAS", "estimate", "levels", "merge", "noise", "simex_sums"]
 
 ZETAS = (0.5, 1.0, 1.5, 2.0)
 """Extra error variances, in units of each star's own u_err^2."""
 
 N_REPLICATES = 4
 """Noisy copies of the data per zeta."""
+
+N_GROUPS = 8
+"""Groups of stars (by mixed id key) for the jackknife error."""
 
 
 def levels() -> list[tuple[float, int]]:
@@ -68,12 +73,18 @@ def _coordinates(ra: np.ndarray, dec: np.ndarray, distance: np.ndarray) -> dict[
     return {"R": np.where(bad, np.nan, position.R), "absZ": np.where(bad, np.nan, np.abs(position.Z))}
 
 
+Sums = list[list[list[list[line_sums.BinSums]]]]
+"""Least-squares sums by [binning][bin][level][group]."""
+
+
 def simex_sums(keys: np.ndarray, ids: np.ndarray, ra, dec, measure: DistanceMeasure, feh,
-               binnings: tuple[gradients.Binning, ...], seed_key: np.uint64) -> list[list[list[line_sums.BinSums]]]:
-    """One partition's least-squares sums, [binning][bin][level] for every (zeta, replicate) of :func:`levels`."""
+               binnings: tuple[gradients.Binning, ...], seed_key: np.uint64) -> Sums:
+    """One partition's least-squares sums, [binning][bin][level][group], for every (zeta, replicate) of
+    :func:`levels` and every jackknife group (no points kept: only the sums are needed)."""
     ra, dec, feh = (np.asarray(v, dtype=float) for v in (ra, dec, feh))
     ones = np.ones_like(feh)
-    out: list[list[list[line_sums.BinSums]]] = [[[] for _ in range(len(b.edges) - 1)] for b in binnings]
+    group = (mixed_keys(keys) % np.uint64(N_GROUPS)).astype(np.int64)
+    out: Sums = [[[] for _ in range(len(b.edges) - 1)] for b in binnings]
     for level, (zeta, _) in enumerate(levels()):
         u = measure.u + np.sqrt(zeta) * measure.u_err * noise(keys, seed_key, level) if zeta else measure.u
         coords = _coordinates(ra, dec, distance_from_u(u, measure.kind))
@@ -82,16 +93,20 @@ def simex_sums(keys: np.ndarray, ids: np.ndarray, ra, dec, measure: DistanceMeas
             index = np.digitize(by, binning.edges) - 1
             index[~np.isfinite(by)] = -1
             for k in range(len(binning.edges) - 1):
-                inside = index == k
-                out[b][k].append(line_sums.bin_sums(ids[inside], coords[binning.x][inside], feh[inside],
-                                                    ones[inside], ones[inside]))
+                per_group = []
+                for g in range(N_GROUPS):
+                    inside = (index == k) & (group == g)
+                    sums = line_sums.bin_sums(ids[inside], coords[binning.x][inside], feh[inside], ones[inside],
+                                              ones[inside])
+                    per_group.append(line_sums.BinSums(sums.keys, sums.hi, sums.lo, sums.n, None, sums.invalid))
+                out[b][k].append(per_group)
     return out
 
 
-def merge(a: list[list[list[line_sums.BinSums]]], b: list[list[list[line_sums.BinSums]]]
-          ) -> list[list[list[line_sums.BinSums]]]:
+def merge(a: Sums, b: Sums) -> Sums:
     """Two partitions' SIMEX sums together."""
-    return [[[line_sums.merge(x, y) for x, y in zip(p, q)] for p, q in zip(one, two)] for one, two in zip(a, b)]
+    return [[[[line_sums.merge(x, y) for x, y in zip(p, q)] for p, q in zip(one, two)] for one, two in zip(c, d)]
+            for c, d in zip(a, b)]
 
 
 def _least_squares(sums: line_sums.BinSums) -> tuple[float, float]:
@@ -110,7 +125,7 @@ def _least_squares(sums: line_sums.BinSums) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class SimexEstimate:
-    """The extrapolated slope, its approximate error, and the naive slope of the measured data."""
+    """The extrapolated slope, its jackknife error, and the naive slope of the measured data with its error."""
 
     m: float
     m_err: float
@@ -118,18 +133,34 @@ class SimexEstimate:
     naive_err: float
 
 
-def estimate(per_level: list[line_sums.BinSums]) -> SimexEstimate:
-    """Quadratic extrapolation to zeta = -1 of a bin's naive slopes (one :class:`BinSums` per level)."""
-    slopes = np.array([_least_squares(s) for s in per_level])
-    naive, naive_err = slopes[0]
+def _extrapolate(per_level: list[line_sums.BinSums]) -> float:
+    """The quadratic in zeta through the naive slopes (averaged over replicates), at zeta = -1."""
+    slopes = np.array([_least_squares(s)[0] for s in per_level])
+    if not np.isfinite(slopes).all():
+        return np.nan
     zetas = np.array([zeta for zeta, _ in levels()])
-    if not np.isfinite(slopes[:, 0]).all():
-        return SimexEstimate(np.nan, np.nan, naive, naive_err)
     grid = np.array([0.0, *ZETAS])
-    means = np.array([slopes[zetas == z, 0].mean() for z in grid])
-    spread = np.array([0.0, *(slopes[zetas == z, 0].var(ddof=1) / N_REPLICATES for z in ZETAS)])
-    design = np.vander(grid, 3)
-    coefficients = (np.vander([-1.0], 3) @ np.linalg.pinv(design))[0]  # the extrapolant is linear in the means
-    m = float(coefficients @ means)
-    scale = max(1.0, abs(m / naive)) if naive else 1.0
-    return SimexEstimate(m, float(np.sqrt((naive_err * scale) ** 2 + coefficients**2 @ spread)), naive, naive_err)
+    means = np.array([slopes[zetas == z].mean() for z in grid])
+    return float(np.polyval(np.polyfit(grid, means, 2), -1.0))
+
+
+def _total(groups: list[line_sums.BinSums]) -> line_sums.BinSums:
+    total = groups[0]
+    for more in groups[1:]:
+        total = line_sums.merge(total, more)
+    return total
+
+
+def estimate(per_level: list[list[line_sums.BinSums]]) -> SimexEstimate:
+    """A bin's SIMEX slope from its sums by level and group, with the delete-a-group jackknife error."""
+    whole = [_total(groups) for groups in per_level]
+    naive, naive_err = _least_squares(whole[0])
+    m = _extrapolate(whole)
+    if not np.isfinite(m):
+        return SimexEstimate(np.nan, np.nan, naive, naive_err)
+    left_out = np.array([_extrapolate([_total(groups[:g] + groups[g + 1:]) for groups in per_level])
+                         for g in range(N_GROUPS)])
+    if not np.isfinite(left_out).all():
+        return SimexEstimate(m, np.nan, naive, naive_err)
+    error = np.sqrt((N_GROUPS - 1) / N_GROUPS * np.sum((left_out - left_out.mean()) ** 2))
+    return SimexEstimate(m, float(error), naive, naive_err)
