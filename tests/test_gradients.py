@@ -9,6 +9,7 @@ from galchem.errors import FitError
 from galchem.data.sources import load_mock
 from galchem.analysis.gradients import DECONVOLVED, RADIAL, VERTICAL, Gradients, fit_gradients, truth_gradients
 from galchem.run.config import RunConfig
+from galchem.run.coverage import ESTIMATES, coverage_pulls, coverage_summary
 from galchem.run.stages import kinematic_sample
 
 
@@ -109,3 +110,14 @@ def test_a_bin_without_a_distance_prior_gets_the_flat_fit_only():
     assert any(gradients.NO_PRIOR in line for line in fits.notes())
     with pytest.raises(FitError, match="at least 6 points"):
         fit_line(R, feh, np.full(4, 0.1), np.full(4, 0.05), x_model="mixture", n_steps=50)
+
+
+def test_coverage_pulls_run_the_pipeline_per_realisation():
+    config = RunConfig(mock_stars=6_000, n_mc=20, n_steps=200, max_steps=200, min_stars=300)
+    pulls = coverage_pulls("lamost", 2, config)
+    assert set(pulls["realisation"]) == {0, 1} and set(pulls["estimate"]) == set(ESTIMATES)
+    flat = pulls[(pulls["estimate"] == "flat") & pulls["m_true"].notna()]
+    assert len(flat) >= 4 and flat["pull"].notna().all()
+    assert flat.groupby("bin")["m"].nunique().max() == 2  # each realisation its own mock
+    summary = coverage_summary(pulls)
+    assert ((summary["within_1"] <= summary["within_2"]) | summary["within_1"].isna()).all()
