@@ -65,7 +65,9 @@ def comparison_display(table: pd.DataFrame, center_label: str) -> pd.DataFrame:
     columns.append(("flat prior", [_value(m, e) for m, e in zip(table["m"], table["m_err"])]))
     if "pull" in table:
         columns.append(("pull", table["pull"].map(_pull)))
-    columns.append(("corrected", [_value(m, e) for m, e in zip(table["m_deconv"], table["m_deconv_err"])]))
+    columns.append(("corrected", [_value(m, e) if status in (gradients.CORRECTED_OK, "") or not isinstance(status, str)
+                                  else "withheld" for m, e, status in
+                                  zip(table["m_deconv"], table["m_deconv_err"], table["status_deconv"])]))
     if "pull_deconv" in table:
         columns.append(("pull", table["pull_deconv"].map(_pull)))
     columns.append(("SIMEX", [_value(m, e) for m, e in zip(table["m_simex"], table["m_simex_err"])]))
@@ -89,12 +91,12 @@ def reliability_sentence(table: pd.DataFrame, binning: gradients.Binning) -> str
     """Whether every fitted bin's chains reached 50 autocorrelation times, for each prior, in one sentence."""
     fitted = table["status"] == gradients.FITTED
     parts = []
-    for prior, column in (("flat", "reliable"), ("corrected", "reliable_deconv")):
+    for prior, column in (("flat prior", "reliable"), ("corrected fit", "reliable_deconv")):
         ran = (fitted & table[column].notna()).to_numpy(dtype=bool)  # NA: no chain ran (no prior, or not fitted)
         short = [binning.label(k) for k in np.flatnonzero(ran & ~table[column].fillna(False).to_numpy(dtype=bool))]
-        parts.append(f"all {int(ran.sum())} chains with the {prior} prior reached 50 autocorrelation times"
+        parts.append(f"all {int(ran.sum())} chains of the {prior} reached 50 autocorrelation times"
                      if not short else
-                     f"with the {prior} prior {len(short)} chain(s) did not reach 50 τ within `max_steps` ({', '.join(short)})")
+                     f"of the {prior} {len(short)} chain(s) did not reach 50 τ within `max_steps` ({', '.join(short)})")
     text = "; ".join(parts)
     return text[:1].upper() + text[1:] + "."
 
