@@ -3,36 +3,41 @@ import pandas as pd
 import pytest
 
 from galchem import cli
-from galchem.analysis import gradients, line_sums
+from galchem.analysis import gradients, latent_distance, line_sums
 from galchem.analysis.fitting import fit_line
 from galchem.errors import FitError
 from galchem.data.sources import load_mock
 from galchem.analysis.gradients import DECONVOLVED, RADIAL, VERTICAL, Gradients, fit_gradients, truth_gradients
 from galchem.run.config import RunConfig
+from galchem.run.coverage import ESTIMATES, coverage_pulls, coverage_summary
 from galchem.run.stages import kinematic_sample
 
 
 @pytest.fixture(scope="module")
 def analysed():
     dataset = load_mock("lamost", 200_000, seed=21)
-    return dataset, kinematic_sample(dataset, RunConfig(n_mc=200, seed=21)).sample
+    kinematic = kinematic_sample(dataset, RunConfig(n_mc=200, seed=21))
+    return dataset, kinematic.sample, latent_distance.sample_moments(kinematic.prior, kinematic.sample)
 
 
 @pytest.mark.slow  # 200 000 stars: slopes against the truth
 @pytest.mark.parametrize("binning", [RADIAL, VERTICAL], ids=lambda b: b.name)
 def test_fitted_slopes_recover_the_mock_truth(analysed, binning):
-    dataset, sample = analysed
-    fits = fit_gradients(sample, binning, n_steps=400, max_steps=400, seed=1)
+    dataset, sample, moments = analysed
+    fits = fit_gradients(sample, binning, n_steps=400, max_steps=3000, seed=1, corrected=moments)
     truth = truth_gradients(sample, dataset.truth, binning)
     fitted = fits.table.dropna(subset=["m"])
     assert len(fitted) >= 4
     merged = fitted.merge(truth, on=[binning.columns[2], "n"])
-    shown = merged[[binning.columns[2], "n", "m", "m_err", "m_deconv", "m_deconv_err", "m_true"]]
-    for slope in ("m", "m_deconv"):
-        off = np.abs(merged[slope] - merged["m_true"])
-        assert (off <= 3 * merged[f"{slope}_err"] + 0.003).all(), shown
-    # errors in the coordinate flatten the study's slopes; the deconvolved prior steepens them back
-    assert (merged["m_deconv"] / merged["m"]).median() > 1.0, shown
+    shown = merged[[binning.columns[2], "n", "m", "m_err", "m_deconv", "m_deconv_err", "status_deconv", "m_true"]]
+    trusted = merged["status_deconv"] == gradients.CORRECTED_OK
+    assert trusted.sum() >= 3, shown
+    assert merged.loc[~trusted, "m_deconv"].isna().all(), shown  # an untrusted corrected slope is not shown
+    for slope, rows in (("m", merged), ("m_deconv", merged[trusted])):
+        off = np.abs(rows[slope] - rows["m_true"])
+        assert (off <= 3 * rows[f"{slope}_err"] + 0.003).all(), shown
+    # errors in the coordinate flatten the study's slopes; the correction steepens them back
+    assert (merged.loc[trusted, "m_deconv"] / merged.loc[trusted, "m"]).median() > 1.0, shown
     # the fits see a real trend: the radial gradient flattens with height, the vertical one with radius
     slopes = fitted["m"].to_numpy()
     assert slopes[0] < slopes[-1]
@@ -40,8 +45,8 @@ def test_fitted_slopes_recover_the_mock_truth(analysed, binning):
 
 @pytest.mark.slow  # 200 000 stars: bins on both sides of min_stars
 def test_small_bins_are_reported_not_fitted(analysed):
-    _, sample = analysed
-    fits = fit_gradients(sample, RADIAL, min_stars=3000, n_steps=100, max_steps=100, seed=1)
+    _, sample, moments = analysed
+    fits = fit_gradients(sample, RADIAL, min_stars=3000, n_steps=100, max_steps=100, seed=1, corrected=moments)
     table = fits.table
     assert list(table.columns) == RADIAL.columns and len(table) == 7
     again = Gradients.from_tables(RADIAL, fits.to_tables())
@@ -52,7 +57,13 @@ def test_small_bins_are_reported_not_fitted(analysed):
     assert small.any() and (~small).any()
     assert (table.loc[small, "status"] != "fitted").all() and (table.loc[~small, "status"] == "fitted").all()
     assert table.loc[small, ["m", "m_err", "b", "b_err", "lam", "lam_err", *DECONVOLVED[:7]]].isna().all().all()
-    assert table.loc[~small, ["m", "m_err", "m_deconv", "m_deconv_err", "tau_deconv"]].notna().all().all()
+    assert table.loc[~small, ["m", "m_err", "tau_deconv"]].notna().all().all()
+    # a chain of 100 steps is short of 50 tau: the corrected slope is withheld and the status says why
+    assert (table.loc[~small, "status_deconv"] == gradients.SHORT_CHAIN).all()
+    assert table.loc[~small, "m_deconv"].isna().all()
+    # bins never fitted have no verdict at all (NA), not "unreliable"
+    assert table.loc[small, ["reliable", "reliable_deconv"]].isna().all().all()
+    assert (table.loc[small, "status_deconv"] == "").all()
     counted = np.bincount(gradients.bin_index(sample, RADIAL) + 1, minlength=8)[1:]
     np.testing.assert_array_equal(table["n"], counted)
     assert set(fits.draws["bin"]) == set(np.flatnonzero(~small))
@@ -69,7 +80,7 @@ def test_cli_analyse_writes_gradient_tables_with_exact_columns(tmp_path):
     study = ["n", "m", "m_err", "b", "b_err", "lam", "lam_err"]
     diagnostics = ["status", "tau", "n_eff", "acceptance", "reliable"]
     deconvolved = ["m_deconv", "m_deconv_err", "b_deconv", "b_deconv_err", "lam_deconv", "lam_deconv_err", "tau_deconv",
-                   "reliable_deconv"]
+                   "reliable_deconv", "status_deconv", "m_simex", "m_simex_err"]
     assert list(radial.columns) == ["z_lo", "z_hi", "z_center", *study, *diagnostics, *deconvolved]
     assert list(vertical.columns) == ["r_lo", "r_hi", "r_center", *study, *diagnostics, *deconvolved]
     fitted = radial["status"] == "fitted"
@@ -77,17 +88,19 @@ def test_cli_analyse_writes_gradient_tables_with_exact_columns(tmp_path):
     assert fitted.all() and (radial["n"] >= 500).all()
     assert (vertical["status"] == "fitted").all() and (vertical["n"] >= 500).all()
     assert (radial.loc[fitted, "n_eff"] > 0).all() and (radial.loc[fitted, "tau"] > 0).all()
-    assert radial.loc[fitted, "m_deconv"].notna().all()
-    # 60 steps are far fewer than 50 autocorrelation times, for both priors, and the notes say so
+    assert radial.loc[fitted, "m_simex"].notna().all() and radial.loc[fitted, "tau_deconv"].notna().all()
+    # 60 steps are far fewer than 50 autocorrelation times, for both fits, and the notes say so
     assert not radial.loc[fitted, "reliable"].any() and not radial.loc[fitted, "reliable_deconv"].any()
+    assert radial.loc[fitted, "m_deconv"].isna().all()
+    assert (radial.loc[fitted, "status_deconv"] == gradients.SHORT_CHAIN).all()
     notes = (out / "notes.txt").read_text()
-    assert "(flat prior): chains shorter than 50" in notes and "(deconvolved prior): chains shorter" in notes
+    assert "(flat prior): chains shorter than 50" in notes and f"no corrected slope in 7 bin(s), {gradients.SHORT_CHAIN}" in notes
     assert len(radial) == 7 and len(vertical) == 7
     np.testing.assert_allclose(vertical["r_center"], np.arange(7.5, 14.0, 1.0))
 
 
-def test_a_bin_too_small_for_a_mixture_gets_the_flat_fit_only():
-    """min_stars may be as low as 3; a deconvolution needs 6 points, so such a bin has NaN deconvolved columns."""
+def test_a_bin_without_a_distance_prior_gets_the_flat_fit_only():
+    """Without a distance prior (too few stars with a usable distance) a bin has NaN corrected columns and says why."""
     rng = np.random.default_rng(0)
     R, feh = rng.uniform(7, 8, 4), rng.normal(0, 0.1, 4)
     sums = line_sums.bin_sums(np.arange(4), R, feh, np.full(4, 0.1), np.full(4, 0.05))
@@ -95,7 +108,19 @@ def test_a_bin_too_small_for_a_mixture_gets_the_flat_fit_only():
                                 max_steps=50, seed=np.random.SeedSequence(0))
     row = fits.table.iloc[0]
     assert row["status"] == gradients.FITTED and np.isfinite(row["m"])
-    assert np.isnan(row["m_deconv"]) and not row["reliable_deconv"]
-    assert not any("deconvolved" in line for line in fits.notes())  # no chain ran, so none is called short
+    assert np.isnan(row["m_deconv"]) and pd.isna(row["reliable_deconv"])
+    assert row["status_deconv"] == gradients.NO_PRIOR
+    assert any(gradients.NO_PRIOR in line for line in fits.notes())
     with pytest.raises(FitError, match="at least 6 points"):
         fit_line(R, feh, np.full(4, 0.1), np.full(4, 0.05), x_model="mixture", n_steps=50)
+
+
+def test_coverage_pulls_run_the_pipeline_per_realisation():
+    config = RunConfig(mock_stars=6_000, n_mc=20, n_steps=200, max_steps=200, min_stars=300)
+    pulls = coverage_pulls("lamost", 2, config)
+    assert set(pulls["realisation"]) == {0, 1} and set(pulls["estimate"]) == set(ESTIMATES)
+    flat = pulls[(pulls["estimate"] == "flat") & pulls["m_true"].notna()]
+    assert len(flat) >= 4 and flat["pull"].notna().all()
+    assert flat.groupby("bin")["m"].nunique().max() == 2  # each realisation its own mock
+    summary = coverage_summary(pulls)
+    assert ((summary["within_1"] <= summary["within_2"]) | summary["within_1"].isna()).all()

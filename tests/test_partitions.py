@@ -11,9 +11,7 @@ import pandas as pd
 import pytest
 
 from galchem import cli
-from galchem.analysis import line_likelihood, line_sums
-from galchem.analysis.calibration import INDEPENDENT_LINE, independent_line
-from galchem.analysis.deconvolution import extreme_deconvolution
+from galchem.analysis import gradients, latent_distance, line_likelihood, line_sums, simex
 from galchem.data import partitions
 from galchem.data.ids import id_keys
 from galchem.data.mock import mock_model
@@ -146,29 +144,31 @@ def test_sums_do_not_depend_on_how_the_points_are_split():
                                line_likelihood.log_likelihood(theta, grouped), rtol=1e-12)
 
 
-@pytest.mark.slow  # 150 000 points: the bias must be many errors
-def test_deconvolved_fit_from_partitions_recovers_the_line_the_flat_fit_misses():
-    """Issue 15's line, 150 000 points in three partitions: the subsample and the mixture sums do not depend on the
-    split, and the deconvolved slope from sums is right where the flat one is attenuated."""
-    truth = INDEPENDENT_LINE.m
-    x, y, x_err, y_err = independent_line(np.random.default_rng(3), 150_000)
-    ids = np.random.default_rng(4).permutation(10**9)[:x.size]  # ids in no particular order
-    cuts = [0, 40_000, 41_000, x.size]
-    pieces = [tuple(v[a:b] for v in (ids, x, y, x_err, y_err)) for a, b in zip(cuts, cuts[1:])]
-    samples = [line_sums.x_sample(id_keys(i), px, pe) for i, px, _, pe, _ in pieces]
-    sample = line_sums.merge_samples(line_sums.merge_samples(samples[2], samples[0]), samples[1])
-    whole = line_sums.x_sample(id_keys(ids), x, x_err)
-    assert len(sample) == line_sums.XD_POINTS and np.array_equal(sample.order, whole.order)
-    mixture = extreme_deconvolution(sample.x, sample.x_err)
-    parts = [line_sums.mixture_sums(*piece, mixture) for piece in pieces]
-    sums = line_sums.merge(line_sums.merge(parts[1], parts[2]), parts[0])
-    assert np.array_equal(sums.hi, line_sums.mixture_sums(ids, x, y, x_err, y_err, mixture).hi)
-    options = {"n_walkers": 10, "n_steps": 1000, "max_steps": 2000}
-    flat = line_sums.fit_sums(line_sums.bin_sums(ids, x, y, x_err, y_err), seed=np.random.default_rng(5), **options)
-    deconv = line_sums.fit_sums(sums, seed=np.random.default_rng(6), x_model="mixture", mixture=mixture, **options)
-    assert deconv.x_model == "mixture" and deconv.n == x.size
-    assert (flat.m - truth) / flat.m_err > 4
-    assert abs(deconv.m - truth) < 2 * deconv.m_err
+def test_simex_sums_do_not_depend_on_how_the_stars_are_split():
+    """Each star's extra noise is its own and the sums are double-double: any split adds up to the same bits."""
+    rng = np.random.default_rng(8)
+    n = 6_000
+    ids = rng.permutation(10**9)[:n]
+    ra, dec = rng.uniform(0, 360, n), np.rad2deg(np.arcsin(rng.uniform(-1, 1, n)))
+    measure = latent_distance.DistanceMeasure(rng.uniform(0.2, 2.0, n), rng.uniform(0.01, 0.05, n),
+                                              latent_distance.PARALLAX)
+    feh = rng.normal(0.0, 0.2, n)
+    chosen = (gradients.RADIAL, gradients.VERTICAL)
+
+    def sums(index):
+        part = latent_distance.DistanceMeasure(measure.u[index], measure.u_err[index], measure.kind)
+        return simex.simex_sums(id_keys(ids[index]), ids[index], ra[index], dec[index], part, feh[index], chosen,
+                                np.uint64(5))
+
+    whole = sums(np.arange(n))
+    order = rng.permutation(n)
+    pieces = [sums(np.sort(i)) for i in np.array_split(order, 3)]
+    merged = simex.merge(simex.merge(pieces[2], pieces[0]), pieces[1])
+    for one, two in zip(whole, merged):
+        for a, b in zip(one, two):
+            for p, q in zip(a, b):
+                for x, y in zip(p, q):
+                    assert x.n == y.n and np.array_equal(x.hi, y.hi)
 
 
 def test_a_mock_in_parts_is_drawn_part_by_part():

@@ -11,8 +11,10 @@ likelihood.  In one dimension every step is a few vectorised sums over points.
 Given the fitted mixture, the true value behind one observation is again a
 Gaussian mixture (:meth:`XMixture.posterior`): component k with probability
 r_ik, mean mu_k + V_k / (V_k + s_i^2) (x_i - mu_k) and variance
-V_k s_i^2 / (V_k + s_i^2).  This is what lets a line fit undo the
-attenuation of its slope by errors in x (:mod:`galchem.analysis.fitting`).
+V_k s_i^2 / (V_k + s_i^2).  The gradient pipeline uses it for the
+population's distance prior in parallax (or log distance), where the errors
+are Gaussian (:mod:`galchem.analysis.latent_distance`);
+:func:`galchem.analysis.fitting.fit_line` for its ``x_model="mixture"``.
 
 The start is deterministic (means at quantiles of x), so the same data always
 give the same mixture; no random numbers are drawn.

@@ -9,11 +9,19 @@ in the table with its ``n`` and NaN fit values.  Stars are binned by their
 *measured* coordinates, as the study does.
 
 Every fitted bin is fitted twice: with the study's flat prior on the true x
-(columns ``m, b, lam``) and with the deconvolved mixture prior that corrects
-the slope for the errors in x (``m_deconv, b_deconv, lam_deconv``; see
-:mod:`galchem.analysis.fitting`).  Chains run until they are 50
-autocorrelation times long or reach ``max_steps``; ``reliable`` and
-``reliable_deconv`` say whether each got there.
+(columns ``m, b, lam``) and corrected for the errors in x (``m_deconv,
+b_deconv, lam_deconv``; the names are kept from an earlier correction):
+the same flat likelihood on each star's posterior mean and standard
+deviation of the true coordinate given one latent distance per star and a
+population prior (:mod:`galchem.analysis.latent_distance`), bins still
+chosen by the measured coordinate.  SIMEX (:mod:`galchem.analysis.simex`)
+gives an independent estimate (``m_simex``).  ``status_deconv`` says whether
+the corrected slope can be trusted and, if not, why (then its values are
+NaN): too few stars, a prior that dominates most distances, a chain short of
+50 autocorrelation times, or SIMEX disagreeing beyond its errors.  Chains
+run until they are 50 autocorrelation times long or reach ``max_steps``;
+``reliable`` and ``reliable_deconv`` say whether each got there (NA where
+no chain ran).
 """
 from __future__ import annotations
 
@@ -23,13 +31,14 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from galchem.analysis.deconvolution import N_COMPONENTS
 from galchem.analysis.fitting import MAX_STEPS, LineFit, fit_line
 from galchem.analysis.line_likelihood import PARAMETERS
 
-__all__ = ["BinFit", "Binning", "COMPARISON_FORMAT", "DECONVOLVED", "DIAGNOSTICS", "FITTED", "Gradients", "MIN_STARS",
-           "N_DRAWS", "OUT_OF_RANGE", "RADIAL", "TABLE_FORMAT", "TOO_FEW", "VERTICAL", "bin_index", "compare",
-           "coordinates", "deconvolved_values", "fit_gradients", "radial_binning", "truth_gradients", "vertical_binning"]
+__all__ = ["BinFit", "Binning", "COMPARISON_FORMAT", "CORRECTED_OK", "DATA_WEIGHT_LIMIT", "DECONVOLVED", "DIAGNOSTICS", "FITTED", "Gradients",
+           "MIN_STARS", "N_DRAWS", "NO_PRIOR", "OUT_OF_RANGE", "PRIOR_DOMINATES", "RADIAL", "SHORT_CHAIN",
+           "SIMEX_DISAGREES", "SIMEX_LIMIT", "TABLE_FORMAT", "TOO_FEW", "VERTICAL", "bin_index", "compare",
+           "coordinates", "corrected_values", "fit_gradients", "radial_binning", "truth_gradients",
+           "vertical_binning"]
 
 MIN_STARS = 500
 """Fewest stars the study fits in a bin."""
@@ -44,8 +53,21 @@ DIAGNOSTICS = ("status", "tau", "n_eff", "acceptance", "reliable")
 """Columns a gradient table carries beyond the study's, from each fit's chain."""
 
 DECONVOLVED = ("m_deconv", "m_deconv_err", "b_deconv", "b_deconv_err", "lam_deconv", "lam_deconv_err", "tau_deconv",
-               "reliable_deconv")
-"""Columns of the fit with the deconvolved prior on the true x, and its chain's tau and verdict, after the diagnostics."""
+               "reliable_deconv", "status_deconv", "m_simex", "m_simex_err")
+"""Columns of the corrected fit, its chain's tau and verdict, why it can(not) be trusted, and the SIMEX estimate."""
+
+CORRECTED_OK = "ok"
+NO_PRIOR = "no distance prior (too few stars with a usable distance)"
+PRIOR_DOMINATES = "the prior dominates: most stars' distances are decided by the prior, not the measurement"
+SHORT_CHAIN = "chain shorter than 50 autocorrelation times"
+SIMEX_DISAGREES = "SIMEX disagrees beyond its errors"
+"""Values of ``status_deconv`` (empty for bins not fitted at all)."""
+
+SIMEX_LIMIT = 3.0
+"""The corrected and the SIMEX slope disagree when they differ by more than this many combined errors."""
+
+DATA_WEIGHT_LIMIT = 0.5
+"""A star's distance is decided by the prior when its measurement's weight in the posterior mean is below this."""
 
 
 @dataclass(frozen=True)
@@ -125,15 +147,18 @@ class BinFit:
     tau: float = np.nan  # the longest autocorrelation time [steps]
     n_eff: float = np.nan  # independent samples after burn-in
     acceptance: float = np.nan
-    reliable: bool = False  # emcee's rule: the chain is at least 50 tau long
-    m_deconv: float = np.nan  # the fit with the deconvolved prior on the true x
+    reliable: bool | None = None  # emcee's rule: the chain is at least 50 tau long (None: no chain ran)
+    m_deconv: float = np.nan  # the corrected fit (NaN unless status_deconv is CORRECTED_OK)
     m_deconv_err: float = np.nan
     b_deconv: float = np.nan
     b_deconv_err: float = np.nan
     lam_deconv: float = np.nan
     lam_deconv_err: float = np.nan
     tau_deconv: float = np.nan
-    reliable_deconv: bool = False
+    reliable_deconv: bool | None = None
+    status_deconv: str = ""
+    m_simex: float = np.nan
+    m_simex_err: float = np.nan
     draws: np.ndarray | None = field(default=None, repr=False, compare=False)  # (N_DRAWS, 3): m, b, lam (flat prior)
 
 
@@ -153,7 +178,8 @@ class Gradients:
         """One row per bin, columns ``binning.columns`` (the study's names, then the diagnostics)."""
         names = self.binning.columns
         rows = [dict(zip(_column_names(self.binning), (getattr(f, name) for name in _ROW))) for f in self.fits]
-        return pd.DataFrame(rows, columns=names).astype({"n": int, "reliable": bool, "reliable_deconv": bool})
+        return pd.DataFrame(rows, columns=names).astype({"n": int, "reliable": "boolean", "reliable_deconv": "boolean",
+                                                         "status_deconv": str})
 
     @property
     def draws(self) -> pd.DataFrame:
@@ -170,12 +196,14 @@ class Gradients:
             if chosen:
                 listing = ", ".join(f"{self.binning.label(k)} ({f.n} stars)" for k, f in chosen)
                 lines.append(f"{self.binning.name} gradients: {len(chosen)} of {len(self.fits)} bins {status}: {listing}")
-        for prior, verdict, slope in (("flat", "reliable", "m"), ("deconvolved", "reliable_deconv", "m_deconv")):
-            unreliable = [self.binning.label(k) for k, f in enumerate(self.fits)  # of the fits that ran
-                          if f.status == FITTED and np.isfinite(getattr(f, slope)) and not getattr(f, verdict)]
-            if unreliable:
-                lines.append(f"{self.binning.name} gradients ({prior} prior): chains shorter than 50 autocorrelation "
-                             f"times in {len(unreliable)} bin(s): {', '.join(unreliable)}")
+        unreliable = [self.binning.label(k) for k, f in enumerate(self.fits) if f.status == FITTED and not f.reliable]
+        if unreliable:
+            lines.append(f"{self.binning.name} gradients (flat prior): chains shorter than 50 autocorrelation "
+                         f"times in {len(unreliable)} bin(s): {', '.join(unreliable)}")
+        for status in sorted({f.status_deconv for f in self.fits} - {CORRECTED_OK, ""}):
+            chosen = [self.binning.label(k) for k, f in enumerate(self.fits) if f.status_deconv == status]
+            lines.append(f"{self.binning.name} gradients: no corrected slope in {len(chosen)} bin(s), {status}: "
+                         f"{', '.join(chosen)}")
         return lines
 
     def to_tables(self) -> dict[str, pd.DataFrame]:
@@ -190,10 +218,16 @@ class Gradients:
         fits = []
         for k, row in enumerate(table[_ROW].to_dict("records")):
             chosen = draws.loc[draws["bin"] == k, list(PARAMETERS)].to_numpy()
-            row |= {"n": int(row["n"]), "status": str(row["status"]), "reliable": bool(row["reliable"]),
-                    "reliable_deconv": bool(row["reliable_deconv"])}
+            row |= {"n": int(row["n"]), "status": str(row["status"]), "reliable": _verdict(row["reliable"]),
+                    "reliable_deconv": _verdict(row["reliable_deconv"]),
+                    "status_deconv": "" if pd.isna(row["status_deconv"]) else str(row["status_deconv"])}
             fits.append(BinFit(**row, draws=chosen if len(chosen) else None))
         return cls(binning, tuple(fits))
+
+
+def _verdict(value) -> bool | None:
+    """A chain's verdict read back from a table: None where no chain ran."""
+    return None if pd.isna(value) else bool(value)
 
 
 def _column_names(binning: Binning) -> list[str]:
@@ -203,14 +237,18 @@ def _column_names(binning: Binning) -> list[str]:
 
 def fit_gradients(table: pd.DataFrame, binning: Binning, *, min_stars: int = MIN_STARS, n_walkers: int = 10,
                   n_steps: int = 1000, max_steps: int = MAX_STEPS, seed: int | np.random.SeedSequence = 0,
-                  progress: bool = False) -> Gradients:
+                  corrected: pd.DataFrame | None = None, simex: list | None = None, progress: bool = False) -> Gradients:
     """Fit [Fe/H] against ``binning.x`` in every bin of ``binning.by`` with at least ``min_stars`` stars.
 
-    Each bin is fitted with the flat and with the deconvolved prior on the
-    true x; chains extend from ``n_steps`` towards 50 autocorrelation times,
-    up to ``max_steps``.  Bin ``k`` draws from child ``k`` of ``seed`` (a
-    ``SeedSequence`` or an integer), which spawns the flat fit's stream, the
-    stream that picks the kept posterior draws and the deconvolved fit's.
+    Each bin is fitted with the flat prior and, given ``corrected`` (the
+    :func:`galchem.analysis.latent_distance.posterior_moments` of the
+    table's rows, same order), corrected for the errors in x; ``simex``
+    holds each bin's :class:`galchem.analysis.simex.SimexEstimate` (None:
+    no cross-check).  Chains extend from ``n_steps`` towards 50
+    autocorrelation times, up to ``max_steps``.  Bin ``k`` draws from child
+    ``k`` of ``seed`` (a ``SeedSequence`` or an integer), which spawns the
+    flat fit's stream, the stream that picks the kept posterior draws and
+    the corrected fit's.
     """
     parent = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     coords = coordinates(table)
@@ -224,26 +262,51 @@ def fit_gradients(table: pd.DataFrame, binning: Binning, *, min_stars: int = MIN
             fits.append(BinFit(*head, OUT_OF_RANGE if n == 0 else TOO_FEW))
             continue
         stream = np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key, k))
-        fit_rng, draw_rng, deconv_rng = (np.random.default_rng(s) for s in stream.spawn(3))
-        points = (coords[binning.x].to_numpy()[inside], table["feh"].to_numpy()[inside],
-                  coords[f"{binning.x}_err"].to_numpy()[inside], table["feh_err"].to_numpy()[inside])
+        fit_rng, draw_rng, corrected_rng = (np.random.default_rng(s) for s in stream.spawn(3))
+        y, y_err = table["feh"].to_numpy()[inside], table["feh_err"].to_numpy()[inside]
         options = {"n_walkers": n_walkers, "n_steps": n_steps, "max_steps": max_steps}
-        fit = fit_line(*points, seed=fit_rng, **options)
-        deconv = (fit_line(*points, seed=deconv_rng, x_model="mixture", **options) if n >= 2 * N_COMPONENTS
-                  else None)  # too few stars for a mixture: no deconvolved fit
+        fit = fit_line(coords[binning.x].to_numpy()[inside], y, coords[f"{binning.x}_err"].to_numpy()[inside], y_err,
+                       seed=fit_rng, **options)
+        corrected_fit, dominated = None, 0
+        if corrected is not None:
+            x, x_err = corrected[binning.x].to_numpy()[inside], corrected[f"{binning.x}_err"].to_numpy()[inside]
+            usable = np.isfinite(x) & (x_err > 0)
+            dominated = int(np.count_nonzero(corrected["data_weight"].to_numpy()[inside] < DATA_WEIGHT_LIMIT))
+            if usable.sum() >= min_stars:
+                corrected_fit = fit_line(x[usable], y[usable], x_err[usable], y_err[usable], seed=corrected_rng,
+                                         **options)
         chosen = draw_rng.choice(len(fit.samples), N_DRAWS, replace=False)
         fits.append(BinFit(*head, FITTED, fit.m, fit.m_err, fit.b, fit.b_err, fit.lam, fit.lam_err,
-                           float(np.max(fit.autocorr_time)), float(fit.effective_samples),
-                           fit.acceptance_fraction, fit.reliable, *deconvolved_values(deconv),
+                           float(np.max(fit.autocorr_time)), float(fit.effective_samples), fit.acceptance_fraction,
+                           fit.reliable, *corrected_values(corrected_fit, n, dominated,
+                                                           None if simex is None else simex[k]),
                            draws=fit.samples[chosen]))
     return Gradients(binning, tuple(fits))
 
 
-def deconvolved_values(fit: LineFit | None) -> tuple:
-    """A deconvolved fit's values for the :data:`DECONVOLVED` columns, in order (NaN and unreliable without one)."""
+def corrected_values(fit: LineFit | None, n: int, dominated: int, simex) -> tuple:
+    """A bin's values for the :data:`DECONVOLVED` columns, in order, from its corrected fit (None: no prior), its
+    star count, how many of its stars' distances the prior decides, and its SIMEX estimate (or None).
+
+    The corrected slope is kept only when ``status_deconv`` is :data:`CORRECTED_OK`; otherwise the status says
+    why it cannot be trusted and the slope, intercept and scatter are NaN (the chain's tau and verdict stay).
+    """
+    m_simex, m_simex_err = (np.nan, np.nan) if simex is None else (simex.m, simex.m_err)
     if fit is None:
-        return (*[np.nan] * 7, False)
-    return (fit.m, fit.m_err, fit.b, fit.b_err, fit.lam, fit.lam_err, float(np.max(fit.autocorr_time)), fit.reliable)
+        return (*[np.nan] * 7, None, NO_PRIOR, m_simex, m_simex_err)
+    values = (fit.m, fit.m_err, fit.b, fit.b_err, fit.lam, fit.lam_err)
+    pull = (fit.m - m_simex) / np.hypot(fit.m_err, m_simex_err)
+    if 2 * dominated > n:
+        status = PRIOR_DOMINATES
+    elif not fit.reliable:
+        status = SHORT_CHAIN
+    elif np.isfinite(pull) and abs(pull) > SIMEX_LIMIT:
+        status = f"{SIMEX_DISAGREES} ({pull:+.1f} sigma)"
+    else:
+        status = CORRECTED_OK
+    if status != CORRECTED_OK:
+        values = (np.nan,) * 6
+    return (*values, float(np.max(fit.autocorr_time)), fit.reliable, status, m_simex, m_simex_err)
 
 
 def truth_gradients(table: pd.DataFrame, truth: pd.DataFrame, binning: Binning, *, min_stars: int = MIN_STARS
@@ -273,8 +336,9 @@ def compare(measured: pd.DataFrame, published: pd.DataFrame, truth: pd.DataFrame
             ) -> pd.DataFrame:
     """Side by side per bin: the study's slope, this book's slope and (on the mock) the truth and the pull.
 
-    The deconvolved slope follows (``m_deconv``, ``m_deconv_err`` and, on
-    the mock, ``pull_deconv``).
+    The corrected slope follows (``m_deconv``, ``m_deconv_err`` and, on
+    the mock, ``pull_deconv``), then SIMEX's (``m_simex``, ``m_simex_err``,
+    ``pull_simex``).
     """
     center = binning.columns[2]
     table = measured[[center, "n", "m", "m_err"]].merge(
@@ -287,6 +351,9 @@ def compare(measured: pd.DataFrame, published: pd.DataFrame, truth: pd.DataFrame
     table = table.merge(measured[[center, "m_deconv", "m_deconv_err"]], on=center, how="left")
     if truth is not None:
         table["pull_deconv"] = (table["m_deconv"] - table["m_true"]) / table["m_deconv_err"]
+    table = table.merge(measured[[center, "m_simex", "m_simex_err"]], on=center, how="left")
+    if truth is not None:
+        table["pull_simex"] = (table["m_simex"] - table["m_true"]) / table["m_simex_err"]
     return table
 
 
@@ -294,6 +361,7 @@ COMPARISON_FORMAT = {
     "z_center": "{:.1f}", "r_center": "{:.1f}", "n": "{:,}", "n_paper": "{:,.0f}", "m": "{:+.4f}", "m_err": "{:.4f}",
     "m_paper": "{:+.3f}", "m_paper_err": "{:.3f}", "m_true": "{:+.4f}", "pull": "{:+.1f}",
     "m_deconv": "{:+.4f}", "m_deconv_err": "{:.4f}", "pull_deconv": "{:+.1f}",
+    "m_simex": "{:+.4f}", "m_simex_err": "{:.4f}", "pull_simex": "{:+.1f}",
 }
 """Display formats for :func:`compare` tables."""
 
@@ -303,5 +371,6 @@ TABLE_FORMAT = {
     "lam_err": "{:.3f}", "m_true": "{:+.4f}", "pull": "{:+.1f}", "tau": "{:.0f}", "n_eff": "{:,.0f}",
     "acceptance": "{:.2f}", "m_deconv": "{:+.4f}", "m_deconv_err": "{:.4f}", "b_deconv": "{:+.3f}",
     "b_deconv_err": "{:.3f}", "lam_deconv": "{:.3f}", "lam_deconv_err": "{:.3f}", "tau_deconv": "{:.0f}",
+    "m_simex": "{:+.4f}", "m_simex_err": "{:.4f}",
 }
 """Display formats for gradient tables."""

@@ -1,6 +1,6 @@
 """Gradient fits of catalogues larger than memory: per-bin sums that add up across partitions.
 
-The grouped likelihood of :class:`galchem.analysis.fitting.LineData` needs,
+The grouped likelihood of :class:`galchem.analysis.line_likelihood.LineData` needs,
 per error group, the number of points n, the mean variances dbar and the
 sums uu, uu dd, uu dd dd and dd dd of the deviations dd = d - dbar.  All of
 them follow from *raw* moments, which add up across partitions:
@@ -20,14 +20,9 @@ fitted exactly, star by star, as :func:`galchem.analysis.fitting.fit_line`
 does: their points are gathered too (never more than that many per bin)
 and sorted by id before the fit.
 
-The deconvolved fit (``x_model="mixture"``) of a larger bin takes two
-passes.  The first keeps, besides the sums, a fair subsample of the bin's
-(x, x_err): the :data:`XD_POINTS` stars with the smallest SplitMix64-mixed id
-keys (:class:`XSample`; the same stars however the catalogue is split).
-Extreme deconvolution of that subsample gives the prior on the true x; the
-second pass turns every star into its :func:`~galchem.analysis.fitting.mixture_points`
-and adds those up the same way, so the corrected likelihood, too, is a sum
-over error groups.
+The corrected fit (:mod:`galchem.analysis.latent_distance`) is the same
+flat likelihood on each star's posterior mean and standard deviation of
+the true coordinate, so its sums are made the same way, in the same pass.
 """
 from __future__ import annotations
 
@@ -38,19 +33,11 @@ import numpy as np
 import pandas as pd
 
 from galchem.analysis import gradients
-from galchem.analysis.deconvolution import N_COMPONENTS, XMixture
-from galchem.analysis.fitting import (BINS_PER_DEX, DEFAULT_BOUNDS, GROUPED_ABOVE, LineData, LineFit, fit_line,
-                                      fit_line_data, mixture_points)
-from galchem.data.ids import mixed_keys
+from galchem.analysis.fitting import GROUPED_ABOVE, LineFit, fit_line, fit_line_data
+from galchem.analysis.line_likelihood import BINS_PER_DEX, DEFAULT_BOUNDS, LineData
 from galchem.errors import FitError
 
-__all__ = ["BinSums", "N_TERMS", "XD_POINTS", "XSample", "bin_sums", "fit_binned", "fit_sums",
-           "line_data", "merge", "merge_samples", "mixture_sums", "start_guess", "x_sample"]
-
-XD_POINTS = 100_000
-"""Most points of a bin that extreme deconvolution is fitted to.  The mixture's few parameters are then known far
-better than the slope they correct (its statistical error shrinks as 1/sqrt(points)), and the deconvolution's cost
-stays bounded whatever the catalogue's size."""
+__all__ = ["BinSums", "N_TERMS", "bin_sums", "fit_binned", "fit_sums", "line_data", "merge", "start_guess"]
 
 N_TERMS = 1 + 3 + 9 + 27 + 81 + 9
 """Raw moments per group: n, Sd (3), Suu (9), Suud (27), Suudd (81), Sdd (9), in this order."""
@@ -160,45 +147,6 @@ def merge(a: BinSums, b: BinSums) -> BinSums:
     return BinSums(keys, hi, lo, n, points, a.invalid + b.invalid)
 
 
-@dataclass(frozen=True)
-class XSample:
-    """A fair subsample of one bin's (x, x_err) for extreme deconvolution: its stars with the smallest mixed keys."""
-
-    order: np.ndarray  # the stars' mixed id keys (uint64), ascending
-    x: np.ndarray
-    x_err: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.order.size)
-
-
-def _first(order: np.ndarray, x: np.ndarray, x_err: np.ndarray) -> XSample:
-    """The :data:`XD_POINTS` points that come first by mixed key (then by x, so ties cannot depend on input order)."""
-    chosen = np.lexsort((x_err, x, order))[:XD_POINTS]
-    return XSample(order[chosen], x[chosen], x_err[chosen])
-
-
-def x_sample(keys: np.ndarray, x, x_err) -> XSample:
-    """One partition's share of a bin's deconvolution subsample (``keys``: the stars' id keys)."""
-    x, x_err = np.asarray(x, dtype=float), np.asarray(x_err, dtype=float)
-    good = np.isfinite(x) & np.isfinite(x_err) & (x_err > 0)
-    return _first(mixed_keys(np.asarray(keys)[good]), x[good], x_err[good])
-
-
-def merge_samples(a: XSample, b: XSample) -> XSample:
-    """The subsample of two partitions' points together."""
-    return _first(*(np.concatenate([u, v]) for u, v in ((a.order, b.order), (a.x, b.x), (a.x_err, b.x_err))))
-
-
-def mixture_sums(ids: np.ndarray, x, y, x_err, y_err, mixture: XMixture) -> BinSums:
-    """The sums of one partition's share of a bin as the deconvolved fit sees its points (zero x-y covariance)."""
-    x, y, x_err, y_err = (np.asarray(v, dtype=float) for v in (x, y, x_err, y_err))
-    good = _fittable(x, y, x_err, y_err)
-    points = mixture_points(x[good], y[good], x_err[good], y_err[good], np.zeros(int(good.sum())), mixture)
-    sums = bin_sums(np.asarray(ids)[good], *points[:4])
-    return BinSums(sums.keys, sums.hi, sums.lo, sums.n, None, int(np.count_nonzero(~good)) + sums.invalid)
-
-
 def line_data(sums: BinSums) -> LineData:
     """The grouped likelihood's sufficient statistics (:class:`LineData`) from the raw moments."""
     s = sums.hi
@@ -226,40 +174,28 @@ def start_guess(sums: BinSums) -> np.ndarray:
     return np.array([m, b, np.sqrt(max(residual, 0.0)) / 2])
 
 
-def fit_sums(sums: BinSums, *, n_walkers: int, n_steps: int, max_steps: int, seed: np.random.Generator,
-             x_model: str = "flat", mixture: XMixture | None = None) -> LineFit:
+def fit_sums(sums: BinSums, *, n_walkers: int, n_steps: int, max_steps: int, seed: np.random.Generator) -> LineFit:
     """The line fit of a set of points from its sums: on the points (sorted by id) while they are few, else on the
-    grouped likelihood of the sums (never an array per point, unlike :meth:`LineData.from_points`).
-
-    ``x_model="mixture"``: the deconvolved fit.  On kept points it
-    deconvolves all of them, as :func:`fit_line` does; otherwise ``sums``
-    must be the :func:`mixture_sums` of ``mixture``.
-    """
+    grouped likelihood of the sums (never an array per point, unlike :meth:`LineData.from_points`)."""
     if sums.invalid:
         raise FitError(f"{sums.invalid} point(s) with a non-finite value or a non-positive error cannot be fitted")
-    options = {"n_walkers": n_walkers, "n_steps": n_steps, "max_steps": max_steps, "seed": seed, "x_model": x_model}
+    options = {"n_walkers": n_walkers, "n_steps": n_steps, "max_steps": max_steps, "seed": seed}
     if sums.points is not None:
         points = sums.points.sort_values("id", kind="stable")
         return fit_line(points["x"], points["y"], points["x_err"], points["y_err"], bounds=DEFAULT_BOUNDS, **options)
-    if x_model == "mixture" and mixture is None:
-        raise FitError("a deconvolved fit from sums needs the mixture its points were made with")
-    return fit_line_data(line_data(sums), start_guess(sums), mixture=mixture, **options)
+    return fit_line_data(line_data(sums), start_guess(sums), **options)
 
 
 def fit_binned(sums: list[BinSums], binning: gradients.Binning, *, min_stars: int, n_walkers: int, n_steps: int,
-               max_steps: int, seed: np.random.SeedSequence, mixtures: list[XMixture | None] | None = None,
-               deconvolved: list[BinSums | None] | None = None) -> gradients.Gradients:
+               max_steps: int, seed: np.random.SeedSequence, corrected: list[BinSums] | None = None,
+               dominated: list[int] | None = None, simex: list | None = None) -> gradients.Gradients:
     """Fit every bin with at least ``min_stars`` stars, as :func:`gradients.fit_gradients` does, from its sums.
 
     Bin ``k`` draws from child ``k`` of ``seed`` (spawning the flat fit's
-    stream, the kept draws' and the deconvolved fit's).  Bins of at most
-    ``GROUPED_ABOVE`` stars are fitted on their points (sorted by id), the
-    others on the grouped likelihood of their sums; for those, the
-    deconvolved fit uses ``mixtures[k]`` and the :func:`mixture_sums`
-    ``deconvolved[k]`` (module docstring), its mixture fitted to at most
-    :data:`XD_POINTS` of the bin's stars where :func:`gradients.fit_gradients`
-    deconvolves them all.  Without them no bin that large gets a
-    deconvolved fit, nor does a bin of fewer than ``2 * N_COMPONENTS`` stars.
+    stream, the kept draws' and the corrected fit's).  ``corrected[k]``
+    holds the sums of the bin's stars at their posterior mean and standard
+    deviation of the true x (None: no distance prior), ``dominated[k]`` how
+    many of them the prior decides, ``simex[k]`` the bin's SIMEX estimate.
     """
     fits = []
     options = {"n_walkers": n_walkers, "n_steps": n_steps, "max_steps": max_steps}
@@ -269,17 +205,21 @@ def fit_binned(sums: list[BinSums], binning: gradients.Binning, *, min_stars: in
             fits.append(gradients.BinFit(*head, gradients.OUT_OF_RANGE if head[3] == 0 else gradients.TOO_FEW))
             continue
         stream = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, k))
-        fit_rng, draw_rng, deconv_rng = (np.random.default_rng(s) for s in stream.spawn(3))
+        fit_rng, draw_rng, corrected_rng = (np.random.default_rng(s) for s in stream.spawn(3))
         fit = fit_sums(part, seed=fit_rng, **options)
-        if part.points is not None and part.n >= 2 * N_COMPONENTS:
-            deconv = fit_sums(part, seed=deconv_rng, x_model="mixture", **options)
-        elif mixtures is not None and deconvolved is not None and deconvolved[k] is not None:
-            deconv = fit_sums(deconvolved[k], seed=deconv_rng, x_model="mixture", mixture=mixtures[k], **options)
-        else:
-            deconv = None
+        usable = corrected is not None and corrected[k].n >= min_stars
+        corrected_fit = fit_sums(_valid(corrected[k]), seed=corrected_rng, **options) if usable else None
         chosen = draw_rng.choice(len(fit.samples), gradients.N_DRAWS, replace=False)
         fits.append(gradients.BinFit(*head, gradients.FITTED, fit.m, fit.m_err, fit.b, fit.b_err, fit.lam,
                                      fit.lam_err, float(np.max(fit.autocorr_time)), float(fit.effective_samples),
-                                     fit.acceptance_fraction, fit.reliable, *gradients.deconvolved_values(deconv),
+                                     fit.acceptance_fraction, fit.reliable,
+                                     *gradients.corrected_values(corrected_fit, head[3],
+                                                                 0 if dominated is None else dominated[k],
+                                                                 None if simex is None else simex[k]),
                                      draws=fit.samples[chosen]))
     return gradients.Gradients(binning, tuple(fits))
+
+
+def _valid(sums: BinSums) -> BinSums:
+    """The sums of the usable points only (stars whose posterior is undefined are counted out, not an error)."""
+    return BinSums(sums.keys, sums.hi, sums.lo, sums.n, sums.points, 0)

@@ -8,7 +8,7 @@ Bailer-Jones-like distances) into that survey's catalogue columns.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -17,10 +17,15 @@ from galchem.conventions import Z_SUN
 from galchem.data.mock_distances import distance_percentiles
 from galchem.physics import frames
 
-if TYPE_CHECKING:
-    from galchem.data.mock import MockModel
+__all__ = ["OBSERVERS", "Instrument", "Observer", "apparent_magnitude", "astrometry", "observe_gaia", "observe_lamost"]
 
-__all__ = ["OBSERVERS", "Observer", "apparent_magnitude", "astrometry", "observe_gaia", "observe_lamost"]
+
+class Instrument(Protocol):
+    """What an observer reads of a mock model (``galchem.data.mock.MockModel`` has it): how noisy the survey is."""
+
+    snr_zero_point: float  # G magnitude at which a LAMOST spectrum has SNR 30
+    feh_error: float  # LAMOST only: median [Fe/H] error [dex] of a spectrum with SNR 60
+    poor_astrometry: float  # share of stars with 3-10x larger astrometric errors
 
 
 def apparent_magnitude(m_abs: np.ndarray, distance: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -45,7 +50,7 @@ def _parallax_error(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def astrometry(
-    truth: pd.DataFrame, model: MockModel, rng: np.random.Generator
+    truth: pd.DataFrame, model: Instrument, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, frames.Observables]:
     """Common contract columns (noisy parallaxes, proper motions, distances) and the true observables."""
     n = len(truth)
@@ -82,7 +87,7 @@ def _set_missing(column: np.ndarray, fraction: float, rng: np.random.Generator) 
     return column
 
 
-def observe_lamost(catalog: pd.DataFrame, truth: pd.DataFrame, rv_true: np.ndarray, model: MockModel,
+def observe_lamost(catalog: pd.DataFrame, truth: pd.DataFrame, rv_true: np.ndarray, model: Instrument,
                    rng: np.random.Generator) -> pd.DataFrame:
     """HotPayne-like labels: Teff, logg, [Fe/H], vsini, SNR, chi2ratio and LAMOST RVs."""
     n = len(catalog)
@@ -117,7 +122,7 @@ def observe_lamost(catalog: pd.DataFrame, truth: pd.DataFrame, rv_true: np.ndarr
     )
 
 
-def observe_gaia(catalog: pd.DataFrame, truth: pd.DataFrame, rv_true: np.ndarray, model: MockModel,
+def observe_gaia(catalog: pd.DataFrame, truth: pd.DataFrame, rv_true: np.ndarray, model: Instrument,
                  rng: np.random.Generator) -> pd.DataFrame:
     """GSP-Spec-like labels and Gaia RVS radial velocities; some rows lack a distance."""
     n = len(catalog)
@@ -142,7 +147,7 @@ def observe_gaia(catalog: pd.DataFrame, truth: pd.DataFrame, rv_true: np.ndarray
     )
 
 
-Observer = Callable[[pd.DataFrame, pd.DataFrame, np.ndarray, "MockModel", np.random.Generator], pd.DataFrame]
+Observer = Callable[[pd.DataFrame, pd.DataFrame, np.ndarray, Instrument, np.random.Generator], pd.DataFrame]
 """A survey's observer: (astrometric catalogue, truth, true radial velocities, model, random stream) -> catalogue."""
 
 OBSERVERS: dict[str, Observer] = {"lamost": observe_lamost, "gaia": observe_gaia}

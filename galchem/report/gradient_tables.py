@@ -1,9 +1,10 @@
 """The gradient pages' comparison tables and the sentences that read them.
 
 Every gradient bin is fitted twice (:mod:`galchem.analysis.gradients`): with
-the study's flat prior on the true coordinate, and with the deconvolved
-prior that undoes the attenuation of the slope by coordinate errors.  On the
-mock both are set beside the truth of the same stars.  The sentences here
+the study's flat prior on the true coordinate, and corrected for the errors
+in the coordinate (one latent distance per star under a population prior;
+columns ``m_deconv``...), with SIMEX as an independent cross-check.  On the
+mock all are set beside the truth of the same stars.  The sentences here
 are built from the table the page shows, so the text never quotes a number
 the page did not compute.
 """
@@ -22,8 +23,9 @@ PULL_LIMIT = 2.0
 
 def comparison(measured: pd.DataFrame, published: pd.DataFrame | None, truth: pd.DataFrame | None,
                binning: gradients.Binning) -> pd.DataFrame:
-    """Per bin: the study's slope (if published), the flat and deconvolved slopes, the truth and both pulls,
-    and each chain's verdict (``reliable``, ``reliable_deconv``).
+    """Per bin: the study's slope (if published), the flat, corrected and SIMEX slopes, the truth and the pulls,
+    each chain's verdict (``reliable``, ``reliable_deconv``) and why a corrected slope is withheld
+    (``status_deconv``).
 
     The numbers are those of :func:`galchem.analysis.gradients.compare`;
     without a published table (the Gaia giants) the study's columns are left out.
@@ -34,7 +36,8 @@ def comparison(measured: pd.DataFrame, published: pd.DataFrame | None, truth: pd
         table = gradients.compare(measured, published, truth, binning).drop(columns=["n_paper", "m_paper", "m_paper_err"])
     else:
         table = gradients.compare(measured, published, truth, binning)
-    return table.merge(measured[[center, "status", "reliable", "reliable_deconv"]], on=center, how="left")
+    return table.merge(measured[[center, "status", "reliable", "reliable_deconv", "status_deconv"]], on=center,
+                       how="left")
 
 
 def _value(m: float, err: float, digits: int = 4) -> str:
@@ -53,7 +56,8 @@ def _pull(value: float) -> str:
 
 def comparison_display(table: pd.DataFrame, center_label: str) -> pd.DataFrame:
     """:func:`comparison` for the page: "value ± error" [dex/kpc] per estimate, each fit's pull beside it,
-    the truth, and whether the flat and the deconvolved chain reached 50 autocorrelation times ("yes / yes")."""
+    the truth, and whether the flat and the corrected chain reached 50 autocorrelation times ("yes / yes";
+    "–" where no chain ran)."""
     center = next(c for c in table.columns if c.endswith("_center"))
     columns = [(center_label, table[center].map(lambda v: f"{v:.1f}")), ("n", table["n"].astype(int))]
     if "m_paper" in table:
@@ -61,33 +65,44 @@ def comparison_display(table: pd.DataFrame, center_label: str) -> pd.DataFrame:
     columns.append(("flat prior", [_value(m, e) for m, e in zip(table["m"], table["m_err"])]))
     if "pull" in table:
         columns.append(("pull", table["pull"].map(_pull)))
-    columns.append(("deconvolved prior", [_value(m, e) for m, e in zip(table["m_deconv"], table["m_deconv_err"])]))
+    columns.append(("corrected", [_value(m, e) if status in (gradients.CORRECTED_OK, "") or not isinstance(status, str)
+                                  else "withheld" for m, e, status in
+                                  zip(table["m_deconv"], table["m_deconv_err"], table["status_deconv"])]))
     if "pull_deconv" in table:
         columns.append(("pull", table["pull_deconv"].map(_pull)))
+    columns.append(("SIMEX", [_value(m, e) for m, e in zip(table["m_simex"], table["m_simex_err"])]))
+    if "pull_simex" in table:
+        columns.append(("pull", table["pull_simex"].map(_pull)))
         columns.append(("truth", table["m_true"].map(lambda v: "–" if not np.isfinite(v) else _signed(v))))
-    fitted = table["status"] == gradients.FITTED
-    columns.append(("50 τ", [f"{'yes' if a else 'no'} / {'yes' if b else 'no'}" if ok else "–"
-                             for ok, a, b in zip(fitted, table["reliable"], table["reliable_deconv"])]))
+    columns.append(("50 τ", [f"{_verdict(a)} / {_verdict(b)}" for a, b in zip(table["reliable"],
+                                                                           table["reliable_deconv"])]))
+    columns.append(("corrected slope", [("" if s == gradients.CORRECTED_OK else s) if isinstance(s, str) else ""
+                                        for s in table["status_deconv"]]))
     shown = pd.concat([pd.Series(list(values), name=name) for name, values in columns], axis=1)
     return shown
+
+
+def _verdict(value) -> str:
+    """A chain's verdict for the page: yes, no, or a dash where no chain ran."""
+    return "–" if pd.isna(value) else "yes" if value else "no"
 
 
 def reliability_sentence(table: pd.DataFrame, binning: gradients.Binning) -> str:
     """Whether every fitted bin's chains reached 50 autocorrelation times, for each prior, in one sentence."""
     fitted = table["status"] == gradients.FITTED
     parts = []
-    for prior, column, slope in (("flat", "reliable", "m"), ("deconvolved", "reliable_deconv", "m_deconv")):
-        ran = fitted & np.isfinite(table[slope].to_numpy(dtype=float))  # bins too small for a mixture have no chain
-        short = [binning.label(k) for k in np.flatnonzero(ran & ~table[column].astype(bool))]
-        parts.append(f"all {int(ran.sum())} chains with the {prior} prior reached 50 autocorrelation times"
+    for prior, column in (("flat prior", "reliable"), ("corrected fit", "reliable_deconv")):
+        ran = (fitted & table[column].notna()).to_numpy(dtype=bool)  # NA: no chain ran (no prior, or not fitted)
+        short = [binning.label(k) for k in np.flatnonzero(ran & ~table[column].fillna(False).to_numpy(dtype=bool))]
+        parts.append(f"all {int(ran.sum())} chains of the {prior} reached 50 autocorrelation times"
                      if not short else
-                     f"with the {prior} prior {len(short)} chain(s) did not reach 50 τ within `max_steps` ({', '.join(short)})")
+                     f"of the {prior} {len(short)} chain(s) did not reach 50 τ within `max_steps` ({', '.join(short)})")
     text = "; ".join(parts)
     return text[:1].upper() + text[1:] + "."
 
 
 def correction_sentences(table: pd.DataFrame, binning: gradients.Binning, limit: float = PULL_LIMIT) -> str:
-    """What the deconvolved prior did on the mock, in Markdown: how many bins each estimate puts within
+    """What the correction did on the mock, in Markdown: how many bins each estimate puts within
     ``limit`` errors of the truth, and which bins the correction over-corrects (steeper than the truth by
     more than ``limit`` errors), with their numbers.  Empty without the truth."""
     if "pull_deconv" not in table:
@@ -103,17 +118,17 @@ def correction_sentences(table: pd.DataFrame, binning: gradients.Binning, limit:
     shallow = rows[np.sign(rows["m_true"]) * rows["pull"] < -limit]
     steeper = int(np.sum(np.abs(rows["m_deconv"]) > np.abs(rows["m"])))
     text = (f"Of the {n} fitted bins, the flat prior's slope lies within {limit:g} errors of the truth in "
-            f"**{flat_ok}**, the deconvolved prior's in **{deconv_ok}**. The deconvolved slope is steeper than the "
+            f"**{flat_ok}**, the corrected slope's in **{deconv_ok}**. The corrected slope is steeper than the "
             f"flat one in {steeper} of the {n} bins. ")
     if len(shallow):
         text += (f"The flat slope is shallower than the truth by more than {limit:g} errors in "
                  f"{len(shallow)} bin(s), as attenuation predicts. ")
     if len(over):
-        items = [f"{binning.label(int(k))} (deconvolved {_value(r['m_deconv'], r['m_deconv_err'])}, truth "
+        items = [f"{binning.label(int(k))} (corrected {_value(r['m_deconv'], r['m_deconv_err'])}, truth "
                  f"{_signed(r['m_true'])}, pull {_pull(r['pull_deconv'])}; flat pull {_pull(r['pull'])})"
                  for k, r in over.iterrows()]
-        text += (f"The correction **over-corrects** in {len(over)} bin(s), where the deconvolved slope is steeper "
+        text += (f"The correction **over-corrects** in {len(over)} bin(s), where the corrected slope is steeper "
                  f"than the truth by more than {limit:g} errors: " + "; ".join(items) + ".")
     else:
-        text += f"In no bin is the deconvolved slope steeper than the truth by more than {limit:g} errors."
+        text += f"In no bin is the corrected slope steeper than the truth by more than {limit:g} errors."
     return text

@@ -16,9 +16,14 @@ Every stage runs partition by partition on Dask (:mod:`galchem.run.scheduler`):
   then, per partition, applies the cuts, the Monte Carlo kinematics and
   membership and writes the partition's candidates to a parquet file of the
   cache entry; the cut flows of the partitions add up;
-* the **gradient fits** reduce per-bin sums (:mod:`galchem.analysis.line_sums`),
-  and for the deconvolved fits a bounded subsample per bin, then a second
-  pass of sums over the stars as the deconvolved prior sees them;
+* the kinematic stage also keeps, per sky cell, a bounded subsample of the
+  stars' distance measures *before* the cuts that select on them (parallax
+  and distance precision), from which it fits the population's distance
+  prior (:mod:`galchem.analysis.latent_distance`);
+* the **gradient fits** reduce per-bin sums (:mod:`galchem.analysis.line_sums`)
+  of the flat fit, of the corrected fit (each star at its posterior mean and
+  standard deviation of R or |Z| under that prior) and of SIMEX's noisy
+  copies (:mod:`galchem.analysis.simex`), all in one pass;
 * the **azimuthal stage** fits the plane from sums too, and gathers only the
   stars it needs (|Z| below its limit), only the columns it reads, sorted by id.
 
@@ -39,9 +44,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from galchem.analysis import gradients, line_sums
+from galchem.analysis import gradients, latent_distance, line_sums, simex
 from galchem.analysis.near_plane import study_near_plane
-from galchem.analysis.deconvolution import XMixture, extreme_deconvolution
 from galchem.data import cuts, partitions
 from galchem.data.ids import id_keys
 from galchem.data.partitions import Part
@@ -59,16 +63,18 @@ from galchem.run.scheduler import Scheduler, open_scheduler, planned_workers
 __all__ = ["AzimuthalResults", "GradientResults", "KinematicSample", "SAMPLE_COLUMNS", "StageError", "azimuthal_analysis",
            "binnings", "gradient_fits", "kinematic_sample", "profile_edges", "sample_writer"]
 
-SAMPLE_COLUMNS = ("id", "ra", "dec", *(
+SAMPLE_COLUMNS = ("id", "ra", "dec", "distance_u", "distance_u_err", *(
     name for quantity in kinematics.QUANTITIES for name in (quantity, f"{quantity}_err")
 ), "feh", "feh_err", "p_thin", "p_thick", "p_halo", *kinematics.COVARIANCES)
 """The columns of the analysed sample (``sample/part-NNNNN.parquet``); the membership probabilities follow
-``halo_rule``."""
+``halo_rule``.  ``distance_u`` and its error are the distance measure of :mod:`galchem.analysis.latent_distance`
+(the parallax [mas] where the survey has one, else ln(distance / kpc))."""
 
 FLOAT32_COLUMNS = (*(f"{quantity}_err" for quantity in kinematics.QUANTITIES), *kinematics.COVARIANCES)
 """Sample columns stored as float32: Monte Carlo standard deviations and covariances."""
 
-GRADIENT_COLUMNS = ("id", "R", "R_err", "Z", "Z_err", "feh", "feh_err", "p_halo")
+GRADIENT_COLUMNS = ("id", "ra", "dec", "distance_u", "distance_u_err", "R", "R_err", "Z", "Z_err", "feh", "feh_err",
+                    "p_halo")
 AZIMUTHAL_COLUMNS = ("id", "R", "R_err", "Z", "phi", "feh", "feh_err", "p_halo")
 """The columns the gradient fits and the azimuthal stage read."""
 
@@ -85,6 +91,12 @@ GRADIENT_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "max_steps", 
 AZIMUTHAL_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "max_steps", "annuli", "azimuthal_z_max",
                       "phi_bin_deg", "ring_width", "n_permutations", "n_boot", "radial_z_edges", "min_stars")
 """The settings each stage reads (its own and those of the stages before it): they key its cache entry."""
+
+SIMEX_STREAM = 1_000_000
+"""SIMEX draws from this child of the radial stream (the bins' fits use the children numbered by bin)."""
+
+PRIOR_TABLE = "distance_prior"
+"""The kinematic stage's table of the distance prior (:meth:`latent_distance.DistancePrior.to_table`)."""
 
 CANDIDATES = "candidates"
 """Subfolder of the kinematic stage's cache entry holding one candidates file per partition."""
@@ -124,6 +136,7 @@ class KinematicSample:
     parts: tuple[Path, ...]
     moving: bool
     notes: tuple[str, ...] = ()
+    prior: latent_distance.DistancePrior | None = None  # the population's distance prior (None: too few stars)
 
     @cached_property
     def candidates(self) -> pd.DataFrame:
@@ -147,7 +160,9 @@ def _candidates(table: pd.DataFrame, survey: Survey, n_mc: int, seed: np.random.
         probs = membership.membership(values["vR"], values["vphi"], values["vz"]).set_index(table.index)
     if not survey.has_velocities:
         probs[:] = np.nan
-    candidates = pd.concat([table[["id", "ra", "dec"]], values, table[["feh"]],
+    measure = latent_distance.distance_measure(table, survey.has_parallax)
+    distances = pd.DataFrame({"distance_u": measure.u, "distance_u_err": measure.u_err}, index=table.index)
+    candidates = pd.concat([table[["id", "ra", "dec"]], distances, values, table[["feh"]],
                             table[["feh_error"]].rename(columns={"feh_error": "feh_err"}), probs],
                            axis=1)[list(SAMPLE_COLUMNS)].reset_index(drop=True)
     return candidates.astype({"id": "str" if text_ids else np.int64, **dict.fromkeys(FLOAT32_COLUMNS, np.float32)})
@@ -156,18 +171,35 @@ def _candidates(table: pd.DataFrame, survey: Survey, n_mc: int, seed: np.random.
 def _kinematic_part(item: tuple[int, Part], survey: Survey, duplicated: np.ndarray, n_mc: int,
                     seed: np.random.SeedSequence, folder: str, many: bool, text_ids: bool, halo_rule: str
                     ) -> pd.DataFrame:
-    """One partition: cuts, kinematics, membership and halo cut; writes its candidates, returns its cut flow."""
+    """One partition: cuts, kinematics, membership and halo cut; writes its candidates, returns its cut flow and
+    its share of the distance prior's subsample (stars through every cut but those that select on the distance)."""
     index, part = item
     moving = survey.has_velocities
     table = part.read(survey, many)
-    passed = cuts.apply_cuts(table, (*cuts.quality_cuts(survey, duplicated), *((cuts.VELOCITY_CUT,) if moving else ())))
+    chosen = (*cuts.quality_cuts(survey, duplicated), *((cuts.VELOCITY_CUT,) if moving else ()))
+    parent = cuts.apply_cuts(table, [cut for cut in chosen if cut.name not in PRECISION_CUTS]).table
+    share = latent_distance.prior_sample(id_keys(parent["id"]), parent["ra"].to_numpy(), parent["dec"].to_numpy(),
+                                         latent_distance.distance_measure(parent, survey.has_parallax))
+    del parent
+    passed = cuts.apply_cuts(table, chosen)
     del table
     candidates = _candidates(passed.table, survey, n_mc, seed, text_ids, halo_rule)
     candidates.to_parquet(Path(folder) / f"part-{index:05d}.parquet", index=False)
     flow = passed.flow
     if moving:
         flow = cuts.apply_cuts(candidates, (membership.HALO_CUT,), flow=flow).flow
-    return flow
+    return flow, share
+
+
+PRECISION_CUTS = (cuts.PARALLAX_CUT.name, cuts.DISTANCE_CUT.name)
+"""The cuts that select on the distance measure: the distance prior's population is taken before them."""
+
+
+def _distance_prior(sample: latent_distance.PriorSample, kind: str) -> latent_distance.DistancePrior | None:
+    """The population's distance prior, or None when too few stars have a usable distance measure."""
+    if sample.pooled()[0].size < latent_distance.MIN_CELL_STARS:
+        return None
+    return latent_distance.fit_prior(sample, kind)
 
 
 def kinematic_sample(dataset: Dataset, config: RunConfig | None = None, progress: bool = False,
@@ -189,21 +221,32 @@ def kinematic_sample(dataset: Dataset, config: RunConfig | None = None, progress
         with open_scheduler(scheduler) as runner:
             inspection = inspect_catalog(dataset.parts, survey, where, runner.map)
             (folder / CANDIDATES).mkdir()
-            flows = runner.map(_kinematic_part, list(enumerate(dataset.parts)), survey, inspection.duplicated, config.n_mc,
-                               config.stream("kinematics"), str(folder / CANDIDATES), len(dataset.parts) > 1,
-                               inspection.text_ids, config.halo_rule)
-        flow = cuts.add_flows(flows)
+            results = runner.map(_kinematic_part, list(enumerate(dataset.parts)), survey, inspection.duplicated,
+                                 config.n_mc, config.stream("kinematics"), str(folder / CANDIDATES),
+                                 len(dataset.parts) > 1, inspection.text_ids, config.halo_rule)
+        flow = cuts.add_flows([flow for flow, _ in results])
+        sample = results[0][1]
+        for _, share in results[1:]:
+            sample = sample.merge(share)
+        kind = latent_distance.PARALLAX if survey.has_parallax else latent_distance.LOG_DISTANCE
+        prior = _distance_prior(sample, kind)
         notes = []
+        if prior is None:
+            notes.append(f"gradients: fewer than {latent_distance.MIN_CELL_STARS} stars with a usable distance "
+                         "before the precision cuts, so no distance prior and no corrected gradients")
         if int(flow["remaining"].iloc[-2 if moving else -1]) == 0:  # before the halo cut
             notes.append(f"kinematics: no stars pass the cuts ({inspection.rows:,} read)")
         if not moving:
             notes.append(f"kinematics: survey {survey.name!r} maps no proper motions and radial velocities, so "
                          "velocities, membership and the halo cut are skipped; the run uses positions only")
-        return {"flow": flow, "notes": pd.DataFrame({"note": notes}, dtype=object)}
+        prior_table = (prior.to_table() if prior is not None
+                       else latent_distance.DistancePrior.empty_table())
+        return {"flow": flow, "notes": pd.DataFrame({"note": notes}, dtype=object), PRIOR_TABLE: prior_table}
 
     tables, folder = cached_parts("kinematics", _params(dataset, config, KINEMATICS_SETTINGS), compute)
     parts = tuple(sorted((folder / CANDIDATES).glob("part-*.parquet")))
-    return KinematicSample(tables["flow"], parts, moving, tuple(tables["notes"]["note"].astype(str)))
+    prior = (latent_distance.DistancePrior.from_table(tables[PRIOR_TABLE]) if len(tables[PRIOR_TABLE]) else None)
+    return KinematicSample(tables["flow"], parts, moving, tuple(tables["notes"]["note"].astype(str)), prior)
 
 
 def sample_writer(kinematic: KinematicSample) -> PartedTable:
@@ -233,57 +276,56 @@ def binnings(config: RunConfig) -> tuple[gradients.Binning, gradients.Binning]:
     return gradients.radial_binning(config.radial_z_edges), gradients.vertical_binning(config.vertical_r_edges)
 
 
-def _binned_points(path: Path, chosen: tuple[gradients.Binning, ...], moving: bool):
-    """One partition's sample stars, bin by bin: (binning's position, bin, ids, x, [Fe/H], x_err, [Fe/H] error)."""
+_Share = tuple[line_sums.BinSums, line_sums.BinSums | None, int]
+"""One bin's share of a partition: the flat fit's sums, the corrected fit's (None: no prior), the prior-decided stars."""
+
+
+def _gradient_part(path: Path, chosen: tuple[gradients.Binning, ...], moving: bool,
+                   prior: latent_distance.DistancePrior | None, simex_key: np.uint64
+                   ) -> tuple[list[list[_Share]], list]:
+    """One partition's per-bin sums for each binning: flat, corrected and SIMEX's noisy copies."""
     table = _in_sample(pd.read_parquet(path, columns=list(GRADIENT_COLUMNS)), moving)
     coords = gradients.coordinates(table)
     feh, feh_err, ids = table["feh"].to_numpy(), table["feh_err"].to_numpy(), table["id"].to_numpy()
+    ra, dec = table["ra"].to_numpy(), table["dec"].to_numpy()
+    moments = None if prior is None else latent_distance.sample_moments(prior, table)
+    out: list[list[_Share]] = [[] for _ in chosen]
     for b, binning in enumerate(chosen):
         index = gradients.bin_index(table, binning)
         x, x_err = coords[binning.x].to_numpy(), coords[f"{binning.x}_err"].to_numpy()
         for k in range(len(binning.edges) - 1):
             inside = index == k
-            yield b, k, ids[inside], x[inside], feh[inside], x_err[inside], feh_err[inside]
+            flat = line_sums.bin_sums(ids[inside], x[inside], feh[inside], x_err[inside], feh_err[inside])
+            if moments is None:
+                out[b].append((flat, None, 0))
+                continue
+            corrected = line_sums.bin_sums(ids[inside], moments[binning.x].to_numpy()[inside], feh[inside],
+                                           moments[f"{binning.x}_err"].to_numpy()[inside], feh_err[inside])
+            decided = moments["data_weight"].to_numpy()[inside] < gradients.DATA_WEIGHT_LIMIT
+            out[b].append((flat, corrected, int(np.count_nonzero(decided))))
+    noisy = None
+    if prior is not None:
+        measure = latent_distance.DistanceMeasure(table["distance_u"].to_numpy(dtype=float),
+                                                  table["distance_u_err"].to_numpy(dtype=float), prior.kind)
+        noisy = simex.simex_sums(id_keys(ids), ids, ra, dec, measure, feh, chosen, simex_key)
+    return out, noisy
 
 
-_Share = tuple[line_sums.BinSums, line_sums.XSample]
-
-
-def _gradient_part(path: Path, chosen: tuple[gradients.Binning, ...], moving: bool) -> list[list[_Share]]:
-    """One partition's per-bin sums and deconvolution subsamples for each binning."""
-    out: list[list[_Share]] = [[] for _ in chosen]
-    for b, _, ids, x, feh, x_err, feh_err in _binned_points(path, chosen, moving):
-        out[b].append((line_sums.bin_sums(ids, x, feh, x_err, feh_err), line_sums.x_sample(id_keys(ids), x, x_err)))
-    return out
-
-
-def _merge_gradient_shares(a: list[list[_Share]], b: list[list[_Share]]) -> list[list[_Share]]:
-    return [[(line_sums.merge(x[0], y[0]), line_sums.merge_samples(x[1], y[1])) for x, y in zip(one, two)]
-            for one, two in zip(a, b)]
-
-
-def _deconvolved_part(path: Path, chosen: tuple[gradients.Binning, ...], moving: bool,
-                      mixtures: list[list[XMixture | None]]) -> list[list[line_sums.BinSums | None]]:
-    """One partition's per-bin sums of its points as the deconvolved fit sees them (bins with a mixture only)."""
-    out: list[list[line_sums.BinSums | None]] = [[] for _ in chosen]
-    for b, k, ids, x, feh, x_err, feh_err in _binned_points(path, chosen, moving):
-        mixture = mixtures[b][k]
-        out[b].append(None if mixture is None else line_sums.mixture_sums(ids, x, feh, x_err, feh_err, mixture))
-    return out
-
-
-def _merge_deconvolved(a: list[list[line_sums.BinSums | None]], b: list[list[line_sums.BinSums | None]]
-                       ) -> list[list[line_sums.BinSums | None]]:
-    return [[None if x is None else line_sums.merge(x, y) for x, y in zip(one, two)] for one, two in zip(a, b)]
+def _merge_gradient_shares(a, b):
+    """Two partitions' gradient shares together."""
+    shares = [[(line_sums.merge(x[0], y[0]), None if x[1] is None else line_sums.merge(x[1], y[1]), x[2] + y[2])
+               for x, y in zip(one, two)] for one, two in zip(a[0], b[0])]
+    return shares, None if a[1] is None else simex.merge(a[1], b[1])
 
 
 def gradient_fits(dataset: Dataset, config: RunConfig | None = None, progress: bool = False,
                   scheduler: str | Scheduler = "single") -> GradientResults:
     """Fit the radial and vertical gradients of ``dataset``'s final sample (cached), from per-bin sums.
 
-    Each bin is fitted with the study's flat prior on the true x and with
-    the deconvolved one (:mod:`galchem.analysis.line_sums`: a second pass
-    over the partitions for bins too large to keep their points).
+    Each bin is fitted with the study's flat prior on the true x and
+    corrected for the errors in x with one latent distance per star
+    (:mod:`galchem.analysis.latent_distance`), with SIMEX as a cross-check;
+    one pass over the partitions makes every sum.
     """
     config = config or RunConfig()
     radial, vertical = binnings(config)
@@ -292,19 +334,19 @@ def gradient_fits(dataset: Dataset, config: RunConfig | None = None, progress: b
     def compute() -> GradientResults:
         with open_scheduler(scheduler) as runner:
             kinematic = kinematic_sample(dataset, config, progress, runner)
-            shares = runner.map_reduce(_gradient_part, kinematic.parts, _merge_gradient_shares, chosen,
-                                       kinematic.moving)
-            mixtures = [[extreme_deconvolution(sample.x, sample.x_err) if sums.points is None and sums.n >= config.min_stars
-                         and not sums.invalid else None for sums, sample in per_bin] for per_bin in shares]
-            deconvolved = [[None] * len(per_bin) for per_bin in mixtures]
-            if any(m is not None for per_bin in mixtures for m in per_bin):
-                deconvolved = runner.map_reduce(_deconvolved_part, kinematic.parts, _merge_deconvolved, chosen,
-                                                kinematic.moving, mixtures)
-        return GradientResults(*(
-            line_sums.fit_binned([share[0] for share in per_bin], binning, min_stars=config.min_stars,
-                                 n_walkers=config.n_walkers, n_steps=config.n_steps, max_steps=config.max_steps,
-                                 seed=config.stream(binning.name), mixtures=mixture, deconvolved=sums)
-            for per_bin, binning, mixture, sums in zip(shares, chosen, mixtures, deconvolved)))
+            simex_stream = config.stream("radial", SIMEX_STREAM)
+            shares, noisy = runner.map_reduce(_gradient_part, kinematic.parts, _merge_gradient_shares, chosen,
+                                              kinematic.moving, kinematic.prior,
+                                              np.uint64(simex_stream.generate_state(1, np.uint64)[0]))
+        results = []
+        for b, (per_bin, binning) in enumerate(zip(shares, chosen)):
+            corrected = None if kinematic.prior is None else [share[1] for share in per_bin]
+            estimates = None if noisy is None else [simex.estimate(levels) for levels in noisy[b]]
+            results.append(line_sums.fit_binned(
+                [share[0] for share in per_bin], binning, min_stars=config.min_stars, n_walkers=config.n_walkers,
+                n_steps=config.n_steps, max_steps=config.max_steps, seed=config.stream(binning.name),
+                corrected=corrected, dominated=[share[2] for share in per_bin], simex=estimates))
+        return GradientResults(*results)
 
     def load(tables: dict[str, pd.DataFrame]) -> GradientResults:
         return GradientResults(*(gradients.Gradients.from_tables(

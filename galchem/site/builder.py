@@ -30,7 +30,7 @@ import nbformat
 import papermill
 import yaml
 
-import galchem
+from galchem import __version__
 from galchem.data import folders
 from galchem.errors import GalchemError
 from galchem.site import downloads, run_box
@@ -197,7 +197,7 @@ def prepare_site(root: Path, src: Path, log: Callable[[str], None]) -> str:
     log(f"built {sdist.name} ({sdist.stat().st_size / 1e3:.0f} kB) for the site's downloads")
     config = yaml.safe_load((root / "_config.yml").read_text()) or {}
     built = datetime.now(timezone.utc).date()
-    site = site_config(config, version=galchem.__version__, built=built, sdist=sdist.name)
+    site = site_config(config, version=__version__, built=built, sdist=sdist.name)
     (src / "_config.yml").write_text(yaml.safe_dump(site, sort_keys=False, allow_unicode=True))
     return sdist.name
 
@@ -301,7 +301,7 @@ def build(root: Path, profile_name: str = "ci", log: Callable[[str], None] = pri
             raise GalchemError(f"jupyter-book build failed (exit {result.returncode}); its problems are listed above")
         timings["jupyter-book build"] = round(time.perf_counter() - t0, 1)
         stamp = {"profile": profile.name, "sources": sources_digest(root, profile), "seconds": timings,
-                 "total_seconds": round(time.perf_counter() - start, 1), "version": galchem.__version__,
+                 "total_seconds": round(time.perf_counter() - start, 1), "version": __version__,
                  "sdist": sdist}
         (html / STAMP).write_text(json.dumps(stamp, indent=2))
     finally:

@@ -1,0 +1,155 @@
+"""One latent distance per star: the population prior, the posterior moments of R and |Z|, and SIMEX."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from galchem.analysis import latent_distance as ld
+from galchem.analysis import gradients, line_sums, simex
+from galchem.analysis.fitting import fit_line
+from galchem.data.mock import make_mock
+from galchem.physics import frames
+
+FAST = {"n_walkers": 10, "n_steps": 300, "max_steps": 300}
+
+
+def one_cell_prior(u: np.ndarray, u_err: np.ndarray, kind: str = ld.PARALLAX) -> ld.DistancePrior:
+    keys = np.arange(u.size, dtype=np.uint64)
+    return ld.fit_prior(ld.PriorSample.of(keys, np.zeros(u.size, dtype=np.int64), u, u_err), kind)
+
+
+def test_a_population_prior_recovers_a_line_in_a_bin_cut_on_the_observed_x_where_an_in_bin_prior_fails():
+    rng = np.random.default_rng(3)
+    n = 40_000
+    x = rng.gamma(4.0, 0.5, n)  # skewed, like a distance distribution
+    x_err = rng.uniform(0.3, 0.7, n)  # larger than the bin
+    x_obs = x + rng.normal(0.0, x_err)
+    y = 0.5 * x + rng.normal(0.0, 0.05, n)
+    y_err = np.full(n, 0.05)
+    prior = one_cell_prior(x_obs, x_err)  # the whole population, before the bin cut
+    inside = (x_obs > 2.0) & (x_obs < 2.4)
+    r, mean, var = prior.posterior(np.zeros(inside.sum(), dtype=np.int64), x_obs[inside], x_err[inside])
+    centre = np.sum(r * mean, axis=1)
+    spread = np.sqrt(np.sum(r * (var + (mean - centre[:, None]) ** 2), axis=1))
+    corrected = fit_line(centre, y[inside], spread, y_err[inside], seed=1, **FAST)
+    in_bin = fit_line(x_obs[inside], y[inside], x_err[inside], y_err[inside], seed=2, x_model="mixture", **FAST)
+    truth = np.polyfit(x[inside], 0.5 * x[inside], 1)[0]
+    assert abs(corrected.m - truth) < 2 * corrected.m_err, (corrected.m, corrected.m_err)
+    # the in-bin prior either misses by more than 3 errors or learns nothing (a slope error ten times larger)
+    assert abs(in_bin.m - truth) > 3 * in_bin.m_err or in_bin.m_err > 10 * corrected.m_err, (in_bin.m, in_bin.m_err)
+
+
+@pytest.fixture(scope="module")
+def gaia_mock():
+    return make_mock("gaia", 20_000, seed=5)
+
+
+def _posterior_draws(prior, ra, dec, u, u_err, rng, n_draws=40_000):
+    r, mean, var = prior.posterior(np.atleast_1d(ld.sky_cells(ra, dec)), np.atleast_1d(u), np.atleast_1d(u_err))
+    component = rng.choice(r.shape[1], n_draws, p=r[0])
+    draws = rng.normal(mean[0, component], np.sqrt(var[0, component]))
+    draws = draws[ld.distance_from_u(draws, prior.kind) <= ld.D_MAX_KPC]
+    position = frames.icrs_to_position(ra, dec, ld.distance_from_u(draws, prior.kind))
+    return position.R, np.abs(position.Z)
+
+
+def test_r_and_z_follow_from_one_distance_and_match_monte_carlo_of_the_posterior(gaia_mock):
+    catalog = gaia_mock.catalog
+    measure = ld.distance_measure(catalog, has_parallax=True)
+    prior = ld.fit_prior(ld.prior_sample(catalog["source_id"].to_numpy().view(np.uint64), catalog["ra"],
+                                         catalog["dec"], measure), ld.PARALLAX)
+    rng = np.random.default_rng(0)
+    # towards the north Galactic pole, the anticentre in the plane, and in between; a noisy parallax of 0.25 mas
+    sky = frames.galactocentric_to_sky(np.array([-8.27, -12.0, -10.5]), np.zeros(3), np.array([3.0, 0.029, 1.5]))
+    ra, dec = sky[0], sky[1]
+    u, u_err = np.full(3, 0.25), np.full(3, 0.06)
+    moments = ld.posterior_moments(prior, ra, dec, ld.DistanceMeasure(u, u_err, ld.PARALLAX))
+    for i in range(3):
+        R, absZ = _posterior_draws(prior, ra[i], dec[i], u[i], u_err[i], rng)
+        assert moments["R"][i] == pytest.approx(R.mean(), abs=0.02 + 0.02 * R.std())
+        assert moments["absZ"][i] == pytest.approx(absZ.mean(), abs=0.02 + 0.02 * absZ.std())
+        assert moments["R_err"][i] == pytest.approx(R.std(), rel=0.05, abs=0.005)
+        assert moments["absZ_err"][i] == pytest.approx(absZ.std(), rel=0.05, abs=0.005)
+    # one distance error moves R and Z together: at the pole only |Z| is uncertain, in the plane only R
+    assert moments["R_err"][0] < 0.05 * moments["absZ_err"][0]
+    assert moments["absZ_err"][1] < 0.05 * moments["R_err"][1]
+    assert 0.3 < moments["absZ_err"][2] / moments["R_err"][2] < 3.0
+
+
+@pytest.mark.parametrize("has_parallax", [True, False])
+def test_posterior_moments_cover_the_truth_with_parallaxes_or_distance_percentiles_only(gaia_mock, has_parallax):
+    catalog, truth = gaia_mock.catalog, gaia_mock.truth
+    table = pd.DataFrame({"parallax": catalog["parallax"], "parallax_error": catalog["parallax_error"],
+                          "distance": catalog["r_med_geo"] / 1000, "distance_lo": catalog["r_lo_geo"] / 1000,
+                          "distance_hi": catalog["r_hi_geo"] / 1000})
+    measure = ld.distance_measure(table, has_parallax)
+    assert measure.kind == (ld.PARALLAX if has_parallax else ld.LOG_DISTANCE)
+    keys = catalog["source_id"].to_numpy().view(np.uint64)
+    prior = ld.fit_prior(ld.prior_sample(keys, catalog["ra"], catalog["dec"], measure), measure.kind)
+    moments = ld.posterior_moments(prior, catalog["ra"], catalog["dec"], measure)
+    precise = (catalog["parallax"] > 0) & (catalog["parallax_error"] < 0.3 * catalog["parallax"])
+    precise &= np.isfinite(moments["R"]).to_numpy()
+    for name, true in (("R", truth["R"]), ("absZ", truth["Z"].abs())):
+        pull = ((true - moments[name]) / moments[f"{name}_err"])[precise]
+        assert abs(pull.mean()) < 0.1, (name, pull.mean())
+        assert 0.85 < pull.std() < 1.2, (name, pull.std())
+    assert (moments["data_weight"][precise] > 0).all() and (moments["data_weight"][precise] <= 1 + 1e-9).all()
+
+
+def test_the_prior_subsample_does_not_depend_on_how_the_stars_are_split():
+    rng = np.random.default_rng(1)
+    n = 3_000
+    keys, cells = rng.integers(0, 2**62, n).astype(np.uint64), rng.integers(0, ld.N_CELLS, n)
+    u, u_err = rng.normal(1.0, 0.3, n), rng.uniform(0.05, 0.1, n)
+    whole = ld.PriorSample.of(keys, cells, u, u_err)
+    order = rng.permutation(n)
+    pieces = [ld.PriorSample.of(keys[i], cells[i], u[i], u_err[i]) for i in np.array_split(order, 4)]
+    merged = pieces[0].merge(pieces[1]).merge(pieces[2].merge(pieces[3]))
+    for name in ("order", "cell", "u", "u_err", "counts"):
+        assert np.array_equal(getattr(merged, name), getattr(whole, name)), name
+
+
+def test_simex_noise_is_each_stars_own_and_standard_normal():
+    keys = np.arange(100_000, dtype=np.uint64) * np.uint64(7919)
+    draws = simex.noise(keys, np.uint64(42), 3)
+    assert abs(draws.mean()) < 0.02 and abs(draws.std() - 1) < 0.02
+    assert np.array_equal(simex.noise(keys[::-1], np.uint64(42), 3), draws[::-1])
+    assert not np.allclose(simex.noise(keys, np.uint64(42), 4), draws)
+
+
+def test_simex_extrapolates_a_quadratic_in_zeta_to_minus_one():
+    x = np.linspace(0.0, 2.0, 50)
+    per_level = []
+    for zeta, _ in simex.levels():
+        slope = 1.0 - 0.2 * zeta + 0.01 * zeta**2
+        per_level.append([line_sums.bin_sums(np.arange(x.size), x, slope * x + 0.3 + g, np.ones_like(x),
+                                             np.ones_like(x)) for g in range(simex.N_GROUPS)])
+    result = simex.estimate(per_level)
+    assert result.m == pytest.approx(1.21, abs=1e-9)
+    assert result.naive == pytest.approx(1.0, abs=1e-12)
+    assert result.m_err == pytest.approx(0.0, abs=1e-9)  # every group has the same slope: no jackknife spread
+
+
+def test_simex_jackknife_error_matches_the_spread_of_independent_realisations():
+    """Naive slopes of a noisy line in a bin cut on the noisy x: the jackknife error is the scatter across
+    realisations within a third, and the estimate is nearer the truth than the naive slope on average."""
+    rng = np.random.default_rng(2)
+    estimates = []
+    for realisation in range(6):
+        n = 20_000
+        d = rng.uniform(0.3, 1.5, n)
+        ra, dec = frames.galactocentric_to_sky(np.full(n, -8.27), np.zeros(n), np.full(n, 1.0))[:2]
+        u_err = np.full(n, 0.125)
+        u = 1.0 / d + rng.normal(0.0, u_err)
+        # towards the north Galactic pole: a line in the true |Z| ~ d; every star's R is near 8.27 kpc, in the ring
+        feh = -0.3 * d + rng.normal(0.0, 0.05, n)
+        sums = simex.simex_sums(np.arange(n, dtype=np.uint64) + np.uint64(realisation * n), np.arange(n), ra, dec,
+                                ld.DistanceMeasure(u, u_err, ld.PARALLAX), feh,
+                                (gradients.vertical_binning((8.0, 8.6)),), np.uint64(realisation))
+        estimates.append(simex.estimate(sums[0][0]))
+    slopes = np.array([e.m for e in estimates])
+    errors = np.array([e.m_err for e in estimates])
+    naive = np.array([e.naive for e in estimates])
+    assert np.abs(slopes.mean() + 0.3) < np.abs(naive.mean() + 0.3)
+    assert 0.5 < errors.mean() / slopes.std(ddof=1) < 2.0, (errors, slopes)
