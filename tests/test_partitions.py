@@ -148,7 +148,7 @@ def test_simex_sums_do_not_depend_on_how_the_stars_are_split():
     """Each star's extra noise is its own and the sums are double-double: any split adds up to the same bits."""
     rng = np.random.default_rng(8)
     n = 6_000
-    ids = rng.permutation(10**9)[:n]
+    ids = rng.choice(10**9, size=n, replace=False)
     ra, dec = rng.uniform(0, 360, n), np.rad2deg(np.arcsin(rng.uniform(-1, 1, n)))
     measure = latent_distance.DistanceMeasure(rng.uniform(0.2, 2.0, n), rng.uniform(0.01, 0.05, n),
                                               latent_distance.PARALLAX)
