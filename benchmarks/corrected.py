@@ -65,7 +65,7 @@ def survey_table(survey: str, n: int, seed: int) -> pd.DataFrame:
     canonical = parent.set_index("id").loc[sample["id"].to_numpy()].reset_index()
     star_measure = latent_distance.distance_measure(canonical, has_parallax)
     moments = latent_distance.posterior_moments(prior, sample["ra"], sample["dec"], star_measure)
-    binnings = (gradients.RADIAL, gradients.VERTICAL)
+    binnings = stages.binnings(RunConfig())
     keys = id_keys(sample["id"])
     simex_parts = simex.simex_sums(keys, sample["id"].to_numpy(), sample["ra"], sample["dec"], star_measure,
                                    sample["feh"], binnings, seed_key(7))

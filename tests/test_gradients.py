@@ -7,10 +7,12 @@ from galchem.analysis import gradients, latent_distance, line_sums
 from galchem.analysis.fitting import fit_line
 from galchem.errors import FitError
 from galchem.data.sources import load_mock
-from galchem.analysis.gradients import DECONVOLVED, RADIAL, VERTICAL, Gradients, fit_gradients, truth_gradients
+from galchem.analysis.gradients import DECONVOLVED, Gradients, fit_gradients, truth_gradients
 from galchem.run.config import RunConfig
 from galchem.run.coverage import ESTIMATES, coverage_pulls, coverage_summary
-from galchem.run.stages import kinematic_sample
+from galchem.run.stages import binnings, kinematic_sample
+
+RADIAL, VERTICAL = binnings(RunConfig())  # the study's slices of |Z| and rings of R
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +106,7 @@ def test_a_bin_without_a_distance_prior_gets_the_flat_fit_only():
     rng = np.random.default_rng(0)
     R, feh = rng.uniform(7, 8, 4), rng.normal(0, 0.1, 4)
     sums = line_sums.bin_sums(np.arange(4), R, feh, np.full(4, 0.1), np.full(4, 0.05))
-    fits = line_sums.fit_binned([sums], gradients.vertical_binning((7.0, 8.0)), min_stars=3, n_walkers=6, n_steps=50,
+    fits = line_sums.fit_binned([sums], gradients.vertical_binning((7.0, 8.0), None), min_stars=3, n_walkers=6, n_steps=50,
                                 max_steps=50, seed=np.random.SeedSequence(0))
     row = fits.table.iloc[0]
     assert row["status"] == gradients.FITTED and np.isfinite(row["m"])
@@ -124,3 +126,11 @@ def test_coverage_pulls_run_the_pipeline_per_realisation():
     assert flat.groupby("bin")["m"].nunique().max() == 2  # each realisation its own mock
     summary = coverage_summary(pulls)
     assert ((summary["within_1"] <= summary["within_2"]) | summary["within_1"].isna()).all()
+
+
+def test_fit_windows_keep_stars_outside_them_out_of_every_bin():
+    table = pd.DataFrame({"R": [6.0, 8.0, 10.0, 12.0], "R_err": 0.1, "Z": [0.1, -0.1, 0.3, 2.5], "Z_err": 0.01})
+    radial, vertical = binnings(RunConfig(radial_r_range=(7.0, 11.0), vertical_z_max=1.0))
+    assert gradients.bin_index(table, radial).tolist() == [-1, 0, 1, -1]  # R 6 and 12 outside the R window
+    assert gradients.bin_index(table, vertical).tolist() == [-1, 1, 3, -1]  # R 6 in no ring; |Z| 2.5 above the cap
+    assert gradients.bin_index(table, RADIAL).tolist() == [0, 0, 1, -1]  # the study's: every R

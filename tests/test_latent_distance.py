@@ -146,7 +146,7 @@ def test_simex_jackknife_error_matches_the_spread_of_independent_realisations():
         feh = -0.3 * d + rng.normal(0.0, 0.05, n)
         sums = simex.simex_sums(np.arange(n, dtype=np.uint64) + np.uint64(realisation * n), np.arange(n), ra, dec,
                                 ld.DistanceMeasure(u, u_err, ld.PARALLAX), feh,
-                                (gradients.vertical_binning((8.0, 8.6)),), np.uint64(realisation))
+                                (gradients.vertical_binning((8.0, 8.6), None),), np.uint64(realisation))
         estimates.append(simex.estimate(sums[0][0]))
     slopes = np.array([e.m for e in estimates])
     errors = np.array([e.m_err for e in estimates])

@@ -18,10 +18,12 @@ from galchem.data.mock import make_mock, mock_model
 from galchem.errors import GalchemError
 from galchem.physics.membership import BENSBY2003
 from galchem.data.sources import load_mock
-from galchem.analysis.gradients import RADIAL, VERTICAL, bin_index
+from galchem.analysis.gradients import bin_index
 from galchem.report.literature import HAWKINS_TABLE1, HAWKINS_TABLE2
 from galchem.run.config import RunConfig
-from galchem.run.stages import kinematic_sample
+from galchem.run.stages import binnings, kinematic_sample
+
+RADIAL, VERTICAL = binnings(RunConfig())  # the study's slices of |Z| and rings of R
 
 
 def test_same_seed_same_tables_other_seed_differs(lamost_mock):

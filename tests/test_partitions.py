@@ -17,6 +17,8 @@ from galchem.data.ids import id_keys
 from galchem.data.mock import mock_model
 from galchem.data.sources import load_dataset
 from galchem.physics import kinematics
+from galchem.run.config import RunConfig
+from galchem.run.stages import binnings
 
 FAST = ["--n-mc", "30", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "30", "--n-boot", "30",
         "--min-stars", "100", "--seed", "4"]
@@ -153,7 +155,7 @@ def test_simex_sums_do_not_depend_on_how_the_stars_are_split():
     measure = latent_distance.DistanceMeasure(rng.uniform(0.2, 2.0, n), rng.uniform(0.01, 0.05, n),
                                               latent_distance.PARALLAX)
     feh = rng.normal(0.0, 0.2, n)
-    chosen = (gradients.RADIAL, gradients.VERTICAL)
+    chosen = binnings(RunConfig())
 
     def sums(index):
         part = latent_distance.DistanceMeasure(measure.u[index], measure.u_err[index], measure.kind)

@@ -35,8 +35,8 @@ from galchem.analysis.fitting import MAX_STEPS, LineFit, fit_line
 from galchem.analysis.line_likelihood import PARAMETERS
 
 __all__ = ["BinFit", "Binning", "COMPARISON_FORMAT", "CORRECTED_OK", "DATA_WEIGHT_LIMIT", "DECONVOLVED", "DIAGNOSTICS", "FITTED", "Gradients",
-           "MIN_STARS", "N_DRAWS", "NO_PRIOR", "OUT_OF_RANGE", "PRIOR_DOMINATES", "RADIAL", "SHORT_CHAIN",
-           "SIMEX_DISAGREES", "SIMEX_LIMIT", "TABLE_FORMAT", "TOO_FEW", "VERTICAL", "bin_index", "compare",
+           "MIN_STARS", "N_DRAWS", "NO_PRIOR", "OUT_OF_RANGE", "PRIOR_DOMINATES", "SHORT_CHAIN",
+           "SIMEX_DISAGREES", "SIMEX_LIMIT", "TABLE_FORMAT", "TOO_FEW", "bin_index", "compare",
            "coordinates", "corrected_values", "fit_gradients", "radial_binning", "truth_gradients",
            "vertical_binning"]
 
@@ -72,13 +72,24 @@ DATA_WEIGHT_LIMIT = 0.5
 
 @dataclass(frozen=True)
 class Binning:
-    """Which coordinate bins the stars (``by``), which is fitted against (``x``), and the bin edges."""
+    """Which coordinate bins the stars (``by``), which is fitted against (``x``), the bin edges, and the window of
+    ``x`` a star must lie in to enter any bin (the fits' R range or |Z| cap; none by default)."""
 
     name: str
     by: str
     x: str
     edges: tuple[float, ...]
     prefix: str
+    window: tuple[float, float] = (0.0, float("inf"))
+
+    def index(self, by: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Each star's bin number from its binning and fitted coordinates (-1 outside every bin or the window)."""
+        by, x = np.asarray(by, dtype=float), np.asarray(x, dtype=float)
+        index = np.digitize(by, self.edges) - 1
+        with np.errstate(invalid="ignore"):
+            outside = ~np.isfinite(by) | ~(x >= self.window[0]) | ~(x <= self.window[1])
+        index[outside | (index < 0) | (index >= len(self.edges) - 1)] = -1
+        return index
 
     @property
     def centers(self) -> np.ndarray:
@@ -99,21 +110,16 @@ class Binning:
         return f"{name} {self.edges[k]:g}-{self.edges[k + 1]:g} kpc"
 
 
-def radial_binning(edges) -> Binning:
-    """Slices of |Z| [kpc] with these edges; [Fe/H] against R (the study's Table 1)."""
-    return Binning("radial", by="absZ", x="R", edges=tuple(float(e) for e in edges), prefix="z")
+def radial_binning(edges, r_range: tuple[float, float] | None) -> Binning:
+    """Slices of |Z| [kpc] with these edges; [Fe/H] against R (the study's Table 1), R within ``r_range``."""
+    window = (0.0, float("inf")) if r_range is None else tuple(float(r) for r in r_range)
+    return Binning("radial", by="absZ", x="R", edges=tuple(float(e) for e in edges), prefix="z", window=window)
 
 
-def vertical_binning(edges) -> Binning:
-    """Rings of R [kpc] with these edges; [Fe/H] against |Z| (the study's Table 2)."""
-    return Binning("vertical", by="R", x="absZ", edges=tuple(float(e) for e in edges), prefix="r")
-
-
-RADIAL = radial_binning(np.round(np.arange(0.0, 1.41, 0.2), 1))
-"""The study's slices of |Z|: 0.2 kpc wide, centres 0.1 ... 1.3 kpc."""
-
-VERTICAL = vertical_binning(np.arange(7.0, 14.01, 1.0))
-"""The study's rings of R: 1 kpc wide, centres 7.5 ... 13.5 kpc."""
+def vertical_binning(edges, z_max: float | None) -> Binning:
+    """Rings of R [kpc] with these edges; [Fe/H] against |Z| (the study's Table 2), |Z| up to ``z_max``."""
+    window = (0.0, float("inf") if z_max is None else float(z_max))
+    return Binning("vertical", by="R", x="absZ", edges=tuple(float(e) for e in edges), prefix="r", window=window)
 
 
 def coordinates(table: pd.DataFrame) -> pd.DataFrame:
@@ -123,10 +129,8 @@ def coordinates(table: pd.DataFrame) -> pd.DataFrame:
 
 def bin_index(table: pd.DataFrame, binning: Binning) -> np.ndarray:
     """Each star's bin number (-1 outside every bin)."""
-    values = coordinates(table)[binning.by].to_numpy()
-    index = np.digitize(values, binning.edges) - 1
-    index[(index < 0) | (index >= len(binning.edges) - 1)] = -1
-    return index
+    coords = coordinates(table)
+    return binning.index(coords[binning.by].to_numpy(), coords[binning.x].to_numpy())
 
 
 @dataclass(frozen=True)

@@ -89,9 +89,7 @@ def simex_sums(keys: np.ndarray, ids: np.ndarray, ra, dec, measure: DistanceMeas
         u = measure.u + np.sqrt(zeta) * measure.u_err * noise(keys, seed_key, level) if zeta else measure.u
         coords = _coordinates(ra, dec, distance_from_u(u, measure.kind))
         for b, binning in enumerate(binnings):
-            by = coords[binning.by]
-            index = np.digitize(by, binning.edges) - 1
-            index[~np.isfinite(by)] = -1
+            index = binning.index(coords[binning.by], coords[binning.x])
             for k in range(len(binning.edges) - 1):
                 per_group = []
                 for g in range(N_GROUPS):

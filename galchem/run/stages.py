@@ -87,7 +87,7 @@ that grows with the catalogue.  The plane's fit uses float64 sums made in each p
 
 KINEMATICS_SETTINGS = ("seed", "n_mc", "halo_rule")
 GRADIENT_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "max_steps", "radial_z_edges", "vertical_r_edges",
-                     "min_stars")
+                     "radial_r_range", "vertical_z_max", "min_stars")
 AZIMUTHAL_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "max_steps", "annuli", "azimuthal_z_max",
                       "phi_bin_deg", "ring_width", "n_permutations", "n_boot", "radial_z_edges", "min_stars")
 """The settings each stage reads (its own and those of the stages before it): they key its cache entry."""
@@ -239,6 +239,7 @@ def kinematic_sample(dataset: Dataset, config: RunConfig | None = None, progress
         if not moving:
             notes.append(f"kinematics: survey {survey.name!r} maps no proper motions and radial velocities, so "
                          "velocities, membership and the halo cut are skipped; the run uses positions only")
+        notes.extend(f"kinematics: {line}" for line in cuts.heavy_cuts(flow))
         prior_table = (prior.to_table() if prior is not None
                        else latent_distance.DistancePrior.empty_table())
         return {"flow": flow, "notes": pd.DataFrame({"note": notes}, dtype=object), PRIOR_TABLE: prior_table}
@@ -273,7 +274,8 @@ class GradientResults:
 
 def binnings(config: RunConfig) -> tuple[gradients.Binning, gradients.Binning]:
     """The radial and vertical binnings of a configuration."""
-    return gradients.radial_binning(config.radial_z_edges), gradients.vertical_binning(config.vertical_r_edges)
+    return (gradients.radial_binning(config.radial_z_edges, config.radial_r_range),
+            gradients.vertical_binning(config.vertical_r_edges, config.vertical_z_max))
 
 
 _Share = tuple[line_sums.BinSums, line_sums.BinSums | None, int]
