@@ -15,7 +15,7 @@ import pandas as pd
 
 from galchem.analysis import gradients
 
-__all__ = ["PULL_LIMIT", "comparison", "comparison_display", "correction_sentences", "reliability_sentence"]
+__all__ = ["PULL_LIMIT", "comparison", "comparison_display", "corrected_text", "correction_sentences", "reliability_sentence"]
 
 PULL_LIMIT = 2.0
 """A pull beyond this many errors is called out in the text (a unit normal exceeds it 5 % of the time)."""
@@ -44,6 +44,16 @@ def _value(m: float, err: float, digits: int = 4) -> str:
     if not np.isfinite(m):
         return "not fitted"
     return f"{m:+.{digits}f}\u00a0±\u00a0{err:.{digits}f}".replace("-", "−")  # no-break spaces: one line
+
+
+def corrected_text(row: pd.Series, digits: int = 4) -> str:
+    """A bin's corrected slope for a sentence: "-0.0712 ± 0.0012 dex/kpc", or why it is withheld."""
+    status = row.get("status_deconv")
+    if isinstance(status, str) and status not in (gradients.CORRECTED_OK, ""):
+        return f"withheld ({status})"
+    if not np.isfinite(row["m_deconv"]):
+        return "not fitted"
+    return f"{_value(row['m_deconv'], row['m_deconv_err'], digits)} dex/kpc".replace("\u00a0", " ")
 
 
 def _signed(value: float) -> str:
