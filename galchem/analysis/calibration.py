@@ -22,10 +22,11 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from galchem.analysis.fitting import fit_line
-from galchem.analysis.line_likelihood import PARAMETERS
+from galchem.analysis.deconvolution import extreme_deconvolution
+from galchem.analysis.fitting import LineFit, fit_line
+from galchem.analysis.line_likelihood import PARAMETERS, mixture_points
 
-__all__ = ["INDEPENDENT_LINE", "INDEPENDENT_R_FRACTION", "INDEPENDENT_R_RANGE", "LineTruth", "attenuation",
+__all__ = ["BinCutLine", "INDEPENDENT_LINE", "INDEPENDENT_R_FRACTION", "INDEPENDENT_R_RANGE", "LineTruth", "attenuation",
            "attenuation_scan", "calibrate", "coverage_summary", "independent_line", "simulate_line"]
 
 
@@ -82,6 +83,46 @@ def independent_line(rng: np.random.Generator, n: int = 4000) -> tuple[np.ndarra
     """
     return simulate_line(rng, n, INDEPENDENT_LINE, x_range=INDEPENDENT_R_RANGE, y_err_range=(0.04, 0.12),
                          x_err_fraction=INDEPENDENT_R_FRACTION)
+
+
+class BinCutLine(NamedTuple):
+    """A line whose points are selected by their *measured* x, as a gradient bin selects its stars."""
+
+    x_true: np.ndarray  # every point of the population
+    x: np.ndarray  # measured
+    x_err: np.ndarray
+    y: np.ndarray
+    y_err: np.ndarray
+    inside: np.ndarray  # the bin: measured x within the window
+    m_true: float  # least squares of the true y against the true x of the points inside
+
+
+def bin_cut_line(rng: np.random.Generator, n: int = 40_000, window: tuple[float, float] = (2.0, 2.4)) -> BinCutLine:
+    """y = 0.5 x with x errors larger than the bin: a skewed population of x (like distances), cut on measured x."""
+    x_true = rng.gamma(4.0, 0.5, n)
+    x_err = rng.uniform(0.3, 0.7, n)
+    x = x_true + rng.normal(0.0, x_err)
+    y_err = np.full(n, 0.05)
+    y = 0.5 * x_true + rng.normal(0.0, y_err)
+    inside = (x > window[0]) & (x < window[1])
+    m_true = float(np.polyfit(x_true[inside], 0.5 * x_true[inside], 1)[0])
+    return BinCutLine(x_true, x, x_err, y, y_err, inside, m_true)
+
+
+def population_corrected_fit(line: BinCutLine, **fit_options) -> LineFit:
+    """The bin's line with the prior on the true x deconvolved from the *whole* population, not from the bin.
+
+    Regression calibration: each point in the bin enters at its expected true
+    x given its measurement under that prior, with the variance that remains
+    (:func:`galchem.analysis.line_likelihood.mixture_points`); selecting on
+    measured x then biases nothing, because the model is of y given what was
+    measured.
+    """
+    mixture = extreme_deconvolution(line.x, line.x_err)
+    inside = line.inside
+    x, y, x_err, y_err, xy_cov = mixture_points(line.x[inside], line.y[inside], line.x_err[inside],
+                                                line.y_err[inside], np.zeros(int(inside.sum())), mixture)
+    return fit_line(x, y, x_err, y_err, xy_cov, **fit_options)
 
 
 def attenuation(m: float, x: np.ndarray, x_err: np.ndarray) -> float:
