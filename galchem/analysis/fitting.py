@@ -279,7 +279,7 @@ def fit_line(
     three autocorrelation times, at least a fifth and at most half of the
     chain).  ``method`` is ``"exact"`` (sum over points), ``"grouped"`` (sum
     over error groups, see the module docstring) or ``"auto"`` (grouped
-    above :data:`EXACT_UP_TO` points).  The same ``seed`` gives the same chain.
+    above :data:`~galchem.analysis.fitting.EXACT_UP_TO` points).  The same ``seed`` gives the same chain.
     """
     x, y, x_err, y_err, xy_cov = _as_arrays(x, y, x_err, y_err, xy_cov)
     settings = _settings(n_walkers, n_steps, max_steps, burn_in, bounds)

@@ -2,7 +2,7 @@
 
 The notebooks' parameters cells, the ``galchem`` command line, the Python API
 and the build profiles all start from :class:`RunConfig`, whose fields carry
-their meaning, the study's value and its reference (:data:`SETTINGS`).  A run's output
+their meaning, the study's value and its reference (:data:`~galchem.run.config.SETTINGS`).  A run's output
 folder holds ``config.toml`` (:func:`write_run_file`): the configuration,
 the survey and the input's checksum, enough to run it again table for table
 with ``galchem analyse --config OUT/config.toml``.
@@ -91,7 +91,7 @@ class Setting:
 
 
 def _setting(default: Any, help: str, study: str, reference: str, option: bool = True) -> Any:
-    """A :class:`RunConfig` field with its :class:`Setting`."""
+    """A :class:`RunConfig` field with its :class:`~galchem.run.config.Setting`."""
     return field(default=default, metadata={"setting": Setting(help, study, reference, option)})
 
 
@@ -102,7 +102,7 @@ HAWKINS = "Hawkins (2023)"
 class RunConfig:
     """Every setting of an analysis run: the one registry of their defaults, meanings and the study's values.
 
-    Each field carries a :class:`Setting` (:data:`SETTINGS`): its help text,
+    Each field carries a :class:`~galchem.run.config.Setting` (:data:`~galchem.run.config.SETTINGS`): its help text,
     the study's value and the reference for it, as astropy's registry of
     Galactocentric parameter sets carries its references.  The command line,
     the notebooks' "What ran" box, the profiles and the Python API are built
@@ -239,7 +239,7 @@ class RunConfig:
 
 
 SETTINGS: Mapping[str, Setting] = {f.name: f.metadata["setting"] for f in fields(RunConfig)}
-"""The registry: every run setting's :class:`Setting`, in :class:`RunConfig`'s order."""
+"""The registry: every run setting's :class:`~galchem.run.config.Setting`, in :class:`RunConfig`'s order."""
 
 
 @dataclass(frozen=True)
