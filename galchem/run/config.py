@@ -33,7 +33,7 @@ __all__ = ["ConfigError", "HALO_RULES", "RunConfig", "SETTINGS", "STAGES", "RunF
 HALO_RULES = ("point", "errors")
 """Values of ``RunConfig.halo_rule``."""
 
-STAGES = ("kinematics", "radial", "vertical", "azimuthal")
+STAGES = ("kinematics", "radial", "vertical", "azimuthal", "simex")
 """The analysis stages that draw random numbers, in the order of their child streams."""
 
 

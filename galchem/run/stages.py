@@ -92,9 +92,6 @@ AZIMUTHAL_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "max_steps",
                       "phi_bin_deg", "ring_width", "n_permutations", "n_boot", "radial_z_edges", "min_stars")
 """The settings each stage reads (its own and those of the stages before it): they key its cache entry."""
 
-SIMEX_STREAM = 1_000_000
-"""SIMEX draws from this child of the radial stream (the bins' fits use the children numbered by bin)."""
-
 PRIOR_TABLE = "distance_prior"
 """The kinematic stage's table of the distance prior (:meth:`latent_distance.DistancePrior.to_table`)."""
 
@@ -336,7 +333,7 @@ def gradient_fits(dataset: Dataset, config: RunConfig | None = None, progress: b
     def compute() -> GradientResults:
         with open_scheduler(scheduler) as runner:
             kinematic = kinematic_sample(dataset, config, progress, runner)
-            simex_stream = config.stream("radial", SIMEX_STREAM)
+            simex_stream = config.stream("simex")
             shares, noisy = runner.map_reduce(_gradient_part, kinematic.parts, _merge_gradient_shares, chosen,
                                               kinematic.moving, kinematic.prior,
                                               np.uint64(simex_stream.generate_state(1, np.uint64)[0]))
