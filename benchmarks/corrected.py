@@ -75,11 +75,11 @@ def survey_table(survey: str, n: int, seed: int) -> pd.DataFrame:
     coords = gradients.coordinates(sample)
     truth_by_id = truth.set_index("source_id").loc[sample["id"].to_numpy()]
     for b, binning in enumerate(binnings):
-        true = gradients.truth_gradients(sample, truth, binning)
+        true = gradients.truth_gradients(sample, truth, binning, min_stars=RunConfig().min_stars)
         index = gradients.bin_index(sample, binning)
         for k in range(len(binning.edges) - 1):
             inside = index == k
-            if inside.sum() < gradients.MIN_STARS:
+            if inside.sum() < RunConfig().min_stars:
                 continue
             y, y_err = sample["feh"].to_numpy()[inside], sample["feh_err"].to_numpy()[inside]
             x, x_err = coords[binning.x].to_numpy()[inside], coords[f"{binning.x}_err"].to_numpy()[inside]

@@ -7,7 +7,7 @@ from galchem.analysis import gradients, latent_distance, line_sums
 from galchem.analysis.fitting import fit_line
 from galchem.errors import FitError
 from galchem.data.sources import load_mock
-from galchem.analysis.gradients import DECONVOLVED, Gradients, fit_gradients, truth_gradients
+from galchem.analysis.gradients import DECONVOLVED, Gradients, truth_gradients
 from galchem.run.config import RunConfig
 from galchem.run.coverage import ESTIMATES, coverage_pulls, coverage_summary
 from galchem.run.stages import binnings, kinematic_sample
@@ -26,8 +26,9 @@ def analysed():
 @pytest.mark.parametrize("binning", [RADIAL, VERTICAL], ids=lambda b: b.name)
 def test_fitted_slopes_recover_the_mock_truth(analysed, binning):
     dataset, sample, moments = analysed
-    fits = fit_gradients(sample, binning, n_steps=400, max_steps=3000, seed=1, corrected=moments)
-    truth = truth_gradients(sample, dataset.truth, binning)
+    fits = line_sums.fit_table(sample, binning, moments=moments, simex=None, min_stars=500, n_walkers=10, n_steps=400,
+                               max_steps=3000, seed=np.random.SeedSequence(1))
+    truth = truth_gradients(sample, dataset.truth, binning, min_stars=500)
     fitted = fits.table.dropna(subset=["m"])
     assert len(fitted) >= 4
     merged = fitted.merge(truth, on=[binning.columns[2], "n"])
@@ -48,7 +49,8 @@ def test_fitted_slopes_recover_the_mock_truth(analysed, binning):
 @pytest.mark.slow  # 200 000 stars: bins on both sides of min_stars
 def test_small_bins_are_reported_not_fitted(analysed):
     _, sample, moments = analysed
-    fits = fit_gradients(sample, RADIAL, min_stars=3000, n_steps=100, max_steps=100, seed=1, corrected=moments)
+    fits = line_sums.fit_table(sample, RADIAL, moments=moments, simex=None, min_stars=3000, n_walkers=10, n_steps=100,
+                               max_steps=100, seed=np.random.SeedSequence(1))
     table = fits.table
     assert list(table.columns) == RADIAL.columns and len(table) == 7
     again = Gradients.from_tables(RADIAL, fits.to_tables())
@@ -106,8 +108,9 @@ def test_a_bin_without_a_distance_prior_gets_the_flat_fit_only():
     rng = np.random.default_rng(0)
     R, feh = rng.uniform(7, 8, 4), rng.normal(0, 0.1, 4)
     sums = line_sums.bin_sums(np.arange(4), R, feh, np.full(4, 0.1), np.full(4, 0.05))
-    fits = line_sums.fit_binned([sums], gradients.vertical_binning((7.0, 8.0), None), min_stars=3, n_walkers=6, n_steps=50,
-                                max_steps=50, seed=np.random.SeedSequence(0))
+    fits = line_sums.fit_binned([line_sums.BinShare(sums, None, 0)], gradients.vertical_binning((7.0, 8.0), None),
+                                min_stars=3, n_walkers=6, n_steps=50, max_steps=50, seed=np.random.SeedSequence(0),
+                                simex=None)
     row = fits.table.iloc[0]
     assert row["status"] == gradients.FITTED and np.isfinite(row["m"])
     assert np.isnan(row["m_deconv"]) and pd.isna(row["reliable_deconv"])

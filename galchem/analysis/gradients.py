@@ -29,19 +29,15 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
-from galchem.analysis.fitting import MAX_STEPS, LineFit, fit_line
+from galchem.analysis.fitting import LineFit
 from galchem.analysis.line_likelihood import PARAMETERS
 
 __all__ = ["BinFit", "Binning", "COMPARISON_FORMAT", "CORRECTED_OK", "DATA_WEIGHT_LIMIT", "DECONVOLVED", "DIAGNOSTICS", "FITTED", "Gradients",
-           "MIN_STARS", "N_DRAWS", "NO_PRIOR", "OUT_OF_RANGE", "PRIOR_DOMINATES", "SHORT_CHAIN",
+           "N_DRAWS", "NO_PRIOR", "OUT_OF_RANGE", "PRIOR_DOMINATES", "SHORT_CHAIN",
            "SIMEX_DISAGREES", "SIMEX_LIMIT", "TABLE_FORMAT", "TOO_FEW", "bin_index", "compare",
-           "coordinates", "corrected_values", "fit_gradients", "radial_binning", "truth_gradients",
+           "coordinates", "corrected_values", "radial_binning", "truth_gradients",
            "vertical_binning"]
-
-MIN_STARS = 500
-"""Fewest stars the study fits in a bin."""
 
 N_DRAWS = 100
 """Posterior draws kept per bin, for figures."""
@@ -239,55 +235,6 @@ def _column_names(binning: Binning) -> list[str]:
     return [*binning.columns[:3], *_ROW[3:]]
 
 
-def fit_gradients(table: pd.DataFrame, binning: Binning, *, min_stars: int = MIN_STARS, n_walkers: int = 10,
-                  n_steps: int = 1000, max_steps: int = MAX_STEPS, seed: int | np.random.SeedSequence = 0,
-                  corrected: pd.DataFrame | None = None, simex: list | None = None, progress: bool = False) -> Gradients:
-    """Fit [Fe/H] against ``binning.x`` in every bin of ``binning.by`` with at least ``min_stars`` stars.
-
-    Each bin is fitted with the flat prior and, given ``corrected`` (the
-    :func:`galchem.analysis.latent_distance.posterior_moments` of the
-    table's rows, same order), corrected for the errors in x; ``simex``
-    holds each bin's :class:`galchem.analysis.simex.SimexEstimate` (None:
-    no cross-check).  Chains extend from ``n_steps`` towards 50
-    autocorrelation times, up to ``max_steps``.  Bin ``k`` draws from child
-    ``k`` of ``seed`` (a ``SeedSequence`` or an integer), which spawns the
-    flat fit's stream, the stream that picks the kept posterior draws and
-    the corrected fit's.
-    """
-    parent = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    coords = coordinates(table)
-    index = bin_index(table, binning)
-    fits = []
-    for k in tqdm(range(len(binning.edges) - 1), desc=f"{binning.name} gradients", disable=not progress):
-        inside = index == k
-        n = int(inside.sum())
-        head = (binning.edges[k], binning.edges[k + 1], float(binning.centers[k]), n)
-        if n < min_stars:
-            fits.append(BinFit(*head, OUT_OF_RANGE if n == 0 else TOO_FEW))
-            continue
-        stream = np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key, k))
-        fit_rng, draw_rng, corrected_rng = (np.random.default_rng(s) for s in stream.spawn(3))
-        y, y_err = table["feh"].to_numpy()[inside], table["feh_err"].to_numpy()[inside]
-        options = {"n_walkers": n_walkers, "n_steps": n_steps, "max_steps": max_steps}
-        fit = fit_line(coords[binning.x].to_numpy()[inside], y, coords[f"{binning.x}_err"].to_numpy()[inside], y_err,
-                       seed=fit_rng, **options)
-        corrected_fit, dominated = None, 0
-        if corrected is not None:
-            x, x_err = corrected[binning.x].to_numpy()[inside], corrected[f"{binning.x}_err"].to_numpy()[inside]
-            usable = np.isfinite(x) & (x_err > 0)
-            dominated = int(np.count_nonzero(corrected["data_weight"].to_numpy()[inside] < DATA_WEIGHT_LIMIT))
-            if usable.sum() >= min_stars:
-                corrected_fit = fit_line(x[usable], y[usable], x_err[usable], y_err[usable], seed=corrected_rng,
-                                         **options)
-        chosen = draw_rng.choice(len(fit.samples), N_DRAWS, replace=False)
-        fits.append(BinFit(*head, FITTED, fit.m, fit.m_err, fit.b, fit.b_err, fit.lam, fit.lam_err,
-                           float(np.max(fit.autocorr_time)), float(fit.effective_samples), fit.acceptance_fraction,
-                           fit.reliable, *corrected_values(corrected_fit, n, dominated,
-                                                           None if simex is None else simex[k]),
-                           draws=fit.samples[chosen]))
-    return Gradients(binning, tuple(fits))
-
-
 def corrected_values(fit: LineFit | None, n: int, dominated: int, simex) -> tuple:
     """A bin's values for the :data:`DECONVOLVED` columns, in order, from its corrected fit (None: no prior), its
     star count, how many of its stars' distances the prior decides, and its SIMEX estimate (or None).
@@ -313,7 +260,7 @@ def corrected_values(fit: LineFit | None, n: int, dominated: int, simex) -> tupl
     return (*values, float(np.max(fit.autocorr_time)), fit.reliable, status, m_simex, m_simex_err)
 
 
-def truth_gradients(table: pd.DataFrame, truth: pd.DataFrame, binning: Binning, *, min_stars: int = MIN_STARS
+def truth_gradients(table: pd.DataFrame, truth: pd.DataFrame, binning: Binning, *, min_stars: int
                     ) -> pd.DataFrame:
     """The mock's truth per bin: noise-free [Fe/H] of the same stars, least squares against their true coordinate.
 

@@ -27,6 +27,7 @@ the true coordinate, so its sums are made the same way, in the same pass.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -37,7 +38,8 @@ from galchem.analysis.fitting import GROUPED_ABOVE, LineFit, fit_line, fit_line_
 from galchem.analysis.line_likelihood import BINS_PER_DEX, DEFAULT_BOUNDS, LineData
 from galchem.errors import FitError
 
-__all__ = ["BinSums", "N_TERMS", "bin_sums", "fit_binned", "fit_sums", "line_data", "merge", "start_guess"]
+__all__ = ["BinShare", "BinSums", "N_TERMS", "bin_sums", "fit_binned", "fit_sums", "fit_table", "line_data", "merge",
+           "merge_shares", "start_guess", "table_shares"]
 
 N_TERMS = 1 + 3 + 9 + 27 + 81 + 9
 """Raw moments per group: n, Sd (3), Suu (9), Suud (27), Suudd (81), Sdd (9), in this order."""
@@ -186,20 +188,56 @@ def fit_sums(sums: BinSums, *, n_walkers: int, n_steps: int, max_steps: int, see
     return fit_line_data(line_data(sums), start_guess(sums), **options)
 
 
-def fit_binned(sums: list[BinSums], binning: gradients.Binning, *, min_stars: int, n_walkers: int, n_steps: int,
-               max_steps: int, seed: np.random.SeedSequence, corrected: list[BinSums] | None = None,
-               dominated: list[int] | None = None, simex: list | None = None) -> gradients.Gradients:
-    """Fit every bin with at least ``min_stars`` stars, as :func:`gradients.fit_gradients` does, from its sums.
+class BinShare(NamedTuple):
+    """A bin's sums from some of its stars: as measured, at their posterior true x (None without a distance
+    prior), and how many of them the prior rather than the measurement places."""
+
+    flat: BinSums
+    corrected: BinSums | None
+    dominated: int
+
+
+def table_shares(table: pd.DataFrame, binning: gradients.Binning, moments: pd.DataFrame | None) -> list[BinShare]:
+    """Every bin's share of ``table`` (a sample's rows; ``moments`` their
+    :func:`galchem.analysis.latent_distance.posterior_moments`, same order, or None)."""
+    coords = gradients.coordinates(table)
+    feh, feh_err, ids = table["feh"].to_numpy(), table["feh_err"].to_numpy(), table["id"].to_numpy()
+    index = gradients.bin_index(table, binning)
+    x, x_err = coords[binning.x].to_numpy(), coords[f"{binning.x}_err"].to_numpy()
+    shares = []
+    for k in range(len(binning.edges) - 1):
+        inside = index == k
+        flat = bin_sums(ids[inside], x[inside], feh[inside], x_err[inside], feh_err[inside])
+        if moments is None:
+            shares.append(BinShare(flat, None, 0))
+            continue
+        corrected = bin_sums(ids[inside], moments[binning.x].to_numpy()[inside], feh[inside],
+                             moments[f"{binning.x}_err"].to_numpy()[inside], feh_err[inside])
+        decided = moments["data_weight"].to_numpy()[inside] < gradients.DATA_WEIGHT_LIMIT
+        shares.append(BinShare(flat, corrected, int(np.count_nonzero(decided))))
+    return shares
+
+
+def merge_shares(a: list[BinShare], b: list[BinShare]) -> list[BinShare]:
+    """Two sets of bin shares (from two partitions) as one: the sums added, the counts too."""
+    return [BinShare(merge(x.flat, y.flat), None if x.corrected is None else merge(x.corrected, y.corrected),
+                     x.dominated + y.dominated) for x, y in zip(a, b)]
+
+
+def fit_binned(shares: list[BinShare], binning: gradients.Binning, *, min_stars: int, n_walkers: int, n_steps: int,
+               max_steps: int, seed: np.random.SeedSequence, simex: list | None) -> gradients.Gradients:
+    """Fit every bin with at least ``min_stars`` stars from its sums: the one loop over bins, whether the stars
+    were in memory (:func:`fit_table`) or spread over a catalogue's partitions.
 
     Bin ``k`` draws from child ``k`` of ``seed`` (spawning the flat fit's
-    stream, the kept draws' and the corrected fit's).  ``corrected[k]``
-    holds the sums of the bin's stars at their posterior mean and standard
-    deviation of the true x (None: no distance prior), ``dominated[k]`` how
-    many of them the prior decides, ``simex[k]`` the bin's SIMEX estimate.
+    stream, the kept draws' and the corrected fit's).  ``shares[k]`` holds
+    its sums as measured and at the stars' posterior mean and standard
+    deviation of the true x (:class:`BinShare`), ``simex[k]`` its SIMEX
+    estimate (None: no cross-check).
     """
     fits = []
     options = {"n_walkers": n_walkers, "n_steps": n_steps, "max_steps": max_steps}
-    for k, part in enumerate(sums):
+    for k, (part, corrected, dominated) in enumerate(shares):
         head = (binning.edges[k], binning.edges[k + 1], float(binning.centers[k]), part.n + part.invalid)
         if part.n + part.invalid < min_stars:
             fits.append(gradients.BinFit(*head, gradients.OUT_OF_RANGE if head[3] == 0 else gradients.TOO_FEW))
@@ -207,17 +245,24 @@ def fit_binned(sums: list[BinSums], binning: gradients.Binning, *, min_stars: in
         stream = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, k))
         fit_rng, draw_rng, corrected_rng = (np.random.default_rng(s) for s in stream.spawn(3))
         fit = fit_sums(part, seed=fit_rng, **options)
-        usable = corrected is not None and corrected[k].n >= min_stars
-        corrected_fit = fit_sums(_valid(corrected[k]), seed=corrected_rng, **options) if usable else None
+        usable = corrected is not None and corrected.n >= min_stars
+        corrected_fit = fit_sums(_valid(corrected), seed=corrected_rng, **options) if usable else None
         chosen = draw_rng.choice(len(fit.samples), gradients.N_DRAWS, replace=False)
         fits.append(gradients.BinFit(*head, gradients.FITTED, fit.m, fit.m_err, fit.b, fit.b_err, fit.lam,
                                      fit.lam_err, float(np.max(fit.autocorr_time)), float(fit.effective_samples),
                                      fit.acceptance_fraction, fit.reliable,
-                                     *gradients.corrected_values(corrected_fit, head[3],
-                                                                 0 if dominated is None else dominated[k],
+                                     *gradients.corrected_values(corrected_fit, head[3], dominated,
                                                                  None if simex is None else simex[k]),
                                      draws=fit.samples[chosen]))
     return gradients.Gradients(binning, tuple(fits))
+
+
+def fit_table(table: pd.DataFrame, binning: gradients.Binning, *, moments: pd.DataFrame | None, simex: list | None,
+              min_stars: int, n_walkers: int, n_steps: int, max_steps: int, seed: np.random.SeedSequence
+              ) -> gradients.Gradients:
+    """:func:`fit_binned` of a sample in memory (``moments``: its stars' posterior moments, or None)."""
+    return fit_binned(table_shares(table, binning, moments), binning, min_stars=min_stars, n_walkers=n_walkers,
+                      n_steps=n_steps, max_steps=max_steps, seed=seed, simex=simex)
 
 
 def _valid(sums: BinSums) -> BinSums:

@@ -275,45 +275,26 @@ def binnings(config: RunConfig) -> tuple[gradients.Binning, gradients.Binning]:
             gradients.vertical_binning(config.vertical_r_edges, config.vertical_z_max))
 
 
-_Share = tuple[line_sums.BinSums, line_sums.BinSums | None, int]
-"""One bin's share of a partition: the flat fit's sums, the corrected fit's (None: no prior), the prior-decided stars."""
-
-
 def _gradient_part(path: Path, chosen: tuple[gradients.Binning, ...], moving: bool,
                    prior: latent_distance.DistancePrior | None, simex_key: np.uint64
-                   ) -> tuple[list[list[_Share]], list]:
+                   ) -> tuple[list[list[line_sums.BinShare]], list]:
     """One partition's per-bin sums for each binning: flat, corrected and SIMEX's noisy copies."""
     table = _in_sample(pd.read_parquet(path, columns=list(GRADIENT_COLUMNS)), moving)
-    coords = gradients.coordinates(table)
-    feh, feh_err, ids = table["feh"].to_numpy(), table["feh_err"].to_numpy(), table["id"].to_numpy()
-    ra, dec = table["ra"].to_numpy(), table["dec"].to_numpy()
     moments = None if prior is None else latent_distance.sample_moments(prior, table)
-    out: list[list[_Share]] = [[] for _ in chosen]
-    for b, binning in enumerate(chosen):
-        index = gradients.bin_index(table, binning)
-        x, x_err = coords[binning.x].to_numpy(), coords[f"{binning.x}_err"].to_numpy()
-        for k in range(len(binning.edges) - 1):
-            inside = index == k
-            flat = line_sums.bin_sums(ids[inside], x[inside], feh[inside], x_err[inside], feh_err[inside])
-            if moments is None:
-                out[b].append((flat, None, 0))
-                continue
-            corrected = line_sums.bin_sums(ids[inside], moments[binning.x].to_numpy()[inside], feh[inside],
-                                           moments[f"{binning.x}_err"].to_numpy()[inside], feh_err[inside])
-            decided = moments["data_weight"].to_numpy()[inside] < gradients.DATA_WEIGHT_LIMIT
-            out[b].append((flat, corrected, int(np.count_nonzero(decided))))
+    out = [line_sums.table_shares(table, binning, moments) for binning in chosen]
     noisy = None
     if prior is not None:
         measure = latent_distance.DistanceMeasure(table["distance_u"].to_numpy(dtype=float),
                                                   table["distance_u_err"].to_numpy(dtype=float), prior.kind)
-        noisy = simex.simex_sums(id_keys(ids), ids, ra, dec, measure, feh, chosen, simex_key)
+        ids = table["id"].to_numpy()
+        noisy = simex.simex_sums(id_keys(ids), ids, table["ra"].to_numpy(), table["dec"].to_numpy(), measure,
+                                 table["feh"].to_numpy(), chosen, simex_key)
     return out, noisy
 
 
 def _merge_gradient_shares(a, b):
     """Two partitions' gradient shares together."""
-    shares = [[(line_sums.merge(x[0], y[0]), None if x[1] is None else line_sums.merge(x[1], y[1]), x[2] + y[2])
-               for x, y in zip(one, two)] for one, two in zip(a[0], b[0])]
+    shares = [line_sums.merge_shares(one, two) for one, two in zip(a[0], b[0])]
     return shares, None if a[1] is None else simex.merge(a[1], b[1])
 
 
@@ -339,12 +320,10 @@ def gradient_fits(dataset: Dataset, config: RunConfig | None = None, progress: b
                                               np.uint64(simex_stream.generate_state(1, np.uint64)[0]))
         results = []
         for b, (per_bin, binning) in enumerate(zip(shares, chosen)):
-            corrected = None if kinematic.prior is None else [share[1] for share in per_bin]
             estimates = None if noisy is None else [simex.estimate(levels) for levels in noisy[b]]
             results.append(line_sums.fit_binned(
-                [share[0] for share in per_bin], binning, min_stars=config.min_stars, n_walkers=config.n_walkers,
-                n_steps=config.n_steps, max_steps=config.max_steps, seed=config.stream(binning.name),
-                corrected=corrected, dominated=[share[2] for share in per_bin], simex=estimates))
+                per_bin, binning, min_stars=config.min_stars, n_walkers=config.n_walkers, n_steps=config.n_steps,
+                max_steps=config.max_steps, seed=config.stream(binning.name), simex=estimates))
         return GradientResults(*results)
 
     def load(tables: dict[str, pd.DataFrame]) -> GradientResults:
