@@ -21,8 +21,10 @@ import numpy as np
 from galchem.analysis.calibration import LineTruth, simulate_line
 from galchem.analysis.fitting import fit_line, start_walkers
 from galchem.analysis.line_likelihood import BINS_PER_DEX, DEFAULT_BOUNDS, LineData, least_squares, to_pivot
+from galchem.run.config import RunConfig
 
 N_POINTS, N_WALKERS, N_STEPS, SEED = 78_000, 10, 1000, 2
+MAX_STEPS = RunConfig().max_steps  # chains extended to 50 autocorrelation times, as the pipeline runs them
 TRUTH = LineTruth(m=-0.078, b=0.418, lam=0.3)
 
 
@@ -39,7 +41,8 @@ def naive_log_probability(theta, x, y, x_var, y_var, pivot):
 def main() -> None:
     rng = np.random.default_rng(SEED)
     x, y, x_err, y_err = simulate_line(rng, N_POINTS, TRUTH, x_err_range=(0.05, 0.4), y_err_range=(0.03, 0.2))
-    fit_line(x[:100], y[:100], x_err[:100], y_err[:100], n_steps=60, x_model="mixture")  # compile outside the timing
+    fit_line(x[:100], y[:100], x_err[:100], y_err[:100], n_walkers=N_WALKERS, n_steps=60, max_steps=60,
+             x_model="mixture")  # compile outside the timing
     t0 = time.perf_counter()
     fast = fit_line(x, y, x_err, y_err, n_walkers=N_WALKERS, n_steps=N_STEPS, max_steps=N_STEPS, seed=SEED)
     t_fast = time.perf_counter() - t0
@@ -72,7 +75,8 @@ def main() -> None:
     timings = {}
     for model in ("flat", "mixture"):
         t0 = time.perf_counter()
-        fit = fit_line(x, y, x_err, y_err, n_walkers=N_WALKERS, seed=SEED, x_model=model)
+        fit = fit_line(x, y, x_err, y_err, n_walkers=N_WALKERS, n_steps=N_STEPS, max_steps=MAX_STEPS, seed=SEED,
+                       x_model=model)
         timings[model] = time.perf_counter() - t0
         print(f"x_model={model}: {timings[model]:.2f} s, {fit.chain.shape[0]} steps (50 tau = "
               f"{50 * max(fit.autocorr_time):.0f}, tau {np.round(fit.autocorr_time, 1)}), "

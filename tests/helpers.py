@@ -5,8 +5,15 @@ import pandas as pd
 
 from galchem.data import contract
 from galchem.data.surveys import load_survey
+from galchem.run.config import RunConfig
 
 
 def canonical(catalog: pd.DataFrame, survey: str = "lamost") -> pd.DataFrame:
     """A mock catalogue (built-in file columns) as the canonical table the pipeline reads."""
     return contract.canonical_table(catalog, {}, load_survey(survey), where=f"the {survey} test catalogue")
+
+
+def chains(**changes) -> dict:
+    """The line fit's chain settings (n_walkers, n_steps, max_steps): the study's, with ``changes``."""
+    config = RunConfig()
+    return {"n_walkers": config.n_walkers, "n_steps": config.n_steps, "max_steps": config.max_steps, **changes}

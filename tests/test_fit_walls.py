@@ -1,6 +1,7 @@
 """Issue 25: no prior may clip a line fit silently; the fit's settings are checked (FitError, not emcee's errors)."""
 import numpy as np
 import pytest
+from helpers import chains
 
 from galchem.analysis.calibration import LineTruth, simulate_line
 from galchem.analysis.fitting import fit_line
@@ -15,7 +16,7 @@ def steep_bin(rng: np.random.Generator, n: int = 17) -> tuple[np.ndarray, ...]:
 
 def test_steep_small_bin_is_recovered():
     truth = LineTruth(m=-0.8, b=6.4, lam=0.08)
-    fit = fit_line(*steep_bin(np.random.default_rng(11)), seed=3)
+    fit = fit_line(*steep_bin(np.random.default_rng(11)), seed=3, **chains())
     assert abs(fit.m - truth.m) < 2 * fit.m_err
     assert abs(fit.b - truth.b) < 2 * fit.b_err
     assert fit.b > 2  # where the old prior's wall stood
@@ -23,7 +24,7 @@ def test_steep_small_bin_is_recovered():
 
 
 def test_intercept_error_is_propagated_per_sample():
-    fit = fit_line(*steep_bin(np.random.default_rng(11)), seed=3)
+    fit = fit_line(*steep_bin(np.random.default_rng(11)), seed=3, **chains())
     assert fit.pivot == pytest.approx(8.0, abs=0.6)
     assert fit.b_err == pytest.approx(np.std(fit.samples[:, 1]))
     assert fit.b_err > 3 * fit.c_err  # b = c - m x0 carries the slope's error times the pivot
@@ -32,7 +33,7 @@ def test_intercept_error_is_propagated_per_sample():
 
 def test_offset_of_two_dex_leaves_the_slope_alone():
     x, y, x_err, y_err = simulate_line(np.random.default_rng(5), 3000, LineTruth(m=-0.088, b=0.65, lam=0.15))
-    plain, shifted = (fit_line(x, y + offset, x_err, y_err, seed=7) for offset in (0.0, 2.0))
+    plain, shifted = (fit_line(x, y + offset, x_err, y_err, seed=7, **chains()) for offset in (0.0, 2.0))
     assert abs(shifted.m - plain.m) < 0.1 * plain.m_err
     assert shifted.m_err == pytest.approx(plain.m_err, rel=0.1)
     assert shifted.b - plain.b == pytest.approx(2.0, abs=0.1 * plain.b_err)
@@ -43,7 +44,7 @@ def test_offset_of_two_dex_leaves_the_slope_alone():
 def test_slope_of_five_is_recovered():
     x, y, x_err, y_err = simulate_line(np.random.default_rng(2), 300, LineTruth(m=5.0, b=-3.0, lam=0.2),
                                        x_range=(0.0, 2.0), x_err_range=(0.002, 0.01))
-    fit = fit_line(x, y, x_err, y_err, seed=1)
+    fit = fit_line(x, y, x_err, y_err, seed=1, **chains())
     assert abs(fit.m - 5.0) < 3 * fit.m_err and fit.m_err < 0.1
     assert abs(fit.lam - 0.2) < 3 * fit.lam_err
     assert fit.reliable, fit.warning()
@@ -56,18 +57,18 @@ def test_slope_of_five_is_recovered():
 ])
 def test_a_fit_against_a_bound_is_flagged_with_its_reason(bounds, words):
     x, y, x_err, y_err = simulate_line(np.random.default_rng(3), 2000)  # m = -0.08, lam = 0.15, c = -0.32
-    fit = fit_line(x, y, x_err, y_err, seed=2, bounds=bounds)
+    fit = fit_line(x, y, x_err, y_err, seed=2, bounds=bounds, **chains())
     assert not fit.reliable
     assert "the prior may clip the posterior" in fit.warning() and words in fit.warning()
     assert not fit.diagnostics()["reliable"]
-    free = fit_line(x, y, x_err, y_err, seed=2)
+    free = fit_line(x, y, x_err, y_err, seed=2, **chains())
     assert free.reliable and free.warning() == ""
 
 
 def test_no_scatter_is_not_a_wall():
     """lam > 0 folds the posterior (the likelihood depends on lam^2): a line without scatter is not flagged for it."""
     x, y, x_err, y_err = simulate_line(np.random.default_rng(4), 400, LineTruth(lam=0.0))
-    fit = fit_line(x, y, x_err, y_err, seed=1)
+    fit = fit_line(x, y, x_err, y_err, seed=1, **chains())
     assert fit.lam < 3 * fit.lam_err
     assert fit.near_bounds() == []
 
@@ -87,7 +88,7 @@ def test_no_scatter_is_not_a_wall():
 ])
 def test_settings_are_checked(options, message):
     with pytest.raises(FitError, match=message):
-        fit_line(*simulate_line(np.random.default_rng(0), 20), **options)
+        fit_line(*simulate_line(np.random.default_rng(0), 20), **chains(**options))
 
 
 def test_numpy_integers_are_accepted():

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from helpers import chains
 from scipy.optimize import minimize
 
 from galchem.analysis.calibration import (INDEPENDENT_LINE, LineTruth, attenuation, calibrate, coverage_summary,
@@ -65,7 +66,7 @@ def test_noiseless_line_is_recovered():
     rng = np.random.default_rng(1)
     x = rng.uniform(6, 12, 300)
     y = -0.07 * x + 0.5
-    fit = fit_line(x, y, np.full(300, 1e-4), np.full(300, 1e-4), seed=1, max_steps=1000)
+    fit = fit_line(x, y, np.full(300, 1e-4), np.full(300, 1e-4), seed=1, **chains(max_steps=1000))
     assert fit.m == pytest.approx(-0.07, abs=1e-4)
     assert fit.b == pytest.approx(0.5, abs=1e-3)
     assert fit.lam < 1e-3
@@ -73,7 +74,7 @@ def test_noiseless_line_is_recovered():
 
 def test_noisy_large_sample_within_errors(big_data):
     x, y, x_err, y_err = big_data
-    fit = fit_line(x, y, x_err, y_err, seed=3, max_steps=1000)
+    fit = fit_line(x, y, x_err, y_err, seed=3, **chains(max_steps=1000))
     assert fit.method == "grouped"
     expected_m = -0.078 + attenuation(-0.078, x, x_err)  # errors in x flatten the slope, as for least squares
     assert fit.m == pytest.approx(expected_m, abs=3 * fit.m_err)
@@ -85,7 +86,7 @@ def test_noisy_large_sample_within_errors(big_data):
 def test_errors_in_x_attenuate_the_slope_as_predicted():
     """The study's likelihood (flat prior on the true x) keeps least squares' attenuation."""
     x, y, x_err, y_err = simulate_line(np.random.default_rng(8), 100_000, x_err_range=(0.3, 0.6))
-    fit = fit_line(x, y, x_err, y_err, seed=2, n_steps=400, max_steps=400)
+    fit = fit_line(x, y, x_err, y_err, seed=2, **chains(n_steps=400, max_steps=400))
     predicted = -0.08 + attenuation(-0.08, x, x_err)
     assert abs(predicted + 0.08) > 10 * fit.m_err  # the bias is real and large ...
     assert fit.m == pytest.approx(predicted, abs=3 * fit.m_err)  # ... and as predicted
@@ -93,33 +94,33 @@ def test_errors_in_x_attenuate_the_slope_as_predicted():
 
 @pytest.mark.slow  # 150 simulated lines: the coverage needs them
 def test_calibration_coverage_and_bias():
-    summary = coverage_summary(calibrate(150, 200, seed=0, n_steps=400, max_steps=400))
+    summary = coverage_summary(calibrate(150, 200, seed=0, **chains(n_steps=400, max_steps=400)))
     assert summary["coverage_68"].between(0.60, 0.76).all(), summary
     assert (summary["mean_pull"].abs() < 0.2).all(), summary
 
 
 def test_same_seed_same_chain():
     data = simulate_line(np.random.default_rng(0), 200)
-    first, again = (fit_line(*data, seed=9, n_steps=200, max_steps=200) for _ in range(2))
+    first, again = (fit_line(*data, seed=9, **chains(n_steps=200, max_steps=200)) for _ in range(2))
     np.testing.assert_array_equal(first.chain, again.chain)
-    assert not np.array_equal(first.chain, fit_line(*data, seed=10, n_steps=200, max_steps=200).chain)
+    assert not np.array_equal(first.chain, fit_line(*data, seed=10, **chains(n_steps=200, max_steps=200)).chain)
 
 
 def test_short_chain_says_so():
-    fit = fit_line(*simulate_line(np.random.default_rng(0), 200), seed=1, n_steps=100, max_steps=100)
+    fit = fit_line(*simulate_line(np.random.default_rng(0), 200), seed=1, **chains(n_steps=100, max_steps=100))
     assert not fit.reliable and "chain too short" in fit.warning()
     assert not fit.diagnostics()["reliable"]
 
 
 def test_chains_extend_to_fifty_autocorrelation_times_and_no_further_than_the_cap():
     data = simulate_line(np.random.default_rng(5), 500)
-    fixed = fit_line(*data, seed=4, n_steps=200, max_steps=200)  # the study's way: a fixed length
+    fixed = fit_line(*data, seed=4, **chains(n_steps=200, max_steps=200))  # the study's way: a fixed length
     assert fixed.chain.shape[0] == 200 and not fixed.reliable
-    grown = fit_line(*data, seed=4, n_steps=200)
+    grown = fit_line(*data, seed=4, **chains(n_steps=200))
     assert grown.reliable and grown.chain.shape[0] >= 50 * np.max(grown.autocorr_time)
     assert grown.chain.shape[0] <= 1.2 * 50 * np.max(grown.autocorr_time) + 200  # extended, not run to the cap
     np.testing.assert_array_equal(grown.chain[:200], fixed.chain)  # the same chain, continued
-    capped = fit_line(*data, seed=4, n_steps=200, max_steps=300)
+    capped = fit_line(*data, seed=4, **chains(n_steps=200, max_steps=300))
     assert capped.chain.shape[0] == 300 and not capped.reliable
     np.testing.assert_array_equal(capped.chain[:200], fixed.chain)
 
@@ -175,12 +176,13 @@ def test_mixture_prior_corrects_the_slope_where_the_flat_one_does_not():
     """Issue 15's line: errors in R of 4 % of R flatten the study's slope by ~3.7 %."""
     truth = INDEPENDENT_LINE.m
     x, y, x_err, y_err = independent_line(np.random.default_rng(0))
-    flat, mixture = (fit_line(x, y, x_err, y_err, seed=1, x_model=model) for model in ("flat", "mixture"))
+    flat, mixture = (fit_line(x, y, x_err, y_err, seed=1, x_model=model, **chains()) for model in ("flat", "mixture"))
     assert abs(mixture.m - truth) < 2 * mixture.m_err
     assert mixture.m - flat.m == pytest.approx(-attenuation(truth, x, x_err), rel=0.3)  # the bias, removed
     # ten times the points: the flat prior's bias is many of its errors, the mixture's slope still right
     x, y, x_err, y_err = independent_line(np.random.default_rng(1), 40_000)
-    flat, mixture = (fit_line(x, y, x_err, y_err, seed=2, x_model=model, max_steps=2000) for model in ("flat", "mixture"))
+    flat, mixture = (fit_line(x, y, x_err, y_err, seed=2, x_model=model, **chains(max_steps=2000))
+                     for model in ("flat", "mixture"))
     assert flat.method == mixture.method == "grouped"
     assert (flat.m - truth) / flat.m_err > 4
     assert abs(mixture.m - truth) < 2 * mixture.m_err
@@ -189,8 +191,8 @@ def test_mixture_prior_corrects_the_slope_where_the_flat_one_does_not():
 @pytest.mark.slow  # 150 simulated lines: the coverage needs them
 def test_mixture_calibration_coverage_with_large_errors_in_x():
     """With x errors a third of the x spread the flat prior covers ~40 %; the mixture must cover 68 %."""
-    summary = coverage_summary(calibrate(150, 200, seed=0, x_err_range=(0.3, 0.9), x_model="mixture", n_steps=400,
-                                         max_steps=400))
+    summary = coverage_summary(calibrate(150, 200, seed=0, x_err_range=(0.3, 0.9), x_model="mixture",
+                                         **chains(n_steps=400, max_steps=400)))
     assert summary["coverage_68"].between(0.60, 0.76).all(), summary
     assert (summary["mean_pull"].abs() < 0.25).all(), summary
 
@@ -208,9 +210,9 @@ def test_mixture_calibration_coverage_with_large_errors_in_x():
 def test_invalid_input(change, message):
     data = simulate_line(np.random.default_rng(0), 20)
     with pytest.raises(FitError, match=message):
-        fit_line(*change(data), n_steps=10)
+        fit_line(*change(data), **chains(n_steps=10))
 
 
 def test_unknown_prior_is_refused():
     with pytest.raises(FitError, match="x_model must be one of 'flat', 'mixture'"):
-        fit_line(*simulate_line(np.random.default_rng(0), 20), n_steps=10, x_model="gaussian")
+        fit_line(*simulate_line(np.random.default_rng(0), 20), x_model="gaussian", **chains(n_steps=10))

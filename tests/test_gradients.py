@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import chains
 
 from galchem import cli
 from galchem.analysis import gradients, latent_distance, line_sums
@@ -117,7 +118,7 @@ def test_a_bin_without_a_distance_prior_gets_the_flat_fit_only():
     assert row["status_deconv"] == gradients.NO_PRIOR
     assert any(gradients.NO_PRIOR in line for line in fits.notes())
     with pytest.raises(FitError, match="at least 6 points"):
-        fit_line(R, feh, np.full(4, 0.1), np.full(4, 0.05), x_model="mixture", n_steps=50)
+        fit_line(R, feh, np.full(4, 0.1), np.full(4, 0.05), x_model="mixture", **chains(n_steps=50))
 
 
 def test_coverage_pulls_run_the_pipeline_per_realisation():

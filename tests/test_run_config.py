@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from galchem import cli
-from galchem.analysis import azimuthal
+from galchem.analysis import azimuthal, fitting, gradients
 from galchem.data.mock import LAMOST_MODEL, make_mock
 from galchem.physics import kinematics
 from galchem.run.pipeline import analyse
@@ -73,7 +73,9 @@ LIBRARY_SETTINGS = [
     (kinematics.kinematics_table, "seed"), (azimuthal.permutation_test, "n_permutations"),
     (azimuthal.permutation_test, "annuli"), (azimuthal.permutation_test, "seed"), (azimuthal.azimuthal_profile, "annuli"),
     (azimuthal.arm_contrast, "n_boot"), (azimuthal.arm_contrast, "seed"), (azimuthal.delta_from_ring_mean, "width"),
-    (azimuthal.phi_edges, "width_deg"),
+    (azimuthal.phi_edges, "width_deg"), (fitting.fit_line, "n_walkers"), (fitting.fit_line, "n_steps"),
+    (fitting.fit_line, "max_steps"), (fitting.fit_line_data, "n_walkers"), (fitting.fit_line_data, "n_steps"),
+    (fitting.fit_line_data, "max_steps"), (gradients.truth_gradients, "min_stars"),
 ]
 """Library functions that take a run setting (or a seed): the setting comes from RunConfig, never a default."""
 

@@ -55,7 +55,7 @@ from galchem.analysis.line_likelihood import (BINS_PER_DEX, DEFAULT_BOUNDS, SAMP
                                               log_probability, mixture_points, to_intercept, to_pivot)
 from galchem.errors import FitError
 
-__all__ = ["BOUND_SIGMAS", "EXACT_UP_TO", "GROUPED_ABOVE", "LineFit", "MAX_STEPS", "MIN_WALKERS", "X_MODELS", "fit_line",
+__all__ = ["BOUND_SIGMAS", "EXACT_UP_TO", "GROUPED_ABOVE", "LineFit", "MIN_WALKERS", "X_MODELS", "fit_line",
            "fit_line_data", "start_walkers"]
 
 BOUND_SIGMAS = 5.0
@@ -70,8 +70,6 @@ EXACT_UP_TO = 1_000
 several points' each, and their expansion changes ln L by about 1e-6 per point)."""
 X_MODELS = ("flat", "mixture")
 """Priors on the true x: flat (the study's) or a deconvolved Gaussian mixture."""
-MAX_STEPS = 20_000
-"""Default cap on the steps per walker when chains are extended to 50 autocorrelation times."""
 TAU_RULE = 50
 """A chain is long enough when it is at least this many autocorrelation times long (emcee's rule of thumb)."""
 EXTEND_MARGIN = 1.2
@@ -253,9 +251,9 @@ def fit_line(
     y_err,
     xy_cov=None,
     *,
-    n_walkers: int = 10,
-    n_steps: int = 1000,
-    max_steps: int = MAX_STEPS,
+    n_walkers: int,
+    n_steps: int,
+    max_steps: int,
     burn_in: int | None = None,
     seed: int | np.random.SeedSequence | np.random.Generator | None = None,
     bounds=DEFAULT_BOUNDS,
@@ -355,7 +353,7 @@ def _sample(data: LineData, guess: np.ndarray | None, *, n_walkers: int, n_steps
     )
 
 
-def fit_line_data(data: LineData, guess, *, n_walkers: int = 10, n_steps: int = 1000, max_steps: int = MAX_STEPS,
+def fit_line_data(data: LineData, guess, *, n_walkers: int, n_steps: int, max_steps: int,
                   seed: int | np.random.SeedSequence | np.random.Generator | None = None,
                   bounds=DEFAULT_BOUNDS, method: str = "grouped", x_model: str = "flat",
                   mixture: XMixture | None = None) -> LineFit:
