@@ -142,7 +142,7 @@ def execute(source: Path, target: Path, parameters: dict, timeout: int, log: Pat
 def sources_digest(root: Path, profile: Profile) -> str:
     """A hash of the book's sources, the profile and the galchem package: what a build is of."""
     digest = hashlib.sha256(json.dumps(profile.__dict__, sort_keys=True, default=str).encode())
-    files = [root / s for s in DIGESTED] + [Path(galchem.__file__).parent]
+    files = [root / s for s in DIGESTED] + [Path(__file__).resolve().parents[1]]
     for top in files:
         paths = sorted(top.rglob("*")) if top.is_dir() else [top]
         for path in paths:
