@@ -1,7 +1,10 @@
 """Small helpers shared by the tests."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
+from astropy.table import Table
 
 from galchem.data import contract
 from galchem.data.surveys import load_survey
@@ -17,3 +20,14 @@ def chains(**changes) -> dict:
     """The line fit's chain settings (n_walkers, n_steps, max_steps): the study's, with ``changes``."""
     config = RunConfig()
     return {"n_walkers": config.n_walkers, "n_steps": config.n_steps, "max_steps": config.max_steps, **changes}
+
+
+def write_catalog(table: pd.DataFrame, path: Path) -> Path:
+    """``table`` as a catalogue file of the format its suffix names (parquet, csv, or anything astropy writes)."""
+    if path.suffix == ".parquet":
+        table.to_parquet(path)
+    elif path.suffix == ".csv":
+        table.to_csv(path, index=False)
+    else:
+        Table.from_pandas(table).write(path)
+    return path

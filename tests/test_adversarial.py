@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from astropy.table import Table
+from helpers import write_catalog
 
 from galchem import cli
 from galchem.analysis.near_plane import AzimuthalTests
@@ -55,14 +55,7 @@ class Case:
 
 
 def write(folder: Path, table: pd.DataFrame, name: str = "cat.parquet") -> Path:
-    path = folder / name
-    if path.suffix == ".parquet":
-        table.to_parquet(path)
-    elif path.suffix == ".csv":
-        table.to_csv(path, index=False)
-    else:
-        Table.from_pandas(table).write(path)
-    return path
+    return write_catalog(table, folder / name)
 
 
 def edited(column: str, rows: slice | None, value) -> Callable[[Path, pd.DataFrame], list[str]]:

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from astropy.table import Table
+from helpers import write_catalog
 
 from galchem import cli
 from galchem.data import checks, cuts
@@ -47,16 +48,6 @@ def edit(text: str, old: str, new: str) -> str:
     """``text`` with ``old`` replaced; fails loudly if the built-in survey file no longer holds ``old``."""
     assert old in text, old
     return text.replace(old, new)
-
-
-def write_catalog(table: pd.DataFrame, path: Path) -> Path:
-    if path.suffix == ".parquet":
-        table.to_parquet(path)
-    elif path.suffix == ".csv":
-        table.to_csv(path, index=False)
-    else:
-        Table.from_pandas(table).write(path)
-    return path
 
 
 def run_cutflow(folder: Path, catalog: Path, survey: str = LAMOST) -> tuple[int, pd.DataFrame | None]:

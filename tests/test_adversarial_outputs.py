@@ -76,9 +76,7 @@ def test_the_manifest_is_signed_and_lists_every_file(results):
 def test_a_results_folder_with_the_users_files_is_not_replaced(results, tmp_path, capsys):
     out = tmp_path / "res"
     (tmp_path / "res").mkdir()
-    for name, content in files_of(results).items():
-        (out / name).parent.mkdir(parents=True, exist_ok=True)
-        (out / name).write_bytes(content)
+    copy_files(results, out)
     (out / "my_notes.txt").write_text("my notes\n")
     (out / "figures").mkdir()
     (out / "figures" / "fig1.png").write_bytes(b"png")
@@ -98,11 +96,16 @@ def test_a_folder_with_a_blank_manifest_is_not_a_galchem_folder(tmp_path, capsys
     assert (site / "index.html").read_text() == "<html>\n"
 
 
-def test_a_results_file_edited_by_hand_is_not_replaced(results, tmp_path, capsys):
-    out = tmp_path / "res"
+def copy_files(results: Path, out: Path) -> None:
+    """A copy of a results folder, file by file (its manifest included)."""
     for name, content in files_of(results).items():
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_bytes(content)
+
+
+def test_a_results_file_edited_by_hand_is_not_replaced(results, tmp_path, capsys):
+    out = tmp_path / "res"
+    copy_files(results, out)
     (out / "notes.txt").write_text("my own remark\n")
     refused(capsys, "analyse", "--out", out, *FAST, says="notes.txt was changed after galchem wrote it")
     assert (out / "notes.txt").read_text() == "my own remark\n"
@@ -110,9 +113,7 @@ def test_a_results_file_edited_by_hand_is_not_replaced(results, tmp_path, capsys
 
 def test_an_empty_folder_of_the_user_counts_as_theirs(results, tmp_path, capsys):
     out = tmp_path / "res"
-    for name, content in files_of(results).items():
-        (out / name).parent.mkdir(parents=True, exist_ok=True)
-        (out / name).write_bytes(content)
+    copy_files(results, out)
     (out / "drafts").mkdir()
     refused(capsys, "analyse", "--out", out, *FAST, says="drafts")
     assert (out / "drafts").is_dir()
