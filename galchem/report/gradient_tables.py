@@ -65,9 +65,10 @@ def _pull(value: float) -> str:
 
 
 def comparison_display(table: pd.DataFrame, center_label: str) -> pd.DataFrame:
-    """:func:`comparison` for the page: "value ± error" [dex/kpc] per estimate, each fit's pull beside it,
-    the truth, and whether the flat and the corrected chain reached 50 autocorrelation times ("yes / yes";
-    "–" where no chain ran)."""
+    """:func:`comparison` for the page: "value ± error" [dex/kpc] per estimate, the flat and the corrected fit's
+    pulls beside them, and the truth; a corrected slope that cannot be trusted reads "withheld" (the reasons,
+    the chains' verdicts and SIMEX's pulls are in :func:`correction_sentences`, :func:`reliability_sentence` and
+    the pulls figure, so the table fits the page)."""
     center = next(c for c in table.columns if c.endswith("_center"))
     columns = [(center_label, table[center].map(lambda v: f"{v:.1f}")), ("n", table["n"].astype(int))]
     if "m_paper" in table:
@@ -81,15 +82,9 @@ def comparison_display(table: pd.DataFrame, center_label: str) -> pd.DataFrame:
     if "pull_deconv" in table:
         columns.append(("pull", table["pull_deconv"].map(_pull)))
     columns.append(("SIMEX", [_value(m, e) for m, e in zip(table["m_simex"], table["m_simex_err"])]))
-    if "pull_simex" in table:
-        columns.append(("pull", table["pull_simex"].map(_pull)))
+    if "m_true" in table:
         columns.append(("truth", table["m_true"].map(lambda v: "–" if not np.isfinite(v) else _signed(v))))
-    columns.append(("50 τ", [f"{_verdict(a)} / {_verdict(b)}" for a, b in zip(table["reliable"],
-                                                                           table["reliable_deconv"])]))
-    columns.append(("corrected slope", [("" if s == gradients.CORRECTED_OK else s) if isinstance(s, str) else ""
-                                        for s in table["status_deconv"]]))
-    shown = pd.concat([pd.Series(list(values), name=name) for name, values in columns], axis=1)
-    return shown
+    return pd.concat([pd.Series(list(values), name=name) for name, values in columns], axis=1)
 
 
 def _verdict(value) -> str:
@@ -112,9 +107,17 @@ def reliability_sentence(table: pd.DataFrame, binning: gradients.Binning) -> str
 
 
 def correction_sentences(table: pd.DataFrame, binning: gradients.Binning, limit: float = PULL_LIMIT) -> str:
-    """What the correction did on the mock, in Markdown: how many bins each estimate puts within
-    ``limit`` errors of the truth, and which bins the correction over-corrects (steeper than the truth by
-    more than ``limit`` errors), with their numbers.  Empty without the truth."""
+    """What the correction did, in Markdown: the bins whose corrected slope is withheld and why; on the mock,
+    how many bins each estimate puts within ``limit`` errors of the truth, and which bins the correction
+    over-corrects (steeper than the truth by more than ``limit`` errors), with their numbers."""
+    withheld = [f"{binning.label(int(k))}: {r['status_deconv']}" for k, r in table.iterrows()
+                if isinstance(r["status_deconv"], str) and r["status_deconv"] not in (gradients.CORRECTED_OK, "")]
+    text = (f"The corrected slope is withheld in {len(withheld)} bin(s) ({'; '.join(withheld)}). " if withheld else "")
+    return text + _truth_sentences(table, binning, limit)
+
+
+def _truth_sentences(table: pd.DataFrame, binning: gradients.Binning, limit: float) -> str:
+    """The part of :func:`correction_sentences` that needs the truth (empty without it)."""
     if "pull_deconv" not in table:
         return ""
     rows = table[np.isfinite(table["pull"]) & np.isfinite(table["pull_deconv"])]
@@ -127,9 +130,10 @@ def correction_sentences(table: pd.DataFrame, binning: gradients.Binning, limit:
     over = rows[away > limit]
     shallow = rows[np.sign(rows["m_true"]) * rows["pull"] < -limit]
     steeper = int(np.sum(np.abs(rows["m_deconv"]) > np.abs(rows["m"])))
-    text = (f"Of the {n} fitted bins, the flat prior's slope lies within {limit:g} errors of the truth in "
-            f"**{flat_ok}**, the corrected slope's in **{deconv_ok}**. The corrected slope is steeper than the "
-            f"flat one in {steeper} of the {n} bins. ")
+    simex_ok = int(np.sum(np.abs(rows["pull_simex"]) <= limit)) if "pull_simex" in rows else 0
+    text = (f"Of the {n} bins with a flat and a corrected slope, the flat prior's slope lies within {limit:g} errors "
+            f"of the truth in **{flat_ok}**, the corrected slope's in **{deconv_ok}**, SIMEX's in **{simex_ok}**. "
+            f"The corrected slope is steeper than the flat one in {steeper} of the {n} bins. ")
     if len(shallow):
         text += (f"The flat slope is shallower than the truth by more than {limit:g} errors in "
                  f"{len(shallow)} bin(s), as attenuation predicts. ")
