@@ -65,12 +65,12 @@ def _pull(value: float) -> str:
 
 
 def comparison_display(table: pd.DataFrame, center_label: str) -> pd.DataFrame:
-    """:func:`comparison` for the page: "value ± error" [dex/kpc] per estimate, the flat and the corrected fit's
-    pulls beside them, and the truth; a corrected slope that cannot be trusted reads "withheld" (the reasons,
+    """:func:`comparison` for the page: "value ± error" [dex/kpc] per estimate (SIMEX, whose jackknife errors
+    are larger, to three decimals), the flat and the corrected fit's pulls beside them, and the truth; a corrected slope that cannot be trusted reads "withheld" (the reasons,
     the chains' verdicts and SIMEX's pulls are in :func:`correction_sentences`, :func:`reliability_sentence` and
     the pulls figure, so the table fits the page)."""
     center = next(c for c in table.columns if c.endswith("_center"))
-    columns = [(center_label, table[center].map(lambda v: f"{v:.1f}")), ("n", table["n"].astype(int))]
+    columns = [(center_label, table[center].map(lambda v: f"{v:.1f}"))]  # the stars per bin: the fits' table
     if "m_paper" in table:
         columns.append(("the study", [_value(m, e, 3) for m, e in zip(table["m_paper"], table["m_paper_err"])]))
     columns.append(("flat prior", [_value(m, e) for m, e in zip(table["m"], table["m_err"])]))
@@ -81,7 +81,7 @@ def comparison_display(table: pd.DataFrame, center_label: str) -> pd.DataFrame:
                                   zip(table["m_deconv"], table["m_deconv_err"], table["status_deconv"])]))
     if "pull_deconv" in table:
         columns.append(("pull", table["pull_deconv"].map(_pull)))
-    columns.append(("SIMEX", [_value(m, e) for m, e in zip(table["m_simex"], table["m_simex_err"])]))
+    columns.append(("SIMEX", [_value(m, e, 3) for m, e in zip(table["m_simex"], table["m_simex_err"])]))
     if "m_true" in table:
         columns.append(("truth", table["m_true"].map(lambda v: "–" if not np.isfinite(v) else _signed(v))))
     return pd.concat([pd.Series(list(values), name=name) for name, values in columns], axis=1)
