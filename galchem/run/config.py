@@ -116,7 +116,7 @@ class RunConfig:
                             f"{HAWKINS}, section 3")
     max_steps: int = _setting(
         20_000, "cap on emcee steps per walker: chains are extended until they are 50 autocorrelation times long "
-        "or reach it (at most --n-steps: a fixed length, the study's 10 x 1000)", "1,000 (fixed chains)",
+        "or reach it (n_steps or less: a fixed length, the study's 10 x 1000)", "1,000 (fixed chains)",
         "Foreman-Mackey et al. (2013), emcee's rule of 50 autocorrelation times")
     halo_rule: str = _setting(
         "point", "halo probability from the velocities as measured (point, the study) or widened by their Monte "
