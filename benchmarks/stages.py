@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))  # analyse this checkout's galchem, as the mock's 
 
 import pandas as pd  # noqa: E402
 
-from galchem.analysis import azimuthal, line_sums, profile  # noqa: E402
+from galchem.analysis import azimuthal, latent_distance, line_sums, profile, simex  # noqa: E402
 from galchem.data import cuts, partitions  # noqa: E402
 from galchem.data.mock import mock_model  # noqa: E402
 from galchem.physics import kinematics, membership  # noqa: E402
@@ -71,10 +71,9 @@ STEPS = (
     (pd, "read_parquet", "parquet reads"),
     (pd.DataFrame, "to_parquet", "parquet writes"),
     (line_sums, "bin_sums", "line sums"),
-    (line_sums, "mixture_sums", "line sums"),
-    (line_sums, "x_sample", "deconvolution subsamples"),
-    (line_sums, "merge_samples", "deconvolution subsamples"),
-    (stages, "extreme_deconvolution", "extreme deconvolution"),
+    (latent_distance, "fit_prior", "distance prior"),
+    (latent_distance, "sample_moments", "latent-distance moments"),
+    (simex, "simex_sums", "SIMEX sums"),
     (line_sums, "fit_sums", "MCMC line fits"),
     (stages, "_gather_by_id", "gather near-plane stars"),
     (azimuthal, "delta_from_ring_mean", "ring means"),
