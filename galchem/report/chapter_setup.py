@@ -3,7 +3,8 @@
 A chapter's parameters cell holds ``None`` for every run setting ("the
 study's value") and papermill passes the values a build profile chooses.
 :func:`set_up_chapter` turns them into the page's :class:`RunConfig` (the
-registry, :data:`galchem.run.config.SETTINGS`, fills in every ``None``), loads
+registry, :data:`galchem.run.config.SETTINGS`, and the survey file's ``[run]``
+table fill in every ``None``), loads
 the data the chapter's ``survey`` and ``catalog`` name, and shows the
 data banner and the "What ran on this page" box, so no chapter repeats a
 default or the code that reports it.
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from IPython.display import Markdown, display
 
 from galchem.data.sources import Dataset, load_dataset
+from galchem.data.surveys import Survey, load_survey
 from galchem.report.run_summary import what_ran
 from galchem.run.config import SETTINGS, RunConfig
 
@@ -30,7 +32,7 @@ class Chapter:
     dataset: Dataset | None
 
 
-def set_up_chapter(*, survey: str | None = None, catalog: str | None = None,
+def set_up_chapter(*, survey: str | Survey | None = None, catalog: str | None = None,
                    study: Mapping[str, object] | None = None, **parameters: object) -> Chapter:
     """The chapter's configuration and data from its parameters; displays the data banner and the What-ran box.
 
@@ -40,10 +42,11 @@ def set_up_chapter(*, survey: str | None = None, catalog: str | None = None,
     simulated lines); ``study`` overrides the What-ran box's study column.
     """
     settings = {name: value for name, value in parameters.items() if name in SETTINGS}
-    config = RunConfig().replace(**settings)
+    survey = None if survey is None else load_survey(survey)
+    config = (RunConfig() if survey is None else RunConfig.for_survey(survey)).replace(**settings)
     dataset = None
     shown = list(parameters)
-    if survey is not None:
+    if survey is not None:  # the survey file's [run] defaults apply here as on the command line
         dataset = load_dataset(survey, catalog, config.mock_stars, config.mock_seed)
         display(Markdown(dataset.banner()))
         shown = ["survey", "catalog", *shown]

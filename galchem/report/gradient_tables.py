@@ -87,11 +87,6 @@ def comparison_display(table: pd.DataFrame, center_label: str) -> pd.DataFrame:
     return pd.concat([pd.Series(list(values), name=name) for name, values in columns], axis=1)
 
 
-def _verdict(value) -> str:
-    """A chain's verdict for the page: yes, no, or a dash where no chain ran."""
-    return "–" if pd.isna(value) else "yes" if value else "no"
-
-
 def reliability_sentence(table: pd.DataFrame, binning: gradients.Binning) -> str:
     """Whether every fitted bin's chains reached 50 autocorrelation times, for each prior, in one sentence."""
     fitted = table["status"] == gradients.FITTED
