@@ -351,3 +351,16 @@ def test_the_ci_profile_leaves_room_for_a_slower_machine():
     for name in ("ci", "full"):  # a whole chapter takes at most ~80 s here; three times slower is 240 s
         assert profiles.load_profile(ROOT, name).execution_timeout >= 3 * 80
 
+
+
+def test_a_mock_folder_is_not_replaced_by_results_nor_results_by_a_mock(results, tmp_path, capsys):
+    mock_folder = tmp_path / "m1"
+    assert run(capsys, "mock", "--survey", "lamost", "--mock-stars", "500", "--out", mock_folder)[0] == 0
+    before = files_of(mock_folder)
+    refused(capsys, "analyse", "--out", mock_folder, *FAST, says="holds a mock catalogue that galchem wrote")
+    assert files_of(mock_folder) == before
+    out = tmp_path / "res"
+    copy_files(results, out)
+    refused(capsys, "mock", "--survey", "lamost", "--mock-stars", "500", "--out", out,
+            says="holds a run's results that galchem wrote")
+    assert files_of(out) == files_of(results)

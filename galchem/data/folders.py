@@ -47,9 +47,8 @@ def manifest(folder: Path, extra: Mapping | None = None) -> dict:
     return {**(extra or {}), "name": "galchem", "version": __version__, "format": FORMAT, "files": listed}
 
 
-def _signed_files(folder: Path) -> tuple[str, dict] | None:
-    """The folder's own manifest (its name) and the files it lists, or None without a manifest signed by galchem."""
-    name = MANIFEST if (folder / MANIFEST).exists() else DATASET_MANIFEST
+def _signed_files(folder: Path, name: str) -> tuple[str, dict] | None:
+    """The folder's manifest ``name`` and the files it lists, or None without such a manifest signed by galchem."""
     try:
         data = json.loads((folder / name).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -59,9 +58,10 @@ def _signed_files(folder: Path) -> tuple[str, dict] | None:
     return (name, data["files"]) if signed else None
 
 
-def foreign_file(folder: Path) -> str | None:
-    """Why ``folder`` may not be replaced: its first file (relative path) galchem did not write or that changed
-    since, or None."""
+def foreign_file(folder: Path, name: str = MANIFEST) -> str | None:
+    """Why ``folder`` may not be replaced by a set signed as ``name``: its first file (relative path) galchem did
+    not write, or that changed since, or None.  A set of the other kind (a mock's folder of parquet files for a
+    run's results, or the reverse) is not replaced either: its manifest is then the file named."""
     entries = []
     for top, dirs, names in os.walk(folder):
         dirs.sort()
@@ -72,7 +72,7 @@ def foreign_file(folder: Path) -> str | None:
     entries = sorted(entries, key=lambda p: p.relative_to(folder).as_posix())
     if not entries:
         return None
-    own, listed = _signed_files(folder) or (None, None)
+    own, listed = _signed_files(folder, name) or (None, None)
     for path in entries:
         name = path.relative_to(folder).as_posix()
         if name == own:
@@ -101,16 +101,22 @@ def real_target(out: Path, option: str) -> Path:
     return target
 
 
-def check_replaceable(out: Path, option: str = "--out") -> Path:
-    """Refuse an ``out`` that is a file or holds files galchem did not write; return the real folder to replace."""
+def check_replaceable(out: Path, option: str = "--out", name: str = MANIFEST) -> Path:
+    """Refuse an ``out`` that is a file, holds files galchem did not write or a set of another kind (signed as
+    another ``name``); return the real folder to replace."""
     target = real_target(out, option)
     if target.exists() and not target.is_dir():
         raise GalchemError(f"{option} {out} is a file, not a folder")
     if target.is_dir():
         try:
-            reason = foreign_file(target)
+            reason = foreign_file(target, name)
         except OSError as err:
             raise GalchemError(f"{option} {out}: cannot read it ({err.strerror or err})") from None
+        other = DATASET_MANIFEST if name == MANIFEST else MANIFEST
+        if reason and _signed_files(target, other):
+            kind = "a mock catalogue" if other == DATASET_MANIFEST else "a run's results"
+            raise GalchemError(f"{option} {out}: holds {kind} that galchem wrote ({other}), not a set this command "
+                               "writes: refusing to replace it; choose another folder")
         if reason:
             raise GalchemError(f"{option} {out}: {Path(out) / reason}: refusing to replace the folder; "
                                "move that file away or choose another folder")
@@ -127,7 +133,7 @@ def signed_folder(out: Path, option: str = "--out", extra: Mapping | None = None
     ``name`` (:data:`DATASET_MANIFEST` for a folder of parquet files).  On any failure
     (or Ctrl-C) the old folder stays as it was and nothing else is left.
     """
-    target = check_replaceable(out, option)
+    target = check_replaceable(out, option, name)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
@@ -137,7 +143,7 @@ def signed_folder(out: Path, option: str = "--out", extra: Mapping | None = None
         os.chmod(tmp, 0o777 & ~current_umask())
         yield tmp
         sign(tmp, extra, name)
-        check_replaceable(out, option)  # files may have been added while the run worked
+        check_replaceable(out, option, name)  # files may have been added while the run worked
         _swap(tmp, target)
     except OSError as err:
         raise GalchemError(f"{option} {out}: cannot write it ({err.strerror or err})") from None

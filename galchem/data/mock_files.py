@@ -44,7 +44,8 @@ def check_mock_targets(out: Path, truth_out: Path) -> None:
         if truth_out.suffix.lower() in (*files.SUFFIXES, ".fit"):
             raise GalchemError(f"--truth-out {truth_out}: the truth of a folder mock is a folder too; give a name "
                                "without a table suffix")
-        targets = [folders.check_replaceable(out, "--out"), folders.check_replaceable(truth_out, "--truth-out")]
+        targets = [folders.check_replaceable(out, "--out", folders.DATASET_MANIFEST),
+                   folders.check_replaceable(truth_out, "--truth-out", folders.DATASET_MANIFEST)]
     else:
         catalog_format = files.table_format(out)
         if files.table_format(truth_out) != ".parquet" and catalog_format == ".parquet":
