@@ -20,12 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from galchem.analysis import permutation
 from galchem.analysis.arms import REID2014, Arm
 from galchem.physics.frames import reid_beta
 
-__all__ = ["ArmContrast", "COMPUTED", "MIN_ARM_STARS", "MIN_PER_BIN", "MIN_POPULATED_BINS", "PROFILE_COLUMNS",
-           "PermutationTest", "arm_contrast", "azimuthal_profile", "delta_from_ring_mean", "in_arm", "permutation_test",
-           "phi_edges", "profile_variance", "residual_from_fit"]
+__all__ = ["ArmContrast", "ArmGroups", "COMPUTED", "MIN_ARM_STARS", "MIN_PER_BIN", "MIN_POPULATED_BINS",
+           "PROFILE_COLUMNS", "PermutationTest", "arm_contrast", "arm_groups", "azimuthal_profile", "delta_from_ring_mean",
+           "in_arm", "permutation_test", "phi_edges", "profile_variance", "residual_from_fit"]
 
 PROFILE_COLUMNS = ["r_lo", "r_hi", "phi_lo", "phi_hi", "phi_center", "n", "mean_delta", "sem"]
 MIN_PER_BIN = 20
@@ -106,43 +107,36 @@ def profile_variance(phi: np.ndarray, delta: np.ndarray, ring: np.ndarray, edges
     """Test statistic: the star-weighted variance of the binned mean δ over φ bins, summed over annuli.
 
     ``ring`` labels each star's annulus (-1: none).  Weighting by the bin
-    counts makes bins with few stars (and noisy means) count less.
+    counts makes bins with few stars (and noisy means) count less; bins with
+    fewer than :data:`MIN_PER_BIN` stars take no part.
     """
-    k = len(edges) - 1
     rings = np.unique(ring[ring >= 0])
     keep = np.isin(ring, rings)
-    labels = np.searchsorted(rings, ring[keep]).astype(np.int32)
-    return _binned_variance(_phi_bins(phi[keep], edges), np.asarray(delta)[keep], labels, len(rings), k)
+    labels = np.searchsorted(rings, ring[keep])
+    cells, weights = _cells(_phi_bins(phi[keep], edges), labels, len(rings), len(edges) - 1)
+    return _variance_of(np.asarray(delta, dtype=float)[keep], cells, weights)
 
 
 def _phi_bins(phi: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Each star's φ bin (0 ... k-1), or k outside the edges, as int32."""
+    """Each star's φ bin (0 ... k-1), or k outside the edges."""
     k = len(edges) - 1
-    index = (np.digitize(phi, edges) - 1).astype(np.int32)
+    index = np.digitize(phi, edges) - 1
     index[(index < 0) | (index >= k)] = k
     return index
 
 
-def _binned_variance(bins: np.ndarray, delta: np.ndarray, labels: np.ndarray, n_rings: int, k: int) -> float:
-    """:func:`profile_variance` from each star's φ bin (k: outside) and annulus label (0 ... n_rings-1).
+def _cells(bins: np.ndarray, labels: np.ndarray, n_rings: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each star's (annulus, φ bin) cell as :func:`permutation.shuffled_variances` takes it, and the cells' counts
+    shaped (annuli, bins), zeroed below :data:`MIN_PER_BIN`."""
+    cells = np.where(bins < k, labels * k + bins, n_rings * k).astype(np.int32)
+    counts = np.bincount(cells, minlength=n_rings * k + 1)[:-1].reshape(n_rings, k).astype(float)
+    return cells, np.where(counts >= MIN_PER_BIN, counts, 0.0)
 
-    Two bincounts over (annulus, bin) cells instead of masks per annulus:
-    each cell adds its stars in their order, so the sums are those of
-    separate per-annulus bincounts to the last bit.
-    """
-    cells = labels * (k + 1) + bins
-    counts = np.bincount(cells, minlength=n_rings * (k + 1)).reshape(n_rings, k + 1)[:, :k]
-    totals = np.bincount(cells, delta, minlength=n_rings * (k + 1)).reshape(n_rings, k + 1)[:, :k]
-    total = 0.0
-    for n, sums in zip(counts, totals):
-        used = n >= MIN_PER_BIN
-        if used.sum() < 2:  # no spread to measure in this annulus
-            continue
-        means = sums[used] / n[used]
-        weights = n[used]
-        centre = np.sum(weights * means) / np.sum(weights)
-        total += np.sum(weights * (means - centre) ** 2) / np.sum(weights)
-    return float(total)
+
+def _variance_of(delta: np.ndarray, cells: np.ndarray, weights: np.ndarray) -> float:
+    """The statistic of ``delta`` (float64) as it lies, from :func:`_cells`' output."""
+    sums = permutation.cell_sums(delta, cells, weights.size + 1)[:-1].reshape(weights.shape)
+    return float(permutation.binned_variance(sums, weights))
 
 
 MIN_POPULATED_BINS = 4
@@ -156,7 +150,7 @@ COMPUTED = "computed"
 
 @dataclass(frozen=True)
 class PermutationTest:
-    """The observed statistic, the null distribution from permuted φ, the p-value and its status.
+    """The observed statistic, the null distribution from the shuffles, the p-value and its status.
 
     When the data cannot support the test, ``p_value`` is None and ``status``
     says why ("not computed: ..."): a p-value is never reported for a
@@ -178,41 +172,37 @@ def permutation_test(table: pd.DataFrame, delta: np.ndarray, edges: np.ndarray, 
     Under it, shuffling the azimuths among stars in the same cell of R and
     |Z| (``cell`` = widths in kpc) changes nothing.  Keeping |Z| matters: a
     survey sees different heights in different directions, and the vertical
-    gradient would otherwise pass for azimuthal structure.  The p-value is
-    the share of ``n_permutations`` shuffles whose statistic
-    (:func:`profile_variance`) reaches the observed one, counting the
-    observation itself (so it is never zero).
+    gradient would otherwise pass for azimuthal structure.  Each block
+    (a cell of R and |Z| within one annulus) has its stars' residuals
+    permuted, which pairs them with the azimuths at random as shuffling the
+    azimuths would.  The p-value is the share of ``n_permutations`` shuffles
+    whose statistic (:func:`profile_variance`) reaches the observed one,
+    counting the observation itself (so it is never zero).  ``seed`` keys the
+    shuffles' random streams (:func:`galchem.analysis.permutation.stream_key`):
+    the null distribution is the same whatever the number of threads.
     """
     R = table["R"].to_numpy()
     ring = np.full(len(R), -1, dtype=np.int8)
     for label, (r_lo, r_hi) in enumerate(annuli):
         ring[(R >= r_lo) & (R < r_hi)] = label
     keep = np.flatnonzero(ring >= 0)
-    ring = ring[keep].astype(np.int32)
+    ring = ring[keep].astype(np.int64)
     k = len(edges) - 1
-    bins = _phi_bins(table["phi"].to_numpy()[keep], edges)
-    counts = np.bincount(ring * (k + 1) + bins, minlength=len(annuli) * (k + 1)).reshape(len(annuli), k + 1)
-    populated = int(np.sum(counts[:, :k] >= MIN_PER_BIN))
+    cells, weights = _cells(_phi_bins(table["phi"].to_numpy()[keep], edges), ring, len(annuli), k)
+    populated = int(np.count_nonzero(weights))
     delta = np.asarray(delta, dtype=float)[keep]
-    observed = _binned_variance(bins, delta, ring, len(annuli), k)
+    observed = _variance_of(delta, cells, weights)
     if populated < MIN_POPULATED_BINS or not np.isfinite(observed):
         reason = (f"not computed: {populated} azimuth bin(s) with at least {MIN_PER_BIN} stars in the annuli "
                   f"({MIN_POPULATED_BINS} needed)")
         return PermutationTest(float("nan"), np.empty(0), None, reason)
-    block = (np.floor(R[keep] / cell[0]).astype(np.int64) * 100_000
+    block = ((ring * 1_000_000 + np.floor(R[keep] / cell[0]).astype(np.int64)) * 100_000
              + np.floor(table["Z"].abs().to_numpy()[keep] / cell[1]).astype(np.int64))
     del keep
     order = np.argsort(block, kind="stable")
-    bins, delta, ring = bins[order], delta[order], ring[order]
-    starts = np.flatnonzero(np.diff(block[order])) + 1
-    del block, order
-    blocks = np.split(bins, starts)  # views into bins: shuffling a star's φ bin is shuffling its φ
-    rng = np.random.default_rng(seed)
-    null = np.empty(n_permutations)
-    for i in range(n_permutations):
-        for part in blocks:
-            rng.shuffle(part)
-        null[i] = _binned_variance(bins, delta, ring, len(annuli), k)
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(block[order])) + 1, [len(order)]])
+    null = permutation.shuffled_variances(delta[order], cells[order], weights, starts, key=permutation.stream_key(seed),
+                                          n_shuffles=n_permutations)
     p_value = (1 + np.count_nonzero(null >= observed)) / (1 + n_permutations)
     return PermutationTest(observed, null, p_value)
 
@@ -236,8 +226,32 @@ def _traced(beta: np.ndarray, arms: tuple[Arm, ...]) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class ArmGroups:
+    """Each star's place relative to the arms, worked out once for all the residuals a run contrasts.
+
+    ``traced``: the star lies at an azimuth where at least one arm is traced;
+    ``inside``: it also lies within half an arm width of an arm's centre
+    line (:func:`in_arm`).
+    """
+
+    traced: np.ndarray
+    inside: np.ndarray
+
+
+def arm_groups(table: pd.DataFrame, arms: tuple[Arm, ...] = REID2014) -> ArmGroups:
+    """The :class:`ArmGroups` of the stars of ``table`` (columns R and phi)."""
+    R, phi = table["R"].to_numpy(), table["phi"].to_numpy()
+    traced, inside = np.empty(R.size, dtype=bool), np.empty(R.size, dtype=bool)
+    for start in range(0, R.size, CHUNK):  # the arms' geometry a chunk at a time
+        part = slice(start, start + CHUNK)
+        traced[part] = _traced(reid_beta(phi[part]), arms)
+        inside[part] = in_arm(R[part], phi[part], arms)
+    return ArmGroups(traced, inside)
+
+
+@dataclass(frozen=True)
 class ArmContrast:
-    """Mean residual inside the arms minus between them [dex], its bootstrap error, the counts and the status.
+    """Mean residual inside the arms minus between them [dex], its standard error, the counts and the status.
 
     With fewer than :data:`MIN_ARM_STARS` stars in either group, ``contrast``
     and ``error`` are None and ``status`` says why.
@@ -250,31 +264,24 @@ class ArmContrast:
     status: str = COMPUTED
 
 
-def arm_contrast(table: pd.DataFrame, residual: np.ndarray, *, n_boot: int, seed: int | np.random.SeedSequence,
-                 arms: tuple[Arm, ...] = REID2014) -> ArmContrast:
-    """Mean residual of stars within the arm widths minus that of stars between arms, bootstrap error.
+def arm_contrast(groups: ArmGroups, residual: np.ndarray) -> ArmContrast:
+    """Mean residual of stars within the arm widths minus that of stars between arms, and its standard error.
 
     Only stars at azimuths where at least one arm is traced take part, so the
     two groups cover the same part of the disk; stars whose residual is NaN
-    (no reference for them) are left out.
+    (no reference for them) are left out.  The error is the standard error
+    of a difference of two independent means, sqrt(s_arm²/n_arm +
+    s_between²/n_between) with the groups' sample variances: what resampling
+    the stars (a bootstrap) estimates, without the draws.
     """
-    R, phi = table["R"].to_numpy(), table["phi"].to_numpy()
     residual = np.asarray(residual)
-    traced, inside = np.empty(R.size, dtype=bool), np.empty(R.size, dtype=bool)
-    for start in range(0, R.size, CHUNK):  # the arms' geometry a chunk at a time
-        part = slice(start, start + CHUNK)
-        traced[part] = _traced(reid_beta(phi[part]), arms) & np.isfinite(residual[part])
-        inside[part] = in_arm(R[part], phi[part], arms)
-    arm_values = residual[traced & inside].astype(float)
-    between_values = residual[traced & ~inside].astype(float)
+    counted = groups.traced & np.isfinite(residual)
+    arm_values = residual[counted & groups.inside].astype(float)
+    between_values = residual[counted & ~groups.inside].astype(float)
     if min(arm_values.size, between_values.size) < MIN_ARM_STARS:
         return ArmContrast(None, None, arm_values.size, between_values.size,
                            f"not computed: {arm_values.size} stars in the arms and {between_values.size} between them "
                            f"({MIN_ARM_STARS} of each needed)")
     contrast = arm_values.mean() - between_values.mean()
-    rng = np.random.default_rng(seed)
-    boots = np.empty(n_boot)
-    for i in range(n_boot):
-        boots[i] = (rng.choice(arm_values, arm_values.size).mean()
-                    - rng.choice(between_values, between_values.size).mean())
-    return ArmContrast(float(contrast), float(boots.std(ddof=1)), arm_values.size, between_values.size)
+    error = np.sqrt(arm_values.var(ddof=1) / arm_values.size + between_values.var(ddof=1) / between_values.size)
+    return ArmContrast(float(contrast), float(error), arm_values.size, between_values.size)

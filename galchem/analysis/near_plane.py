@@ -75,14 +75,17 @@ class AzimuthalScience:
 
 def study_near_plane(stars: pd.DataFrame, sums: line_sums.BinSums, *, z_edges: tuple[float, ...], z_max: float,
                      ring_width: float, phi_bin_deg: float, annuli: tuple[tuple[float, float], ...],
-                     n_permutations: int, n_boot: int, n_walkers: int, n_steps: int, max_steps: int,
+                     n_permutations: int, n_walkers: int, n_steps: int, max_steps: int,
                      stream: np.random.SeedSequence) -> AzimuthalScience:
     """The azimuthal science of ``stars`` (R, Z, phi, feh; sorted by id), the plane's fit from ``sums``.
 
-    ``stream`` is the stage's random stream: its five children seed the fit,
-    the shuffles and the three bootstraps, so none shifts another's numbers.
+    ``stream`` is the stage's random stream.  Its first child seeds the
+    plane's fit (a NumPy generator), its second keys the permutation test's
+    shuffles (:func:`galchem.analysis.permutation.stream_key`); nothing else
+    draws (the arm contrasts' errors are closed-form), so neither shifts the
+    other's numbers.
     """
-    fit_stream, test_stream, arm_stream, ring_stream, profile_stream = stream.spawn(5)
+    fit_stream, test_stream = stream.spawn(2)
     fit = line_sums.fit_sums(sums, n_walkers=n_walkers, n_steps=n_steps, max_steps=max_steps,
                              seed=np.random.default_rng(fit_stream))
     residual = azimuthal.residual_from_fit(stars, fit.m, fit.b)
@@ -91,9 +94,9 @@ def study_near_plane(stars: pd.DataFrame, sums: line_sums.BinSums, *, z_edges: t
     edges = azimuthal.phi_edges(stars["phi"], phi_bin_deg)
     test = azimuthal.permutation_test(stars, delta, edges, n_permutations=n_permutations, seed=test_stream,
                                       annuli=annuli)
-    arms = azimuthal.arm_contrast(stars, residual, n_boot=n_boot, seed=arm_stream)
-    arms_ring = azimuthal.arm_contrast(stars, delta, n_boot=n_boot, seed=ring_stream)
-    arms_profile = azimuthal.arm_contrast(stars, residual_profile, n_boot=n_boot, seed=profile_stream)
+    groups = azimuthal.arm_groups(stars)
+    arms, arms_ring, arms_profile = (azimuthal.arm_contrast(groups, values)
+                                     for values in (residual, delta, residual_profile))
     plane = pd.Series({**fit.summary(), "tau": float(np.max(fit.autocorr_time)),
                        "n_eff": float(fit.effective_samples), "reliable": fit.reliable})
     tests = AzimuthalTests(test.p_value, test.status, test.observed, n_permutations, arms.contrast, arms.error,

@@ -1,0 +1,143 @@
+"""The permutation test's statistic and its null distribution, compiled: shuffles run in parallel, each on its own
+random stream.
+
+The statistic (:func:`binned_variance`) is the star-weighted variance of the
+mean residual over φ bins, summed over annuli; it needs only each
+(annulus, φ bin) cell's count and sum of residuals.  A shuffle permutes the
+residuals among the stars of each block (a cell of R and |Z| within one
+annulus) by Fisher–Yates, so the cells' counts never change and only their
+sums are made again (:func:`shuffled_variances`).
+
+Random numbers are counter based, so that shuffle s draws the same numbers
+whichever thread runs it and whatever the thread count: the stage's seed
+gives a 64-bit key (:func:`stream_key`); the s-th output of SplitMix64
+(Steele, Lea & Flood 2014) seeded with the key seeds shuffle s's own
+SplitMix64 generator, and bounded integers come from its upper 32 bits by
+Lemire's (2019) multiply-and-reject method, unbiased.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["binned_variance", "cell_sums", "shuffled_variances", "stream_key"]
+
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+"""SplitMix64's increment of its state per output."""
+
+LOW_32 = np.uint64(0xFFFFFFFF)
+TWO_32 = np.uint64(1 << 32)
+
+
+def stream_key(seed: int | np.random.SeedSequence) -> int:
+    """The 64-bit key of the shuffles' streams: the first 64-bit word a :class:`numpy.random.SeedSequence` of
+    ``seed`` generates (``seed`` itself when it is one)."""
+    sequence = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return int(sequence.generate_state(1, np.uint64)[0])
+
+
+@numba.njit(cache=True, nogil=True)
+def _mix(z):  # pragma: no cover - compiled
+    """SplitMix64's output function of a state (a bijection of 64-bit words)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@numba.njit(cache=True, nogil=True)
+def _below(state, bound):  # pragma: no cover - compiled
+    """A uniform integer in [0, bound) (bound <= 2^32) and the generator's next state, by Lemire's method."""
+    state += GOLDEN
+    product = (_mix(state) >> np.uint64(32)) * bound
+    if (product & LOW_32) < bound:  # only here can the draw be biased: reject the few low words that make it so
+        threshold = (TWO_32 - bound) % bound
+        while (product & LOW_32) < threshold:
+            state += GOLDEN
+            product = (_mix(state) >> np.uint64(32)) * bound
+    return product >> np.uint64(32), state
+
+
+@numba.njit(cache=True, nogil=True)
+def cell_sums(values, cells, n_cells):  # pragma: no cover - compiled
+    """Sum of ``values`` per cell index (0 ... n_cells - 1), in the order of the values."""
+    sums = np.zeros(n_cells)
+    for i in range(values.size):
+        sums[cells[i]] += values[i]
+    return sums
+
+
+@numba.njit(cache=True, nogil=True)
+def binned_variance(sums, weights):  # pragma: no cover - compiled
+    """The statistic from the (annulus, φ bin) cells' sums and star counts, both shaped (annuli, bins).
+
+    Bins of weight 0 take no part (the caller zeroes those with too few
+    stars); an annulus with fewer than two bins left has no spread to
+    measure and adds nothing.  Per annulus: the weighted variance of the
+    bins' means about their weighted centre.
+    """
+    total = 0.0
+    for ring in range(weights.shape[0]):
+        used, weight_sum, weighted_sum = 0, 0.0, 0.0
+        for b in range(weights.shape[1]):
+            if weights[ring, b] > 0:
+                used += 1
+                weight_sum += weights[ring, b]
+                weighted_sum += sums[ring, b]  # weight times mean is the sum itself
+        if used < 2:
+            continue
+        centre = weighted_sum / weight_sum
+        spread = 0.0
+        for b in range(weights.shape[1]):
+            if weights[ring, b] > 0:
+                spread += weights[ring, b] * (sums[ring, b] / weights[ring, b] - centre) ** 2
+        total += spread / weight_sum
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _shuffled_variance(values, cells, weights, starts, largest, seed):  # pragma: no cover - compiled
+    """The statistic after one Fisher–Yates shuffle of ``values`` within each block, drawn from ``seed``.
+
+    Going down a block, the value that lands on position j is final once
+    drawn, so it is added to j's cell at once and never written back.
+    """
+    sums = np.zeros(weights.size + 1)  # the last cell: stars outside the φ bins
+    block = np.empty(largest)
+    state = seed
+    for b in range(starts.size - 1):
+        lo, n = starts[b], starts[b + 1] - starts[b]
+        block[:n] = values[lo:lo + n]
+        for j in range(n - 1, 0, -1):
+            drawn, state = _below(state, np.uint64(j + 1))
+            i = np.int64(drawn)
+            sums[cells[lo + j]] += block[i]
+            block[i] = block[j]
+        sums[cells[lo]] += block[0]
+    return binned_variance(sums[:-1].reshape(weights.shape), weights)
+
+
+@numba.njit(cache=True, parallel=True)
+def _shuffled_variances(values, cells, weights, starts, key, n_shuffles):  # pragma: no cover - compiled
+    """:func:`shuffled_variances`, shuffles spread over numba's threads."""
+    largest = np.max(np.diff(starts))
+    null = np.empty(n_shuffles)
+    for s in numba.prange(n_shuffles):
+        null[s] = _shuffled_variance(values, cells, weights, starts, largest, _mix(key + GOLDEN * np.uint64(s + 1)))
+    return null
+
+
+def shuffled_variances(values: np.ndarray, cells: np.ndarray, weights: np.ndarray, starts: np.ndarray, *, key: int,
+                       n_shuffles: int) -> np.ndarray:
+    """The statistic of ``n_shuffles`` shuffles of ``values`` (float64) within blocks: the null distribution.
+
+    ``cells`` gives each star's (annulus, φ bin) cell, annulus times the
+    number of bins plus bin, or ``weights.size`` outside the bins;
+    ``weights`` the cells' star counts shaped (annuli, bins), 0 where a bin
+    takes no part; ``starts`` the blocks' first positions followed by the
+    number of stars (the stars sorted by block).  Shuffle s draws from its own
+    stream of ``key`` (module docstring), so the result does not depend on
+    the number of threads.
+    """
+    return _shuffled_variances(np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(cells),
+                               np.ascontiguousarray(weights, dtype=np.float64), np.ascontiguousarray(starts),
+                               np.uint64(key), n_shuffles)
