@@ -25,6 +25,7 @@ import pandas as pd
 from galchem.analysis import latent_distance
 from galchem.data import cuts, partitions
 from galchem.data.cache import cached_parts
+from galchem.data.files import write_parquet
 from galchem.data.ids import id_keys
 from galchem.data.inspection import inspect_catalog
 from galchem.data.partitions import Part
@@ -119,7 +120,7 @@ def _kinematic_part(item: tuple[int, Part], survey: Survey, duplicated: np.ndarr
     passed = cuts.apply_cuts(table, chosen)
     del table
     candidates = _candidates(passed.table, survey, n_mc, seed, text_ids, halo_rule)
-    candidates.to_parquet(Path(folder) / f"part-{index:05d}.parquet", index=False)
+    write_parquet(candidates, Path(folder) / f"part-{index:05d}.parquet")
     flow = passed.flow
     if moving:
         flow = cuts.apply_cuts(candidates, (membership.HALO_CUT,), flow=flow).flow
