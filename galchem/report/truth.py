@@ -100,8 +100,8 @@ def injected_azimuthal(dataset: Dataset, stars: pd.DataFrame, edges: np.ndarray,
     pattern = dataset.truth.set_index("source_id").loc[stars["id"].to_numpy(), "feh_azimuthal"].to_numpy()
     delta = azimuthal.delta_from_ring_mean(stars["R"], pattern, ring_width)
     profile = azimuthal.azimuthal_profile(stars, delta, edges, annuli)
-    contrast = azimuthal.arm_contrast(stars, pattern, n_boot=2, seed=0).contrast  # the contrast, not its error
-    return profile, contrast, azimuthal.arm_contrast(stars, delta, n_boot=2, seed=0).contrast
+    groups = azimuthal.arm_groups(stars)
+    return profile, azimuthal.arm_contrast(groups, pattern).contrast, azimuthal.arm_contrast(groups, delta).contrast
 
 
 def injected_profile_contrast(dataset: Dataset, stars: pd.DataFrame, z_edges, smoothing) -> float:
@@ -118,7 +118,7 @@ def injected_profile_contrast(dataset: Dataset, stars: pd.DataFrame, z_edges, sm
         raise ValueError("only the mock has a truth to compare with")
     pattern = dataset.truth.set_index("source_id").loc[stars["id"].to_numpy(), "feh_azimuthal"].to_numpy()
     seen, _ = profile.profile_residuals(stars, z_edges, values=pattern, smoothing=smoothing)
-    return azimuthal.arm_contrast(stars, seen, n_boot=2, seed=0).contrast  # the contrast, not its error
+    return azimuthal.arm_contrast(azimuthal.arm_groups(stars), seen).contrast
 
 
 def halo_rules_vs_truth(dataset: Dataset, table: pd.DataFrame, limit: float = membership.HALO_LIMIT

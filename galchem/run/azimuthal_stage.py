@@ -121,7 +121,7 @@ def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None,
     The plane's radial fit adds up per-partition sums; only the stars with
     |Z| below ``azimuthal_z_max`` are gathered, with the five columns the
     rest reads (:data:`~galchem.run.azimuthal_stage.GATHERED_COLUMNS`), sorted by id before any step that
-    depends on their order (the ring means, the shuffles, the bootstrap).
+    depends on their order (the ring means, the shuffles).
     """
     config = config or RunConfig()
     params = stage_params(dataset, config, AZIMUTHAL_SETTINGS)
@@ -149,7 +149,7 @@ def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None,
         science = study_near_plane(
             stars, sums, z_edges=profile_edges(config), z_max=config.azimuthal_z_max, ring_width=config.ring_width,
             phi_bin_deg=config.phi_bin_deg, annuli=config.annuli, n_permutations=config.n_permutations,
-            n_boot=config.n_boot, n_walkers=config.n_walkers, n_steps=config.n_steps, max_steps=config.max_steps,
+            n_walkers=config.n_walkers, n_steps=config.n_steps, max_steps=config.max_steps,
             stream=config.stream("azimuthal"))
         return AzimuthalResults(science.plane_fit, science.residuals, science.profile, science.tests.to_dict(),
                                 science.null, science.notes, science.radial_profiles)

@@ -147,8 +147,6 @@ class RunConfig:
                                  option=False)
     n_permutations: int = _setting(1000, "shuffles in the permutation test for azimuthal structure", "–",
                                    "this book's test (the study has none)")
-    n_boot: int = _setting(1000, "bootstrap resamples of the arm contrast", "–",
-                           "this book's test (the study has none)")
     seed: int = _setting(42, "seed of the analysis (each stage draws from its own child stream)", "–",
                          "this book's choice")
     mock_seed: int = _setting(mock.SEED, "seed of the mock Galaxy (only used when the data are the mock)", "–",
@@ -170,7 +168,7 @@ class RunConfig:
                 raise ConfigError(f"{name.replace('_', '-')} = {getattr(self, name)!r} is not allowed: {allowed}")
 
         for name, low in (("n_mc", 2), ("n_walkers", 6), ("n_steps", 50), ("max_steps", 50), ("min_stars", 3),
-                          ("n_permutations", 1), ("n_boot", 2)):
+                          ("n_permutations", 1)):
             value = getattr(self, name)
             need(_is_integer(value) and low <= value <= 10**9, name, f"an integer from {low} to 10^9")
         need(self.halo_rule in HALO_RULES, "halo_rule", " or ".join(map(repr, HALO_RULES)))

@@ -16,7 +16,7 @@ KINEMATICS_SETTINGS = ("seed", "n_mc", "halo_rule")
 GRADIENT_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "max_steps", "radial_z_edges", "vertical_r_edges",
                      "radial_r_range", "vertical_z_max", "min_stars")
 AZIMUTHAL_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "max_steps", "annuli", "azimuthal_z_max",
-                      "phi_bin_deg", "ring_width", "n_permutations", "n_boot", "radial_z_edges", "min_stars")
+                      "phi_bin_deg", "ring_width", "n_permutations", "radial_z_edges", "min_stars")
 """The settings each stage reads (its own and those of the stages before it): they key its cache entry."""
 
 
