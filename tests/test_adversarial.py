@@ -30,7 +30,7 @@ from galchem.data.files import current_umask
 from galchem.data.mock import make_mock
 from galchem.run.config import RunConfig
 
-FAST = ["--n-mc", "20", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "20", "--n-boot", "20"]
+FAST = ["--n-mc", "20", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "20"]
 ROWS = 3000
 
 STUDY = RunConfig()
@@ -412,7 +412,7 @@ def test_permutation_test_and_arm_contrast_refuse_to_report_on_too_few_stars():
     delta = azimuthal.delta_from_ring_mean(stars["R"], stars["feh"], STUDY.ring_width)
     test = azimuthal.permutation_test(stars, delta, azimuthal.phi_edges(stars["phi"], STUDY.phi_bin_deg), n_permutations=50, seed=0, annuli=STUDY.annuli)
     assert test.p_value is None and test.status.startswith("not computed") and "azimuth bin" in test.status
-    contrast = azimuthal.arm_contrast(stars.head(20), stars["feh"].head(20).to_numpy(), n_boot=10, seed=0)
+    contrast = azimuthal.arm_contrast(azimuthal.arm_groups(stars.head(20)), stars["feh"].head(20).to_numpy())
     assert contrast.contrast is None and contrast.status.startswith("not computed")
 
 

@@ -29,8 +29,7 @@ from galchem.site import profiles
 from test_book import tiny_book
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = ["--mock-stars", "3000", "--n-mc", "20", "--n-steps", "50", "--max-steps", "50", "--n-permutations", "10",
-        "--n-boot", "10"]
+FAST = ["--mock-stars", "3000", "--n-mc", "20", "--n-steps", "50", "--max-steps", "50", "--n-permutations", "10"]
 
 
 def run(capsys, *args: str) -> tuple[int, list[str]]:
@@ -245,7 +244,7 @@ def test_analyse_explains_a_table_and_takes_a_dict_config(tmp_path):
     with pytest.raises(GalchemError, match="config: n-mc = 1 is not allowed"):
         galchem.analyse("lamost", "mock", {"n_mc": 1})
     result = galchem.analyse("lamost", "mock", {"mock_stars": 2000, "n_mc": 20, "n_steps": 50, "max_steps": 50,
-                                                "n_permutations": 10, "n_boot": 10})
+                                                "n_permutations": 10})
     assert result.config.n_mc == 20 and result.config.mock_stars == 2000
 
 
@@ -328,7 +327,7 @@ def test_degenerate_data_in_python_give_a_note(co_located, tmp_path, monkeypatch
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = galchem.analyse("lamost", str(co_located), {"n_mc": 20, "n_steps": 50, "max_steps": 50,
-                                                             "n_permutations": 10, "n_boot": 10})
+                                                             "n_permutations": 10})
     assert not [w for w in caught if issubclass(w.category, (RuntimeWarning, np.exceptions.RankWarning))]
     assert any(line.startswith("numerical warnings:") for line in result.notes)
 

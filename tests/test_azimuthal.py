@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from galchem.analysis.near_plane import AzimuthalTests
 
@@ -67,12 +68,95 @@ def test_arm_contrast_recovers_the_injected_one():
     dataset = load_mock("lamost", 120_000, seed=1)  # ridge along the Local arm
     stars = near_plane(dataset, seed=1)
     residual = az.residual_from_fit(stars, -0.08, 0.48)
-    measured = az.arm_contrast(stars, residual, n_boot=300, seed=0)
+    groups = az.arm_groups(stars)
+    measured = az.arm_contrast(groups, residual)
     pattern = dataset.truth.set_index("source_id").loc[stars["id"], "feh_azimuthal"].to_numpy()
-    injected = az.arm_contrast(stars, pattern, n_boot=10, seed=0)
+    injected = az.arm_contrast(groups, pattern)
     assert injected.contrast > 0.005
     assert measured.contrast > 2 * measured.error
     assert abs(measured.contrast - injected.contrast) < 3 * measured.error
+
+
+def synthetic_stars(n: int, seed: int, amplitude: float = 0.0) -> pd.DataFrame:
+    """Stars in the annuli over 40 degrees of azimuth: a radial and a vertical gradient, Gaussian scatter, and
+    ``amplitude`` times a wave in φ (two periods over the footprint)."""
+    rng = np.random.default_rng(seed)
+    R, phi, Z = rng.uniform(7.0, 11.0, n), rng.uniform(2.8, 3.5, n), rng.uniform(-0.3, 0.3, n)
+    feh = (-0.07 * R - 0.2 * np.abs(Z) + amplitude * np.sin(2 * np.pi * (phi - 2.8) / 0.35)
+           + rng.normal(0.0, 0.2, n))
+    return pd.DataFrame({"R": R, "phi": phi, "Z": Z, "feh": feh})
+
+
+def shuffle_test(stars: pd.DataFrame, n_permutations: int = 199, seed: int = 0) -> az.PermutationTest:
+    delta = az.delta_from_ring_mean(stars["R"], stars["feh"], STUDY.ring_width)
+    edges = az.phi_edges(stars["phi"], STUDY.phi_bin_deg)
+    return az.permutation_test(stars, delta, edges, n_permutations=n_permutations, seed=seed, annuli=STUDY.annuli)
+
+
+def test_observed_statistic_is_the_weighted_variance_of_the_binned_means():
+    stars = synthetic_stars(20_000, seed=3, amplitude=0.02)
+    delta = az.delta_from_ring_mean(stars["R"], stars["feh"], STUDY.ring_width)
+    edges = az.phi_edges(stars["phi"], STUDY.phi_bin_deg)
+    expected = 0.0
+    for r_lo, r_hi in STUDY.annuli:
+        ring = stars["R"].between(r_lo, r_hi, inclusive="left").to_numpy()
+        index = np.digitize(stars["phi"].to_numpy()[ring], edges) - 1
+        n = np.array([np.sum(index == b) for b in range(len(edges) - 1)])
+        means = np.array([delta[ring][index == b].mean() if n[b] else 0.0 for b in range(len(edges) - 1)])
+        used = n >= az.MIN_PER_BIN
+        centre = np.average(means[used], weights=n[used])
+        expected += np.average((means[used] - centre) ** 2, weights=n[used])
+    ring = np.select([stars["R"].between(lo, hi, inclusive="left") for lo, hi in STUDY.annuli], [0, 1], -1)
+    assert az.profile_variance(stars["phi"].to_numpy(), delta, ring, edges) == pytest.approx(expected, rel=1e-12)
+    assert shuffle_test(stars, n_permutations=5).observed == pytest.approx(expected, rel=1e-12)
+
+
+def test_null_distribution_does_not_depend_on_the_thread_count():
+    numba = pytest.importorskip("numba")
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one thread only")
+    stars, threads = synthetic_stars(20_000, seed=4), numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = shuffle_test(stars, n_permutations=64, seed=9).null
+        numba.set_num_threads(2)
+        two = shuffle_test(stars, n_permutations=64, seed=9).null
+    finally:
+        numba.set_num_threads(threads)
+    assert np.array_equal(one, two)
+    assert not np.array_equal(one, shuffle_test(stars, n_permutations=64, seed=10).null)  # the seed does matter
+    assert np.unique(one).size == one.size  # every shuffle draws its own permutation
+
+
+def test_shuffles_stay_within_cells_of_r_and_z():
+    """A residual that depends only on the star's cell of R and |Z| is unchanged by any shuffle."""
+    stars = synthetic_stars(20_000, seed=5)
+    cell_value = np.sin(np.floor(stars["R"] / 0.2) * 1.3 + np.floor(stars["Z"].abs() / 0.1) * 0.7).to_numpy()
+    edges = az.phi_edges(stars["phi"], STUDY.phi_bin_deg)
+    test = az.permutation_test(stars, cell_value, edges, n_permutations=20, seed=0, annuli=STUDY.annuli)
+    np.testing.assert_allclose(test.null, test.observed, rtol=1e-9)
+
+
+def test_a_strong_signal_is_detected_and_no_signal_gives_uniform_p_values():
+    assert shuffle_test(synthetic_stars(20_000, seed=6, amplitude=0.05)).p_value < 0.01
+    p_values = np.array([shuffle_test(synthetic_stars(4_000, seed=1000 + s), n_permutations=99, seed=s).p_value
+                         for s in range(150)])  # an exact test: uniform on 0.01, 0.02, ..., 1
+    assert stats.kstest(p_values, "uniform").pvalue > 0.001
+    assert np.mean(p_values <= 0.05) < 0.12
+
+
+def test_closed_form_error_of_the_arm_contrast_matches_a_bootstrap():
+    stars = synthetic_stars(20_000, seed=7)
+    stars["phi"] = np.random.default_rng(7).uniform(np.pi - 0.3, np.pi + 0.1, len(stars))  # where the arms are traced
+    groups = az.arm_groups(stars)
+    result = az.arm_contrast(groups, stars["feh"].to_numpy())
+    arm = stars["feh"].to_numpy()[groups.traced & groups.inside]
+    between = stars["feh"].to_numpy()[groups.traced & ~groups.inside]
+    assert result.n_arm == arm.size and result.n_between == between.size and min(arm.size, between.size) > 1000
+    assert result.contrast == pytest.approx(arm.mean() - between.mean(), rel=1e-12)
+    rng = np.random.default_rng(0)
+    boots = [rng.choice(arm, arm.size).mean() - rng.choice(between, between.size).mean() for _ in range(2000)]
+    assert result.error == pytest.approx(np.std(boots, ddof=1), rel=0.08)
 
 
 def test_ring_mean_matches_brute_force():
@@ -137,14 +221,14 @@ def test_flexible_profile_keeps_a_curved_radial_trend_out_of_the_arm_contrast():
     residual, slices = profile.profile_residuals(stars, edges)
     assert list(slices.columns) == profile.SLICE_COLUMNS and np.isfinite(residual).all()
     seen, _ = profile.profile_residuals(stars, edges, values=pattern, smoothing=slices["smoothing"])
-    against_profile = az.arm_contrast(stars, residual, n_boot=300, seed=1)
-    injected = az.arm_contrast(stars, seen, n_boot=2, seed=0).contrast
+    groups = az.arm_groups(stars)
+    against_profile = az.arm_contrast(groups, residual)
+    injected = az.arm_contrast(groups, seen).contrast
     assert injected > 10 * against_profile.error  # a pattern the data can see
     assert abs(against_profile.contrast - injected) < 3 * against_profile.error
     m, b = np.polyfit(R, feh, 1)
-    against_line = az.arm_contrast(stars, az.residual_from_fit(stars, m, b), n_boot=300, seed=1)
-    line_injected = az.arm_contrast(stars, pattern - np.polyval(np.polyfit(R, pattern, 1), R), n_boot=2,
-                                    seed=0).contrast
+    against_line = az.arm_contrast(groups, az.residual_from_fit(stars, m, b))
+    line_injected = az.arm_contrast(groups, pattern - np.polyval(np.polyfit(R, pattern, 1), R)).contrast
     assert abs(against_line.contrast - line_injected) > 5 * against_line.error
 
 

@@ -205,8 +205,7 @@ def test_cli_analyse_writes_the_tables(tmp_path, capsys):
     assert cli.main(["mock", "--survey", "gaia", "--mock-stars", "6000", "--mock-seed", "4", "--out", str(catalog)]) == 0
     out = tmp_path / "results"
     assert cli.main(["analyse", "--survey", "gaia", "--catalog", str(catalog), "--out", str(out),
-                     "--n-mc", "50", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "20",
-                     "--n-boot", "20"]) == 0  # short chains and tests: this checks the kinematic tables
+                     "--n-mc", "50", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "20"]) == 0  # short chains and tests: this checks the kinematic tables
     flow = pd.read_csv(out / "cutflow.csv")
     sample = pd.read_parquet(out / "sample")
     assert list(flow.columns) == ["cut", "removed", "remaining"]

@@ -20,7 +20,7 @@ from galchem.physics import kinematics
 from galchem.run.config import RunConfig
 from galchem.run.stages import binnings
 
-FAST = ["--n-mc", "30", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "30", "--n-boot", "30",
+FAST = ["--n-mc", "30", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "30",
         "--min-stars", "100", "--seed", "4"]
 TABLES = ("cutflow.csv", "radial_gradients.csv", "vertical_gradients.csv", "azimuthal.csv", "azimuthal_tests.json",
           "notes.txt")

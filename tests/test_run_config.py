@@ -72,10 +72,9 @@ LIBRARY_SETTINGS = [
     (kinematics.propagate, "n_mc"), (kinematics.propagate, "seed"), (kinematics.kinematics_table, "n_mc"),
     (kinematics.kinematics_table, "seed"), (azimuthal.permutation_test, "n_permutations"),
     (azimuthal.permutation_test, "annuli"), (azimuthal.permutation_test, "seed"), (azimuthal.azimuthal_profile, "annuli"),
-    (azimuthal.arm_contrast, "n_boot"), (azimuthal.arm_contrast, "seed"), (azimuthal.delta_from_ring_mean, "width"),
-    (azimuthal.phi_edges, "width_deg"), (fitting.fit_line, "n_walkers"), (fitting.fit_line, "n_steps"),
-    (fitting.fit_line, "max_steps"), (fitting.fit_line_data, "n_walkers"), (fitting.fit_line_data, "n_steps"),
-    (fitting.fit_line_data, "max_steps"), (gradients.truth_gradients, "min_stars"),
+    (azimuthal.delta_from_ring_mean, "width"), (azimuthal.phi_edges, "width_deg"), (fitting.fit_line, "n_walkers"),
+    (fitting.fit_line, "n_steps"), (fitting.fit_line, "max_steps"), (fitting.fit_line_data, "n_walkers"),
+    (fitting.fit_line_data, "n_steps"), (fitting.fit_line_data, "max_steps"), (gradients.truth_gradients, "min_stars"),
 ]
 """Library functions that take a run setting (or a seed): the setting comes from RunConfig, never a default."""
 
@@ -125,7 +124,7 @@ def regression_catalog(tmp_path_factory):
 def test_config_file_reproduces_a_run_byte_for_byte(regression_catalog, tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     assert cli.main(["analyse", "--survey", "lamost", "--catalog", str(regression_catalog), "--out", str(first),
-                     "--n-mc", "50", "--n-steps", "100", "--max-steps", "100", "--n-permutations", "20", "--n-boot", "20",
+                     "--n-mc", "50", "--n-steps", "100", "--max-steps", "100", "--n-permutations", "20",
                      "--seed", "3"]) == 0
     assert cli.main(["analyse", "--config", str(first / "config.toml"), "--out", str(second)]) == 0
     names = sorted(str(p.relative_to(first)) for p in first.rglob("*") if p.is_file())
@@ -134,14 +133,14 @@ def test_config_file_reproduces_a_run_byte_for_byte(regression_catalog, tmp_path
     for name in names:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     run = read_run_file(first / "config.toml")
-    assert run.config == RunConfig(n_mc=50, n_steps=100, max_steps=100, n_permutations=20, n_boot=20, seed=3)
+    assert run.config == RunConfig(n_mc=50, n_steps=100, max_steps=100, n_permutations=20, seed=3)
     assert run_file_text(run) == (first / "config.toml").read_text()
 
 
 def test_config_file_refuses_a_changed_input(regression_catalog, tmp_path, capsys):
     out = tmp_path / "run"
     assert cli.main(["analyse", "--catalog", str(regression_catalog), "--out", str(out), "--n-mc", "20",
-                     "--n-steps", "60", "--max-steps", "60", "--n-permutations", "5", "--n-boot", "5"]) == 0
+                     "--n-steps", "60", "--max-steps", "60", "--n-permutations", "5"]) == 0
     other = tmp_path / "other.parquet"
     make_mock("lamost", 2_000, seed=12).catalog.to_parquet(other)
     assert cli.main(["analyse", "--config", str(out / "config.toml"), "--catalog", str(other),

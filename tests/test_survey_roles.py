@@ -581,8 +581,7 @@ def test_apogee_galactic_shape_runs_analyse(shapes, tmp_path):
     path, survey_file, _ = shapes["apogee-gaia-galactic"]
     out = tmp_path / "res"
     assert cli.main(["analyse", "--survey", str(survey_file), "--catalog", str(path), "--out", str(out),
-                     "--n-mc", "20", "--n-steps", "50", "--max-steps", "50", "--n-permutations", "5",
-                     "--n-boot", "5"]) == 0
+                     "--n-mc", "20", "--n-steps", "50", "--max-steps", "50", "--n-permutations", "5"]) == 0
     flow = pd.read_csv(out / "cutflow.csv")
     sample = pd.read_parquet(out / "sample")
     assert len(sample) == flow["remaining"].iloc[-1] > 1000 and sample["id"].str.startswith("2M").all()

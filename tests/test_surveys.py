@@ -143,7 +143,7 @@ def test_apogee_shaped_file_runs_cutflow_and_analyse_end_to_end(apogee, tmp_path
     assert "giants" in printed and "halo" in printed
     out = tmp_path / "res"
     assert cli.main(["analyse", "--survey", str(survey_file), "--catalog", str(path), "--out", str(out),
-                     "--n-mc", "20", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "5", "--n-boot", "5"]) == 0
+                     "--n-mc", "20", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "5"]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(out / "cutflow.csv"), flow)
     sample = pd.read_parquet(out / "sample")
     assert len(sample) == flow["remaining"].iloc[-1] and sample["id"].str.startswith("2M").all()
@@ -170,7 +170,7 @@ def test_distances_without_parallax_in_kpc_run_end_to_end(lamost_mock, tmp_path)
     survey_file.write_text(DISTANCES_ONLY_TOML)
     out = tmp_path / "res"
     assert cli.main(["analyse", "--survey", str(survey_file), "--catalog", str(path), "--out", str(out),
-                     "--n-mc", "20", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "5", "--n-boot", "5"]) == 0
+                     "--n-mc", "20", "--n-steps", "60", "--max-steps", "60", "--n-permutations", "5"]) == 0
     flow = pd.read_csv(out / "cutflow.csv")
     assert "parallax" not in flow["cut"].tolist()  # no parallax: no parallax cut
     assert flow["removed"].iloc[1:].sum() + flow["remaining"].iloc[-1] == len(cat)
@@ -189,7 +189,7 @@ def test_a_survey_without_velocities_runs_positionally(lamost_mock, tmp_path, ca
     survey = Survey.from_dict({**text, "name": "positions-only"})
     out = tmp_path / "res"
     from galchem.run.pipeline import analyse
-    result = analyse(survey, str(path), RunConfig(n_mc=20, n_steps=60, max_steps=60, n_permutations=5, n_boot=5))
+    result = analyse(survey, str(path), RunConfig(n_mc=20, n_steps=60, max_steps=60, n_permutations=5))
     assert any("positions only" in note for note in result.notes)
     assert "velocities" not in result.kinematic.flow["cut"].tolist()
     assert result.kinematic.sample["vR"].isna().all() and result.kinematic.sample["R_err"].gt(0).all()
