@@ -79,6 +79,7 @@ STEPS = (
     (azimuthal, "delta_from_ring_mean", "ring means"),
     (profile, "profile_residuals", "radial profiles"),
     (azimuthal, "permutation_test", "permutation test"),
+    (azimuthal, "arm_groups", "arm contrasts"),
     (azimuthal, "arm_contrast", "arm contrasts"),
 )
 """(owner, attribute, step): functions timed inside the stages, where their callers look them up."""
