@@ -2,9 +2,11 @@
 and the deconvolved fit against the flat one.
 
 Both fit the same 78 000 points (the size of the study's |Z| < 0.2 kpc bin)
-with 10 walkers x 1000 steps, from the same start, with the same moves and
-the same random stream, and must give the same posterior (medians within
-0.1 sigma).  Then the flat and the deconvolved (``x_model="mixture"``) fits
+with 10 walkers x 1000 steps, from the same start, with the same move
+(galchem's compiled differential evolution, emcee's ``DEMove`` for the naive
+fit), each with its own random stream, and must give the same posterior
+(medians within 0.25 sigma: each chain holds about a thousand independent
+samples, so two agreeing chains differ by about 0.06 sigma).  Then the flat and the deconvolved (``x_model="mixture"``) fits
 run as the pipeline runs them, chains extended to 50 autocorrelation times,
 on the same points.  Prints each fit's time and autocorrelation times,
 ``ratio_deconv_vs_flat: X`` (how many times longer the deconvolved fit
@@ -47,13 +49,13 @@ def main() -> None:
     fast = fit_line(x, y, x_err, y_err, n_walkers=N_WALKERS, n_steps=N_STEPS, max_steps=N_STEPS, seed=SEED)
     t_fast = time.perf_counter() - t0
 
-    # the naive run starts where galchem's did and uses the same moves and random stream
+    # the naive run starts where galchem's did, with emcee's own sampler and stream
     scale = least_squares(LineData.from_points(x, y, x_err, y_err, np.zeros_like(x), BINS_PER_DEX))[1]
-    initial, random_state = start_walkers(to_pivot(fast.max_likelihood, fast.pivot), scale, DEFAULT_BOUNDS,
+    initial, _ = start_walkers(to_pivot(fast.max_likelihood, fast.pivot), scale, DEFAULT_BOUNDS,
                                           N_WALKERS, np.random.default_rng(SEED))
     sampler = emcee.EnsembleSampler(N_WALKERS, 3, naive_log_probability, moves=emcee.moves.DEMove(),
                                     args=(x, y, x_err**2, y_err**2, fast.pivot))
-    sampler.random_state = random_state
+    sampler.random_state = np.random.RandomState(SEED).get_state()
     t0 = time.perf_counter()
     sampler.run_mcmc(initial, N_STEPS)
     t_naive = time.perf_counter() - t0
@@ -69,7 +71,7 @@ def main() -> None:
         worst = max(worst, shift)
         print(f"{name}: naive {np.median(naive[:, k]):+.5f} +- {np.std(naive[:, k]):.5f}, "
               f"galchem {np.median(fast.samples[:, k]):+.5f} +- {np.std(fast.samples[:, k]):.5f} ({shift:.3f} sigma apart)")
-    if worst > 0.1:
+    if worst > 0.25:
         raise SystemExit(f"posteriors disagree: medians {worst:.2f} sigma apart")
 
     timings = {}

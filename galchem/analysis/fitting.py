@@ -1,4 +1,4 @@
-"""Sampling the line's posterior with emcee: no walls, chains long enough, every fit's diagnostics.
+"""Sampling the line's posterior with an ensemble of walkers: no walls, chains long enough, every fit's diagnostics.
 
 The likelihood, its error groups and the deconvolved prior's moments are
 :mod:`galchem.analysis.line_likelihood`.
@@ -33,7 +33,9 @@ Chains: the walkers move by differential evolution (emcee's ``DEMove``; ter
 Braak 2006, Nelson et al. 2014) rather than emcee's default stretch move:
 on this posterior its autocorrelation time is about 11 steps against 45 for
 the stretch move with 10 walkers (issue 26), the same posterior for a
-quarter of the steps.  emcee's rule of thumb asks for at least 50
+quarter of the steps.  The move runs compiled, a whole run of steps per call
+(:mod:`galchem.analysis.de_sampler`), and emcee estimates the
+autocorrelation time.  emcee's rule of thumb asks for at least 50
 autocorrelation times.
 :func:`fit_line` runs ``n_steps``, estimates tau, and extends the same chain
 (same random stream) until the rule holds or ``max_steps`` is reached;
@@ -42,7 +44,6 @@ autocorrelation times.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
 from numbers import Integral
 
 import emcee
@@ -50,8 +51,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
+from galchem.analysis.de_sampler import DEChain
 from galchem.analysis.deconvolution import N_COMPONENTS, XMixture, extreme_deconvolution
-from galchem.analysis.line_likelihood import (BINS_PER_DEX, DEFAULT_BOUNDS, SAMPLED, LineData, least_squares, log_posterior,
+from galchem.analysis.line_likelihood import (BINS_PER_DEX, DEFAULT_BOUNDS, SAMPLED, LineData, least_squares,
                                               log_probability, mixture_points, to_intercept, to_pivot)
 from galchem.errors import FitError
 
@@ -229,19 +231,19 @@ def _maximum_likelihood(data: LineData, bounds, guess) -> np.ndarray:
 
 
 def start_walkers(best: np.ndarray, scale: np.ndarray, bounds, n_walkers: int, rng: np.random.Generator
-                  ) -> tuple[np.ndarray, tuple]:
-    """Walkers in a small ball (a tenth of ``scale`` per parameter) around ``best`` inside ``bounds``, and an emcee
-    random state, both drawn from ``rng``."""
+                  ) -> tuple[np.ndarray, int]:
+    """Walkers in a small ball (a tenth of ``scale`` per parameter) around ``best`` inside ``bounds``, and the key
+    of the sampler's random stream, both drawn from ``rng``."""
     lo, hi = np.array(bounds).T
     margin = 1e-9 * (hi - lo)
     initial = np.clip(best + 0.1 * scale * rng.normal(size=(n_walkers, 3)), lo + margin, hi - margin)
-    return initial, np.random.RandomState(rng.integers(2**32)).get_state()
+    return initial, int(rng.integers(2**63))
 
 
-def _autocorr_time(sampler: emcee.EnsembleSampler) -> np.ndarray:
+def _autocorr_time(chain: np.ndarray) -> np.ndarray:
     """emcee's estimate of tau per parameter [steps] (the chain length itself for chains under 50 steps)."""
-    steps = sampler.iteration
-    return sampler.get_autocorr_time(quiet=True, tol=0) if steps >= 50 else np.full(3, float(steps))
+    steps = len(chain)
+    return emcee.autocorr.integrated_time(chain, quiet=True, tol=0) if steps >= 50 else np.full(3, float(steps))
 
 
 def fit_line(
@@ -260,9 +262,8 @@ def fit_line(
     method: str = "auto",
     x_model: str = "flat",
     n_components: int = N_COMPONENTS,
-    progress: bool = False,
 ) -> LineFit:
-    """Fit y = m x + b with intrinsic scatter lam, sampling the posterior with emcee.
+    """Fit y = m x + b with intrinsic scatter lam, sampling the posterior with an ensemble of walkers.
 
     ``x_model`` is the prior on the true x: ``"flat"`` (the study's
     likelihood) or ``"mixture"`` (an ``n_components`` Gaussian mixture
@@ -295,7 +296,7 @@ def fit_line(
         mixture = extreme_deconvolution(x, x_err, n_components)
         x, y, x_err, y_err, xy_cov = mixture_points(x, y, x_err, y_err, xy_cov, mixture)
     data = LineData.from_points(x, y, x_err, y_err, xy_cov, BINS_PER_DEX if method == "grouped" else None)
-    return _sample(data, None, seed=seed, method=method, x_model=x_model, mixture=mixture, progress=progress,
+    return _sample(data, None, seed=seed, method=method, x_model=x_model, mixture=mixture,
                    **settings)
 
 
@@ -311,35 +312,27 @@ def _settings(n_walkers, n_steps, max_steps, burn_in, bounds) -> dict:
 
 
 def _sample(data: LineData, guess: np.ndarray | None, *, n_walkers: int, n_steps: int, max_steps: int,
-            burn_in: int | None, seed, bounds, method: str, x_model: str, mixture: XMixture | None,
-            progress: bool = False) -> LineFit:
+            burn_in: int | None, seed, bounds, method: str, x_model: str, mixture: XMixture | None) -> LineFit:
     """Find the maximum-likelihood line from ``guess`` (m, b, lam; None: least squares), sample the posterior
-    about the pivot with emcee from a ball around it, and summarise the chain in the study's (m, b, lam).
-
-    The log-probability is handed to the sampler directly rather than through
-    emcee's wrapper, which prints a traceback for any exception -- Ctrl-C
-    included -- before re-raising it.
-    """
+    about the pivot (:class:`~galchem.analysis.de_sampler.DEChain`) from a ball around it, and summarise the
+    chain in the study's (m, b, lam)."""
     pivot = data.pivot
     start, scale = least_squares(data)
     best = _maximum_likelihood(data, bounds, start if guess is None else to_pivot(guess, pivot))
-    initial, random_state = start_walkers(best, scale, bounds, n_walkers, np.random.default_rng(seed))
-    sampler = emcee.EnsembleSampler(n_walkers, 3, log_probability, vectorize=True, args=(data, bounds),
-                                    moves=emcee.moves.DEMove())
-    lo, hi = (np.ascontiguousarray(v) for v in np.array(bounds).T)
-    sampler.log_prob_fn = partial(log_posterior, data=data, lo=lo, hi=hi)
-    sampler.random_state = random_state
-    sampler.run_mcmc(initial, n_steps, progress=progress)
-    tau = _autocorr_time(sampler)
+    initial, key = start_walkers(best, scale, bounds, n_walkers, np.random.default_rng(seed))
+    lo, hi = np.array(bounds, dtype=float).T
+    sampler = DEChain(data, lo, hi, initial, key)
+    sampler.run(n_steps)
+    tau = _autocorr_time(sampler.chain)
     cap = max(n_steps, max_steps)
     while sampler.iteration < min(cap, TAU_RULE * np.max(tau)):
         target = max(int(np.ceil(EXTEND_MARGIN * TAU_RULE * np.max(tau))), int(np.ceil(1.1 * sampler.iteration)))
-        sampler.run_mcmc(None, min(target, cap) - sampler.iteration, progress=progress)
-        tau = _autocorr_time(sampler)
+        sampler.run(min(target, cap) - sampler.iteration)
+        tau = _autocorr_time(sampler.chain)
     total = sampler.iteration
     if burn_in is None:
         burn_in = int(min(max(3 * np.max(tau), total // 5), total // 2))
-    sampled = sampler.get_chain()
+    sampled = sampler.chain
     chain = to_intercept(sampled, pivot)
     kept = chain[burn_in:].reshape(-1, 3)
     median, spread = np.median(kept, axis=0), np.std(kept, axis=0)

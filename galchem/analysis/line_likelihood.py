@@ -57,7 +57,7 @@ import numpy as np
 from galchem.analysis.deconvolution import XMixture
 
 __all__ = ["BINS_PER_DEX", "DEFAULT_BOUNDS", "LineData", "PARAMETERS", "SAMPLED", "least_squares", "log_likelihood",
-           "log_posterior", "log_probability", "mixture_points", "to_intercept", "to_pivot"]
+           "log_likelihood_rows", "log_posterior", "log_probability", "mixture_points", "to_intercept", "to_pivot"]
 
 PARAMETERS = ("m", "b", "lam")
 SAMPLED = ("m", "c", "lam")
@@ -198,7 +198,7 @@ class _Moments:
 
 
 @numba.njit(cache=True, nogil=True)
-def _kernel(theta, pivot, lo, hi, n, dbar, terms, rows):  # pragma: no cover - compiled
+def log_likelihood_rows(theta, pivot, lo, hi, n, dbar, terms, rows):  # pragma: no cover - compiled
     """ln L per row (m, c, lam) of ``theta``, c the intercept at ``pivot``; -inf for a row outside (lo, hi).
 
     The group sums of :class:`LineData` are contracted term by term: per
@@ -253,7 +253,7 @@ def log_likelihood(theta: np.ndarray, data: LineData) -> np.ndarray:
     """ln L for parameter rows ``theta`` = (m, b, lam), shape (W, 3) or (3,)."""
     theta = np.ascontiguousarray(np.atleast_2d(theta), dtype=float)
     moments = data.moments
-    return _kernel(theta, 0.0, *_EVERYWHERE, data.n, data.dbar, moments.terms, moments.rows)
+    return log_likelihood_rows(theta, 0.0, *_EVERYWHERE, data.n, data.dbar, moments.terms, moments.rows)
 
 
 def log_probability(theta: np.ndarray, data: LineData, bounds=DEFAULT_BOUNDS) -> np.ndarray:
@@ -267,7 +267,7 @@ def log_posterior(theta: np.ndarray, data: LineData, lo: np.ndarray, hi: np.ndar
     """:func:`log_probability` with the bounds as arrays of lows and highs (the sampler's call, made once per move)."""
     theta = np.ascontiguousarray(np.atleast_2d(theta), dtype=float)
     moments = data.moments
-    return _kernel(theta, data.pivot, lo, hi, data.n, data.dbar, moments.terms, moments.rows)
+    return log_likelihood_rows(theta, data.pivot, lo, hi, data.n, data.dbar, moments.terms, moments.rows)
 
 
 def to_intercept(theta: np.ndarray, pivot: float) -> np.ndarray:
