@@ -10,8 +10,8 @@ in the table with its ``n`` and NaN fit values.  Stars are binned by their
 
 Every fitted bin is fitted twice, and keeps each fit's
 :class:`~galchem.analysis.posterior.Posterior`: with the study's flat prior
-on the true x (:attr:`BinFit.flat`, columns ``m, b, lam``) and corrected for
-the errors in x (:attr:`BinFit.corrected`, columns ``m_deconv, b_deconv,
+on the true x (``BinFit.flat``, columns ``m, b, lam``) and corrected for
+the errors in x (``BinFit.corrected``, columns ``m_deconv, b_deconv,
 lam_deconv``; the names are kept from an earlier correction):
 the same flat likelihood on each star's posterior mean and standard
 deviation of the true coordinate given one latent distance per star and a

@@ -84,7 +84,7 @@ class FlatPrior(Prior):
         return x, y, x_err, y_err, xy_cov
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # a mixture of arrays: a prior equals only itself
 class MixturePrior(Prior):
     """A Gaussian mixture for the true x: ``mixture`` if given, else ``n_components`` deconvolved from the data."""
 
