@@ -6,7 +6,7 @@ with 10 walkers x 1000 steps, from the same start, with the same move
 (galchem's compiled differential evolution, emcee's ``DEMove`` for the naive
 fit), each with its own random stream, and must give the same posterior
 (medians within 0.25 sigma: each chain holds about a thousand independent
-samples, so two agreeing chains differ by about 0.06 sigma).  Then the flat and the deconvolved (``x_model="mixture"``) fits
+samples, so two agreeing chains differ by about 0.06 sigma).  Then the flat and the deconvolved (``MixturePrior()``) fits
 run as the pipeline runs them, chains extended to 50 autocorrelation times,
 on the same points.  Prints each fit's time and autocorrelation times,
 ``ratio_deconv_vs_flat: X`` (how many times longer the deconvolved fit
@@ -23,6 +23,7 @@ import numpy as np
 from galchem.analysis.calibration import LineTruth, simulate_line
 from galchem.analysis.fitting import fit_line, start_walkers
 from galchem.analysis.line_likelihood import BINS_PER_DEX, DEFAULT_BOUNDS, LineData, least_squares, to_pivot
+from galchem.analysis.priors import FlatPrior, MixturePrior
 from galchem.run.config import RunConfig
 
 N_POINTS, N_WALKERS, N_STEPS, SEED = 78_000, 10, 1000, 2
@@ -44,7 +45,7 @@ def main() -> None:
     rng = np.random.default_rng(SEED)
     x, y, x_err, y_err = simulate_line(rng, N_POINTS, TRUTH, x_err_range=(0.05, 0.4), y_err_range=(0.03, 0.2))
     fit_line(x[:100], y[:100], x_err[:100], y_err[:100], n_walkers=N_WALKERS, n_steps=60, max_steps=60,
-             x_model="mixture")  # compile outside the timing
+             prior=MixturePrior())  # compile outside the timing
     t0 = time.perf_counter()
     fast = fit_line(x, y, x_err, y_err, n_walkers=N_WALKERS, n_steps=N_STEPS, max_steps=N_STEPS, seed=SEED)
     t_fast = time.perf_counter() - t0
@@ -75,12 +76,12 @@ def main() -> None:
         raise SystemExit(f"posteriors disagree: medians {worst:.2f} sigma apart")
 
     timings = {}
-    for model in ("flat", "mixture"):
+    for prior in (FlatPrior(), MixturePrior()):
         t0 = time.perf_counter()
         fit = fit_line(x, y, x_err, y_err, n_walkers=N_WALKERS, n_steps=N_STEPS, max_steps=MAX_STEPS, seed=SEED,
-                       x_model=model)
-        timings[model] = time.perf_counter() - t0
-        print(f"x_model={model}: {timings[model]:.2f} s, {fit.chain.shape[0]} steps (50 tau = "
+                       prior=prior)
+        timings[prior.name] = time.perf_counter() - t0
+        print(f"prior={prior.name}: {timings[prior.name]:.2f} s, {fit.chain.shape[0]} steps (50 tau = "
               f"{50 * max(fit.autocorr_time):.0f}, tau {np.round(fit.autocorr_time, 1)}), "
               f"m = {fit.m:+.5f} +- {fit.m_err:.5f} (truth {TRUTH.m:+.5f})")
     print(f"ratio_deconv_vs_flat: {timings['mixture'] / timings['flat']:.2f}")
