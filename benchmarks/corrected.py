@@ -3,7 +3,7 @@
 For each radial and vertical bin of the final sample: the truth
 (:func:`galchem.analysis.gradients.truth_gradients`) and the pulls
 (fit - truth) / error of the flat fit, the old in-bin deconvolved fit
-(``x_model="mixture"``), the new corrected fit (regression calibration on
+(``prior=MixturePrior()``), the new corrected fit (regression calibration on
 one latent distance per star, :mod:`galchem.analysis.latent_distance`) and
 SIMEX (:mod:`galchem.analysis.simex`).  Runs in memory on the pipeline's
 kinematic sample; the prior is fitted to the catalogue's stars before the
@@ -27,6 +27,7 @@ import pandas as pd
 
 from galchem.analysis import gradients, latent_distance, simex
 from galchem.analysis.fitting import fit_line
+from galchem.analysis.priors import MixturePrior
 from galchem.data import cuts
 from galchem.data.ids import id_keys
 from galchem.data.sources import load_mock
@@ -84,7 +85,7 @@ def survey_table(survey: str, n: int, seed: int) -> pd.DataFrame:
             y, y_err = sample["feh"].to_numpy()[inside], sample["feh_err"].to_numpy()[inside]
             x, x_err = coords[binning.x].to_numpy()[inside], coords[f"{binning.x}_err"].to_numpy()[inside]
             flat = fit_line(x, y, x_err, y_err, seed=1, **OPTIONS)
-            old = fit_line(x, y, x_err, y_err, seed=2, x_model="mixture", **OPTIONS)
+            old = fit_line(x, y, x_err, y_err, seed=2, prior=MixturePrior(), **OPTIONS)
             corr = fit_line(moments[binning.x].to_numpy()[inside], y, moments[f"{binning.x}_err"].to_numpy()[inside],
                             y_err, seed=3, **OPTIONS)
             sim = simex.estimate(simex_parts[b][k])

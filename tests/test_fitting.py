@@ -8,7 +8,8 @@ from galchem.analysis.calibration import (INDEPENDENT_LINE, LineTruth, attenuati
 from galchem.analysis.deconvolution import extreme_deconvolution
 from galchem.errors import FitError
 from galchem.analysis.fitting import fit_line
-from galchem.analysis.line_likelihood import LineData, log_likelihood, mixture_points
+from galchem.analysis.line_likelihood import LineData, log_likelihood
+from galchem.analysis.priors import FlatPrior, MixturePrior, mixture_points
 
 
 def naive_log_likelihood(theta, x, y, x_err, y_err):
@@ -176,13 +177,14 @@ def test_mixture_prior_corrects_the_slope_where_the_flat_one_does_not():
     """Issue 15's line: errors in R of 4 % of R flatten the study's slope by ~3.7 %."""
     truth = INDEPENDENT_LINE.m
     x, y, x_err, y_err = independent_line(np.random.default_rng(0))
-    flat, mixture = (fit_line(x, y, x_err, y_err, seed=1, x_model=model, **chains()) for model in ("flat", "mixture"))
+    flat, mixture = (fit_line(x, y, x_err, y_err, seed=1, prior=prior, **chains())
+                     for prior in (FlatPrior(), MixturePrior()))
     assert abs(mixture.m - truth) < 2 * mixture.m_err
     assert mixture.m - flat.m == pytest.approx(-attenuation(truth, x, x_err), rel=0.3)  # the bias, removed
     # ten times the points: the flat prior's bias is many of its errors, the mixture's slope still right
     x, y, x_err, y_err = independent_line(np.random.default_rng(1), 40_000)
-    flat, mixture = (fit_line(x, y, x_err, y_err, seed=2, x_model=model, **chains(max_steps=2000))
-                     for model in ("flat", "mixture"))
+    flat, mixture = (fit_line(x, y, x_err, y_err, seed=2, prior=prior, **chains(max_steps=2000))
+                     for prior in (FlatPrior(), MixturePrior()))
     assert flat.method == mixture.method == "grouped"
     assert (flat.m - truth) / flat.m_err > 4
     assert abs(mixture.m - truth) < 2 * mixture.m_err
@@ -191,7 +193,7 @@ def test_mixture_prior_corrects_the_slope_where_the_flat_one_does_not():
 @pytest.mark.slow  # 150 simulated lines: the coverage needs them
 def test_mixture_calibration_coverage_with_large_errors_in_x():
     """With x errors a third of the x spread the flat prior covers ~40 %; the mixture must cover 68 %."""
-    summary = coverage_summary(calibrate(150, 200, seed=0, x_err_range=(0.3, 0.9), x_model="mixture",
+    summary = coverage_summary(calibrate(150, 200, seed=0, x_err_range=(0.3, 0.9), prior=MixturePrior(),
                                          **chains(n_steps=400, max_steps=400)))
     assert summary["coverage_68"].between(0.60, 0.76).all(), summary
     assert (summary["mean_pull"].abs() < 0.25).all(), summary
@@ -214,5 +216,5 @@ def test_invalid_input(change, message):
 
 
 def test_unknown_prior_is_refused():
-    with pytest.raises(FitError, match="x_model must be one of 'flat', 'mixture'"):
-        fit_line(*simulate_line(np.random.default_rng(0), 20), x_model="gaussian", **chains(n_steps=10))
+    with pytest.raises(FitError, match="prior must be a galchem.analysis.priors.Prior"):
+        fit_line(*simulate_line(np.random.default_rng(0), 20), prior="mixture", **chains(n_steps=10))

@@ -8,7 +8,8 @@ from galchem.analysis import gradients, latent_distance, line_sums
 from galchem.analysis.fitting import fit_line
 from galchem.errors import FitError
 from galchem.data.sources import load_mock
-from galchem.analysis.gradients import DECONVOLVED, Gradients, truth_gradients
+from galchem.analysis.gradients import CORRECTED_COLUMNS, Gradients, truth_gradients
+from galchem.analysis.priors import MixturePrior
 from galchem.run.config import RunConfig
 from galchem.run.coverage import ESTIMATES, coverage_pulls, coverage_summary
 from galchem.run.stages import binnings, kinematic_sample
@@ -61,7 +62,7 @@ def test_small_bins_are_reported_not_fitted(analysed):
     small = table["n"] < 3000
     assert small.any() and (~small).any()
     assert (table.loc[small, "status"] != "fitted").all() and (table.loc[~small, "status"] == "fitted").all()
-    assert table.loc[small, ["m", "m_err", "b", "b_err", "lam", "lam_err", *DECONVOLVED[:7]]].isna().all().all()
+    assert table.loc[small, ["m", "m_err", "b", "b_err", "lam", "lam_err", *CORRECTED_COLUMNS[:7]]].isna().all().all()
     assert table.loc[~small, ["m", "m_err", "tau_deconv"]].notna().all().all()
     # a chain of 100 steps is short of 50 tau: the corrected slope is withheld and the status says why
     assert (table.loc[~small, "status_deconv"] == gradients.SHORT_CHAIN).all()
@@ -118,7 +119,39 @@ def test_a_bin_without_a_distance_prior_gets_the_flat_fit_only():
     assert row["status_deconv"] == gradients.NO_PRIOR
     assert any(gradients.NO_PRIOR in line for line in fits.notes())
     with pytest.raises(FitError, match="at least 6 points"):
-        fit_line(R, feh, np.full(4, 0.1), np.full(4, 0.05), x_model="mixture", **chains(n_steps=50))
+        fit_line(R, feh, np.full(4, 0.1), np.full(4, 0.05), prior=MixturePrior(), **chains(n_steps=50))
+
+
+def test_bin_fits_hold_one_posterior_per_prior_and_round_trip_through_their_table():
+    """A bin's flat and corrected posteriors become the table's columns and come back from them."""
+    rng = np.random.default_rng(1)
+    R = rng.uniform(7, 8, 200)
+    feh, R_err, feh_err = 0.5 - 0.07 * R + rng.normal(0, 0.05, 200), np.full(200, 0.1), np.full(200, 0.05)
+    flat = line_sums.bin_sums(np.arange(200), R, feh, R_err, feh_err)
+    corrected = line_sums.bin_sums(np.arange(200), R, feh, 0.5 * R_err, feh_err)
+    fits = line_sums.fit_binned([line_sums.BinShare(flat, corrected, 0), line_sums.BinShare(flat, None, 0)]
+                                + [line_sums.BinShare(line_sums.bin_sums(np.arange(0), *[np.empty(0)] * 4), None, 0)],
+                                gradients.vertical_binning((7.0, 8.0, 9.0, 10.0), None), min_stars=3, n_walkers=6,
+                                n_steps=100, max_steps=100, seed=np.random.SeedSequence(0), simex=None)
+    withheld, no_prior, empty = fits.fits
+    assert withheld.corrected_status == gradients.SHORT_CHAIN and not withheld.corrected.reliable
+    assert np.isnan(withheld.corrected.m) and withheld.corrected.tau > 0  # the chain's diagnostics stay
+    assert np.isfinite(withheld.flat.m) and withheld.flat.n_eff > 0
+    assert no_prior.corrected is None and no_prior.corrected_status == gradients.NO_PRIOR
+    assert empty.flat is None and empty.corrected is None and empty.status == gradients.OUT_OF_RANGE
+    table = fits.table
+    assert list(table.columns) == ["r_lo", "r_hi", "r_center", "n", "m", "m_err", "b", "b_err", "lam", "lam_err",
+                                   "status", "tau", "n_eff", "acceptance", "reliable", "m_deconv", "m_deconv_err",
+                                   "b_deconv", "b_deconv_err", "lam_deconv", "lam_deconv_err", "tau_deconv",
+                                   "reliable_deconv", "status_deconv", "m_simex", "m_simex_err"]
+    assert table.loc[0, "m"] == withheld.flat.m and table.loc[0, "tau_deconv"] == withheld.corrected.tau
+    assert table.loc[0, "m_err"] == withheld.flat.m_err and pd.isna(table.loc[1, "reliable_deconv"])
+    again = Gradients.from_tables(fits.binning, fits.to_tables())
+    pd.testing.assert_frame_equal(again.table, table)
+    assert again.fits[0].flat == withheld.flat  # every flat diagnostic is in the table
+    assert again.fits[0].corrected.tau == withheld.corrected.tau and np.isnan(again.fits[0].corrected.n_eff)
+    assert again.fits[1].flat == no_prior.flat and again.fits[1].corrected is None
+    assert again.fits[1].corrected_status == gradients.NO_PRIOR and again.fits[2].flat is None
 
 
 def test_coverage_pulls_run_the_pipeline_per_realisation():

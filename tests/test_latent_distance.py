@@ -8,6 +8,7 @@ import pytest
 from galchem.analysis import latent_distance as ld
 from galchem.analysis import gradients, line_sums, simex
 from galchem.analysis.fitting import fit_line
+from galchem.analysis.priors import MixturePrior
 from galchem.data.mock import make_mock
 from galchem.physics import frames
 
@@ -33,7 +34,7 @@ def test_a_population_prior_recovers_a_line_in_a_bin_cut_on_the_observed_x_where
     centre = np.sum(r * mean, axis=1)
     spread = np.sqrt(np.sum(r * (var + (mean - centre[:, None]) ** 2), axis=1))
     corrected = fit_line(centre, y[inside], spread, y_err[inside], seed=1, **FAST)
-    in_bin = fit_line(x_obs[inside], y[inside], x_err[inside], y_err[inside], seed=2, x_model="mixture", **FAST)
+    in_bin = fit_line(x_obs[inside], y[inside], x_err[inside], y_err[inside], seed=2, prior=MixturePrior(), **FAST)
     truth = np.polyfit(x[inside], 0.5 * x[inside], 1)[0]
     assert abs(corrected.m - truth) < 2 * corrected.m_err, (corrected.m, corrected.m_err)
     # the in-bin prior either misses by more than 3 errors or learns nothing (a slope error ten times larger)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from galchem import cli
-from galchem.analysis import gradients, latent_distance, line_likelihood, line_sums, simex
+from galchem.analysis import latent_distance, line_likelihood, line_sums, simex
 from galchem.data import partitions
 from galchem.data.ids import id_keys
 from galchem.data.mock import mock_model

@@ -8,8 +8,9 @@ prior on the true x, the study's likelihood does not undo the attenuation of
 the slope by errors in x: the fitted slope is pulled towards zero by about
 m <sigma_x^2> / var(x_true), like ordinary least squares
 (:func:`attenuation`).  Large x errors would mix that known bias into a test
-of the sampler.  The deconvolved fit (``x_model="mixture"``) undoes it, and
-is calibrated with large x errors (``x_err_range``) to show it.
+of the sampler.  The deconvolved fit (``prior=MixturePrior()``, see
+:mod:`galchem.analysis.priors`) undoes it, and is calibrated with large x
+errors (``x_err_range``) to show it.
 
 :func:`independent_line` is the check of issue 15: a line like [Fe/H]
 against R with errors in R of 4 % of R, on which the flat fit's slope is
@@ -24,7 +25,8 @@ import pandas as pd
 
 from galchem.analysis.deconvolution import extreme_deconvolution
 from galchem.analysis.fitting import LineFit, fit_line
-from galchem.analysis.line_likelihood import PARAMETERS, mixture_points
+from galchem.analysis.line_likelihood import PARAMETERS
+from galchem.analysis.priors import MixturePrior
 
 __all__ = ["BinCutLine", "INDEPENDENT_LINE", "INDEPENDENT_R_FRACTION", "INDEPENDENT_R_RANGE", "LineTruth", "attenuation",
            "attenuation_scan", "calibrate", "coverage_summary", "independent_line", "simulate_line"]
@@ -114,15 +116,14 @@ def population_corrected_fit(line: BinCutLine, **fit_options) -> LineFit:
 
     Regression calibration: each point in the bin enters at its expected true
     x given its measurement under that prior, with the variance that remains
-    (:func:`galchem.analysis.line_likelihood.mixture_points`); selecting on
+    (:func:`galchem.analysis.priors.mixture_points`); selecting on
     measured x then biases nothing, because the model is of y given what was
     measured.
     """
-    mixture = extreme_deconvolution(line.x, line.x_err)
+    population = MixturePrior(mixture=extreme_deconvolution(line.x, line.x_err))
     inside = line.inside
-    x, y, x_err, y_err, xy_cov = mixture_points(line.x[inside], line.y[inside], line.x_err[inside],
-                                                line.y_err[inside], np.zeros(int(inside.sum())), mixture)
-    return fit_line(x, y, x_err, y_err, xy_cov, **fit_options)
+    return fit_line(line.x[inside], line.y[inside], line.x_err[inside], line.y_err[inside], prior=population,
+                    **fit_options)
 
 
 def attenuation(m: float, x: np.ndarray, x_err: np.ndarray) -> float:

@@ -14,7 +14,7 @@ r_ik, mean mu_k + V_k / (V_k + s_i^2) (x_i - mu_k) and variance
 V_k s_i^2 / (V_k + s_i^2).  The gradient pipeline uses it for the
 population's distance prior in parallax (or log distance), where the errors
 are Gaussian (:mod:`galchem.analysis.latent_distance`);
-:func:`galchem.analysis.fitting.fit_line` for its ``x_model="mixture"``.
+:class:`galchem.analysis.priors.MixturePrior` for a line fit's prior on the true x.
 
 The start is deterministic (means at quantiles of x), so the same data always
 give the same mixture; no random numbers are drawn.

@@ -1,7 +1,7 @@
-"""Sampling the line's posterior with emcee: no walls, chains long enough, every fit's diagnostics.
+"""Sampling the line's posterior with an ensemble of walkers: no walls, chains long enough, every fit's diagnostics.
 
-The likelihood, its error groups and the deconvolved prior's moments are
-:mod:`galchem.analysis.line_likelihood`.
+The likelihood and its error groups are :mod:`galchem.analysis.line_likelihood`;
+the priors on the true x it can be given, :mod:`galchem.analysis.priors`.
 
 No walls (issue 25).  The line is sampled about a pivot, the data's mean x
 (sum x / n, known from the sums alone): y = m (x - x0) + c, so that the slope
@@ -33,7 +33,9 @@ Chains: the walkers move by differential evolution (emcee's ``DEMove``; ter
 Braak 2006, Nelson et al. 2014) rather than emcee's default stretch move:
 on this posterior its autocorrelation time is about 11 steps against 45 for
 the stretch move with 10 walkers (issue 26), the same posterior for a
-quarter of the steps.  emcee's rule of thumb asks for at least 50
+quarter of the steps.  The move runs compiled, a whole run of steps per call
+(:mod:`galchem.analysis.de_sampler`), and emcee estimates the
+autocorrelation time.  emcee's rule of thumb asks for at least 50
 autocorrelation times.
 :func:`fit_line` runs ``n_steps``, estimates tau, and extends the same chain
 (same random stream) until the rule holds or ``max_steps`` is reached;
@@ -42,7 +44,6 @@ autocorrelation times.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
 from numbers import Integral
 
 import emcee
@@ -50,12 +51,13 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from galchem.analysis.deconvolution import N_COMPONENTS, XMixture, extreme_deconvolution
-from galchem.analysis.line_likelihood import (BINS_PER_DEX, DEFAULT_BOUNDS, SAMPLED, LineData, least_squares, log_posterior,
-                                              log_probability, mixture_points, to_intercept, to_pivot)
+from galchem.analysis.de_sampler import DEChain
+from galchem.analysis.line_likelihood import (BINS_PER_DEX, DEFAULT_BOUNDS, SAMPLED, LineData, least_squares,
+                                              log_probability, to_intercept, to_pivot)
+from galchem.analysis.priors import FlatPrior, Prior
 from galchem.errors import FitError
 
-__all__ = ["BOUND_SIGMAS", "EXACT_UP_TO", "GROUPED_ABOVE", "LineFit", "MIN_WALKERS", "X_MODELS", "fit_line",
+__all__ = ["BOUND_SIGMAS", "EXACT_UP_TO", "GROUPED_ABOVE", "LineFit", "MIN_WALKERS", "fit_line",
            "fit_line_data", "start_walkers"]
 
 BOUND_SIGMAS = 5.0
@@ -68,8 +70,6 @@ GROUPED_ABOVE = 20_000
 EXACT_UP_TO = 1_000
 """``method="auto"`` sums over the points up to this many, over error groups above (the groups' terms cost
 several points' each, and their expansion changes ln L by about 1e-6 per point)."""
-X_MODELS = ("flat", "mixture")
-"""Priors on the true x: flat (the study's) or a deconvolved Gaussian mixture."""
 TAU_RULE = 50
 """A chain is long enough when it is at least this many autocorrelation times long (emcee's rule of thumb)."""
 EXTEND_MARGIN = 1.2
@@ -120,8 +120,7 @@ class LineFit:
     autocorr_time: np.ndarray
     max_likelihood: np.ndarray
     method: str
-    x_model: str = "flat"
-    mixture: XMixture | None = field(default=None, repr=False)  # the deconvolved prior of x_model="mixture"
+    prior: Prior = FlatPrior()  # the prior on the true x, fitted to the data (a mixture prior holds its mixture)
     pivot: float = 0.0  # the x about which the line was sampled
     c: float = float("nan")  # intercept at the pivot (median) and its posterior standard deviation
     c_err: float = float("nan")
@@ -181,7 +180,7 @@ class LineFit:
         return pd.Series({
             "n": self.n,
             "method": self.method,
-            "prior on the true x": self.x_model,
+            "prior on the true x": self.prior.name,
             "walkers x steps": f"{self.chain.shape[1]} x {self.chain.shape[0]}",
             "burn-in (steps)": self.burn_in,
             "acceptance fraction": round(self.acceptance_fraction, 3),
@@ -229,19 +228,19 @@ def _maximum_likelihood(data: LineData, bounds, guess) -> np.ndarray:
 
 
 def start_walkers(best: np.ndarray, scale: np.ndarray, bounds, n_walkers: int, rng: np.random.Generator
-                  ) -> tuple[np.ndarray, tuple]:
-    """Walkers in a small ball (a tenth of ``scale`` per parameter) around ``best`` inside ``bounds``, and an emcee
-    random state, both drawn from ``rng``."""
+                  ) -> tuple[np.ndarray, int]:
+    """Walkers in a small ball (a tenth of ``scale`` per parameter) around ``best`` inside ``bounds``, and the key
+    of the sampler's random stream, both drawn from ``rng``."""
     lo, hi = np.array(bounds).T
     margin = 1e-9 * (hi - lo)
     initial = np.clip(best + 0.1 * scale * rng.normal(size=(n_walkers, 3)), lo + margin, hi - margin)
-    return initial, np.random.RandomState(rng.integers(2**32)).get_state()
+    return initial, int(rng.integers(2**63))
 
 
-def _autocorr_time(sampler: emcee.EnsembleSampler) -> np.ndarray:
+def _autocorr_time(chain: np.ndarray) -> np.ndarray:
     """emcee's estimate of tau per parameter [steps] (the chain length itself for chains under 50 steps)."""
-    steps = sampler.iteration
-    return sampler.get_autocorr_time(quiet=True, tol=0) if steps >= 50 else np.full(3, float(steps))
+    steps = len(chain)
+    return emcee.autocorr.integrated_time(chain, quiet=True, tol=0) if steps >= 50 else np.full(3, float(steps))
 
 
 def fit_line(
@@ -258,16 +257,14 @@ def fit_line(
     seed: int | np.random.SeedSequence | np.random.Generator | None = None,
     bounds=DEFAULT_BOUNDS,
     method: str = "auto",
-    x_model: str = "flat",
-    n_components: int = N_COMPONENTS,
-    progress: bool = False,
+    prior: Prior = FlatPrior(),
 ) -> LineFit:
-    """Fit y = m x + b with intrinsic scatter lam, sampling the posterior with emcee.
+    """Fit y = m x + b with intrinsic scatter lam, sampling the posterior with an ensemble of walkers.
 
-    ``x_model`` is the prior on the true x: ``"flat"`` (the study's
-    likelihood) or ``"mixture"`` (an ``n_components`` Gaussian mixture
-    deconvolved from the data, which corrects the slope for errors in x;
-    see the module docstring).  The line is sampled as (m, c, lam), c the
+    ``prior`` is the prior on the true x: :class:`~galchem.analysis.priors.FlatPrior`
+    (the study's likelihood) or :class:`~galchem.analysis.priors.MixturePrior`
+    (a Gaussian mixture deconvolved from the data, which corrects the slope
+    for errors in x; see the module docstring).  The line is sampled as (m, c, lam), c the
     intercept at the data's mean x, under uniform priors within ``bounds``
     (of m, c and lam; a fit near one is flagged unreliable).  Walkers start
     in a small ball around the maximum-likelihood point and run ``n_steps``;
@@ -285,18 +282,12 @@ def fit_line(
         method = "grouped" if x.size > EXACT_UP_TO else "exact"
     if method not in ("exact", "grouped"):
         raise FitError(f"method must be 'auto', 'exact' or 'grouped', not {method!r}")
-    if x_model not in X_MODELS:
-        raise FitError(f"x_model must be one of {', '.join(map(repr, X_MODELS))}, not {x_model!r}")
-    mixture = None
-    if x_model == "mixture":
-        if x.size < 2 * n_components:
-            raise FitError(f"a deconvolved fit with {n_components} components needs at least {2 * n_components} "
-                           f"points, got {x.size}")
-        mixture = extreme_deconvolution(x, x_err, n_components)
-        x, y, x_err, y_err, xy_cov = mixture_points(x, y, x_err, y_err, xy_cov, mixture)
-    data = LineData.from_points(x, y, x_err, y_err, xy_cov, BINS_PER_DEX if method == "grouped" else None)
-    return _sample(data, None, seed=seed, method=method, x_model=x_model, mixture=mixture, progress=progress,
-                   **settings)
+    if not isinstance(prior, Prior):
+        raise FitError(f"prior must be a galchem.analysis.priors.Prior such as FlatPrior() or MixturePrior(), "
+                       f"not {prior!r}")
+    prior = prior.fitted(x, x_err)
+    data = prior.line_data(x, y, x_err, y_err, xy_cov, BINS_PER_DEX if method == "grouped" else None)
+    return _sample(data, None, seed=seed, method=method, prior=prior, **settings)
 
 
 def _settings(n_walkers, n_steps, max_steps, burn_in, bounds) -> dict:
@@ -311,35 +302,27 @@ def _settings(n_walkers, n_steps, max_steps, burn_in, bounds) -> dict:
 
 
 def _sample(data: LineData, guess: np.ndarray | None, *, n_walkers: int, n_steps: int, max_steps: int,
-            burn_in: int | None, seed, bounds, method: str, x_model: str, mixture: XMixture | None,
-            progress: bool = False) -> LineFit:
+            burn_in: int | None, seed, bounds, method: str, prior: Prior) -> LineFit:
     """Find the maximum-likelihood line from ``guess`` (m, b, lam; None: least squares), sample the posterior
-    about the pivot with emcee from a ball around it, and summarise the chain in the study's (m, b, lam).
-
-    The log-probability is handed to the sampler directly rather than through
-    emcee's wrapper, which prints a traceback for any exception -- Ctrl-C
-    included -- before re-raising it.
-    """
+    about the pivot (:class:`~galchem.analysis.de_sampler.DEChain`) from a ball around it, and summarise the
+    chain in the study's (m, b, lam)."""
     pivot = data.pivot
     start, scale = least_squares(data)
     best = _maximum_likelihood(data, bounds, start if guess is None else to_pivot(guess, pivot))
-    initial, random_state = start_walkers(best, scale, bounds, n_walkers, np.random.default_rng(seed))
-    sampler = emcee.EnsembleSampler(n_walkers, 3, log_probability, vectorize=True, args=(data, bounds),
-                                    moves=emcee.moves.DEMove())
-    lo, hi = (np.ascontiguousarray(v) for v in np.array(bounds).T)
-    sampler.log_prob_fn = partial(log_posterior, data=data, lo=lo, hi=hi)
-    sampler.random_state = random_state
-    sampler.run_mcmc(initial, n_steps, progress=progress)
-    tau = _autocorr_time(sampler)
+    initial, key = start_walkers(best, scale, bounds, n_walkers, np.random.default_rng(seed))
+    lo, hi = np.array(bounds, dtype=float).T
+    sampler = DEChain(data, lo, hi, initial, key)
+    sampler.run(n_steps)
+    tau = _autocorr_time(sampler.chain)
     cap = max(n_steps, max_steps)
     while sampler.iteration < min(cap, TAU_RULE * np.max(tau)):
         target = max(int(np.ceil(EXTEND_MARGIN * TAU_RULE * np.max(tau))), int(np.ceil(1.1 * sampler.iteration)))
-        sampler.run_mcmc(None, min(target, cap) - sampler.iteration, progress=progress)
-        tau = _autocorr_time(sampler)
+        sampler.run(min(target, cap) - sampler.iteration)
+        tau = _autocorr_time(sampler.chain)
     total = sampler.iteration
     if burn_in is None:
         burn_in = int(min(max(3 * np.max(tau), total // 5), total // 2))
-    sampled = sampler.get_chain()
+    sampled = sampler.chain
     chain = to_intercept(sampled, pivot)
     kept = chain[burn_in:].reshape(-1, 3)
     median, spread = np.median(kept, axis=0), np.std(kept, axis=0)
@@ -348,24 +331,22 @@ def _sample(data: LineData, guess: np.ndarray | None, *, n_walkers: int, n_steps
         m=median[0], m_err=spread[0], b=median[1], b_err=spread[1], lam=median[2], lam_err=spread[2],
         n=int(round(float(np.sum(data.n)))), chain=chain, burn_in=burn_in,
         acceptance_fraction=float(np.mean(sampler.acceptance_fraction)), autocorr_time=np.asarray(tau),
-        max_likelihood=to_intercept(best, pivot), method=method, x_model=x_model, mixture=mixture, pivot=pivot,
+        max_likelihood=to_intercept(best, pivot), method=method, prior=prior, pivot=pivot,
         c=float(np.median(intercepts)), c_err=float(np.std(intercepts)), bounds=bounds,
     )
 
 
 def fit_line_data(data: LineData, guess, *, n_walkers: int, n_steps: int, max_steps: int,
                   seed: int | np.random.SeedSequence | np.random.Generator | None = None,
-                  bounds=DEFAULT_BOUNDS, method: str = "grouped", x_model: str = "flat",
-                  mixture: XMixture | None = None) -> LineFit:
+                  bounds=DEFAULT_BOUNDS, method: str = "grouped", prior: Prior = FlatPrior()) -> LineFit:
     """:func:`fit_line` for data already reduced to a :class:`LineData`, starting the optimiser at ``guess``.
 
     For sums built without the points in memory (added up across the
     partitions of a catalogue, :mod:`galchem.analysis.line_sums`): the
     maximum-likelihood point is sought from ``guess`` = (m, b, lam), then the
-    posterior is sampled exactly as :func:`fit_line` does.  For the
-    deconvolved prior the sums are those of the :func:`mixture_points` of
-    ``mixture``; ``x_model`` and ``mixture`` are recorded on the result.
+    posterior is sampled exactly as :func:`fit_line` does.  ``prior`` is the
+    (fitted) prior whose :meth:`~galchem.analysis.priors.Prior.points` the
+    sums were made of; it is recorded on the result.
     """
     settings = _settings(n_walkers, n_steps, max_steps, None, bounds)
-    return _sample(data, np.asarray(guess, dtype=float), seed=seed, method=method, x_model=x_model, mixture=mixture,
-                   **settings)
+    return _sample(data, np.asarray(guess, dtype=float), seed=seed, method=method, prior=prior, **settings)

@@ -8,9 +8,11 @@ the Monte Carlo errors of R or Z and the [Fe/H] errors; a smaller bin stays
 in the table with its ``n`` and NaN fit values.  Stars are binned by their
 *measured* coordinates, as the study does.
 
-Every fitted bin is fitted twice: with the study's flat prior on the true x
-(columns ``m, b, lam``) and corrected for the errors in x (``m_deconv,
-b_deconv, lam_deconv``; the names are kept from an earlier correction):
+Every fitted bin is fitted twice, and keeps each fit's
+:class:`~galchem.analysis.posterior.Posterior`: with the study's flat prior
+on the true x (``BinFit.flat``, columns ``m, b, lam``) and corrected for
+the errors in x (``BinFit.corrected``, columns ``m_deconv, b_deconv,
+lam_deconv``; the names are kept from an earlier correction):
 the same flat likelihood on each star's posterior mean and standard
 deviation of the true coordinate given one latent distance per star and a
 population prior (:mod:`galchem.analysis.latent_distance`), bins still
@@ -25,19 +27,19 @@ no chain ran).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from galchem.analysis.fitting import LineFit
 from galchem.analysis.line_likelihood import PARAMETERS
+from galchem.analysis.posterior import VALUES, Posterior, column_name, posterior_columns, posterior_from_columns
 
-__all__ = ["BinFit", "Binning", "COMPARISON_FORMAT", "CORRECTED_OK", "DATA_WEIGHT_LIMIT", "DECONVOLVED", "DIAGNOSTICS", "FITTED", "Gradients",
-           "N_DRAWS", "NO_PRIOR", "OUT_OF_RANGE", "PRIOR_DOMINATES", "SHORT_CHAIN",
-           "SIMEX_DISAGREES", "SIMEX_LIMIT", "TABLE_FORMAT", "TOO_FEW", "bin_index", "compare",
-           "coordinates", "corrected_values", "radial_binning", "truth_gradients",
-           "vertical_binning"]
+__all__ = ["BinFit", "Binning", "COMPARISON_FORMAT", "CORRECTED_COLUMNS", "CORRECTED_OK", "CORRECTED_TAG",
+           "DATA_WEIGHT_LIMIT", "FITTED", "FLAT_COLUMNS", "Gradients", "N_DRAWS", "NO_PRIOR", "OUT_OF_RANGE",
+           "PRIOR_DOMINATES", "SHORT_CHAIN", "SIMEX_DISAGREES", "SIMEX_LIMIT", "TABLE_FORMAT", "TOO_FEW", "bin_index",
+           "compare", "coordinates", "corrected_fields", "radial_binning", "truth_gradients", "vertical_binning"]
 
 N_DRAWS = 100
 """Posterior draws kept per bin, for figures."""
@@ -45,12 +47,16 @@ N_DRAWS = 100
 FITTED, TOO_FEW, OUT_OF_RANGE = "fitted", "too few stars", "out of range"
 """A bin's ``status``: fitted; stars present but fewer than the minimum; no stars at all (the data do not reach it)."""
 
-DIAGNOSTICS = ("status", "tau", "n_eff", "acceptance", "reliable")
-"""Columns a gradient table carries beyond the study's, from each fit's chain."""
+FLAT_COLUMNS = (*VALUES, "status", "tau", "n_eff", "acceptance", "reliable")
+"""Columns of the flat fit: the study's, the bin's status, then the diagnostics of the fit's chain."""
 
-DECONVOLVED = ("m_deconv", "m_deconv_err", "b_deconv", "b_deconv_err", "lam_deconv", "lam_deconv_err", "tau_deconv",
-               "reliable_deconv", "status_deconv", "m_simex", "m_simex_err")
-"""Columns of the corrected fit, its chain's tau and verdict, why it can(not) be trusted, and the SIMEX estimate."""
+CORRECTED_TAG = "_deconv"
+"""What the corrected fit's columns add to the flat fit's names (:func:`~galchem.analysis.posterior.column_name`)."""
+
+CORRECTED_COLUMNS = (*(column_name(name, CORRECTED_TAG) for name in (*VALUES, "tau", "reliable", "status")),
+                     "m_simex", "m_simex_err")
+"""Columns of the corrected fit (``m_deconv``, ``m_deconv_err``, ... ``lam_deconv_err``), its chain's tau and
+verdict, why it can(not) be trusted (``status_deconv``), and the SIMEX estimate (``m_simex``, ``m_simex_err``)."""
 
 CORRECTED_OK = "ok"
 NO_PRIOR = "no distance prior (too few stars with a usable distance)"
@@ -95,10 +101,9 @@ class Binning:
 
     @property
     def columns(self) -> list[str]:
-        """The columns of a gradient table: the study's, the fit diagnostics, then the deconvolved fit."""
+        """The columns of a gradient table: the bin, its star count, the flat fit, then the corrected fit."""
         p = self.prefix
-        return [f"{p}_lo", f"{p}_hi", f"{p}_center", "n", "m", "m_err", "b", "b_err", "lam", "lam_err", *DIAGNOSTICS,
-                *DECONVOLVED]
+        return [f"{p}_lo", f"{p}_hi", f"{p}_center", "n", *FLAT_COLUMNS, *CORRECTED_COLUMNS]
 
     def label(self, k: int) -> str:
         """Bin ``k`` in words, e.g. ``|Z| 1.2-1.4 kpc``."""
@@ -131,39 +136,43 @@ def bin_index(table: pd.DataFrame, binning: Binning) -> np.ndarray:
 
 @dataclass(frozen=True)
 class BinFit:
-    """One bin's line fit with its chain diagnostics (NaN and a status when the bin is not fitted)."""
+    """One bin's fits: the flat prior's and the corrected one's posterior, and a status when the bin is not fitted.
+
+    ``corrected`` is None where no corrected fit ran (no distance prior, or
+    the bin is not fitted); its fitted numbers are NaN unless
+    ``corrected_status`` is :data:`CORRECTED_OK`.  A table keeps only the
+    corrected chain's tau and verdict, so one read back has no ``n_eff`` or
+    ``acceptance`` for it.
+    """
 
     lo: float
     hi: float
     center: float
     n: int
     status: str
-    m: float = np.nan
-    m_err: float = np.nan
-    b: float = np.nan
-    b_err: float = np.nan
-    lam: float = np.nan
-    lam_err: float = np.nan
-    tau: float = np.nan  # the longest autocorrelation time [steps]
-    n_eff: float = np.nan  # independent samples after burn-in
-    acceptance: float = np.nan
-    reliable: bool | None = None  # emcee's rule: the chain is at least 50 tau long (None: no chain ran)
-    m_deconv: float = np.nan  # the corrected fit (NaN unless status_deconv is CORRECTED_OK)
-    m_deconv_err: float = np.nan
-    b_deconv: float = np.nan
-    b_deconv_err: float = np.nan
-    lam_deconv: float = np.nan
-    lam_deconv_err: float = np.nan
-    tau_deconv: float = np.nan
-    reliable_deconv: bool | None = None
-    status_deconv: str = ""
+    flat: Posterior | None = None  # None: the bin is not fitted
+    corrected: Posterior | None = None
+    corrected_status: str = ""  # why the corrected slope can(not) be trusted ("" for bins not fitted at all)
     m_simex: float = np.nan
     m_simex_err: float = np.nan
     draws: np.ndarray | None = field(default=None, repr=False, compare=False)  # (N_DRAWS, 3): m, b, lam (flat prior)
 
+    def columns(self, binning: Binning) -> dict[str, object]:
+        """This bin's row of a gradient table, by column name (a few more than ``binning.columns``)."""
+        lo, hi, center = binning.columns[:3]
+        return {lo: self.lo, hi: self.hi, center: self.center, "n": self.n, "status": self.status,
+                **posterior_columns(self.flat), **posterior_columns(self.corrected, CORRECTED_TAG),
+                "status_deconv": self.corrected_status, "m_simex": self.m_simex, "m_simex_err": self.m_simex_err}
 
-_ROW = [f.name for f in fields(BinFit) if f.name != "draws"]
-"""BinFit's fields in the order of a table's columns (the first three under the binning's prefix)."""
+    @classmethod
+    def from_columns(cls, binning: Binning, row: dict, draws: np.ndarray | None) -> BinFit:
+        """Rebuild from a row of :meth:`columns` (``draws``: the bin's kept draws, if any)."""
+        lo, hi, center = binning.columns[:3]
+        corrected_status = row["status_deconv"]
+        return cls(row[lo], row[hi], row[center], int(row["n"]), str(row["status"]), posterior_from_columns(row),
+                   posterior_from_columns(row, CORRECTED_TAG),
+                   "" if pd.isna(corrected_status) else str(corrected_status), row["m_simex"], row["m_simex_err"],
+                   draws=draws)
 
 
 @dataclass(frozen=True)
@@ -176,10 +185,9 @@ class Gradients:
     @property
     def table(self) -> pd.DataFrame:
         """One row per bin, columns ``binning.columns`` (the study's names, then the diagnostics)."""
-        names = self.binning.columns
-        rows = [dict(zip(_column_names(self.binning), (getattr(f, name) for name in _ROW))) for f in self.fits]
-        return pd.DataFrame(rows, columns=names).astype({"n": int, "reliable": "boolean", "reliable_deconv": "boolean",
-                                                         "status_deconv": str})
+        rows = [f.columns(self.binning) for f in self.fits]
+        return pd.DataFrame(rows, columns=self.binning.columns).astype(
+            {"n": int, "reliable": "boolean", "reliable_deconv": "boolean", "status_deconv": str})
 
     @property
     def draws(self) -> pd.DataFrame:
@@ -196,12 +204,12 @@ class Gradients:
             if chosen:
                 listing = ", ".join(f"{self.binning.label(k)} ({f.n} stars)" for k, f in chosen)
                 lines.append(f"{self.binning.name} gradients: {len(chosen)} of {len(self.fits)} bins {status}: {listing}")
-        unreliable = [self.binning.label(k) for k, f in enumerate(self.fits) if f.status == FITTED and not f.reliable]
+        unreliable = [self.binning.label(k) for k, f in enumerate(self.fits) if f.status == FITTED and not f.flat.reliable]
         if unreliable:
             lines.append(f"{self.binning.name} gradients (flat prior): chains shorter than 50 autocorrelation "
                          f"times in {len(unreliable)} bin(s): {', '.join(unreliable)}")
-        for status in sorted({f.status_deconv for f in self.fits} - {CORRECTED_OK, ""}):
-            chosen = [self.binning.label(k) for k, f in enumerate(self.fits) if f.status_deconv == status]
+        for status in sorted({f.corrected_status for f in self.fits} - {CORRECTED_OK, ""}):
+            chosen = [self.binning.label(k) for k, f in enumerate(self.fits) if f.corrected_status == status]
             lines.append(f"{self.binning.name} gradients: no corrected slope in {len(chosen)} bin(s), {status}: "
                          f"{', '.join(chosen)}")
         return lines
@@ -214,50 +222,37 @@ class Gradients:
     def from_tables(cls, binning: Binning, tables: dict[str, pd.DataFrame]) -> Gradients:
         """Rebuild from :meth:`to_tables`."""
         draws = tables["draws"]
-        table = tables["table"].rename(columns=dict(zip(_column_names(binning), _ROW)))
         fits = []
-        for k, row in enumerate(table[_ROW].to_dict("records")):
+        for k, row in enumerate(tables["table"].to_dict("records")):
             chosen = draws.loc[draws["bin"] == k, list(PARAMETERS)].to_numpy()
-            row |= {"n": int(row["n"]), "status": str(row["status"]), "reliable": _verdict(row["reliable"]),
-                    "reliable_deconv": _verdict(row["reliable_deconv"]),
-                    "status_deconv": "" if pd.isna(row["status_deconv"]) else str(row["status_deconv"])}
-            fits.append(BinFit(**row, draws=chosen if len(chosen) else None))
+            fits.append(BinFit.from_columns(binning, row, chosen if len(chosen) else None))
         return cls(binning, tuple(fits))
 
 
-def _verdict(value) -> bool | None:
-    """A chain's verdict read back from a table: None where no chain ran."""
-    return None if pd.isna(value) else bool(value)
+def corrected_fields(fit: LineFit | None, n: int, dominated: int, simex) -> dict[str, object]:
+    """A fitted bin's :class:`BinFit` fields ``corrected``, ``corrected_status``, ``m_simex`` and ``m_simex_err``,
+    from its corrected fit (None: no prior), its star count, how many of its stars' distances the prior decides,
+    and its SIMEX estimate (or None).
 
-
-def _column_names(binning: Binning) -> list[str]:
-    """A table's column names in the order of :data:`_ROW` (the binning's prefix on the first three)."""
-    return [*binning.columns[:3], *_ROW[3:]]
-
-
-def corrected_values(fit: LineFit | None, n: int, dominated: int, simex) -> tuple:
-    """A bin's values for the :data:`DECONVOLVED` columns, in order, from its corrected fit (None: no prior), its
-    star count, how many of its stars' distances the prior decides, and its SIMEX estimate (or None).
-
-    The corrected slope is kept only when ``status_deconv`` is :data:`CORRECTED_OK`; otherwise the status says
-    why it cannot be trusted and the slope, intercept and scatter are NaN (the chain's tau and verdict stay).
+    The corrected slope is kept only when the status is :data:`CORRECTED_OK`; otherwise the status says why it
+    cannot be trusted and the posterior's fitted numbers are NaN (the chain's diagnostics stay).
     """
     m_simex, m_simex_err = (np.nan, np.nan) if simex is None else (simex.m, simex.m_err)
+    simex_fields = {"m_simex": m_simex, "m_simex_err": m_simex_err}
     if fit is None:
-        return (*[np.nan] * 7, None, NO_PRIOR, m_simex, m_simex_err)
-    values = (fit.m, fit.m_err, fit.b, fit.b_err, fit.lam, fit.lam_err)
-    pull = (fit.m - m_simex) / np.hypot(fit.m_err, m_simex_err)
+        return {"corrected": None, "corrected_status": NO_PRIOR, **simex_fields}
+    posterior = Posterior.of(fit)
+    pull = (posterior.m - m_simex) / np.hypot(posterior.m_err, m_simex_err)
     if 2 * dominated > n:
         status = PRIOR_DOMINATES
-    elif not fit.reliable:
+    elif not posterior.reliable:
         status = SHORT_CHAIN
     elif np.isfinite(pull) and abs(pull) > SIMEX_LIMIT:
         status = f"{SIMEX_DISAGREES} ({pull:+.1f} sigma)"
     else:
         status = CORRECTED_OK
-    if status != CORRECTED_OK:
-        values = (np.nan,) * 6
-    return (*values, float(np.max(fit.autocorr_time)), fit.reliable, status, m_simex, m_simex_err)
+    return {"corrected": posterior if status == CORRECTED_OK else posterior.withheld(), "corrected_status": status,
+            **simex_fields}
 
 
 def truth_gradients(table: pd.DataFrame, truth: pd.DataFrame, binning: Binning, *, min_stars: int

@@ -45,6 +45,7 @@ from typing import NamedTuple
 
 import astropy.coordinates as coord
 import astropy.units as u_
+import numba
 import numpy as np
 import pandas as pd
 
@@ -111,11 +112,6 @@ def distance_from_u(u: np.ndarray, kind: str) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(u > 0, 1.0 / u, np.nan)
     return np.exp(u)
-
-
-def _physical(u: np.ndarray, kind: str) -> np.ndarray:
-    """Where u means a distance in (0, D_MAX_KPC]."""
-    return u >= 1.0 / D_MAX_KPC if kind == PARALLAX else u <= np.log(D_MAX_KPC)
 
 
 @lru_cache(maxsize=1)
@@ -271,42 +267,71 @@ def _directions(ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return np.tensordot(matrix, los, axes=1), offset
 
 
-def posterior_moments(prior: DistancePrior, ra, dec, measure: DistanceMeasure, chunk: int = 20_000) -> pd.DataFrame:
+@numba.njit(cache=True, nogil=True)
+def _position(g, offset, i, d):  # pragma: no cover - compiled
+    """R and |Z| [kpc] of star ``i`` at distance ``d`` along its line of sight."""
+    x = g[0, i] * d + offset[0]
+    y = g[1, i] * d + offset[1]
+    return np.sqrt(x * x + y * y), abs(g[2, i] * d + offset[2])
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _quadrature(r, mean, var, nodes, node_weights, g, offset, parallax, u_min, u_max, out):  # pragma: no cover
+    """Per star, the posterior mean and standard deviation of R and |Z| by Gauss-Hermite quadrature over each
+    mixture component of the posterior on u (nodes outside [u_min, u_max] dropped): out[:, :4] = R, R_err, absZ,
+    absZ_err.  Two passes over the nodes (the means, then the spreads about them), so no variance loses digits."""
+    n, k = r.shape
+    for i in numba.prange(n):
+        s0 = s_R = s_Z = s_RR = s_ZZ = 0.0
+        for second in (False, True):
+            mean_R, mean_Z = (s_R / s0, s_Z / s0) if second else (0.0, 0.0)
+            for c in range(k):
+                width = np.sqrt(2.0 * var[i, c])
+                for j in range(nodes.size):
+                    u = mean[i, c] + width * nodes[j]
+                    if not (u >= u_min if parallax else u <= u_max):
+                        continue
+                    w = r[i, c] * node_weights[j]
+                    radius, height = _position(g, offset, i, 1.0 / u if parallax else np.exp(u))
+                    if second:
+                        s_RR += w * (radius - mean_R) ** 2
+                        s_ZZ += w * (height - mean_Z) ** 2
+                    else:
+                        s0 += w
+                        s_R += w * radius
+                        s_Z += w * height
+        out[i, 0] = s_R / s0
+        out[i, 1] = np.sqrt(max(s_RR / s0, 0.0))
+        out[i, 2] = s_Z / s0
+        out[i, 3] = np.sqrt(max(s_ZZ / s0, 0.0))
+
+
+def posterior_moments(prior: DistancePrior, ra, dec, measure: DistanceMeasure) -> pd.DataFrame:
     """Posterior mean and standard deviation of R and |Z| [kpc] per star, and the data's weight.
 
     Columns ``R``, ``R_err``, ``absZ``, ``absZ_err`` and ``data_weight`` =
     sum_k r_k V_k / (V_k + u_err^2), the share of the posterior mean that
     comes from the measurement (1: the prior adds nothing; near 0: the prior
-    decides).
+    decides).  The quadrature is compiled, one star per task.
     Rows where u is unusable are NaN.
     """
     if measure.kind != prior.kind:
         raise GalchemError(f"the prior is in {prior.kind} but the measure in {measure.kind}")
     ra, dec = np.asarray(ra, dtype=float), np.asarray(dec, dtype=float)
     n = ra.size
-    out = {name: np.full(n, np.nan) for name in ("R", "R_err", "absZ", "absZ_err", "data_weight")}
+    out = np.full((n, 5), np.nan)
     nodes, node_weights = np.polynomial.hermite.hermgauss(GAUSS_HERMITE_NODES)
     node_weights = node_weights / np.sqrt(np.pi)
-    good_all = np.isfinite(measure.u) & np.isfinite(measure.u_err) & (measure.u_err > 0) & np.isfinite(ra)
-    for start in range(0, n, chunk):
-        part = np.arange(start, min(start + chunk, n))
-        part = part[good_all[part]]
-        if not part.size:
-            continue
-        r, mean, var = prior.posterior(sky_cells(ra[part], dec[part]), measure.u[part], measure.u_err[part])
-        grid = mean[:, :, None] + np.sqrt(2 * var)[:, :, None] * nodes  # (N, K, nodes)
-        weight = r[:, :, None] * node_weights
-        weight = np.where(_physical(grid, prior.kind), weight, 0.0).reshape(part.size, -1)
-        weight /= weight.sum(axis=1, keepdims=True)
-        d = distance_from_u(np.where(_physical(grid, prior.kind), grid, 1.0), prior.kind).reshape(part.size, -1)
-        g, offset = _directions(ra[part], dec[part])
-        x, y, z = (g[i][:, None] * d + offset[i] for i in range(3))
-        for name, values in (("R", np.hypot(x, y)), ("absZ", np.abs(z))):
-            first = np.sum(weight * values, axis=1)
-            out[name][part] = first
-            out[f"{name}_err"][part] = np.sqrt(np.maximum(np.sum(weight * (values - first[:, None]) ** 2, axis=1), 0))
-        out["data_weight"][part] = np.sum(r * var, axis=1) / measure.u_err[part] ** 2  # sum_k r_k V_k / (V_k + s^2)
-    return pd.DataFrame(out)
+    good = np.flatnonzero(np.isfinite(measure.u) & np.isfinite(measure.u_err) & (measure.u_err > 0) & np.isfinite(ra))
+    if good.size:
+        r, mean, var = prior.posterior(sky_cells(ra[good], dec[good]), measure.u[good], measure.u_err[good])
+        g, offset = _directions(ra[good], dec[good])
+        moments = np.empty((good.size, 4))
+        _quadrature(r, mean, var, nodes, node_weights, np.ascontiguousarray(g), offset, prior.kind == PARALLAX,
+                    1.0 / D_MAX_KPC, np.log(D_MAX_KPC), moments)
+        out[good, :4] = moments
+        out[good, 4] = np.sum(r * var, axis=1) / measure.u_err[good] ** 2  # sum_k r_k V_k / (V_k + s^2)
+    return pd.DataFrame(out, columns=["R", "R_err", "absZ", "absZ_err", "data_weight"])
 
 
 def sample_moments(prior: DistancePrior, sample: pd.DataFrame) -> pd.DataFrame:

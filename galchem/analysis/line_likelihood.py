@@ -24,27 +24,9 @@ around their group's mean variance to second order (:class:`LineData`), so
 each evaluation costs O(groups) instead of O(stars) and changes ln L by far
 less than one part in a million; ``method="exact"`` keeps one group per star.
 
-Beyond the study, ``x_model="mixture"`` replaces the flat prior on the true x
-by a Gaussian mixture fitted to the observed x by extreme deconvolution
-(:mod:`galchem.analysis.deconvolution`; Bovy, Hogg & Roweis 2011).  With a
-flat prior the likelihood keeps the attenuation of the slope by errors in x
-that ordinary least squares has (the reliability ratio of Fuller 1987,
-*Measurement Error Models*, chapter 1); knowing how the true x are distributed undoes it.  Given the
-observed x_i, the true x is then a Gaussian mixture with mean xbar_i and
-variance v_i (:meth:`XMixture.moments`), and [Fe/H] at fixed true x scatters
-by lambda^2 (1 + m^2) in y (the flat model's perpendicular scatter, which
-under a flat prior is the same thing).  We replace p(y_i | x_i) by the
-Gaussian with its exact mean m xbar_i + b and variance
-m^2 v_i + sy2_i + lambda^2 (1 + m^2) (with correlated errors, the general
-terms of :func:`mixture_points`).  The likelihood then has the flat model's
-form with x_i -> xbar_i and sx2_i -> v_i, so the error groups apply
-unchanged and a corrected fit costs one deconvolution more than a flat one.
-For one component this is exact; for several, what is left out is the
-non-Gaussian shape of p(y_i | x_i), whose components differ in mean by m
-times a fraction of sigma_x: for [Fe/H] against R a few thousandths of the
-[Fe/H] scatter (tests/test_fitting.py compares with the exact mixture).
-The mixture is fitted once and held fixed (its own uncertainty is not
-propagated; the calibration checks the coverage that results).
+The prior on the true x is the flat one above; other priors
+(:mod:`galchem.analysis.priors`) hand this likelihood the points it sees under
+them, in the same form.
 """
 from __future__ import annotations
 
@@ -54,10 +36,8 @@ from functools import cached_property
 import numba
 import numpy as np
 
-from galchem.analysis.deconvolution import XMixture
-
 __all__ = ["BINS_PER_DEX", "DEFAULT_BOUNDS", "LineData", "PARAMETERS", "SAMPLED", "least_squares", "log_likelihood",
-           "log_posterior", "log_probability", "mixture_points", "to_intercept", "to_pivot"]
+           "log_likelihood_rows", "log_posterior", "log_probability", "to_intercept", "to_pivot"]
 
 PARAMETERS = ("m", "b", "lam")
 SAMPLED = ("m", "c", "lam")
@@ -133,29 +113,6 @@ class LineData:
         return cls(n, dbar, total(uu), total(_outer(uu, dd)), total(_outer(uu, dd, dd)), total(_outer(dd, dd)))
 
 
-def mixture_points(x, y, x_err, y_err, xy_cov, mixture: XMixture) -> tuple[np.ndarray, ...]:
-    """The points a mixture-prior fit sees: x, y, x_err, y_err, xy_cov with the same likelihood form as the data.
-
-    Component k (weight r_k given x) has true x ~ N(mu_k, V_k); with
-    T_k = V_k + sx2 it gives y | x a mean m a_k + b + g_k and a variance
-    m^2 W_k - 2 m c_k + e_k + lambda^2 (1 + m^2), where
-    a_k = mu_k + V_k (x - mu_k) / T_k, W_k = V_k sx2 / T_k,
-    g_k = sxy (x - mu_k) / T_k, c_k = sxy V_k / T_k, e_k = sy2 - sxy^2 / T_k.
-    Matching the mixture's mean and variance over k gives x -> sum r a,
-    y -> y - sum r g, sx2 -> sum r W + var_r(a), sxy -> sum r c - cov_r(a, g)
-    and sy2 -> sum r e + var_r(g).
-    """
-    x_var = x_err**2
-    r, a, W = mixture.posterior(x, x_var)
-    total = mixture.variances + x_var[:, None]
-    g = xy_cov[:, None] * (x[:, None] - mixture.means) / total
-    a_bar, g_bar = np.sum(r * a, axis=1), np.sum(r * g, axis=1)
-    xx = np.sum(r * (W + (a - a_bar[:, None]) ** 2), axis=1)
-    xy = np.sum(r * (xy_cov[:, None] * mixture.variances / total - (a - a_bar[:, None]) * (g - g_bar[:, None])), axis=1)
-    yy = np.sum(r * (y_err[:, None] ** 2 - xy_cov[:, None] ** 2 / total + (g - g_bar[:, None]) ** 2), axis=1)
-    return a_bar, y - g_bar, np.sqrt(xx), np.sqrt(yy), xy
-
-
 _PAIRS = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
 """The distinct entries of a symmetric 3 x 3 matrix; off the diagonal they count twice."""
 
@@ -198,7 +155,7 @@ class _Moments:
 
 
 @numba.njit(cache=True, nogil=True)
-def _kernel(theta, pivot, lo, hi, n, dbar, terms, rows):  # pragma: no cover - compiled
+def log_likelihood_rows(theta, pivot, lo, hi, n, dbar, terms, rows):  # pragma: no cover - compiled
     """ln L per row (m, c, lam) of ``theta``, c the intercept at ``pivot``; -inf for a row outside (lo, hi).
 
     The group sums of :class:`LineData` are contracted term by term: per
@@ -253,7 +210,7 @@ def log_likelihood(theta: np.ndarray, data: LineData) -> np.ndarray:
     """ln L for parameter rows ``theta`` = (m, b, lam), shape (W, 3) or (3,)."""
     theta = np.ascontiguousarray(np.atleast_2d(theta), dtype=float)
     moments = data.moments
-    return _kernel(theta, 0.0, *_EVERYWHERE, data.n, data.dbar, moments.terms, moments.rows)
+    return log_likelihood_rows(theta, 0.0, *_EVERYWHERE, data.n, data.dbar, moments.terms, moments.rows)
 
 
 def log_probability(theta: np.ndarray, data: LineData, bounds=DEFAULT_BOUNDS) -> np.ndarray:
@@ -267,7 +224,7 @@ def log_posterior(theta: np.ndarray, data: LineData, lo: np.ndarray, hi: np.ndar
     """:func:`log_probability` with the bounds as arrays of lows and highs (the sampler's call, made once per move)."""
     theta = np.ascontiguousarray(np.atleast_2d(theta), dtype=float)
     moments = data.moments
-    return _kernel(theta, data.pivot, lo, hi, data.n, data.dbar, moments.terms, moments.rows)
+    return log_likelihood_rows(theta, data.pivot, lo, hi, data.n, data.dbar, moments.terms, moments.rows)
 
 
 def to_intercept(theta: np.ndarray, pivot: float) -> np.ndarray:

@@ -36,6 +36,7 @@ import pandas as pd
 from galchem.analysis import gradients
 from galchem.analysis.fitting import GROUPED_ABOVE, LineFit, fit_line, fit_line_data
 from galchem.analysis.line_likelihood import BINS_PER_DEX, DEFAULT_BOUNDS, LineData
+from galchem.analysis.posterior import Posterior
 from galchem.errors import FitError
 
 __all__ = ["BinShare", "BinSums", "N_TERMS", "bin_sums", "fit_binned", "fit_sums", "fit_table", "line_data", "merge",
@@ -248,11 +249,9 @@ def fit_binned(shares: list[BinShare], binning: gradients.Binning, *, min_stars:
         usable = corrected is not None and corrected.n >= min_stars
         corrected_fit = fit_sums(_valid(corrected), seed=corrected_rng, **options) if usable else None
         chosen = draw_rng.choice(len(fit.samples), gradients.N_DRAWS, replace=False)
-        fits.append(gradients.BinFit(*head, gradients.FITTED, fit.m, fit.m_err, fit.b, fit.b_err, fit.lam,
-                                     fit.lam_err, float(np.max(fit.autocorr_time)), float(fit.effective_samples),
-                                     fit.acceptance_fraction, fit.reliable,
-                                     *gradients.corrected_values(corrected_fit, head[3], dominated,
-                                                                 None if simex is None else simex[k]),
+        fits.append(gradients.BinFit(*head, gradients.FITTED, Posterior.of(fit),
+                                     **gradients.corrected_fields(corrected_fit, head[3], dominated,
+                                                                  None if simex is None else simex[k]),
                                      draws=fit.samples[chosen]))
     return gradients.Gradients(binning, tuple(fits))
 

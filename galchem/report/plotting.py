@@ -326,7 +326,7 @@ def attenuation_figure(scan, corrected=None, truth: float | None = None) -> Figu
     """Fitted and least-squares slopes against the x error, with the predicted attenuation.
 
     ``corrected`` is a second scan of the same data sets fitted with the
-    deconvolved prior (``attenuation_scan(..., x_model="mixture")``), drawn as
+    deconvolved prior (``attenuation_scan(..., prior=MixturePrior())``), drawn as
     open markers; ``truth`` draws the true slope as a dotted line.
     """
     fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, 4.6), layout="constrained")
@@ -349,7 +349,7 @@ def deconvolved_prior(x, mixture, x_true=None, *, xlabel: str = "x") -> Figure:
     """The deconvolved prior on the true x: histograms of the observed (and, if known, true) x, with the mixture.
 
     ``mixture`` is an :class:`~galchem.analysis.deconvolution.XMixture`
-    (``fit.mixture`` of a fit with ``x_model="mixture"``): its density is
+    (``fit.prior.mixture`` of a fit with a :class:`~galchem.analysis.priors.MixturePrior`): its density is
     drawn in full, and each Gaussian component thinly.
     """
     x = np.asarray(x, dtype=float)

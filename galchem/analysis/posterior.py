@@ -1,0 +1,74 @@
+"""One line fit's posterior as a small frozen value: the fitted numbers and how far its chain can be trusted.
+
+A :class:`~galchem.analysis.fitting.LineFit` keeps the whole chain; a
+gradient bin keeps only this summary of it (:class:`Posterior`), one per
+prior, and writes it to a table as columns named after its fields with a tag
+per prior (:func:`column_name`, :func:`posterior_columns`, read back by
+:func:`posterior_from_columns`).
+"""
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass, fields, replace
+
+import numpy as np
+import pandas as pd
+
+from galchem.analysis.fitting import LineFit
+
+__all__ = ["Posterior", "VALUES", "column_name", "posterior_columns", "posterior_from_columns"]
+
+VALUES = ("m", "m_err", "b", "b_err", "lam", "lam_err")
+"""The fitted numbers of a :class:`Posterior`: medians and standard deviations of m, b and lam."""
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """Medians and standard deviations of m, b, lam, and the chain's diagnostics."""
+
+    m: float
+    m_err: float
+    b: float
+    b_err: float
+    lam: float
+    lam_err: float
+    tau: float  # the longest autocorrelation time [steps]
+    n_eff: float  # independent samples after burn-in
+    acceptance: float
+    reliable: bool  # emcee's rule (at least 50 tau) held and no prior bound shapes the posterior
+
+    @classmethod
+    def of(cls, fit: LineFit) -> Posterior:
+        """The summary of ``fit``."""
+        return cls(fit.m, fit.m_err, fit.b, fit.b_err, fit.lam, fit.lam_err, float(np.max(fit.autocorr_time)),
+                   float(fit.effective_samples), fit.acceptance_fraction, fit.reliable)
+
+    def withheld(self) -> Posterior:
+        """The same chain with its fitted numbers (:data:`VALUES`) NaN: a result that is not to be used."""
+        return replace(self, **dict.fromkeys(VALUES, np.nan))
+
+
+_FIELDS = tuple(f.name for f in fields(Posterior))
+
+
+def column_name(name: str, tag: str) -> str:
+    """The table column of field ``name`` under ``tag``: the tag follows the quantity, before an ``_err``
+    (``m``, ``m_err``, ``tau`` tagged ``_deconv``: ``m_deconv``, ``m_deconv_err``, ``tau_deconv``)."""
+    base, error = (name[:-4], "_err") if name.endswith("_err") else (name, "")
+    return f"{base}{tag}{error}"
+
+
+def posterior_columns(posterior: Posterior | None, tag: str = "") -> dict[str, object]:
+    """``posterior``'s fields by their table column (:func:`column_name`); NaN and a missing verdict (None) where
+    no chain ran."""
+    values = (*[np.nan] * (len(_FIELDS) - 1), None) if posterior is None else astuple(posterior)
+    return {column_name(name, tag): value for name, value in zip(_FIELDS, values)}
+
+
+def posterior_from_columns(row: dict, tag: str = "") -> Posterior | None:
+    """The posterior of :func:`posterior_columns` read back from a table row (None where its verdict is missing:
+    no chain ran); a field the table does not carry reads NaN."""
+    verdict = row[column_name("reliable", tag)]
+    if pd.isna(verdict):
+        return None
+    numbers = {name: row.get(column_name(name, tag), np.nan) for name in _FIELDS if name != "reliable"}
+    return Posterior(**numbers, reliable=bool(verdict))

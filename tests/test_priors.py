@@ -1,0 +1,100 @@
+"""Priors on the true x as objects: the flat one is the study's likelihood, the mixture one undoes attenuation."""
+import numpy as np
+import pytest
+from helpers import chains
+
+from galchem.analysis.calibration import LineTruth, attenuation, simulate_line
+from galchem.analysis.deconvolution import extreme_deconvolution
+from galchem.analysis.fitting import fit_line
+from galchem.analysis.line_likelihood import LineData, log_likelihood
+from galchem.analysis.priors import FlatPrior, MixturePrior, Prior, mixture_points
+from galchem.errors import FitError
+
+THETA = np.array([[-0.08, 0.40, 0.15], [-0.05, 0.20, 0.30], [0.10, -1.0, 0.05]])
+LARGE_X_ERRORS = LineTruth(m=-0.08, b=0.40, lam=0.05)
+"""A line whose x errors (0.6-1 against a spread of 1.7 in x) flatten a flat-prior slope by about a fifth."""
+
+
+def study_log_likelihood(theta, x, y, x_err, y_err):
+    """The study's likelihood written out (Hogg, Bovy & Lang 2010): a flat prior on the true x, marginalised."""
+    m, b, lam = theta
+    sigma2 = y_err**2 + m * m * x_err**2 + lam * lam * (1 + m * m)
+    return -0.5 * np.sum((y - m * x - b) ** 2 / sigma2 + np.log(sigma2))
+
+
+@pytest.fixture(scope="module")
+def small_line():
+    return simulate_line(np.random.default_rng(3), 200, x_err_range=(0.2, 0.6))
+
+
+def test_priors_share_one_interface():
+    for prior in (FlatPrior(), MixturePrior()):
+        assert isinstance(prior, Prior)
+    with pytest.raises(TypeError):
+        Prior()  # abstract: a prior must say what it learns and which points the likelihood sees
+
+
+def test_flat_prior_is_the_study_likelihood(small_line):
+    x, y, x_err, y_err = small_line
+    flat = FlatPrior().fitted(x, x_err)
+    assert flat == FlatPrior()  # nothing to learn
+    expected = [study_log_likelihood(t, x, y, x_err, y_err) for t in THETA]
+    np.testing.assert_allclose(log_likelihood(THETA, flat.line_data(x, y, x_err, y_err, np.zeros_like(x))),
+                               expected, rtol=1e-12)
+
+
+def test_flat_prior_is_the_default(small_line):
+    default = fit_line(*small_line, seed=4, **chains(n_steps=200, max_steps=200))
+    flat = fit_line(*small_line, seed=4, prior=FlatPrior(), **chains(n_steps=200, max_steps=200))
+    np.testing.assert_array_equal(default.chain, flat.chain)
+    assert flat.prior == FlatPrior() and flat.diagnostics()["prior on the true x"] == "flat"
+
+
+def test_mixture_prior_deconvolves_the_data_and_changes_the_likelihood(small_line):
+    x, y, x_err, y_err = small_line
+    zero = np.zeros_like(x)
+    mixture = MixturePrior(n_components=2).fitted(x, x_err)
+    expected = extreme_deconvolution(x, x_err, 2)
+    np.testing.assert_array_equal(mixture.mixture.means, expected.means)
+    np.testing.assert_array_equal(mixture.mixture.variances, expected.variances)
+    ours = log_likelihood(THETA, mixture.line_data(x, y, x_err, y_err, zero))
+    np.testing.assert_allclose(ours, log_likelihood(THETA, LineData.from_points(
+        *mixture_points(x, y, x_err, y_err, zero, expected))), rtol=1e-12)
+    flat = log_likelihood(THETA, FlatPrior().line_data(x, y, x_err, y_err, zero))
+    assert np.all(np.abs(ours - flat) > 0.1)  # a different model of the data, not a rounding
+
+
+def test_a_given_mixture_is_kept_and_fits_as_its_points_under_a_flat_prior(small_line):
+    """A population's mixture used for a subset (regression calibration) is not fitted again."""
+    x, y, x_err, y_err = small_line
+    population = MixturePrior(mixture=extreme_deconvolution(x, x_err))
+    inside = x < np.median(x)
+    assert population.fitted(x[inside], x_err[inside]) is population
+    points = mixture_points(x[inside], y[inside], x_err[inside], y_err[inside], np.zeros(int(inside.sum())),
+                            population.mixture)
+    as_points = fit_line(*points, seed=5, **chains(n_steps=200, max_steps=200))
+    as_prior = fit_line(x[inside], y[inside], x_err[inside], y_err[inside], seed=5, prior=population,
+                        **chains(n_steps=200, max_steps=200))
+    np.testing.assert_array_equal(as_points.chain, as_prior.chain)
+    assert as_prior.prior is population and as_prior.diagnostics()["prior on the true x"] == "mixture"
+
+
+def test_mixture_prior_recovers_a_slope_the_flat_prior_flattens():
+    x, y, x_err, y_err = simulate_line(np.random.default_rng(6), 2000, LARGE_X_ERRORS, x_err_range=(0.6, 1.0))
+    options = chains(n_steps=400, max_steps=400)
+    flat = fit_line(x, y, x_err, y_err, seed=7, **options)
+    mixture = fit_line(x, y, x_err, y_err, seed=7, prior=MixturePrior(), **options)
+    truth = LARGE_X_ERRORS.m
+    assert (flat.m - truth) / flat.m_err > 5  # attenuated towards zero by many errors
+    assert flat.m - truth == pytest.approx(attenuation(truth, x, x_err), rel=0.3)
+    assert abs(mixture.m - truth) < 3 * mixture.m_err  # about 2.3 errors: a mixture of three fits uniform x roughly
+    assert abs(mixture.m - truth) < 0.25 * abs(flat.m - truth)
+    assert mixture.prior.mixture is not None  # the fit keeps the prior it deconvolved
+
+
+def test_mixture_prior_needs_enough_points_and_its_mixture():
+    x, y, x_err, y_err = simulate_line(np.random.default_rng(0), 5)
+    with pytest.raises(FitError, match="3 components needs at least 6 points"):
+        fit_line(x, y, x_err, y_err, prior=MixturePrior(), **chains(n_steps=10))
+    with pytest.raises(FitError, match="call fitted"):
+        MixturePrior().points(x, y, x_err, y_err, np.zeros_like(x))
