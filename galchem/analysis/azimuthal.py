@@ -25,8 +25,8 @@ from galchem.analysis.arms import REID2014, Arm
 from galchem.physics.frames import reid_beta
 
 __all__ = ["ArmContrast", "ArmGroups", "COMPUTED", "MIN_ARM_STARS", "MIN_PER_BIN", "MIN_POPULATED_BINS",
-           "PROFILE_COLUMNS", "PermutationTest", "arm_contrast", "arm_groups", "azimuthal_profile", "delta_from_ring_mean",
-           "in_arm", "permutation_test", "phi_edges", "profile_variance", "residual_from_fit"]
+           "PROFILE_COLUMNS", "PermutationTest", "arm_contrast", "arm_groups", "azimuthal_profile",
+           "delta_from_ring_mean", "in_arm", "permutation_test", "phi_edges", "profile_variance", "residual_from_fit"]
 
 PROFILE_COLUMNS = ["r_lo", "r_hi", "phi_lo", "phi_hi", "phi_center", "n", "mean_delta", "sem"]
 MIN_PER_BIN = 20
@@ -126,8 +126,8 @@ def _phi_bins(phi: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 def _cells(bins: np.ndarray, labels: np.ndarray, n_rings: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each star's (annulus, φ bin) cell as :func:`permutation.shuffled_variances` takes it, and the cells' counts
-    shaped (annuli, bins), zeroed below :data:`MIN_PER_BIN`."""
+    """Each star's (annulus, φ bin) cell as :func:`galchem.analysis.permutation.shuffled_variances` takes it, and
+    the cells' counts shaped (annuli, bins), zeroed below :data:`MIN_PER_BIN`."""
     cells = np.where(bins < k, labels * k + bins, n_rings * k).astype(np.int32)
     counts = np.bincount(cells, minlength=n_rings * k + 1)[:-1].reshape(n_rings, k).astype(float)
     return cells, np.where(counts >= MIN_PER_BIN, counts, 0.0)
