@@ -23,6 +23,7 @@ import numba
 import numpy as np
 
 from galchem.analysis.line_likelihood import LineData, log_likelihood_rows
+from galchem.data.ids import GOLDEN, splitmix64
 
 __all__ = ["DEChain", "GAMMA", "GAMMA_SPREAD"]
 
@@ -36,11 +37,8 @@ GAMMA_SPREAD = 1e-5
 @numba.njit(cache=True, nogil=True)
 def _next(state):  # pragma: no cover - compiled
     """The next 64 random bits of a SplitMix64 stream held in ``state[0]``."""
-    state[0] += np.uint64(0x9E3779B97F4A7C15)
-    z = state[0]
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+    state[0] += GOLDEN
+    return splitmix64(state[0])
 
 
 @numba.njit(cache=True, nogil=True)

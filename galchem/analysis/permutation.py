@@ -20,10 +20,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["binned_variance", "cell_sums", "shuffled_variances", "stream_key"]
+from galchem.data.ids import GOLDEN, splitmix64
 
-GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-"""SplitMix64's increment of its state per output."""
+__all__ = ["binned_variance", "cell_sums", "shuffled_variances", "stream_key"]
 
 LOW_32 = np.uint64(0xFFFFFFFF)
 TWO_32 = np.uint64(1 << 32)
@@ -37,23 +36,15 @@ def stream_key(seed: int | np.random.SeedSequence) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
-def _mix(z):  # pragma: no cover - compiled
-    """SplitMix64's output function of a state (a bijection of 64-bit words)."""
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-@numba.njit(cache=True, nogil=True)
 def _below(state, bound):  # pragma: no cover - compiled
     """A uniform integer in [0, bound) (bound <= 2^32) and the generator's next state, by Lemire's method."""
     state += GOLDEN
-    product = (_mix(state) >> np.uint64(32)) * bound
+    product = (splitmix64(state) >> np.uint64(32)) * bound
     if (product & LOW_32) < bound:  # only here can the draw be biased: reject the few low words that make it so
         threshold = (TWO_32 - bound) % bound
         while (product & LOW_32) < threshold:
             state += GOLDEN
-            product = (_mix(state) >> np.uint64(32)) * bound
+            product = (splitmix64(state) >> np.uint64(32)) * bound
     return product >> np.uint64(32), state
 
 
@@ -122,7 +113,7 @@ def _shuffled_variances(values, cells, weights, starts, key, n_shuffles):  # pra
     largest = np.max(np.diff(starts))
     null = np.empty(n_shuffles)
     for s in numba.prange(n_shuffles):
-        null[s] = _shuffled_variance(values, cells, weights, starts, largest, _mix(key + GOLDEN * np.uint64(s + 1)))
+        null[s] = _shuffled_variance(values, cells, weights, starts, largest, splitmix64(key + GOLDEN * np.uint64(s + 1)))
     return null
 
 
