@@ -92,6 +92,7 @@ def test_library_functions_keep_no_defaults_of_their_own(function, parameter):
     ({"annuli": ((9.0, 7.0),)}, "R_lo < R_hi"),
     ({"phi_bin_deg": 0.0}, "above 0"),
     ({"n_walker": 3}, "unknown setting"),
+    ({"n_boot": 1000}, "n_boot was retired: the arm contrasts' errors are now the closed-form"),
 ])
 def test_settings_out_of_range_are_refused(change, message):
     with pytest.raises(ConfigError, match=message):

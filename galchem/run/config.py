@@ -27,8 +27,8 @@ from galchem.data import mock
 from galchem.data.surveys import Survey
 from galchem.errors import GalchemError
 
-__all__ = ["ConfigError", "HALO_RULES", "RunConfig", "SETTINGS", "STAGES", "RunFile", "Setting", "read_run_file", "run_file_text",
-           "toml_text"]
+__all__ = ["ConfigError", "HALO_RULES", "RETIRED", "RunConfig", "SETTINGS", "STAGES", "RunFile", "Setting",
+           "read_run_file", "run_file_text", "toml_text"]
 
 HALO_RULES = ("point", "errors")
 """Values of ``RunConfig.halo_rule``."""
@@ -96,6 +96,10 @@ def _setting(default: Any, help: str, study: str, reference: str, option: bool =
 
 
 HAWKINS = "Hawkins (2023)"
+
+RETIRED = {"n_boot": "the arm contrasts' errors are now the closed-form standard error of a difference of means, "
+                     "with no bootstrap"}
+"""Settings of earlier versions that no longer exist, and why: an old ``config.toml`` naming one gets that reason."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +202,10 @@ class RunConfig:
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with ``changes`` (None values are ignored, so unset options keep the configuration's value)."""
+        retired = sorted(set(changes) & set(RETIRED))
+        if retired:
+            raise ConfigError("; ".join(f"{name} was retired: {RETIRED[name]}" for name in retired)
+                              + "; remove it (the run's other settings are read as before)")
         unknown = sorted(set(changes) - {f.name for f in fields(self)})
         if unknown:
             raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; settings are: "
