@@ -51,7 +51,7 @@ from galchem.analysis import azimuthal, latent_distance, line_sums, profile, sim
 from galchem.data import cuts, partitions  # noqa: E402
 from galchem.data.mock import mock_model  # noqa: E402
 from galchem.physics import kinematics, membership  # noqa: E402
-from galchem.run import pipeline, stages  # noqa: E402
+from galchem.run import azimuthal_stage, kinematic_stage, pipeline  # noqa: E402
 from galchem.run.config import RunConfig  # noqa: E402
 from galchem.run.outputs import write_outputs  # noqa: E402
 
@@ -62,7 +62,7 @@ STAGES = ((pipeline, "load_dataset", "load"), (pipeline, "kinematic_sample", "ki
 """(module, function, stage): the stages :func:`galchem.run.pipeline.analyse` runs, as it looks them up."""
 
 STEPS = (
-    (stages, "inspect_catalog", "door check"),
+    (kinematic_stage, "inspect_catalog", "door check"),
     (partitions.FilePart, "read", "read partitions"),
     (cuts, "apply_cuts", "cuts"),
     (kinematics, "propagate", FLOOR),
@@ -75,7 +75,7 @@ STEPS = (
     (latent_distance, "sample_moments", "latent-distance moments"),
     (simex, "simex_sums", "SIMEX sums"),
     (line_sums, "fit_sums", "MCMC line fits"),
-    (stages, "_gather_by_id", "gather near-plane stars"),
+    (azimuthal_stage, "gather_by_id", "gather near-plane stars"),
     (azimuthal, "delta_from_ring_mean", "ring means"),
     (profile, "profile_residuals", "radial profiles"),
     (azimuthal, "permutation_test", "permutation test"),

@@ -153,9 +153,9 @@ def _cutflow(args: argparse.Namespace) -> None:
         if args.catalog not in ("mock", "archive") and _same_file(args.out, args.catalog):
             raise GalchemError(f"--out {args.out} is the input catalogue: refusing to write over it")
     config = run_config(args)
-    with open_scheduler(args.scheduler) as runner:
+    with open_scheduler(args.scheduler, progress=sys.stderr.isatty()) as runner:
         dataset = load_dataset(args.survey, args.catalog, config.mock_stars, config.mock_seed)
-        result = kinematic_sample(dataset, config, progress=sys.stderr.isatty(), scheduler=runner)
+        result = kinematic_sample(dataset, config, scheduler=runner)
     flow = result.flow
     shown = flow_table(flow, dataset.survey, (VELOCITY_CUT, HALO_CUT))
     print(f"cut flow of {dataset.source}:")

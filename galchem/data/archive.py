@@ -44,7 +44,7 @@ import pandas as pd
 
 from galchem.data import contract
 from galchem.data.cache import cache_dir
-from galchem.data.files import atomic_path, file_sha256
+from galchem.data.files import atomic_path, file_sha256, write_parquet
 from galchem.data.surveys import load_survey
 from galchem.errors import GalchemError
 
@@ -172,7 +172,7 @@ def _store(table: pd.DataFrame, survey: str, path: Path, sidecar: dict) -> Fetch
     """Write the table and its sidecar atomically (the sidecar last, so a half-written pair is never trusted)."""
     contract.canonical_table(table, {}, load_survey(survey), where=f"the {survey} download")  # a check: all columns there
     with atomic_path(path) as tmp:
-        table.to_parquet(tmp, index=False)
+        write_parquet(table, tmp)
         sidecar = {**sidecar, "rows": len(table), "sha256": file_sha256(tmp),
                    "fetched": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     with atomic_path(path.with_suffix(".json")) as tmp:

@@ -34,7 +34,7 @@ from typing import Protocol, TypeVar
 
 import pandas as pd
 
-from galchem.data.files import file_sha256
+from galchem.data.files import file_sha256, write_parquet
 
 __all__ = ["Cacheable", "cache_dir", "cached", "cached_frames", "cached_parts", "package_digest", "stage_key", "warn"]
 
@@ -175,7 +175,7 @@ def _write_entry(entry: Path, stage: str, key: str, params: Mapping, tables: Map
         checksums = {}
         for name, table in tables.items():
             path = tmp / f"{name}.parquet"
-            table.to_parquet(path, index=False)
+            write_parquet(table, path)
             checksums[name] = file_sha256(path)
         parts = {name: file_sha256(tmp / name) for name in _part_files(tmp)}
         record = {"stage": stage, "key": key, "params": params, "files": checksums, "parts": parts}

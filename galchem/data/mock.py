@@ -55,8 +55,7 @@ from galchem.parameter_sets import BENSBY2003, Ellipsoid
 from galchem.physics import frames
 
 __all__ = ["Footprint", "GAIA_MODEL", "ID_RANGE", "LAMOST_MODEL", "MODELS", "MetallicityField", "Mock", "MockModel",
-           "Population", "SEED", "make_mock", "make_mock_part",
-           "mock_model", "observe_gaia", "observe_lamost"]
+           "Population", "SEED", "make_mock", "make_mock_part", "mock_model"]
 
 
 @dataclass(frozen=True)

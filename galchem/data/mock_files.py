@@ -85,7 +85,7 @@ def write_mock(parts: tuple[MockPart, ...], out: Path, truth_out: Path, units: d
             for part in parts:
                 tables = part.draw()
                 for name, folder in (("catalog", tmp), ("truth", truth_tmp)):
-                    tables[name].to_parquet(folder / f"part-{part.index:05d}.parquet", index=False)
+                    files.write_parquet(tables[name], folder / f"part-{part.index:05d}.parquet")
         return sum(p.n for p in parts)
     out, truth_out = folders.real_target(out, "--out"), folders.real_target(truth_out, "--truth-out")  # links followed
     with files.atomic_path(out) as tmp, files.atomic_path(truth_out) as truth_tmp:
@@ -96,7 +96,8 @@ def write_mock(parts: tuple[MockPart, ...], out: Path, truth_out: Path, units: d
                     for name, table in part.draw().items():
                         table = pa.Table.from_pandas(table, preserve_index=False)
                         if name not in writers:
-                            writers[name] = pq.ParquetWriter(tmp if name == "catalog" else truth_tmp, table.schema)
+                            writers[name] = pq.ParquetWriter(tmp if name == "catalog" else truth_tmp, table.schema,
+                                                            **files.PARQUET_OPTIONS)
                         writers[name].write_table(table)
             finally:
                 for writer in writers.values():

@@ -127,15 +127,15 @@ def analyse(survey: str | Survey = "lamost", catalog: str = "mock", config: RunC
                            f"{type(config).__name__}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with open_scheduler(scheduler) as runner:
+        with open_scheduler(scheduler, progress) as runner:
             dataset = load_dataset(survey, catalog, config.mock_stars, config.mock_seed)
             log(f"analysing {dataset.source}")
-            result = RunResult(dataset, config, kinematic_sample(dataset, config, progress, runner))
+            result = RunResult(dataset, config, kinematic_sample(dataset, config, runner))
             result.notes.extend(result.kinematic.notes)
-            result.gradients = gradient_fits(dataset, config, progress, runner)
+            result.gradients = gradient_fits(dataset, config, runner)
             result.notes.extend(result.gradients.notes())
             try:
-                result.azimuthal = azimuthal_analysis(dataset, config, progress, runner)
+                result.azimuthal = azimuthal_analysis(dataset, config, runner)
                 result.notes.extend(result.azimuthal.notes)
             except GalchemError as err:
                 result.azimuthal_status = f"not computed: {err}"

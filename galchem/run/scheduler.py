@@ -16,7 +16,8 @@ stars are sorted by id, so the same seed gives the same tables on any
 scheduler, with any number of workers and any partitioning.  Work is
 expressed with ``dask.delayed``: one task per partition; a reduction is a
 chain of combining tasks in this process (a running total and one new
-result held at a time) and a binary tree of them on a cluster.
+result held at a time) and a binary tree of them on a cluster.  A scheduler
+opened with ``progress=True`` shows one bar per map over the partitions.
 """
 from __future__ import annotations
 
@@ -53,8 +54,9 @@ def check_scheduler(spec: str) -> str:
 class Scheduler:
     """An open scheduler: maps a function over partitions and reduces the results, on Dask."""
 
-    def __init__(self, spec: str, client: Any = None) -> None:
+    def __init__(self, spec: str, client: Any = None, progress: bool = False) -> None:
         self.spec = spec
+        self.progress = progress
         self._client = client
 
     @property
@@ -64,21 +66,43 @@ class Scheduler:
             return 1
         return max(1, len(self._client.scheduler_info().get("workers", {})))
 
-    def _compute(self, *values: Any) -> tuple:
+    def _bar(self, total: int, label: str) -> Any:
+        from tqdm import tqdm
+
+        return tqdm(total=total, unit="partition", desc=label, disable=not self.progress or total < 2, delay=1.0)
+
+    @staticmethod
+    def _one(task: Any) -> Any:
+        """One task's result, computed in this process."""
         import dask
 
-        if self._client is None:
-            return dask.compute(*values, scheduler="synchronous")
-        return tuple(self._client.compute(list(values), sync=True))
+        return dask.compute(task, scheduler="synchronous")[0]
 
-    def map(self, function: Callable[..., T], items: Sequence, *args: Any) -> list[T]:
+    def _gather(self, tasks: list, label: str) -> list:
+        """The results of ``tasks`` in order, the bar moving as each finishes."""
+        with self._bar(len(tasks), label) as bar:
+            if self._client is None:
+                results = []
+                for task in tasks:
+                    results.append(self._one(task))
+                    bar.update()
+                return results
+            from dask.distributed import as_completed
+
+            futures = self._client.compute(tasks)
+            for _ in as_completed(futures):
+                bar.update()
+            return self._client.gather(futures)
+
+    def map(self, function: Callable[..., T], items: Sequence, *args: Any, label: str = "partitions") -> list[T]:
         """``[function(item, *args) for item in items]``, one task per item, results in order."""
         from dask import delayed
 
         task = delayed(function, pure=False)
-        return list(self._compute(*[task(item, *args) for item in items]))
+        return self._gather([task(item, *args) for item in items], label)
 
-    def map_reduce(self, function: Callable[..., T], items: Sequence, combine: Callable[[T, T], T], *args: Any) -> T:
+    def map_reduce(self, function: Callable[..., T], items: Sequence, combine: Callable[[T, T], T], *args: Any,
+                   label: str = "partitions") -> T:
         """``function`` on every item, then ``combine`` in item order.
 
         In this process (``single``) the results are folded into one running
@@ -94,16 +118,24 @@ class Scheduler:
             raise ValueError("nothing to reduce")
         task = delayed(function, pure=False)
         if self._client is None:
-            total = self._compute(task(items[0], *args))[0]
-            for item in items[1:]:
-                total = combine(total, self._compute(task(item, *args))[0])
+            with self._bar(len(items), label) as bar:
+                total = self._one(task(items[0], *args))
+                bar.update()
+                for item in items[1:]:
+                    total = combine(total, self._one(task(item, *args)))
+                    bar.update()
             return total
-        merge = delayed(combine, pure=False)
-        level = [task(item, *args) for item in items]
-        while len(level) > 1:
-            level = [merge(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
-                     for i in range(0, len(level), 2)]
-        return self._compute(level[0])[0]
+        from dask.distributed import as_completed
+
+        leaves = self._client.compute([task(item, *args) for item in items])
+        level = leaves
+        while len(level) > 1:  # submitted at once: each combine runs as soon as its two inputs are ready
+            level = [self._client.submit(combine, level[i], level[i + 1], pure=False) if i + 1 < len(level)
+                     else level[i] for i in range(0, len(level), 2)]
+        with self._bar(len(items), label) as bar:
+            for _ in as_completed(leaves):
+                bar.update()
+        return level[0].result()
 
 
 def planned_workers(spec: str | Scheduler) -> int:
@@ -127,8 +159,10 @@ def _probe(address: str) -> None:
 
 
 @contextmanager
-def open_scheduler(spec: str | Scheduler = "single") -> Iterator[Scheduler]:
+def open_scheduler(spec: str | Scheduler = "single", progress: bool = False) -> Iterator[Scheduler]:
     """A :class:`Scheduler` for ``spec`` (module docstring), closed (and its local cluster stopped) on exit.
+
+    ``progress``: show a bar per map over partitions (an open scheduler keeps its own choice).
 
     An address that answers no Dask scheduler within :data:`CONNECT_SECONDS`
     is one :class:`GalchemError` line.
@@ -138,7 +172,7 @@ def open_scheduler(spec: str | Scheduler = "single") -> Iterator[Scheduler]:
         return
     check_scheduler(spec)
     if spec == "single":
-        yield Scheduler(spec)
+        yield Scheduler(spec, progress=progress)
         return
     from dask.distributed import Client, LocalCluster
 
@@ -147,7 +181,7 @@ def open_scheduler(spec: str | Scheduler = "single") -> Iterator[Scheduler]:
                                dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
         try:
-            yield Scheduler(spec, client)
+            yield Scheduler(spec, client, progress)
         finally:
             client.close()
             cluster.close()
@@ -159,6 +193,6 @@ def open_scheduler(spec: str | Scheduler = "single") -> Iterator[Scheduler]:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
         raise GalchemError(f"--scheduler {spec}: no Dask scheduler answers there ({reason})") from None
     try:
-        yield Scheduler(spec, client)
+        yield Scheduler(spec, client, progress)
     finally:
         client.close()
