@@ -51,6 +51,9 @@ N_REPLICATES = 4
 N_GROUPS = 8
 """Groups of stars (by mixed id key) for the jackknife error."""
 
+MOMENTS = 6
+"""Sums per bin, level and group: n, Sx, Sy, Sxx, Sxy, Syy (in double-double)."""
+
 
 def levels() -> list[tuple[float, int]]:
     """(zeta, replicate) of every naive fit, the measured data (0.0, 0) first."""
@@ -75,10 +78,6 @@ def _coordinates(ra: np.ndarray, dec: np.ndarray, distance: np.ndarray) -> dict[
     position = frames.icrs_to_position(ra, dec, np.nan_to_num(distance, nan=1.0))
     bad = ~np.isfinite(distance)
     return {"R": np.where(bad, np.nan, position.R), "absZ": np.where(bad, np.nan, np.abs(position.Z))}
-
-
-MOMENTS = 6
-"""Sums per bin, level and group: n, Sx, Sy, Sxx, Sxy, Syy (in double-double)."""
 
 
 @numba.njit(cache=True, nogil=True)
