@@ -68,8 +68,8 @@ def survey_table(survey: str, n: int, seed: int) -> pd.DataFrame:
     moments = latent_distance.posterior_moments(prior, sample["ra"], sample["dec"], star_measure)
     binnings = stages.binnings(RunConfig())
     keys = id_keys(sample["id"])
-    simex_parts = simex.simex_sums(keys, sample["id"].to_numpy(), sample["ra"], sample["dec"], star_measure,
-                                   sample["feh"], binnings, seed_key(7))
+    simex_parts = simex.simex_sums(keys, sample["ra"], sample["dec"], star_measure, sample["feh"], binnings,
+                                   seed_key(7))
     print(f"{survey}: {n:,} rows, {len(sample):,} in the final sample, prior cells with their own mixture "
           f"{int(prior.own.sum())}/{prior.own.size} ({time.time() - t0:.0f} s)", flush=True)
     rows = []
@@ -78,6 +78,7 @@ def survey_table(survey: str, n: int, seed: int) -> pd.DataFrame:
     for b, binning in enumerate(binnings):
         true = gradients.truth_gradients(sample, truth, binning, min_stars=RunConfig().min_stars)
         index = gradients.bin_index(sample, binning)
+        simex_estimates = simex.estimate(simex_parts[b])
         for k in range(len(binning.edges) - 1):
             inside = index == k
             if inside.sum() < RunConfig().min_stars:
@@ -88,7 +89,7 @@ def survey_table(survey: str, n: int, seed: int) -> pd.DataFrame:
             old = fit_line(x, y, x_err, y_err, seed=2, prior=MixturePrior(), **OPTIONS)
             corr = fit_line(moments[binning.x].to_numpy()[inside], y, moments[f"{binning.x}_err"].to_numpy()[inside],
                             y_err, seed=3, **OPTIONS)
-            sim = simex.estimate(simex_parts[b][k])
+            sim = simex_estimates[k]
             x_true = (truth_by_id["R"] if binning.x == "R" else truth_by_id["Z"].abs()).to_numpy()[inside]
             weight = 1 / (y_err**2 + corr.m**2 * moments[f"{binning.x}_err"].to_numpy()[inside] ** 2
                           + corr.lam**2 * (1 + corr.m**2))

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from galchem.analysis import latent_distance as ld
-from galchem.analysis import gradients, line_sums, simex
+from galchem.analysis import gradients, simex
 from galchem.analysis.fitting import fit_line
 from galchem.analysis.priors import MixturePrior
 from galchem.data.mock import make_mock
@@ -121,12 +121,13 @@ def test_simex_noise_is_each_stars_own_and_standard_normal():
 
 def test_simex_extrapolates_a_quadratic_in_zeta_to_minus_one():
     x = np.linspace(0.0, 2.0, 50)
-    per_level = []
-    for zeta, _ in simex.levels():
+    hi = np.zeros((1, len(simex.levels()), simex.N_GROUPS, simex.MOMENTS))
+    for level, (zeta, _) in enumerate(simex.levels()):
         slope = 1.0 - 0.2 * zeta + 0.01 * zeta**2
-        per_level.append([line_sums.bin_sums(np.arange(x.size), x, slope * x + 0.3 + g, np.ones_like(x),
-                                             np.ones_like(x)) for g in range(simex.N_GROUPS)])
-    result = simex.estimate(per_level)
+        for g in range(simex.N_GROUPS):
+            y = slope * x + 0.3 + g
+            hi[0, level, g] = [x.size, x.sum(), y.sum(), (x * x).sum(), (x * y).sum(), (y * y).sum()]
+    [result] = simex.estimate(simex.SimexSums(hi, np.zeros_like(hi)))
     assert result.m == pytest.approx(1.21, abs=1e-9)
     assert result.naive == pytest.approx(1.0, abs=1e-12)
     assert result.m_err == pytest.approx(0.0, abs=1e-9)  # every group has the same slope: no jackknife spread
@@ -145,10 +146,10 @@ def test_simex_jackknife_error_matches_the_spread_of_independent_realisations():
         u = 1.0 / d + rng.normal(0.0, u_err)
         # towards the north Galactic pole: a line in the true |Z| ~ d; every star's R is near 8.27 kpc, in the ring
         feh = -0.3 * d + rng.normal(0.0, 0.05, n)
-        sums = simex.simex_sums(np.arange(n, dtype=np.uint64) + np.uint64(realisation * n), np.arange(n), ra, dec,
-                                ld.DistanceMeasure(u, u_err, ld.PARALLAX), feh,
-                                (gradients.vertical_binning((8.0, 8.6), None),), np.uint64(realisation))
-        estimates.append(simex.estimate(sums[0][0]))
+        [sums] = simex.simex_sums(np.arange(n, dtype=np.uint64) + np.uint64(realisation * n), ra, dec,
+                                  ld.DistanceMeasure(u, u_err, ld.PARALLAX), feh,
+                                  (gradients.vertical_binning((8.0, 8.6), None),), np.uint64(realisation))
+        estimates.extend(simex.estimate(sums))
     slopes = np.array([e.m for e in estimates])
     errors = np.array([e.m_err for e in estimates])
     naive = np.array([e.naive for e in estimates])

@@ -9,8 +9,8 @@ them follow from *raw* moments, which add up across partitions:
 
 (u = (1, x, y), d = (x_err^2, 0, y_err^2)): dbar = Sd / n, sum uu dd =
 Suud - Suu dbar, and so on (:func:`line_data`).  Each partition adds its
-stars into these sums in **double-double** arithmetic (TwoSum, Knuth 1969;
-a sum and its exact rounding error), partitions' sums are added the same
+stars into these sums in **double-double** arithmetic
+(:mod:`galchem.analysis.double_double`: a sum and its exact rounding error), partitions' sums are added the same
 way, and each sum is rounded to a double once, at the end: so the result
 does not depend on how the stars were split into partitions or in which
 order the partial sums were added.
@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from galchem.analysis import gradients
+from galchem.analysis.double_double import add
 from galchem.analysis.fitting import GROUPED_ABOVE, LineFit, fit_line, fit_line_data
 from galchem.analysis.line_likelihood import BINS_PER_DEX, DEFAULT_BOUNDS, LineData
 from galchem.analysis.posterior import Posterior
@@ -49,24 +50,6 @@ POINT_COLUMNS = ("id", "x", "y", "x_err", "y_err")
 
 
 @numba.njit(cache=True, nogil=True)
-def _two_sum(a, b):  # pragma: no cover - compiled
-    """a + b as a double and its exact rounding error (Knuth's TwoSum)."""
-    s = a + b
-    bb = s - a
-    return s, (a - (s - bb)) + (b - bb)
-
-
-@numba.njit(cache=True, nogil=True)
-def _add(hi, lo, g, t, value, value_lo):  # pragma: no cover - compiled
-    """(hi, lo)[g, t] += (value, value_lo) in double-double, renormalised."""
-    s, e = _two_sum(hi[g, t], value)
-    e += lo[g, t] + value_lo
-    total = s + e
-    hi[g, t] = total
-    lo[g, t] = e - (total - s)
-
-
-@numba.njit(cache=True, nogil=True)
 def _accumulate(group, x, y, sx2, sy2, hi, lo):  # pragma: no cover - compiled
     """Add every point's raw moments into its group's double-double sums (no fastmath: TwoSum needs exact IEEE)."""
     u = np.empty(3)
@@ -75,21 +58,21 @@ def _accumulate(group, x, y, sx2, sy2, hi, lo):  # pragma: no cover - compiled
         g = group[i]
         u[0], u[1], u[2] = 1.0, x[i], y[i]
         d[0], d[1], d[2] = sx2[i], 0.0, sy2[i]
-        _add(hi, lo, g, 0, 1.0, 0.0)
+        add(hi, lo, g, 0, 1.0, 0.0)
         for a in range(3):
-            _add(hi, lo, g, 1 + a, d[a], 0.0)
-            _add(hi, lo, g, 121 + 3 * a, d[a] * d[0], 0.0)
-            _add(hi, lo, g, 122 + 3 * a, d[a] * d[1], 0.0)
-            _add(hi, lo, g, 123 + 3 * a, d[a] * d[2], 0.0)
+            add(hi, lo, g, 1 + a, d[a], 0.0)
+            add(hi, lo, g, 121 + 3 * a, d[a] * d[0], 0.0)
+            add(hi, lo, g, 122 + 3 * a, d[a] * d[1], 0.0)
+            add(hi, lo, g, 123 + 3 * a, d[a] * d[2], 0.0)
             for b in range(3):
                 uu = u[a] * u[b]
                 ab = 3 * a + b
-                _add(hi, lo, g, 4 + ab, uu, 0.0)
+                add(hi, lo, g, 4 + ab, uu, 0.0)
                 for c in range(3):
                     uud = uu * d[c]
-                    _add(hi, lo, g, 13 + 3 * ab + c, uud, 0.0)
+                    add(hi, lo, g, 13 + 3 * ab + c, uud, 0.0)
                     for e in range(3):
-                        _add(hi, lo, g, 40 + 9 * ab + 3 * c + e, uud * d[e], 0.0)
+                        add(hi, lo, g, 40 + 9 * ab + 3 * c + e, uud * d[e], 0.0)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -97,7 +80,7 @@ def _merge_into(index, hi_src, lo_src, hi, lo):  # pragma: no cover - compiled
     """Add the double-double rows of a partial result into rows ``index`` of the total."""
     for r in range(index.size):
         for t in range(hi_src.shape[1]):
-            _add(hi, lo, index[r], t, hi_src[r, t], lo_src[r, t])
+            add(hi, lo, index[r], t, hi_src[r, t], lo_src[r, t])
 
 
 @dataclass(frozen=True)
@@ -117,6 +100,18 @@ def _keys(x_err: np.ndarray, y_err: np.ndarray) -> np.ndarray:
     return np.stack([np.floor(np.log10(e) * BINS_PER_DEX) for e in (x_err, y_err)], axis=1).astype(np.int64)
 
 
+def _unique_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of (K, 2) error-group keys in lexicographic order, and each row's place among them.
+
+    What ``np.unique(keys, axis=0, return_inverse=True)`` gives, much faster: each row as one int64, the first key
+    in the high 32 bits and the second offset by 2^31 in the low ones, which keeps the order (a key is at most
+    |log10| 324 of a positive double times :data:`BINS_PER_DEX`, far inside 32 bits).
+    """
+    combined = (keys[:, 0] << 32) + (keys[:, 1] + 2**31)
+    unique, index = np.unique(combined, return_inverse=True)
+    return np.stack([unique >> 32, (unique & 0xFFFFFFFF) - 2**31], axis=1), index.astype(np.int64)
+
+
 def _fittable(x: np.ndarray, y: np.ndarray, x_err: np.ndarray, y_err: np.ndarray) -> np.ndarray:
     """The points a fit can use: every value finite and both errors positive."""
     return np.isfinite(x) & np.isfinite(y) & np.isfinite(x_err) & np.isfinite(y_err) & (x_err > 0) & (y_err > 0)
@@ -128,10 +123,9 @@ def bin_sums(ids: np.ndarray, x, y, x_err, y_err) -> BinSums:
     good = _fittable(x, y, x_err, y_err)
     invalid = int(np.count_nonzero(~good))
     ids, x, y, x_err, y_err = (np.asarray(v)[good] for v in (ids, x, y, x_err, y_err))
-    keys, group = np.unique(_keys(x_err, y_err), axis=0, return_inverse=True)
-    keys = keys.reshape(-1, 2)
+    keys, group = _unique_keys(_keys(x_err, y_err))
     hi, lo = np.zeros((len(keys), N_TERMS)), np.zeros((len(keys), N_TERMS))
-    _accumulate(group.ravel().astype(np.int64), x, y, x_err**2, y_err**2, hi, lo)
+    _accumulate(group, x, y, x_err**2, y_err**2, hi, lo)
     n = int(x.size)
     points = (pd.DataFrame(dict(zip(POINT_COLUMNS, (ids, x, y, x_err, y_err)))) if n <= GROUPED_ABOVE else None)
     return BinSums(keys, hi, lo, n, points, invalid)
@@ -139,8 +133,7 @@ def bin_sums(ids: np.ndarray, x, y, x_err, y_err) -> BinSums:
 
 def merge(a: BinSums, b: BinSums) -> BinSums:
     """The sums of two sets of points (two partitions' shares of a bin)."""
-    keys, index = np.unique(np.concatenate([a.keys, b.keys]), axis=0, return_inverse=True)
-    keys, index = keys.reshape(-1, 2), index.ravel().astype(np.int64)
+    keys, index = _unique_keys(np.concatenate([a.keys, b.keys]))
     hi, lo = np.zeros((len(keys), N_TERMS)), np.zeros((len(keys), N_TERMS))
     _merge_into(index[: len(a.keys)], a.hi, a.lo, hi, lo)
     _merge_into(index[len(a.keys):], b.hi, b.lo, hi, lo)

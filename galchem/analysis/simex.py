@@ -14,8 +14,9 @@ naive slopes (zeta = 0: the data as measured) is extrapolated to zeta = -1.
 The extra noise of each star comes from its own counter-based stream keyed
 by the stage's seed, the replicate and the star's id (:func:`noise`), and
 each bin's least squares add up double-double sums
-(:func:`galchem.analysis.line_sums.bin_sums`): the estimate does not depend
-on how the catalogue is partitioned.
+(:mod:`galchem.analysis.double_double`), one dense array per binning
+(:class:`SimexSums`) filled in one compiled pass per level: the estimate
+does not depend on how the catalogue is partitioned.
 
 The error is a delete-a-group jackknife (:data:`N_GROUPS` groups of stars
 by their mixed id keys, Kott 2001): the whole estimate -- re-binning,
@@ -29,14 +30,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
-from galchem.analysis import gradients, line_sums
+from galchem.analysis import double_double, gradients
+from galchem.analysis.double_double import add
 from galchem.analysis.latent_distance import DistanceMeasure, distance_from_u
 from galchem.data.ids import GOLDEN, mixed_keys
 from galchem.physics import frames
 
-__all__ = ["N_GROUPS", "N_REPLICATES", "SimexEstimate", "ZETAS", "estimate", "levels", "merge", "noise", "simex_sums"]
+__all__ = ["MOMENTS", "N_GROUPS", "N_REPLICATES", "SimexEstimate", "SimexSums", "ZETAS", "estimate", "levels", "merge",
+           "noise", "simex_sums"]
 
 ZETAS = (0.5, 1.0, 1.5, 2.0)
 """Extra error variances, in units of each star's own u_err^2."""
@@ -46,6 +50,9 @@ N_REPLICATES = 4
 
 N_GROUPS = 8
 """Groups of stars (by mixed id key) for the jackknife error."""
+
+MOMENTS = 6
+"""Sums per bin, level and group: n, Sx, Sy, Sxx, Sxy, Syy (in double-double)."""
 
 
 def levels() -> list[tuple[float, int]]:
@@ -73,52 +80,66 @@ def _coordinates(ra: np.ndarray, dec: np.ndarray, distance: np.ndarray) -> dict[
     return {"R": np.where(bad, np.nan, position.R), "absZ": np.where(bad, np.nan, np.abs(position.Z))}
 
 
-Sums = list[list[list[list[line_sums.BinSums]]]]
-"""Least-squares sums by [binning][bin][level][group]."""
+@numba.njit(cache=True, nogil=True)
+def _accumulate(row, x, y, hi, lo):  # pragma: no cover - compiled
+    """Add each star's moments to row ``row`` of the (rows, MOMENTS) sums; a negative row leaves the star out."""
+    for i in range(row.size):
+        r = row[i]
+        if r < 0:
+            continue
+        add(hi, lo, r, 0, 1.0, 0.0)
+        add(hi, lo, r, 1, x[i], 0.0)
+        add(hi, lo, r, 2, y[i], 0.0)
+        add(hi, lo, r, 3, x[i] * x[i], 0.0)
+        add(hi, lo, r, 4, x[i] * y[i], 0.0)
+        add(hi, lo, r, 5, y[i] * y[i], 0.0)
 
 
-def simex_sums(keys: np.ndarray, ids: np.ndarray, ra, dec, measure: DistanceMeasure, feh,
-               binnings: tuple[gradients.Binning, ...], seed_key: np.uint64) -> Sums:
-    """One partition's least-squares sums, [binning][bin][level][group], for every (zeta, replicate) of
-    :func:`levels` and every jackknife group (no points kept: only the sums are needed)."""
+@dataclass(frozen=True)
+class SimexSums:
+    """One binning's least-squares sums, double-double, indexed [bin, level, group, moment] (:data:`MOMENTS`)."""
+
+    hi: np.ndarray
+    lo: np.ndarray
+
+
+def simex_sums(keys: np.ndarray, ra, dec, measure: DistanceMeasure, feh, binnings: tuple[gradients.Binning, ...],
+               seed_key: np.uint64) -> list[SimexSums]:
+    """One partition's least-squares sums for each binning, for every (zeta, replicate) of :func:`levels` and
+    every jackknife group; each star adds to its bin's sums in the order of the rows."""
     ra, dec, feh = (np.asarray(v, dtype=float) for v in (ra, dec, feh))
-    ones = np.ones_like(feh)
     group = (mixed_keys(keys) % np.uint64(N_GROUPS)).astype(np.int64)
-    out: Sums = [[[] for _ in range(len(b.edges) - 1)] for b in binnings]
+    n_levels = len(levels())
+    out = [SimexSums(*(np.zeros((len(b.edges) - 1, n_levels, N_GROUPS, MOMENTS)) for _ in range(2)))
+           for b in binnings]
     for level, (zeta, _) in enumerate(levels()):
         u = measure.u + np.sqrt(zeta) * measure.u_err * noise(keys, seed_key, level) if zeta else measure.u
         coords = _coordinates(ra, dec, distance_from_u(u, measure.kind))
-        for b, binning in enumerate(binnings):
-            index = binning.index(coords[binning.by], coords[binning.x])
-            for k in range(len(binning.edges) - 1):
-                per_group = []
-                for g in range(N_GROUPS):
-                    inside = (index == k) & (group == g)
-                    sums = line_sums.bin_sums(ids[inside], coords[binning.x][inside], feh[inside], ones[inside],
-                                              ones[inside])
-                    per_group.append(line_sums.BinSums(sums.keys, sums.hi, sums.lo, sums.n, None, sums.invalid))
-                out[b][k].append(per_group)
+        for sums, binning in zip(out, binnings):
+            x = coords[binning.x]
+            index = binning.index(coords[binning.by], x)
+            usable = (index >= 0) & np.isfinite(x) & np.isfinite(feh)
+            row = np.where(usable, (index * n_levels + level) * N_GROUPS + group, -1)
+            _accumulate(row, x, feh, sums.hi.reshape(-1, MOMENTS), sums.lo.reshape(-1, MOMENTS))
     return out
 
 
-def merge(a: Sums, b: Sums) -> Sums:
-    """Two partitions' SIMEX sums together."""
-    return [[[[line_sums.merge(x, y) for x, y in zip(p, q)] for p, q in zip(one, two)] for one, two in zip(c, d)]
-            for c, d in zip(a, b)]
+def merge(a: SimexSums, b: SimexSums) -> SimexSums:
+    """Two partitions' SIMEX sums of one binning together."""
+    return SimexSums(*double_double.merge(a.hi, a.lo, b.hi, b.lo))
 
 
-def _least_squares(sums: line_sums.BinSums) -> tuple[float, float]:
-    """Ordinary least-squares slope and its standard error, from a bin's sums (NaN for fewer than 3 points)."""
-    total = sums.hi[:, 4:13].sum(axis=0) if len(sums.hi) else np.zeros(9)
-    n, sx, sy, sxx, sxy, syy = total[0], total[1], total[2], total[4], total[5], total[8]
-    if n < 3:
-        return np.nan, np.nan
-    vxx, vxy, vyy = sxx - sx * sx / n, sxy - sx * sy / n, syy - sy * sy / n
-    if vxx <= 0:
-        return np.nan, np.nan
-    m = vxy / vxx
-    residual = max(vyy - m * vxy, 0.0) / (n - 2)
-    return m, float(np.sqrt(residual / vxx))
+def _least_squares(hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ordinary least-squares slopes and their standard errors from sums [..., moment] (NaN for fewer than 3 points
+    or no spread in x)."""
+    n, sx, sy, sxx, sxy, syy = np.moveaxis(hi, -1, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vxx, vxy, vyy = sxx - sx * sx / n, sxy - sx * sy / n, syy - sy * sy / n
+        m = vxy / vxx
+        residual = np.maximum(vyy - m * vxy, 0.0) / (n - 2)
+        error = np.sqrt(residual / vxx)
+    defined = (n >= 3) & (vxx > 0)
+    return np.where(defined, m, np.nan), np.where(defined, error, np.nan)
 
 
 @dataclass(frozen=True)
@@ -131,9 +152,8 @@ class SimexEstimate:
     naive_err: float
 
 
-def _extrapolate(per_level: list[line_sums.BinSums]) -> float:
-    """The quadratic in zeta through the naive slopes (averaged over replicates), at zeta = -1."""
-    slopes = np.array([_least_squares(s)[0] for s in per_level])
+def _extrapolate(slopes: np.ndarray) -> float:
+    """The quadratic in zeta through the naive slopes by level (averaged over replicates), at zeta = -1."""
     if not np.isfinite(slopes).all():
         return np.nan
     zetas = np.array([zeta for zeta, _ in levels()])
@@ -142,23 +162,29 @@ def _extrapolate(per_level: list[line_sums.BinSums]) -> float:
     return float(np.polyval(np.polyfit(grid, means, 2), -1.0))
 
 
-def _total(groups: list[line_sums.BinSums]) -> line_sums.BinSums:
-    total = groups[0]
-    for more in groups[1:]:
-        total = line_sums.merge(total, more)
-    return total
+def _total(hi: np.ndarray, lo: np.ndarray, groups: list[int]) -> np.ndarray:
+    """The rounded sums over these groups (axis -2), added one group after another in double-double."""
+    total_hi, total_lo = hi[..., groups[0], :], lo[..., groups[0], :]
+    for g in groups[1:]:
+        total_hi, total_lo = double_double.merge(total_hi, total_lo, hi[..., g, :], lo[..., g, :])
+    return total_hi
 
 
-def estimate(per_level: list[list[line_sums.BinSums]]) -> SimexEstimate:
-    """A bin's SIMEX slope from its sums by level and group, with the delete-a-group jackknife error."""
-    whole = [_total(groups) for groups in per_level]
-    naive, naive_err = _least_squares(whole[0])
-    m = _extrapolate(whole)
+def _estimate(m: float, left_out: np.ndarray, naive: float, naive_err: float) -> SimexEstimate:
+    """A bin's estimate from its extrapolated slope and those without each group."""
     if not np.isfinite(m):
         return SimexEstimate(np.nan, np.nan, naive, naive_err)
-    left_out = np.array([_extrapolate([_total(groups[:g] + groups[g + 1:]) for groups in per_level])
-                         for g in range(N_GROUPS)])
     if not np.isfinite(left_out).all():
         return SimexEstimate(m, np.nan, naive, naive_err)
     error = np.sqrt((N_GROUPS - 1) / N_GROUPS * np.sum((left_out - left_out.mean()) ** 2))
     return SimexEstimate(m, float(error), naive, naive_err)
+
+
+def estimate(sums: SimexSums) -> list[SimexEstimate]:
+    """Every bin's SIMEX slope, with the delete-a-group jackknife error."""
+    groups = list(range(N_GROUPS))
+    slopes, errors = _least_squares(_total(sums.hi, sums.lo, groups))  # [bin, level]
+    left_out = np.stack([_least_squares(_total(sums.hi, sums.lo, groups[:g] + groups[g + 1:]))[0]
+                         for g in groups], axis=1)  # [bin, group, level]
+    return [_estimate(_extrapolate(slopes[k]), np.array([_extrapolate(s) for s in left_out[k]]),
+                      float(slopes[k, 0]), float(errors[k, 0])) for k in range(len(slopes))]

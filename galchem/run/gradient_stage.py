@@ -57,7 +57,7 @@ def binnings(config: RunConfig) -> tuple[gradients.Binning, gradients.Binning]:
 
 def _gradient_part(path: Path, chosen: tuple[gradients.Binning, ...], moving: bool,
                    prior: latent_distance.DistancePrior | None, simex_key: np.uint64
-                   ) -> tuple[list[list[line_sums.BinShare]], list]:
+                   ) -> tuple[list[list[line_sums.BinShare]], list[simex.SimexSums] | None]:
     """One partition's per-bin sums for each binning: flat, corrected and SIMEX's noisy copies."""
     table = in_sample(pd.read_parquet(path, columns=list(GRADIENT_COLUMNS)), moving)
     moments = None if prior is None else latent_distance.sample_moments(prior, table)
@@ -66,16 +66,15 @@ def _gradient_part(path: Path, chosen: tuple[gradients.Binning, ...], moving: bo
     if prior is not None:
         measure = latent_distance.DistanceMeasure(table["distance_u"].to_numpy(dtype=float),
                                                   table["distance_u_err"].to_numpy(dtype=float), prior.kind)
-        ids = table["id"].to_numpy()
-        noisy = simex.simex_sums(id_keys(ids), ids, table["ra"].to_numpy(), table["dec"].to_numpy(), measure,
-                                 table["feh"].to_numpy(), chosen, simex_key)
+        noisy = simex.simex_sums(id_keys(table["id"].to_numpy()), table["ra"].to_numpy(), table["dec"].to_numpy(),
+                                 measure, table["feh"].to_numpy(), chosen, simex_key)
     return out, noisy
 
 
 def _merge_gradient_shares(a, b):
     """Two partitions' gradient shares together."""
     shares = [line_sums.merge_shares(one, two) for one, two in zip(a[0], b[0])]
-    return shares, None if a[1] is None else simex.merge(a[1], b[1])
+    return shares, None if a[1] is None else [simex.merge(one, two) for one, two in zip(a[1], b[1])]
 
 
 def gradient_fits(dataset: Dataset, config: RunConfig | None = None,
@@ -101,7 +100,7 @@ def gradient_fits(dataset: Dataset, config: RunConfig | None = None,
                                               label="gradient sums")
         results = []
         for b, (per_bin, binning) in enumerate(zip(shares, chosen)):
-            estimates = None if noisy is None else [simex.estimate(levels) for levels in noisy[b]]
+            estimates = None if noisy is None else simex.estimate(noisy[b])
             results.append(line_sums.fit_binned(
                 per_bin, binning, min_stars=config.min_stars, n_walkers=config.n_walkers, n_steps=config.n_steps,
                 max_steps=config.max_steps, seed=config.stream(binning.name), simex=estimates))

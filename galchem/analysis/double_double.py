@@ -1,0 +1,50 @@
+"""Double-double sums: a running total kept as a double and its exact rounding error.
+
+Every sum that must not depend on how a catalogue was split into partitions
+(:mod:`galchem.analysis.line_sums`, :mod:`galchem.analysis.simex`) is kept
+as a pair of arrays (hi, lo): hi the rounded total and lo what rounding
+left out, added with TwoSum (Knuth 1969).  Compiled with numba and without
+fastmath, since TwoSum needs every addition rounded exactly as IEEE 754
+says.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["add", "merge", "two_sum"]
+
+
+@numba.njit(cache=True, nogil=True)
+def two_sum(a, b):  # pragma: no cover - compiled
+    """a + b as a double and its exact rounding error (Knuth's TwoSum)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+@numba.njit(cache=True, nogil=True)
+def add(hi, lo, row, column, value, value_lo):  # pragma: no cover - compiled
+    """(hi, lo)[row, column] += (value, value_lo), renormalised so that hi is the pair's rounded sum."""
+    s, e = two_sum(hi[row, column], value)
+    e += lo[row, column] + value_lo
+    total = s + e
+    hi[row, column] = total
+    lo[row, column] = e - (total - s)
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_rows(hi, lo, hi_more, lo_more):  # pragma: no cover - compiled
+    """(hi, lo) += (hi_more, lo_more), element by element (2-D arrays of one shape)."""
+    for r in range(hi.shape[0]):
+        for c in range(hi.shape[1]):
+            add(hi, lo, r, c, hi_more[r, c], lo_more[r, c])
+
+
+def merge(hi_a: np.ndarray, lo_a: np.ndarray, hi_b: np.ndarray, lo_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The double-double sum of two (hi, lo) pairs of arrays of one shape, element by element (new arrays)."""
+    hi, lo = (np.array(v, dtype=np.float64, order="C") for v in (hi_a, lo_a))
+    width = hi.shape[-1] if hi.ndim else 1
+    more = (np.ascontiguousarray(v, dtype=np.float64).reshape(-1, width) for v in (hi_b, lo_b))
+    _add_rows(hi.reshape(-1, width), lo.reshape(-1, width), *more)
+    return hi, lo
