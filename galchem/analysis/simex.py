@@ -73,11 +73,11 @@ def noise(keys: np.ndarray, seed_key: np.uint64, stream: int) -> np.ndarray:
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
-def _coordinates(ra: np.ndarray, dec: np.ndarray, distance: np.ndarray) -> dict[str, np.ndarray]:
-    """R and |Z| [kpc] at ``distance`` (NaN where it is NaN)."""
-    position = frames.icrs_to_position(ra, dec, np.nan_to_num(distance, nan=1.0))
+def _coordinates(los: np.ndarray, distance: np.ndarray) -> dict[str, np.ndarray]:
+    """R and |Z| [kpc] at ``distance`` along the lines of sight ``los`` (NaN where the distance is NaN)."""
+    x, y, z = frames.along_sight(los, np.nan_to_num(distance, nan=1.0))
     bad = ~np.isfinite(distance)
-    return {"R": np.where(bad, np.nan, position.R), "absZ": np.where(bad, np.nan, np.abs(position.Z))}
+    return {"R": np.where(bad, np.nan, np.hypot(x, y)), "absZ": np.where(bad, np.nan, np.abs(z))}
 
 
 @numba.njit(cache=True, nogil=True)
@@ -109,12 +109,13 @@ def simex_sums(keys: np.ndarray, ra, dec, measure: DistanceMeasure, feh, binning
     every jackknife group; each star adds to its bin's sums in the order of the rows."""
     ra, dec, feh = (np.asarray(v, dtype=float) for v in (ra, dec, feh))
     group = (mixed_keys(keys) % np.uint64(N_GROUPS)).astype(np.int64)
+    los = frames.unit_vectors(ra, dec)[0]  # the directions, once for every level
     n_levels = len(levels())
     out = [SimexSums(*(np.zeros((len(b.edges) - 1, n_levels, N_GROUPS, MOMENTS)) for _ in range(2)))
            for b in binnings]
     for level, (zeta, _) in enumerate(levels()):
         u = measure.u + np.sqrt(zeta) * measure.u_err * noise(keys, seed_key, level) if zeta else measure.u
-        coords = _coordinates(ra, dec, distance_from_u(u, measure.kind))
+        coords = _coordinates(los, distance_from_u(u, measure.kind))
         for sums, binning in zip(out, binnings):
             x = coords[binning.x]
             index = binning.index(coords[binning.by], x)

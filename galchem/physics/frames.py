@@ -21,7 +21,8 @@ import pandas as pd
 
 from galchem.conventions import K_PM, galactocentric_frame
 
-__all__ = ["Cylindrical", "Observables", "PhaseSpace", "Position", "affine_map", "azimuth", "catalog_positions", "direction_angles",
+__all__ = ["Cylindrical", "Observables", "PhaseSpace", "Position", "affine_map", "along_sight", "azimuth",
+           "catalog_positions", "direction_angles",
            "from_cylindrical", "galactocentric_to_icrs", "galactocentric_to_sky", "icrs_to_galactocentric",
            "icrs_to_position", "phi_from_reid_beta", "reid_beta", "to_cylindrical", "unit_vectors", "wrap_angle"]
 
@@ -121,12 +122,17 @@ def icrs_to_galactocentric(ra, dec, distance, pmra, pmdec, rv) -> PhaseSpace:
     return PhaseSpace(*position, *velocity)
 
 
+def along_sight(los: np.ndarray, distance) -> np.ndarray:
+    """Galactocentric x, y, z [kpc], shaped (3, ...), at ``distance`` [kpc] along ICRS unit vectors ``los`` (3, ...):
+    for stars whose direction is fixed while their distance changes (the line of sight computed once)."""
+    matrix, offset, _ = affine_map()
+    return np.tensordot(matrix, los * distance, axes=1) + offset.reshape((3,) + (1,) * (los.ndim - 1))
+
+
 def icrs_to_position(ra, dec, distance) -> Position:
     """Galactocentric position of stars at ICRS ``ra``, ``dec`` [deg] and ``distance`` [kpc]."""
-    matrix, offset, _ = affine_map()
     ra, dec, distance = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (ra, dec, distance)))
-    los, _, _ = unit_vectors(ra, dec)
-    x, y, z = np.tensordot(matrix, los * distance, axes=1) + offset.reshape((3,) + (1,) * ra.ndim)
+    x, y, z = along_sight(unit_vectors(ra, dec)[0], distance)
     return Position(x, y, z, np.hypot(x, y), azimuth(x, y))
 
 
