@@ -85,7 +85,7 @@ def _positive(text: str) -> int:
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
-    from galchem.run.config import HALO_RULES, SETTINGS, RunConfig
+    from galchem.run.config import CORRECTIONS, HALO_RULES, SETTINGS, RunConfig
 
     defaults = RunConfig()
     for name, setting in SETTINGS.items():
@@ -94,7 +94,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         help_text = setting.help
         default = getattr(defaults, name)
         kind = RunConfig.__dataclass_fields__[name].type
-        metavar = "|".join(HALO_RULES) if name == "halo_rule" else "A,B,..." if "tuple" in kind else "N"
+        choices = {"halo_rule": HALO_RULES, "correction": CORRECTIONS}
+        metavar = "|".join(choices[name]) if name in choices else "A,B,..." if "tuple" in kind else "N"
         p.add_argument(f"--{name.replace('_', '-')}", type=_setting(name), default=None, metavar=metavar,
                        help=f"{help_text} (default {_shown(default)})")
 

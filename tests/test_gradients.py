@@ -29,7 +29,7 @@ def analysed():
 def test_fitted_slopes_recover_the_mock_truth(analysed, binning):
     dataset, sample, moments = analysed
     fits = line_sums.fit_table(sample, binning, moments=moments, simex=None, min_stars=500, n_walkers=10, n_steps=400,
-                               max_steps=3000, seed=np.random.SeedSequence(1))
+                               max_steps=3000, seed=np.random.SeedSequence(1), absent=gradients.NO_PRIOR)
     truth = truth_gradients(sample, dataset.truth, binning, min_stars=500)
     fitted = fits.table.dropna(subset=["m"])
     assert len(fitted) >= 4
@@ -52,7 +52,7 @@ def test_fitted_slopes_recover_the_mock_truth(analysed, binning):
 def test_small_bins_are_reported_not_fitted(analysed):
     _, sample, moments = analysed
     fits = line_sums.fit_table(sample, RADIAL, moments=moments, simex=None, min_stars=3000, n_walkers=10, n_steps=100,
-                               max_steps=100, seed=np.random.SeedSequence(1))
+                               max_steps=100, seed=np.random.SeedSequence(1), absent=gradients.NO_PRIOR)
     table = fits.table
     assert list(table.columns) == RADIAL.columns and len(table) == 7
     again = Gradients.from_tables(RADIAL, fits.to_tables())
@@ -112,7 +112,7 @@ def test_a_bin_without_a_distance_prior_gets_the_flat_fit_only():
     sums = line_sums.bin_sums(np.arange(4), R, feh, np.full(4, 0.1), np.full(4, 0.05))
     fits = line_sums.fit_binned([line_sums.BinShare(sums, None, 0)], gradients.vertical_binning((7.0, 8.0), None),
                                 min_stars=3, n_walkers=6, n_steps=50, max_steps=50, seed=np.random.SeedSequence(0),
-                                simex=None)
+                                simex=None, absent=gradients.NO_PRIOR)
     row = fits.table.iloc[0]
     assert row["status"] == gradients.FITTED and np.isfinite(row["m"])
     assert np.isnan(row["m_deconv"]) and pd.isna(row["reliable_deconv"])
@@ -132,7 +132,8 @@ def test_bin_fits_hold_one_posterior_per_prior_and_round_trip_through_their_tabl
     fits = line_sums.fit_binned([line_sums.BinShare(flat, corrected, 0), line_sums.BinShare(flat, None, 0)]
                                 + [line_sums.BinShare(line_sums.bin_sums(np.arange(0), *[np.empty(0)] * 4), None, 0)],
                                 gradients.vertical_binning((7.0, 8.0, 9.0, 10.0), None), min_stars=3, n_walkers=6,
-                                n_steps=100, max_steps=100, seed=np.random.SeedSequence(0), simex=None)
+                                n_steps=100, max_steps=100, seed=np.random.SeedSequence(0), simex=None,
+                                absent=gradients.NO_PRIOR)
     withheld, no_prior, empty = fits.fits
     assert withheld.corrected_status == gradients.SHORT_CHAIN and not withheld.corrected.reliable
     assert np.isnan(withheld.corrected.m) and withheld.corrected.tau > 0  # the chain's diagnostics stay
@@ -171,3 +172,23 @@ def test_fit_windows_keep_stars_outside_them_out_of_every_bin():
     assert gradients.bin_index(table, radial).tolist() == [-1, 0, 1, -1]  # R 6 and 12 outside the R window
     assert gradients.bin_index(table, vertical).tolist() == [-1, 1, 3, -1]  # R 6 in no ring; |Z| 2.5 above the cap
     assert gradients.bin_index(table, RADIAL).tolist() == [0, 0, 1, -1]  # the study's: every R
+
+
+def test_correction_none_fits_the_flat_slopes_alone_and_leaves_them_as_they_were():
+    """``correction="none"`` skips the distance prior, the corrected fits and SIMEX; the flat fits are the same."""
+    from galchem.run.stages import gradient_fits
+
+    dataset = load_mock("lamost", 20_000, seed=4)
+    settings = {"n_mc": 20, "n_steps": 100, "max_steps": 100, "min_stars": 300}
+    both = gradient_fits(dataset, RunConfig(**settings))
+    flat_only = gradient_fits(dataset, RunConfig(**settings, correction="none"))
+    assert kinematic_sample(dataset, RunConfig(**settings, correction="none")).prior is None
+    for one, other in ((both.radial, flat_only.radial), (both.vertical, flat_only.vertical)):
+        fitted = other.table["status"] == gradients.FITTED
+        assert fitted.sum() >= 2
+        assert (other.table.loc[fitted, "status_deconv"] == gradients.NOT_ASKED).all()
+        assert other.table.loc[fitted, ["m_deconv", "m_simex"]].isna().all().all()
+        assert one.table["m_simex"].notna().any()  # the corrected run has its cross-check
+        flat = ["n", "m", "m_err", "b", "b_err", "lam", "lam_err", "status", "tau"]
+        pd.testing.assert_frame_equal(one.table[flat], other.table[flat])
+    assert not any("corrected" in line for line in flat_only.notes())

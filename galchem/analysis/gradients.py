@@ -37,7 +37,7 @@ from galchem.analysis.line_likelihood import PARAMETERS
 from galchem.analysis.posterior import VALUES, Posterior, column_name, posterior_columns, posterior_from_columns
 
 __all__ = ["BinFit", "Binning", "COMPARISON_FORMAT", "CORRECTED_COLUMNS", "CORRECTED_OK", "CORRECTED_TAG",
-           "DATA_WEIGHT_LIMIT", "FITTED", "FLAT_COLUMNS", "Gradients", "N_DRAWS", "NO_PRIOR", "OUT_OF_RANGE",
+           "DATA_WEIGHT_LIMIT", "FITTED", "FLAT_COLUMNS", "Gradients", "N_DRAWS", "NO_PRIOR", "NOT_ASKED", "OUT_OF_RANGE",
            "PRIOR_DOMINATES", "SHORT_CHAIN", "SIMEX_DISAGREES", "SIMEX_LIMIT", "TABLE_FORMAT", "TOO_FEW", "bin_index",
            "compare", "coordinates", "corrected_fields", "radial_binning", "truth_gradients", "vertical_binning"]
 
@@ -60,6 +60,7 @@ verdict, why it can(not) be trusted (``status_deconv``), and the SIMEX estimate 
 
 CORRECTED_OK = "ok"
 NO_PRIOR = "no distance prior (too few stars with a usable distance)"
+NOT_ASKED = "not asked for (correction = none)"
 PRIOR_DOMINATES = "the prior dominates: most stars' distances are decided by the prior, not the measurement"
 SHORT_CHAIN = "chain shorter than 50 autocorrelation times"
 SIMEX_DISAGREES = "SIMEX disagrees beyond its errors"
@@ -197,7 +198,8 @@ class Gradients:
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*PARAMETERS, "bin"])
 
     def notes(self) -> list[str]:
-        """One line per kind of unfitted bin, naming the bins (empty when every bin is fitted)."""
+        """One line per kind of unfitted bin, naming the bins (empty when every bin is fitted); corrected slopes not
+        asked for are no news."""
         lines = []
         for status in (OUT_OF_RANGE, TOO_FEW):
             chosen = [(k, f) for k, f in enumerate(self.fits) if f.status == status]
@@ -208,7 +210,7 @@ class Gradients:
         if unreliable:
             lines.append(f"{self.binning.name} gradients (flat prior): chains shorter than 50 autocorrelation "
                          f"times in {len(unreliable)} bin(s): {', '.join(unreliable)}")
-        for status in sorted({f.corrected_status for f in self.fits} - {CORRECTED_OK, ""}):
+        for status in sorted({f.corrected_status for f in self.fits} - {CORRECTED_OK, NOT_ASKED, ""}):
             chosen = [self.binning.label(k) for k, f in enumerate(self.fits) if f.corrected_status == status]
             lines.append(f"{self.binning.name} gradients: no corrected slope in {len(chosen)} bin(s), {status}: "
                          f"{', '.join(chosen)}")
@@ -229,10 +231,10 @@ class Gradients:
         return cls(binning, tuple(fits))
 
 
-def corrected_fields(fit: LineFit | None, n: int, dominated: int, simex) -> dict[str, object]:
+def corrected_fields(fit: LineFit | None, n: int, dominated: int, simex, absent: str) -> dict[str, object]:
     """A fitted bin's :class:`BinFit` fields ``corrected``, ``corrected_status``, ``m_simex`` and ``m_simex_err``,
-    from its corrected fit (None: no prior), its star count, how many of its stars' distances the prior decides,
-    and its SIMEX estimate (or None).
+    from its corrected fit (None: none ran, for the reason ``absent``), its star count, how many of its stars'
+    distances the prior decides, and its SIMEX estimate (or None).
 
     The corrected slope is kept only when the status is :data:`CORRECTED_OK`; otherwise the status says why it
     cannot be trusted and the posterior's fitted numbers are NaN (the chain's diagnostics stay).
@@ -240,7 +242,7 @@ def corrected_fields(fit: LineFit | None, n: int, dominated: int, simex) -> dict
     m_simex, m_simex_err = (np.nan, np.nan) if simex is None else (simex.m, simex.m_err)
     simex_fields = {"m_simex": m_simex, "m_simex_err": m_simex_err}
     if fit is None:
-        return {"corrected": None, "corrected_status": NO_PRIOR, **simex_fields}
+        return {"corrected": None, "corrected_status": absent, **simex_fields}
     posterior = Posterior.of(fit)
     pull = (posterior.m - m_simex) / np.hypot(posterior.m_err, m_simex_err)
     if 2 * dominated > n:

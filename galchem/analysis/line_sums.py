@@ -219,7 +219,8 @@ def merge_shares(a: list[BinShare], b: list[BinShare]) -> list[BinShare]:
 
 
 def fit_binned(shares: list[BinShare], binning: gradients.Binning, *, min_stars: int, n_walkers: int, n_steps: int,
-               max_steps: int, seed: np.random.SeedSequence, simex: list | None) -> gradients.Gradients:
+               max_steps: int, seed: np.random.SeedSequence, simex: list | None, absent: str
+               ) -> gradients.Gradients:
     """Fit every bin with at least ``min_stars`` stars from its sums: the one loop over bins, whether the stars
     were in memory (:func:`fit_table`) or spread over a catalogue's partitions.
 
@@ -227,7 +228,9 @@ def fit_binned(shares: list[BinShare], binning: gradients.Binning, *, min_stars:
     stream, the kept draws' and the corrected fit's).  ``shares[k]`` holds
     its sums as measured and at the stars' posterior mean and standard
     deviation of the true x (:class:`BinShare`), ``simex[k]`` its SIMEX
-    estimate (None: no cross-check).
+    estimate (None: no cross-check); ``absent`` is the corrected status of
+    bins without corrected sums (:data:`~galchem.analysis.gradients.NO_PRIOR`
+    or :data:`~galchem.analysis.gradients.NOT_ASKED`).
     """
     fits = []
     options = {"n_walkers": n_walkers, "n_steps": n_steps, "max_steps": max_steps}
@@ -244,17 +247,17 @@ def fit_binned(shares: list[BinShare], binning: gradients.Binning, *, min_stars:
         chosen = draw_rng.choice(len(fit.samples), gradients.N_DRAWS, replace=False)
         fits.append(gradients.BinFit(*head, gradients.FITTED, Posterior.of(fit),
                                      **gradients.corrected_fields(corrected_fit, head[3], dominated,
-                                                                  None if simex is None else simex[k]),
+                                                                  None if simex is None else simex[k], absent),
                                      draws=fit.samples[chosen]))
     return gradients.Gradients(binning, tuple(fits))
 
 
 def fit_table(table: pd.DataFrame, binning: gradients.Binning, *, moments: pd.DataFrame | None, simex: list | None,
-              min_stars: int, n_walkers: int, n_steps: int, max_steps: int, seed: np.random.SeedSequence
-              ) -> gradients.Gradients:
+              min_stars: int, n_walkers: int, n_steps: int, max_steps: int, seed: np.random.SeedSequence,
+              absent: str) -> gradients.Gradients:
     """:func:`fit_binned` of a sample in memory (``moments``: its stars' posterior moments, or None)."""
     return fit_binned(table_shares(table, binning, moments), binning, min_stars=min_stars, n_walkers=n_walkers,
-                      n_steps=n_steps, max_steps=max_steps, seed=seed, simex=simex)
+                      n_steps=n_steps, max_steps=max_steps, seed=seed, simex=simex, absent=absent)
 
 
 def _valid(sums: BinSums) -> BinSums:

@@ -27,11 +27,14 @@ from galchem.data import mock
 from galchem.data.surveys import Survey
 from galchem.errors import GalchemError
 
-__all__ = ["ConfigError", "HALO_RULES", "RETIRED", "RunConfig", "SETTINGS", "STAGES", "RunFile", "Setting",
+__all__ = ["CORRECTIONS", "ConfigError", "HALO_RULES", "RETIRED", "RunConfig", "SETTINGS", "STAGES", "RunFile", "Setting",
            "read_run_file", "run_file_text", "toml_text"]
 
 HALO_RULES = ("point", "errors")
 """Values of ``RunConfig.halo_rule``."""
+
+CORRECTIONS = ("latent_distance", "none")
+"""Values of ``RunConfig.correction``."""
 
 STAGES = ("kinematics", "radial", "vertical", "azimuthal", "simex")
 """The analysis stages that draw random numbers, in the order of their child streams."""
@@ -125,6 +128,10 @@ class RunConfig:
     halo_rule: str = _setting(
         "point", "halo probability from the velocities as measured (point, the study) or widened by their Monte "
         "Carlo covariance (errors)", "point", f"{HAWKINS}, section 2.3; Bensby et al. (2003)")
+    correction: str = _setting(
+        "latent_distance", "the gradients' correction for distance errors: latent_distance (each bin fitted again "
+        "with one latent distance per star, SIMEX as a cross-check) or none (the study's flat fits only, faster)",
+        "none (flat fits only)", "this book: Carroll et al. (2006), chapter 4; Cook & Stefanski (1994)")
     radial_z_edges: tuple[float, ...] = _setting(
         _edges(0.0, 1.4, 0.2), "slices of |Z| [kpc] for the radial gradients", "0 to 1.4 kpc in steps of 0.2",
         f"{HAWKINS}, section 4.1 and Table 1")
@@ -176,6 +183,7 @@ class RunConfig:
             value = getattr(self, name)
             need(_is_integer(value) and low <= value <= 10**9, name, f"an integer from {low} to 10^9")
         need(self.halo_rule in HALO_RULES, "halo_rule", " or ".join(map(repr, HALO_RULES)))
+        need(self.correction in CORRECTIONS, "correction", " or ".join(map(repr, CORRECTIONS)))
         for name in ("seed", "mock_seed"):
             value = getattr(self, name)
             need(_is_integer(value) and 0 <= value < 2**63, name, "an integer from 0 to 2^63 - 1")

@@ -81,10 +81,10 @@ def gradient_fits(dataset: Dataset, config: RunConfig | None = None,
                   scheduler: str | Scheduler = "single") -> GradientResults:
     """Fit the radial and vertical gradients of ``dataset``'s final sample (cached), from per-bin sums.
 
-    Each bin is fitted with the study's flat prior on the true x and
-    corrected for the errors in x with one latent distance per star
-    (:mod:`galchem.analysis.latent_distance`), with SIMEX as a cross-check;
-    one pass over the partitions makes every sum.
+    Each bin is fitted with the study's flat prior on the true x and, unless
+    ``config.correction`` is ``"none"``, corrected for the errors in x with
+    one latent distance per star (:mod:`galchem.analysis.latent_distance`),
+    with SIMEX as a cross-check; one pass over the partitions makes every sum.
     """
     config = config or RunConfig()
     radial, vertical = binnings(config)
@@ -103,7 +103,8 @@ def gradient_fits(dataset: Dataset, config: RunConfig | None = None,
             estimates = None if noisy is None else simex.estimate(noisy[b])
             results.append(line_sums.fit_binned(
                 per_bin, binning, min_stars=config.min_stars, n_walkers=config.n_walkers, n_steps=config.n_steps,
-                max_steps=config.max_steps, seed=config.stream(binning.name), simex=estimates))
+                max_steps=config.max_steps, seed=config.stream(binning.name), simex=estimates,
+                absent=gradients.NOT_ASKED if config.correction == "none" else gradients.NO_PRIOR))
         return GradientResults(*results)
 
     def load(tables: dict[str, pd.DataFrame]) -> GradientResults:

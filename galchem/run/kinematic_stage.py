@@ -105,18 +105,22 @@ def _candidates(table: pd.DataFrame, survey: Survey, n_mc: int, seed: np.random.
 
 
 def _kinematic_part(item: tuple[int, Part], survey: Survey, duplicated: np.ndarray, n_mc: int,
-                    seed: np.random.SeedSequence, folder: str, many: bool, text_ids: bool, halo_rule: str
-                    ) -> pd.DataFrame:
+                    seed: np.random.SeedSequence, folder: str, many: bool, text_ids: bool, halo_rule: str,
+                    corrected: bool) -> tuple[pd.DataFrame, latent_distance.PriorSample | None]:
     """One partition: cuts, kinematics, membership and halo cut; writes its candidates, returns its cut flow and
-    its share of the distance prior's subsample (stars through every cut but those that select on the distance)."""
+    (for ``corrected`` runs) its share of the distance prior's subsample (stars through every cut but those that
+    select on the distance)."""
     index, part = item
     moving = survey.has_velocities
     table = part.read(survey, many)
     chosen = (*cuts.quality_cuts(survey, duplicated), *((cuts.VELOCITY_CUT,) if moving else ()))
-    parent = cuts.apply_cuts(table, [cut for cut in chosen if cut.name not in PRECISION_CUTS]).table
-    share = latent_distance.prior_sample(id_keys(parent["id"]), parent["ra"].to_numpy(), parent["dec"].to_numpy(),
-                                         latent_distance.distance_measure(parent, survey.has_parallax))
-    del parent
+    share = None
+    if corrected:
+        parent = cuts.apply_cuts(table, [cut for cut in chosen if cut.name not in PRECISION_CUTS]).table
+        share = latent_distance.prior_sample(id_keys(parent["id"]), parent["ra"].to_numpy(),
+                                             parent["dec"].to_numpy(),
+                                             latent_distance.distance_measure(parent, survey.has_parallax))
+        del parent
     passed = cuts.apply_cuts(table, chosen)
     del table
     candidates = _candidates(passed.table, survey, n_mc, seed, text_ids, halo_rule)
@@ -148,6 +152,7 @@ def kinematic_sample(dataset: Dataset, config: RunConfig | None = None,
     config = config or RunConfig()
     survey = dataset.survey
     moving = survey.has_velocities
+    corrected = config.correction != "none"  # only corrected fits need the distance prior
     where = str(dataset.path) if dataset.path else dataset.source
 
     largest = max((p.rows or 0) for p in dataset.parts) or partitions.PART_ROWS
@@ -159,15 +164,18 @@ def kinematic_sample(dataset: Dataset, config: RunConfig | None = None,
             (folder / CANDIDATES).mkdir()
             results = runner.map(_kinematic_part, list(enumerate(dataset.parts)), survey, inspection.duplicated,
                                  config.n_mc, config.stream("kinematics"), str(folder / CANDIDATES),
-                                 len(dataset.parts) > 1, inspection.text_ids, config.halo_rule, label="kinematics")
+                                 len(dataset.parts) > 1, inspection.text_ids, config.halo_rule, corrected,
+                                 label="kinematics")
         flow = cuts.add_flows([flow for flow, _ in results])
-        sample = results[0][1]
-        for _, share in results[1:]:
-            sample = sample.merge(share)
-        kind = latent_distance.PARALLAX if survey.has_parallax else latent_distance.LOG_DISTANCE
-        prior = _distance_prior(sample, kind)
+        prior = None
+        if corrected:
+            sample = results[0][1]
+            for _, share in results[1:]:
+                sample = sample.merge(share)
+            prior = _distance_prior(sample, latent_distance.PARALLAX if survey.has_parallax
+                                    else latent_distance.LOG_DISTANCE)
         notes = []
-        if prior is None:
+        if corrected and prior is None:
             notes.append(f"gradients: fewer than {latent_distance.MIN_CELL_STARS} stars with a usable distance "
                          "before the precision cuts, so no distance prior and no corrected gradients")
         if int(flow["remaining"].iloc[-2 if moving else -1]) == 0:  # before the halo cut

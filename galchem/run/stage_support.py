@@ -12,7 +12,7 @@ from galchem.run.config import RunConfig
 __all__ = ["AZIMUTHAL_SETTINGS", "GRADIENT_SETTINGS", "KINEMATICS_SETTINGS", "StageError", "in_sample",
            "stage_params"]
 
-KINEMATICS_SETTINGS = ("seed", "n_mc", "halo_rule")
+KINEMATICS_SETTINGS = ("seed", "n_mc", "halo_rule", "correction")
 GRADIENT_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "max_steps", "radial_z_edges", "vertical_r_edges",
                      "radial_r_range", "vertical_z_max", "min_stars")
 AZIMUTHAL_SETTINGS = (*KINEMATICS_SETTINGS, "n_walkers", "n_steps", "max_steps", "annuli", "azimuthal_z_max",
