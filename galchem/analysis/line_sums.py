@@ -26,6 +26,8 @@ the true coordinate, so its sums are made the same way, in the same pass.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -47,6 +49,9 @@ N_TERMS = 1 + 3 + 9 + 27 + 81 + 9
 """Raw moments per group: n, Sd (3), Suu (9), Suud (27), Suudd (81), Sdd (9), in this order."""
 
 POINT_COLUMNS = ("id", "x", "y", "x_err", "y_err")
+
+FIT_THREADS = os.cpu_count() or 1
+"""Bins fitted at once (one thread each)."""
 
 
 @numba.njit(cache=True, nogil=True)
@@ -231,25 +236,31 @@ def fit_binned(shares: list[BinShare], binning: gradients.Binning, *, min_stars:
     estimate (None: no cross-check); ``absent`` is the corrected status of
     bins without corrected sums (:data:`~galchem.analysis.gradients.NO_PRIOR`
     or :data:`~galchem.analysis.gradients.NOT_ASKED`).
+
+    The bins are fitted in :data:`FIT_THREADS` threads (the compiled
+    sampler releases the GIL); each bin's streams are its own, so the fits
+    do not depend on the thread count.
     """
-    fits = []
     options = {"n_walkers": n_walkers, "n_steps": n_steps, "max_steps": max_steps}
-    for k, (part, corrected, dominated) in enumerate(shares):
+
+    def fit_bin(k: int) -> gradients.BinFit:
+        part, corrected, dominated = shares[k]
         head = (binning.edges[k], binning.edges[k + 1], float(binning.centers[k]), part.n + part.invalid)
         if part.n + part.invalid < min_stars:
-            fits.append(gradients.BinFit(*head, gradients.OUT_OF_RANGE if head[3] == 0 else gradients.TOO_FEW))
-            continue
+            return gradients.BinFit(*head, gradients.OUT_OF_RANGE if head[3] == 0 else gradients.TOO_FEW)
         stream = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, k))
         fit_rng, draw_rng, corrected_rng = (np.random.default_rng(s) for s in stream.spawn(3))
         fit = fit_sums(part, seed=fit_rng, **options)
         usable = corrected is not None and corrected.n >= min_stars
         corrected_fit = fit_sums(_valid(corrected), seed=corrected_rng, **options) if usable else None
         chosen = draw_rng.choice(len(fit.samples), gradients.N_DRAWS, replace=False)
-        fits.append(gradients.BinFit(*head, gradients.FITTED, Posterior.of(fit),
-                                     **gradients.corrected_fields(corrected_fit, head[3], dominated,
-                                                                  None if simex is None else simex[k], absent),
-                                     draws=fit.samples[chosen]))
-    return gradients.Gradients(binning, tuple(fits))
+        return gradients.BinFit(*head, gradients.FITTED, Posterior.of(fit),
+                                **gradients.corrected_fields(corrected_fit, head[3], dominated,
+                                                             None if simex is None else simex[k], absent),
+                                draws=fit.samples[chosen])
+
+    with ThreadPoolExecutor(max_workers=FIT_THREADS) as pool:
+        return gradients.Gradients(binning, tuple(pool.map(fit_bin, range(len(shares)))))
 
 
 def fit_table(table: pd.DataFrame, binning: gradients.Binning, *, moments: pd.DataFrame | None, simex: list | None,
