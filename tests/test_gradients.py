@@ -192,3 +192,21 @@ def test_correction_none_fits_the_flat_slopes_alone_and_leaves_them_as_they_were
         flat = ["n", "m", "m_err", "b", "b_err", "lam", "lam_err", "status", "tau"]
         pd.testing.assert_frame_equal(one.table[flat], other.table[flat])
     assert not any("corrected" in line for line in flat_only.notes())
+
+
+def test_bins_fitted_in_threads_give_the_same_tables_as_one_at_a_time(monkeypatch):
+    rng = np.random.default_rng(2)
+    shares = []
+    for k in range(4):
+        R = rng.uniform(7 + k, 8 + k, 300)
+        feh = 0.5 - 0.07 * R + rng.normal(0, 0.05, 300)
+        sums = line_sums.bin_sums(np.arange(300), R, feh, np.full(300, 0.1), np.full(300, 0.05))
+        shares.append(line_sums.BinShare(sums, sums, 0))
+    binning = gradients.vertical_binning((7.0, 8.0, 9.0, 10.0, 11.0), None)
+    tables = []
+    for threads in (1, 3):
+        monkeypatch.setattr(line_sums, "FIT_THREADS", threads)
+        tables.append(line_sums.fit_binned(shares, binning, min_stars=3, n_walkers=6, n_steps=80, max_steps=80,
+                                           seed=np.random.SeedSequence(5), simex=None,
+                                           absent=gradients.NO_PRIOR).table)
+    pd.testing.assert_frame_equal(*tables)
