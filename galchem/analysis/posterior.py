@@ -43,7 +43,8 @@ class Posterior:
                    float(fit.effective_samples), fit.acceptance_fraction, fit.reliable)
 
     def withheld(self) -> Posterior:
-        """The same chain with its fitted numbers (:data:`VALUES`) NaN: a result that is not to be used."""
+        """The same chain with its fitted numbers (:data:`~galchem.analysis.posterior.VALUES`) NaN: a result that is
+        not to be used."""
         return replace(self, **dict.fromkeys(VALUES, np.nan))
 
 
