@@ -152,6 +152,7 @@ class MockModel:
     snr_zero_point: float = 13.0  # LAMOST only: G [mag] at which the median spectrum has SNR 30
     feh_error: float = 0.13  # LAMOST only: median [Fe/H] error [dex] of a spectrum with SNR 60
     poor_astrometry: float = 0.05  # share of stars (e.g. unresolved binaries) with 3-10x larger astrometric errors
+    parallax_error_scale: float = 1.0  # factor on the Gaia DR3-like parallax errors (the proper motions' follow them)
     circular_speed: float = V_LSR  # km/s, of the flat rotation curve
 
 

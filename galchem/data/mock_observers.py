@@ -26,6 +26,7 @@ class Instrument(Protocol):
     snr_zero_point: float  # G magnitude at which a LAMOST spectrum has SNR 30
     feh_error: float  # LAMOST only: median [Fe/H] error [dex] of a spectrum with SNR 60
     poor_astrometry: float  # share of stars with 3-10x larger astrometric errors
+    parallax_error_scale: float  # factor on the Gaia DR3-like parallax errors (1: Gaia DR3's)
 
 
 def apparent_magnitude(m_abs: np.ndarray, distance: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -56,7 +57,7 @@ def astrometry(
     n = len(truth)
     obs = frames.galactocentric_to_icrs(*(truth[c].to_numpy() for c in ("X", "Y", "Z", "vX", "vY", "vZ")))
     g = apparent_magnitude(truth["abs_g_mag"].to_numpy(), obs.distance, truth["Z"].to_numpy())
-    plx_err = _parallax_error(g, rng)
+    plx_err = _parallax_error(g, rng) * model.parallax_error_scale
     poor = rng.uniform(size=n) < model.poor_astrometry
     plx_err[poor] *= rng.uniform(3.0, 10.0, poor.sum())
     pm_err = 1.1 * plx_err * np.exp(rng.normal(0.0, 0.1, (2, n)))

@@ -124,17 +124,24 @@ def _whole_number(value, name: str, low: int, high: int) -> int:
 
 
 def load_mock(survey: str | Survey = "lamost", n_stars: int | None = None, seed: int | None = None,
-              **metallicity: float) -> Dataset:
-    """The mock sample of a built-in survey: ``n_stars`` candidate rows (default: the study's size).
+              model: mock.MockModel | None = None, **metallicity: float) -> Dataset:
+    """The mock sample of a built-in survey: ``n_stars`` candidate rows (default: the model's size).
 
-    ``seed`` defaults to :data:`galchem.data.mock.SEED`; keyword arguments
-    override :class:`galchem.data.mock.MetallicityField` fields.  The mock
-    is drawn in parts of at most :data:`galchem.data.partitions.PART_ROWS`
+    ``seed`` defaults to :data:`galchem.data.mock.SEED`.  ``model`` draws
+    the mock from another :class:`galchem.data.mock.MockModel` of the same
+    survey (a Galaxy with another truth or other errors, to validate the
+    method on); without it, the survey's default model with any keyword
+    arguments overriding :class:`galchem.data.mock.MetallicityField` fields.
+    The mock is drawn in parts of at most :data:`galchem.data.partitions.PART_ROWS`
     rows, each cached, when a stage first reads it.
     """
     survey = load_survey(survey)
     seed = mock.SEED if seed is None else _whole_number(seed, "seed", 0, 2**63 - 1)
-    model = mock.mock_model(survey.name, **metallicity)
+    if model is None:
+        model = mock.mock_model(survey.name, **metallicity)
+    elif metallicity or model.survey != survey.name:
+        raise GalchemError(f"a model given to load_mock is the whole truth: it must be for survey {survey.name!r} "
+                           "and come without MetallicityField keywords (replace them in the model)")
     n = model.n_stars if n_stars is None else _whole_number(n_stars, "n_stars", 1, 10**9)
     params = {"survey": survey.name, "n": n, "seed": seed, "model": repr(model), "part_rows": partitions.PART_ROWS}
     source = f"the mock Galaxy ({survey.name}, {n:,} candidates, seed {seed})"
