@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 from scipy.stats import binom
 
+from galchem.report.coverage_table import coverage_counts, coverage_table
 from galchem.run.config import RunConfig
 from galchem.run.coverage import (COVERAGE_N_MC, ESTIMATES, coverage_pulls, coverage_summary, least_squares_slopes,
                                   truth_sums)
@@ -84,3 +85,16 @@ def test_corrected_slopes_cover_the_population_truth_as_often_as_their_errors_sa
     for binning, row in by_binning.iterrows():
         low, high = binomial_band(int(row["size"]), checks)
         assert low <= row["sum"] <= high, f"{binning}: {row['sum']} of {row['size']} within one error"
+
+
+def test_coverage_table_counts_realisations_within_the_errors_per_bin():
+    summary = pd.DataFrame({"binning": "radial", "bin": ["|Z| 0-0.2 kpc"] * 3 + ["|Z| 1.2-1.4 kpc"] * 3,
+                            "estimate": ["flat", "corrected", "simex"] * 2, "n": [20.0, 18.0, 20.0, 0.0, 0.0, 0.0],
+                            "within_1": [0.65, 13 / 18, 0.7, np.nan, np.nan, np.nan],
+                            "within_2": [0.95, 1.0, 0.9, np.nan, np.nan, np.nan],
+                            "mean_pull": [0.8, -0.05, 0.1, np.nan, np.nan, np.nan]})
+    table = coverage_counts(summary)
+    assert table["bin"].tolist() == ["|Z| 0-0.2 kpc"]  # a bin without any value is left out
+    assert table.loc[0, ["flat 1σ", "corrected 1σ", "corrected 2σ", "SIMEX 2σ"]].tolist() == ["13/20", "13/18",
+                                                                                            "18/18", "18/20"]
+    assert "| +0.80 |" in coverage_table(summary, "tab-demo", "A caption.").data
