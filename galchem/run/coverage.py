@@ -36,7 +36,8 @@ from galchem.data.surveys import load_survey
 from galchem.run.config import RunConfig
 from galchem.run.stages import binnings, gradient_fits, kinematic_sample
 
-__all__ = ["COVERAGE_N_MC", "ESTIMATES", "coverage_pulls", "coverage_summary", "least_squares_slopes", "truth_sums"]
+__all__ = ["COVERAGE_N_MC", "ESTIMATES", "TRUTH_SUMS", "coverage_pulls", "coverage_summary", "least_squares_slopes",
+           "truth_sums"]
 
 ESTIMATES = {"flat": ("m", "m_err"), "corrected": ("m_deconv", "m_deconv_err"), "simex": ("m_simex", "m_simex_err")}
 """Each estimate's slope and error columns in a gradient table."""
@@ -47,9 +48,10 @@ COVERAGE_N_MC = 100
 The draws only set each star's R and |Z| errors, which only the flat fit
 reads, as m^2 sigma_x^2 beside the [Fe/H] error and intrinsic scatter in each
 star's variance.  With 100 draws a star's variance is unbiased and about 14 %
-noisy, and the noise averages out over the hundreds of stars of a bin.  The
-positions, the halo cut (the study's ``point`` rule), the corrected fit and
-SIMEX (both from the catalogue's distance measure) do not depend on them.
+noisy (its error about 7 %), and the noise averages out over the hundreds of
+stars of a bin.  The positions, the halo cut (the study's ``point`` rule),
+the corrected fit and SIMEX (both from the catalogue's distance measure) do
+not depend on them.
 """
 
 TRUTH_SUMS = ("n", "x", "y", "xx", "xy", "yy")
