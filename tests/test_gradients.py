@@ -11,7 +11,6 @@ from galchem.data.sources import load_mock
 from galchem.analysis.gradients import CORRECTED_COLUMNS, Gradients, truth_gradients
 from galchem.analysis.priors import MixturePrior
 from galchem.run.config import RunConfig
-from galchem.run.coverage import ESTIMATES, coverage_pulls, coverage_summary
 from galchem.run.stages import binnings, kinematic_sample
 
 RADIAL, VERTICAL = binnings(RunConfig())  # the study's slices of |Z| and rings of R
@@ -153,17 +152,6 @@ def test_bin_fits_hold_one_posterior_per_prior_and_round_trip_through_their_tabl
     assert again.fits[0].corrected.tau == withheld.corrected.tau and np.isnan(again.fits[0].corrected.n_eff)
     assert again.fits[1].flat == no_prior.flat and again.fits[1].corrected is None
     assert again.fits[1].corrected_status == gradients.NO_PRIOR and again.fits[2].flat is None
-
-
-def test_coverage_pulls_run_the_pipeline_per_realisation():
-    config = RunConfig(mock_stars=6_000, n_mc=20, n_steps=200, max_steps=200, min_stars=300)
-    pulls = coverage_pulls("lamost", 2, config)
-    assert set(pulls["realisation"]) == {0, 1} and set(pulls["estimate"]) == set(ESTIMATES)
-    flat = pulls[(pulls["estimate"] == "flat") & pulls["m_true"].notna()]
-    assert len(flat) >= 4 and flat["pull"].notna().all()
-    assert flat.groupby("bin")["m"].nunique().max() == 2  # each realisation its own mock
-    summary = coverage_summary(pulls)
-    assert ((summary["within_1"] <= summary["within_2"]) | summary["within_1"].isna()).all()
 
 
 def test_fit_windows_keep_stars_outside_them_out_of_every_bin():

@@ -23,8 +23,8 @@ from galchem.site import profiles
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOTS = Path(__file__).with_name("snapshots")
-PAGE_PARAMETERS = {"survey", "catalog", "n_points", "n_calibration_sets"}
-"""Notebook parameters that are not run settings: the data, and the method chapter's simulated lines."""
+PAGE_PARAMETERS = {"survey", "catalog", "n_points", "n_calibration_sets", "n_coverage_sets", "coverage_stars"}
+"""Notebook parameters that are not run settings: the data, and the method chapter's simulated lines and mocks."""
 SETTINGS = {f for f in RunConfig.__dataclass_fields__}
 
 

@@ -39,7 +39,8 @@ from galchem.analysis.posterior import VALUES, Posterior, column_name, posterior
 __all__ = ["BinFit", "Binning", "COMPARISON_FORMAT", "CORRECTED_COLUMNS", "CORRECTED_OK", "CORRECTED_TAG",
            "DATA_WEIGHT_LIMIT", "FITTED", "FLAT_COLUMNS", "Gradients", "N_DRAWS", "NO_PRIOR", "NOT_ASKED", "OUT_OF_RANGE",
            "PRIOR_DOMINATES", "SHORT_CHAIN", "SIMEX_DISAGREES", "SIMEX_LIMIT", "TABLE_FORMAT", "TOO_FEW", "bin_index",
-           "compare", "coordinates", "corrected_fields", "radial_binning", "truth_gradients", "vertical_binning"]
+           "compare", "coordinates", "corrected_fields", "radial_binning", "true_values", "truth_gradients",
+           "vertical_binning"]
 
 N_DRAWS = 100
 """Posterior draws kept per bin, for figures."""
@@ -257,6 +258,13 @@ def corrected_fields(fit: LineFit | None, n: int, dominated: int, simex, absent:
             **simex_fields}
 
 
+def true_values(table: pd.DataFrame, truth: pd.DataFrame, binning: Binning) -> tuple[np.ndarray, np.ndarray]:
+    """The mock's true fitted coordinate (R or |Z|) and noise-free [Fe/H] of each star of ``table``, in its order."""
+    true = truth.set_index("source_id").loc[table["id"].to_numpy()]
+    x_true = (true["R"] if binning.x == "R" else true["Z"].abs()).to_numpy()
+    return x_true, true["feh_true"].to_numpy()
+
+
 def truth_gradients(table: pd.DataFrame, truth: pd.DataFrame, binning: Binning, *, min_stars: int
                     ) -> pd.DataFrame:
     """The mock's truth per bin: noise-free [Fe/H] of the same stars, least squares against their true coordinate.
@@ -264,9 +272,7 @@ def truth_gradients(table: pd.DataFrame, truth: pd.DataFrame, binning: Binning, 
     Columns: the bin columns, ``n``, ``m_true``, ``b_true`` and ``m_true_err``
     (the least-squares standard error, from the intrinsic scatter alone).
     """
-    true = truth.set_index("source_id").loc[table["id"].to_numpy()]
-    x_true = (true["R"] if binning.x == "R" else true["Z"].abs()).to_numpy()
-    feh_true = true["feh_true"].to_numpy()
+    x_true, feh_true = true_values(table, truth, binning)
     index = bin_index(table, binning)
     rows = []
     for k in range(len(binning.edges) - 1):

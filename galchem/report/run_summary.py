@@ -23,6 +23,8 @@ CHAPTER_PARAMETERS = {
     "catalog": ("where the catalogue comes from", "the real catalogues"),
     "n_points": ("points in the simulated data set", "–"),
     "n_calibration_sets": ("simulated data sets in the calibration", "–"),
+    "n_coverage_sets": ("mock Galaxies per survey run through the pipeline to check the gradient errors", "–"),
+    "coverage_stars": ("candidate rows of each of those mocks, per survey", "–"),
 }
 """The chapters' parameters that are not run settings: (meaning, the study's choice).  Run settings mean what
 :data:`galchem.run.config.SETTINGS` says."""
@@ -33,6 +35,8 @@ def _text(value: object) -> str:
         return str(value)
     if isinstance(value, int):
         return f"{value:,}"
+    if isinstance(value, Mapping):
+        return "; ".join(f"{key} {_text(item)}" for key, item in value.items())
     return str(value)
 
 
