@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))  # analyse this checkout's galchem, as the mock's 
 
 import pandas as pd  # noqa: E402
 
-from galchem.analysis import azimuthal, latent_distance, line_sums, profile, simex  # noqa: E402
+from galchem.analysis import azimuthal, latent_distance, line_sums, radial_spline, simex  # noqa: E402
 from galchem.data import cuts, partitions  # noqa: E402
 from galchem.data.mock import mock_model  # noqa: E402
 from galchem.physics import kinematics, membership  # noqa: E402
@@ -81,7 +81,7 @@ STEPS = (
     (line_sums, "fit_sums", "MCMC line fits"),
     (azimuthal_stage, "gather_by_id", "gather near-plane stars"),
     (azimuthal, "delta_from_ring_mean", "ring means"),
-    (profile, "profile_residuals", "radial profiles"),
+    (radial_spline, "spline_residuals", "radial splines"),
     (azimuthal, "permutation_test", "permutation test"),
     (azimuthal, "arm_groups", "arm contrasts"),
     (azimuthal, "arm_contrast", "arm contrasts"),

@@ -8,7 +8,7 @@ from scipy import stats
 from galchem.analysis.near_plane import AzimuthalTests
 
 from galchem.analysis import azimuthal as az
-from galchem.analysis import profile
+from galchem.analysis import radial_spline
 from galchem import cli
 from galchem.data.sources import load_mock
 from galchem.run.config import RunConfig
@@ -25,24 +25,24 @@ def near_plane(dataset, n_mc=20, seed=0):
     return sample.loc[sample["Z"].abs() < 0.3].reset_index(drop=True)
 
 
-def profiles(dataset, stars):
+def observed_and_injected_means(dataset, stars):
     """Observed and injected ⟨δ[Fe/H]⟩(φ) of the same stars, on the same bins."""
     edges = az.phi_edges(stars["phi"], STUDY.phi_bin_deg)
     delta = az.delta_from_ring_mean(stars["R"], stars["feh"], STUDY.ring_width)
     injected, _, _ = injected_azimuthal(dataset, stars, edges, ring_width=STUDY.ring_width, annuli=STUDY.annuli)
-    return edges, delta, az.azimuthal_profile(stars, delta, edges, STUDY.annuli), injected
+    return edges, delta, az.azimuthal_means(stars, delta, edges, STUDY.annuli), injected
 
 
 @pytest.mark.slow  # 200 000 stars: a detection
-def test_profile_follows_an_injected_pattern_and_the_test_detects_it():
+def test_azimuthal_means_follow_an_injected_pattern_and_the_test_detects_it():
     # The default mock's ridge runs along the Local arm through the 7-9 kpc annulus, where averaging
     # over 2 kpc in R cancels most of its azimuthal slope (chapter 05 shows this).  Here the pattern
     # is turned by a quarter period and set to 0.15 dex, the upper end of the study's 0.05-0.20 dex,
     # so that both annuli of Figure 6 carry a signal the test can be asked to recover.
     dataset = load_mock("lamost", 200_000, seed=2, azimuthal_amplitude=0.15, ridge_beta=-13.6)
     stars = near_plane(dataset, seed=2)
-    edges, delta, observed, injected = profiles(dataset, stars)
-    assert list(observed.columns) == az.PROFILE_COLUMNS
+    edges, delta, observed, injected = observed_and_injected_means(dataset, stars)
+    assert list(observed.columns) == az.MEANS_COLUMNS
     for r_lo, _ in STUDY.annuli:
         a = observed.loc[observed["r_lo"] == r_lo, "mean_delta"]
         b = injected.loc[injected["r_lo"] == r_lo, "mean_delta"]
@@ -107,7 +107,7 @@ def test_observed_statistic_is_the_weighted_variance_of_the_binned_means():
         centre = np.average(means[used], weights=n[used])
         expected += np.average((means[used] - centre) ** 2, weights=n[used])
     ring = np.select([stars["R"].between(lo, hi, inclusive="left") for lo, hi in STUDY.annuli], [0, 1], -1)
-    assert az.profile_variance(stars["phi"].to_numpy(), delta, ring, edges) == pytest.approx(expected, rel=1e-12)
+    assert az.means_variance(stars["phi"].to_numpy(), delta, ring, edges) == pytest.approx(expected, rel=1e-12)
     assert shuffle_test(stars, n_permutations=5).observed == pytest.approx(expected, rel=1e-12)
 
 
@@ -185,14 +185,14 @@ def test_cli_writes_azimuthal_tables(tmp_path):
     assert cli.main(["analyse", "--config", str(settings), "--out", str(out)]) == 0
     table = pd.read_csv(out / "azimuthal.csv")
     assert list(table.columns) == ["r_lo", "r_hi", "phi_lo", "phi_hi", "phi_center", "n", "mean_delta", "sem",
-                                   "mean_residual_profile", "sem_residual_profile"]
+                                   "mean_residual_spline", "sem_residual_spline"]
     assert set(zip(table["r_lo"], table["r_hi"])) == {(7.0, 9.0), (9.0, 11.0)}
     tests = json.loads((out / "azimuthal_tests.json").read_text())
     assert list(tests) == list(AzimuthalTests.__dataclass_fields__)  # one shape, computed or not
     assert 0 < tests["p_value"] <= 1
-    assert {"arm_contrast", "arm_contrast_err", "arm_contrast_ring", "arm_contrast_ring_err", "arm_contrast_profile",
-            "arm_contrast_profile_err"} <= set(tests)
-    assert tests["arm_contrast_profile_status"] == "computed" and tests["arm_contrast_profile_err"] > 0
+    assert {"arm_contrast", "arm_contrast_err", "arm_contrast_ring", "arm_contrast_ring_err", "arm_contrast_spline",
+            "arm_contrast_spline_err"} <= set(tests)
+    assert tests["arm_contrast_spline_status"] == "computed" and tests["arm_contrast_spline_err"] > 0
 
 
 def arm_pattern(R, phi, amplitude=0.05):
@@ -205,10 +205,10 @@ def arm_pattern(R, phi, amplitude=0.05):
     return pattern
 
 
-def test_flexible_profile_keeps_a_curved_radial_trend_out_of_the_arm_contrast():
+def test_flexible_spline_keeps_a_curved_radial_trend_out_of_the_arm_contrast():
     """Stars within 4 kpc of the Sun, [Fe/H] curved in R plus metal-rich arms: the straight line's misfit
     swamps the arm contrast; against the P-spline it is recovered.  Its counterpart is the injected
-    pattern seen through the same smoother (same knots and penalties): what a radial profile can tell apart."""
+    pattern seen through the same smoother (same knots and penalties): what a radial spline can tell apart."""
     rng = np.random.default_rng(0)
     n = 40_000
     s, angle = 4.0 * np.sqrt(rng.uniform(size=n)), rng.uniform(0.0, 2 * np.pi, n)
@@ -218,36 +218,36 @@ def test_flexible_profile_keeps_a_curved_radial_trend_out_of_the_arm_contrast():
     feh = -0.075 * (R - 8.27) + 0.02 * (R - 8.27) ** 2 + pattern + 0.15 * rng.normal(size=n)
     stars = pd.DataFrame({"R": R, "phi": phi, "Z": rng.uniform(-0.3, 0.3, n), "feh": feh})
     edges = (0.0, 0.2, 0.3)
-    residual, slices = profile.profile_residuals(stars, edges)
-    assert list(slices.columns) == profile.SLICE_COLUMNS and np.isfinite(residual).all()
-    seen, _ = profile.profile_residuals(stars, edges, values=pattern, smoothing=slices["smoothing"])
+    residual, slices = radial_spline.spline_residuals(stars, edges)
+    assert list(slices.columns) == radial_spline.SPLINE_COLUMNS and np.isfinite(residual).all()
+    seen, _ = radial_spline.spline_residuals(stars, edges, values=pattern, smoothing=slices["smoothing"])
     groups = az.arm_groups(stars)
-    against_profile = az.arm_contrast(groups, residual)
+    against_spline = az.arm_contrast(groups, residual)
     injected = az.arm_contrast(groups, seen).contrast
-    assert injected > 10 * against_profile.error  # a pattern the data can see
-    assert abs(against_profile.contrast - injected) < 3 * against_profile.error
+    assert injected > 10 * against_spline.error  # a pattern the data can see
+    assert abs(against_spline.contrast - injected) < 3 * against_spline.error
     m, b = np.polyfit(R, feh, 1)
     against_line = az.arm_contrast(groups, az.residual_from_fit(stars, m, b))
     line_injected = az.arm_contrast(groups, pattern - np.polyval(np.polyfit(R, pattern, 1), R)).contrast
     assert abs(against_line.contrast - line_injected) > 5 * against_line.error
 
 
-def test_profile_is_a_line_for_a_line_and_follows_a_curve():
+def test_spline_is_a_line_for_a_line_and_follows_a_curve():
     rng = np.random.default_rng(1)
     R = rng.uniform(6.0, 13.0, 20_000)
     grid = np.linspace(6.5, 12.5, 13)
     feh = -0.07 * R + 0.15 * rng.normal(size=R.size)
-    line = profile.fit_profile(R, feh)
+    line = radial_spline.fit_spline(R, feh)
     np.testing.assert_allclose(line(grid), -0.07 * grid, atol=0.01)
-    stiff = profile.fit_profile(R, feh, smoothing=1e8)  # a large penalty leaves the straight line it contains
+    stiff = radial_spline.fit_spline(R, feh, smoothing=1e8)  # a large penalty leaves the straight line it contains
     assert stiff.effective_parameters == pytest.approx(2.0, abs=0.01)
     np.testing.assert_allclose(stiff(grid), np.polyval(np.polyfit(R, feh, 1), grid), atol=1e-4)
-    curve = profile.fit_profile(R, 0.03 * (R - 9.0) ** 2 + 0.15 * rng.normal(size=R.size))
+    curve = radial_spline.fit_spline(R, 0.03 * (R - 9.0) ** 2 + 0.15 * rng.normal(size=R.size))
     np.testing.assert_allclose(curve(grid), 0.03 * (grid - 9.0) ** 2, atol=0.015)
 
 
-def test_a_slice_whose_stars_share_one_radius_gets_no_profile():
+def test_a_slice_whose_stars_share_one_radius_gets_no_spline():
     rng = np.random.default_rng(1)
     stars = pd.DataFrame({"R": np.full(30, 8.0), "Z": np.zeros(30), "feh": rng.normal(0, 0.1, 30)})
-    residual, slices = profile.profile_residuals(stars, (0.0, 0.3))
+    residual, slices = radial_spline.spline_residuals(stars, (0.0, 0.3))
     assert np.isnan(residual).all() and np.isnan(slices["smoothing"].iloc[0])

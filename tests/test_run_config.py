@@ -71,7 +71,7 @@ def test_command_line_defaults_come_from_the_run_configuration():
 LIBRARY_SETTINGS = [
     (kinematics.propagate, "n_mc"), (kinematics.propagate, "seed"), (kinematics.kinematics_table, "n_mc"),
     (kinematics.kinematics_table, "seed"), (azimuthal.permutation_test, "n_permutations"),
-    (azimuthal.permutation_test, "annuli"), (azimuthal.permutation_test, "seed"), (azimuthal.azimuthal_profile, "annuli"),
+    (azimuthal.permutation_test, "annuli"), (azimuthal.permutation_test, "seed"), (azimuthal.azimuthal_means, "annuli"),
     (azimuthal.delta_from_ring_mean, "width"), (azimuthal.phi_edges, "width_deg"), (fitting.fit_line, "n_walkers"),
     (fitting.fit_line, "n_steps"), (fitting.fit_line, "max_steps"), (fitting.fit_line_data, "n_walkers"),
     (fitting.fit_line_data, "n_steps"), (fitting.fit_line_data, "max_steps"), (gradients.truth_gradients, "min_stars"),

@@ -1,2 +1,2 @@
 """Analysis: the Bayesian line fit (and the deconvolution behind its corrected form), gradients in bins, smooth radial
-profiles, azimuthal variations and spiral arms."""
+splines, azimuthal variations and spiral arms."""

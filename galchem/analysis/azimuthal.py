@@ -8,9 +8,9 @@ Two residuals, both *observed minus expected* (see :mod:`galchem.conventions`):
 
 Beyond the study: :func:`permutation_test` asks whether ⟨δ[Fe/H]⟩(φ) varies
 more than chance allows, and :func:`arm_contrast` whether stars inside the
-Reid et al. (2014) arms are more metal-rich than those between them.  Both
-profiles and the contrast accept any residual, in particular the one from a
-smooth radial profile (:func:`galchem.analysis.profile.profile_residuals`),
+Reid et al. (2014) arms are more metal-rich than those between them.  The
+φ-bin means and the contrast accept any residual, in particular the one from a
+smooth radial spline (:func:`galchem.analysis.radial_spline.spline_residuals`),
 which a curved trend in R does not leak into.
 """
 from __future__ import annotations
@@ -24,11 +24,11 @@ from galchem.analysis import permutation
 from galchem.analysis.arms import REID2014, Arm
 from galchem.physics.frames import reid_beta
 
-__all__ = ["ArmContrast", "ArmGroups", "COMPUTED", "MIN_ARM_STARS", "MIN_PER_BIN", "MIN_POPULATED_BINS",
-           "PROFILE_COLUMNS", "PermutationTest", "arm_contrast", "arm_groups", "azimuthal_profile",
-           "delta_from_ring_mean", "in_arm", "permutation_test", "phi_edges", "profile_variance", "residual_from_fit"]
+__all__ = ["ArmContrast", "ArmGroups", "COMPUTED", "MEANS_COLUMNS", "MIN_ARM_STARS", "MIN_PER_BIN",
+           "MIN_POPULATED_BINS", "PermutationTest", "arm_contrast", "arm_groups", "azimuthal_means",
+           "delta_from_ring_mean", "in_arm", "means_variance", "permutation_test", "phi_edges", "residual_from_fit"]
 
-PROFILE_COLUMNS = ["r_lo", "r_hi", "phi_lo", "phi_hi", "phi_center", "n", "mean_delta", "sem"]
+MEANS_COLUMNS = ["r_lo", "r_hi", "phi_lo", "phi_hi", "phi_center", "n", "mean_delta", "sem"]
 MIN_PER_BIN = 20
 """Fewest stars for a φ bin's mean to be reported (NaN below)."""
 
@@ -85,9 +85,9 @@ def _binned_means(phi: np.ndarray, values: np.ndarray, edges: np.ndarray) -> tup
     return n, mean, sem
 
 
-def azimuthal_profile(table: pd.DataFrame, delta: np.ndarray, edges: np.ndarray,
-                      annuli: tuple[tuple[float, float], ...]) -> pd.DataFrame:
-    """⟨δ[Fe/H]⟩ and its standard error per φ bin in each annulus (columns :data:`PROFILE_COLUMNS`).
+def azimuthal_means(table: pd.DataFrame, delta: np.ndarray, edges: np.ndarray,
+                    annuli: tuple[tuple[float, float], ...]) -> pd.DataFrame:
+    """⟨δ[Fe/H]⟩ and its standard error per φ bin in each annulus (columns :data:`MEANS_COLUMNS`).
 
     ``delta`` may be any residual; stars where it is NaN are left out.
     """
@@ -100,10 +100,10 @@ def azimuthal_profile(table: pd.DataFrame, delta: np.ndarray, edges: np.ndarray,
             "r_lo": r_lo, "r_hi": r_hi, "phi_lo": edges[:-1], "phi_hi": edges[1:],
             "phi_center": 0.5 * (edges[:-1] + edges[1:]), "n": n.astype(int), "mean_delta": mean, "sem": sem,
         }))
-    return pd.concat(parts, ignore_index=True)[PROFILE_COLUMNS]
+    return pd.concat(parts, ignore_index=True)[MEANS_COLUMNS]
 
 
-def profile_variance(phi: np.ndarray, delta: np.ndarray, ring: np.ndarray, edges: np.ndarray) -> float:
+def means_variance(phi: np.ndarray, delta: np.ndarray, ring: np.ndarray, edges: np.ndarray) -> float:
     """Test statistic: the star-weighted variance of the binned mean δ over φ bins, summed over annuli.
 
     ``ring`` labels each star's annulus (-1: none).  Weighting by the bin
@@ -176,7 +176,7 @@ def permutation_test(table: pd.DataFrame, delta: np.ndarray, edges: np.ndarray, 
     (a cell of R and |Z| within one annulus) has its stars' residuals
     permuted, which pairs them with the azimuths at random as shuffling the
     azimuths would.  The p-value is the share of ``n_permutations`` shuffles
-    whose statistic (:func:`profile_variance`) reaches the observed one,
+    whose statistic (:func:`means_variance`) reaches the observed one,
     counting the observation itself (so it is never zero).  ``seed`` keys the
     shuffles' random streams (:func:`galchem.analysis.permutation.stream_key`):
     the null distribution is the same whatever the number of threads.

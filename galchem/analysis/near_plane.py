@@ -6,9 +6,9 @@ radial fit; everything it then reports is decided here:
 
 * three radial references and each star's residual from them: the plane's
   straight line, the mean of the stars in a ring of the same R (δ[Fe/H], the
-  study's choice) and a smooth P-spline profile per |Z| slice
-  (:mod:`galchem.analysis.profile`);
-* ⟨δ⟩ against φ in the annuli, and ⟨residual from the profile⟩ beside it;
+  study's choice) and a smooth P-spline per |Z| slice
+  (:mod:`galchem.analysis.radial_spline`);
+* ⟨δ⟩ against φ in the annuli, and ⟨residual from the spline⟩ beside it;
 * the permutation test for structure in φ and the arm contrasts against the
   three references (:mod:`galchem.analysis.azimuthal`).
 
@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from galchem.analysis import azimuthal, line_sums, profile
+from galchem.analysis import azimuthal, line_sums, radial_spline
 
 __all__ = ["AzimuthalScience", "AzimuthalTests", "study_near_plane"]
 
@@ -43,9 +43,9 @@ class AzimuthalTests:
     n_between_arms: int
     arm_contrast_ring: float | None  # the same of δ (from the ring mean)
     arm_contrast_ring_err: float | None
-    arm_contrast_profile: float | None  # the same of the residual from the smooth radial profile
-    arm_contrast_profile_err: float | None
-    arm_contrast_profile_status: str
+    arm_contrast_spline: float | None  # the same of the residual from the smooth radial spline
+    arm_contrast_spline_err: float | None
+    arm_contrast_spline_status: str
     z_max: float
     phi_bin_deg: float
 
@@ -65,12 +65,12 @@ class AzimuthalScience:
     """What the azimuthal stage reports of the stars near the plane (in the order of their ids)."""
 
     plane_fit: pd.Series  # m, m_err, b, b_err, lam, lam_err, n, tau, n_eff, reliable of [Fe/H] against R
-    residuals: pd.DataFrame  # per star: residual (from the fit), delta (from the ring mean), residual_profile
-    profile: pd.DataFrame  # azimuthal.PROFILE_COLUMNS, then mean_residual_profile and sem_residual_profile
+    residuals: pd.DataFrame  # per star: residual (from the fit), delta (from the ring mean), residual_spline
+    means: pd.DataFrame  # azimuthal.MEANS_COLUMNS, then mean_residual_spline and sem_residual_spline
     tests: AzimuthalTests
     null: np.ndarray  # the permutation null distribution
     notes: tuple[str, ...]
-    radial_profiles: pd.DataFrame  # profile.SLICE_COLUMNS, one row per |Z| slice
+    radial_splines: pd.DataFrame  # radial_spline.SPLINE_COLUMNS, one row per |Z| slice
 
 
 def study_near_plane(stars: pd.DataFrame, sums: line_sums.BinSums, *, z_edges: tuple[float, ...], z_max: float,
@@ -90,25 +90,25 @@ def study_near_plane(stars: pd.DataFrame, sums: line_sums.BinSums, *, z_edges: t
                              seed=np.random.default_rng(fit_stream))
     residual = azimuthal.residual_from_fit(stars, fit.m, fit.b)
     delta = azimuthal.delta_from_ring_mean(stars["R"], stars["feh"], ring_width)
-    residual_profile, slices = profile.profile_residuals(stars, z_edges)
+    residual_spline, slices = radial_spline.spline_residuals(stars, z_edges)
     edges = azimuthal.phi_edges(stars["phi"], phi_bin_deg)
     test = azimuthal.permutation_test(stars, delta, edges, n_permutations=n_permutations, seed=test_stream,
                                       annuli=annuli)
     groups = azimuthal.arm_groups(stars)
-    arms, arms_ring, arms_profile = (azimuthal.arm_contrast(groups, values)
-                                     for values in (residual, delta, residual_profile))
+    arms, arms_ring, arms_spline = (azimuthal.arm_contrast(groups, values)
+                                    for values in (residual, delta, residual_spline))
     plane = pd.Series({**fit.summary(), "tau": float(np.max(fit.autocorr_time)),
                        "n_eff": float(fit.effective_samples), "reliable": fit.reliable})
     tests = AzimuthalTests(test.p_value, test.status, test.observed, n_permutations, arms.contrast, arms.error,
                            arms.status, arms.n_arm, arms.n_between, arms_ring.contrast, arms_ring.error,
-                           arms_profile.contrast, arms_profile.error, arms_profile.status, z_max, phi_bin_deg)
+                           arms_spline.contrast, arms_spline.error, arms_spline.status, z_max, phi_bin_deg)
     notes = (f"azimuthal: permutation test {test.status}" if test.p_value is None else "",
              f"azimuthal: arm contrast {arms.status}" if arms.contrast is None else "",
-             f"azimuthal: arm contrast against the radial profile {arms_profile.status}"
-             if arms_profile.contrast is None else "",
+             f"azimuthal: arm contrast against the radial spline {arms_spline.status}"
+             if arms_spline.contrast is None else "",
              "" if fit.reliable else f"azimuthal: the plane's radial fit is unreliable: {fit.warning()}")
-    against_profile = azimuthal.azimuthal_profile(stars, residual_profile, edges, annuli)
-    profiles = azimuthal.azimuthal_profile(stars, delta, edges, annuli).assign(
-        mean_residual_profile=against_profile["mean_delta"], sem_residual_profile=against_profile["sem"])
-    residuals = pd.DataFrame({"residual": residual, "delta": delta, "residual_profile": residual_profile})
-    return AzimuthalScience(plane, residuals, profiles, tests, test.null, tuple(n for n in notes if n), slices)
+    against_spline = azimuthal.azimuthal_means(stars, residual_spline, edges, annuli)
+    means = azimuthal.azimuthal_means(stars, delta, edges, annuli).assign(
+        mean_residual_spline=against_spline["mean_delta"], sem_residual_spline=against_spline["sem"])
+    residuals = pd.DataFrame({"residual": residual, "delta": delta, "residual_spline": residual_spline})
+    return AzimuthalScience(plane, residuals, means, tests, test.null, tuple(n for n in notes if n), slices)

@@ -4,7 +4,7 @@ The mock is the book's default data.  It is built in three steps, each with
 its own random stream drawn from one seed:
 
 1. **Galaxy.**  Stars of three populations (thin disk, thick disk, halo) are
-   placed with exponential profiles in R and |Z| and given Gaussian velocity
+   placed with exponential density laws in R and |Z| and given Gaussian velocity
    ellipsoids around a flat rotation curve at the one circular speed
    :data:`galchem.conventions.V_LSR`.  The thick disk's and the halo's
    ellipsoids, and the Gaia giants' thin disk's, are those the kinematic
@@ -60,7 +60,7 @@ __all__ = ["Footprint", "GAIA_MODEL", "ID_RANGE", "LAMOST_MODEL", "MODELS", "Met
 
 @dataclass(frozen=True)
 class Population:
-    """A stellar population as a survey selects it: share, spatial profile, velocity ellipsoid and metallicity.
+    """A stellar population as a survey selects it: share, spatial distribution, velocity ellipsoid and metallicity.
 
     Velocities are drawn from ``kinematics`` in (vR, vphi, vz) with the
     dispersions (sigma_u, sigma_v, sigma_w) and a mean vphi of the model's

@@ -1,4 +1,4 @@
-"""Figures shared by the chapters: maps of the disk with the Sun and the spiral arms, fits, profiles.
+"""Figures shared by the chapters: maps of the disk with the Sun and the spiral arms, fits, splines, azimuthal means.
 
 X-Y maps use galchem's frame (:mod:`galchem.conventions`): the Sun at
 X = -8.27 kpc, the Galactic centre to the right, Galactic rotation clockwise.
@@ -29,9 +29,9 @@ from galchem.conventions import R_SUN, Z_SUN
 __all__ = [
     "FEH_CMAP", "FIGURE_WIDTH", "LITERATURE_STYLES", "MIN_FONT_PT", "OKABE_ITO", "POPULATION_COLOURS",
     "RASTER_DPI", "RESIDUAL_CMAP", "STYLE", "add_arms", "add_overdensity", "attenuation_figure", "count_colorbar",
-    "DECONVOLVED", "azimuthal_profile_study", "azimuthal_profiles", "deconvolved_prior", "disk_maps",
-    "error_histograms", "gradient_profile", "hexmap", "legend_below", "line_fit_over_data", "line_over_data",
-    "mark_sun", "null_distribution", "profile_over_data", "profile_vs_truth", "pull_histograms", "pulls_against_truth", "ratio_histograms",
+    "DECONVOLVED", "azimuthal_means_study_figure", "azimuthal_means_per_annulus", "deconvolved_prior", "disk_maps",
+    "error_histograms", "gradients_per_bin", "hexmap", "legend_below", "line_fit_over_data", "line_over_data",
+    "mark_sun", "null_distribution", "spline_over_data", "medians_vs_truth", "pull_histograms", "pulls_against_truth", "ratio_histograms",
     "residual_comparison", "residual_maps", "toomre_diagram", "use_style",
 ]
 
@@ -69,8 +69,8 @@ DECONVOLVED = {"color": OKABE_ITO["vermillion"], "marker": "o", "mfc": "white"}
 """This book's fit with the deconvolved prior on the true x: the flat fit's colour, open markers."""
 SIMEX = {"color": OKABE_ITO["reddish purple"], "marker": "^", "mfc": "white"}
 """The SIMEX cross-check of the corrected fit."""
-PROFILE = {"color": OKABE_ITO["bluish green"]}
-"""The smooth radial profile (P-spline) and what is measured against it."""
+SPLINE = {"color": OKABE_ITO["bluish green"]}
+"""The smooth radial spline (P-spline) and what is measured against it."""
 
 LITERATURE_STYLES = (
     {"color": OKABE_ITO["orange"], "marker": "^"},
@@ -200,7 +200,7 @@ def disk_maps(X, Y, R, Z, values=None, *, label: str = "[Fe/H] [dex]", mincnt: i
     return fig
 
 
-def profile_vs_truth(table) -> Figure:
+def medians_vs_truth(table) -> Figure:
     """Observed median [Fe/H] against R beside the mock's noise-free truth and smooth field."""
     fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, 4.4), layout="constrained")
     ax.plot(table["center"], table["smooth_field"], color="0.45", ls="--", label="injected smooth field")
@@ -251,8 +251,8 @@ def line_over_data(x, y, best: tuple[float, float, float], draws, *, xlabel: str
     return fig
 
 
-def gradient_profile(measured, published, truth, literature, *, center: str, xlabel: str, ylabel: str,
-                     data_label: str = "this book", deconvolved_label: str | None = None) -> Figure:
+def gradients_per_bin(measured, published, truth, literature, *, center: str, xlabel: str, ylabel: str,
+                      data_label: str = "this book", deconvolved_label: str | None = None) -> Figure:
     """Fitted slope per bin: this book's, the study's, the mock's truth and literature values with their ranges.
 
     Each literature study has its own colour and marker (:data:`LITERATURE_STYLES`),
@@ -504,12 +504,12 @@ def residual_comparison(X, Y, residuals: Sequence, titles: Sequence[str], *,
     return fig
 
 
-def profile_over_data(R, feh, abs_z, line: tuple[float, float], profile_feh, z_edges, *,
-                      bin_width: float = 0.25, min_count: int = 20, share: float = 0.995) -> Figure:
+def spline_over_data(R, feh, abs_z, line: tuple[float, float], spline_feh, z_edges, *,
+                     bin_width: float = 0.25, min_count: int = 20, share: float = 0.995) -> Figure:
     """[Fe/H] against R near the plane: stars as a density, medians in bins of R, the straight line and the
-    smooth profile of each |Z| slice (``profile_feh``: the profile's [Fe/H] at each star)."""
+    smooth spline of each |Z| slice (``spline_feh``: the spline's [Fe/H] at each star)."""
     R, feh, abs_z = (np.asarray(v, dtype=float) for v in (R, feh, abs_z))
-    profile_feh = np.asarray(profile_feh, dtype=float)
+    spline_feh = np.asarray(spline_feh, dtype=float)
     tail = 50 * (1 - share)
     x_lo, x_hi = np.nanpercentile(R, [tail, 100 - tail])
     y_lo, y_hi = np.nanpercentile(feh, [tail, 100 - tail])
@@ -531,28 +531,28 @@ def profile_over_data(R, feh, abs_z, line: tuple[float, float], profile_feh, z_e
     ax.plot(grid, line[0] * grid + line[1], color=THIS_BOOK["color"], lw=2, label="straight line (the study)")
     styles = ("-", "--", ":", "-.")
     for k, (lo, hi) in enumerate(zip(z_edges[:-1], z_edges[1:])):
-        inside = (abs_z >= lo) & (abs_z < hi) & np.isfinite(profile_feh) & (R >= x_lo) & (R <= x_hi)
+        inside = (abs_z >= lo) & (abs_z < hi) & np.isfinite(spline_feh) & (R >= x_lo) & (R <= x_hi)
         if inside.sum() < 2:
             continue
         order = np.argsort(R[inside])
-        ax.plot(R[inside][order], profile_feh[inside][order], color=PROFILE["color"], lw=2,
-                ls=styles[k % len(styles)], label=f"smooth profile, {lo:g} ≤ |Z| < {hi:g} kpc")
+        ax.plot(R[inside][order], spline_feh[inside][order], color=SPLINE["color"], lw=2,
+                ls=styles[k % len(styles)], label=f"smooth spline, {lo:g} ≤ |Z| < {hi:g} kpc")
     ax.set(xlabel="R [kpc]", ylabel="[Fe/H] [dex]", xlim=(x_lo, x_hi), ylim=(y_lo, y_hi))
     legend_below(fig, ax, ncol=2)
     return fig
 
 
-def _annuli(profile) -> np.ndarray:
-    return profile[["r_lo", "r_hi"]].drop_duplicates().to_numpy()
+def _annuli(means) -> np.ndarray:
+    return means[["r_lo", "r_hi"]].drop_duplicates().to_numpy()
 
 
-def azimuthal_profiles(profile, injected=None) -> Figure:
+def azimuthal_means_per_annulus(means, injected=None) -> Figure:
     """⟨δ[Fe/H]⟩ against φ [deg] with standard errors, one annulus per row, and the injected pattern if given."""
-    annuli = _annuli(profile)
+    annuli = _annuli(means)
     fig, axes = plt.subplots(len(annuli), 1, figsize=(FIGURE_WIDTH, 3.2 * len(annuli) + 0.6), layout="constrained",
                              sharex=True, squeeze=False)
     for ax, (r_lo, r_hi) in zip(axes[:, 0], annuli):
-        part = profile[(profile["r_lo"] == r_lo) & profile["mean_delta"].notna()]
+        part = means[(means["r_lo"] == r_lo) & means["mean_delta"].notna()]
         ax.errorbar(np.rad2deg(part["phi_center"]), part["mean_delta"], part["sem"], fmt="o", color=THIS_BOOK["color"],
                     ms=4, label="observed")
         if injected is not None:
@@ -567,23 +567,23 @@ def azimuthal_profiles(profile, injected=None) -> Figure:
     return fig
 
 
-def azimuthal_profile_study(profile) -> Figure:
+def azimuthal_means_study_figure(means) -> Figure:
     """⟨δ[Fe/H]⟩ against φ in units of π, both annuli on one panel, drawn as in the study's Figure 6.
 
     As there, the outer annulus is black and the inner one blue.  When
-    ``profile`` also holds ``mean_residual_profile`` and ``sem_residual_profile``
-    (the residual from the smooth radial profile), a second panel below shows
+    ``means`` also holds ``mean_residual_spline`` and ``sem_residual_spline``
+    (the residual from the smooth radial spline), a second panel below shows
     those, on the same axes.
     """
     references = [("mean_delta", "sem", "δ from the mean [Fe/H] within ±0.2 kpc in R (the study)")]
-    if "mean_residual_profile" in profile:
-        references.append(("mean_residual_profile", "sem_residual_profile", "residual from the smooth radial profile"))
+    if "mean_residual_spline" in means:
+        references.append(("mean_residual_spline", "sem_residual_spline", "residual from the smooth radial spline"))
     fig, axes = plt.subplots(len(references), 1, figsize=(FIGURE_WIDTH, 3.4 * len(references) + 0.8),
                              layout="constrained", sharex=True, sharey=True, squeeze=False)
     for ax, (column, error, title) in zip(axes[:, 0], references):
         colours = iter((OKABE_ITO["black"], OKABE_ITO["blue"]))
-        for r_lo, r_hi in sorted(map(tuple, _annuli(profile)), reverse=True):
-            part = profile[(profile["r_lo"] == r_lo) & profile[column].notna()]
+        for r_lo, r_hi in sorted(map(tuple, _annuli(means)), reverse=True):
+            part = means[(means["r_lo"] == r_lo) & means[column].notna()]
             colour = next(colours, "0.5")
             ax.errorbar(part["phi_center"] / np.pi, part[column], part[error], fmt="o-", color=colour, ms=3.5, lw=1,
                         capsize=0, label=f"R = {r_lo:g}–{r_hi:g} kpc")

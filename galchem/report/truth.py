@@ -4,14 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from galchem.analysis import azimuthal, profile
+from galchem.analysis import azimuthal, radial_spline
 from galchem.data.sources import Dataset
 from galchem.physics import membership
 from galchem.report.azimuthal_summary import is_number
 
 __all__ = ["arm_contrast_table", "binned_medians", "halo_rules_vs_truth", "injected_azimuthal",
-           "injected_profile_contrast", "kinematics_vs_truth", "population_confusion", "profile_correlation",
-           "pull_summary", "radial_profile_vs_truth"]
+           "injected_spline_contrast", "kinematics_vs_truth", "means_correlation", "population_confusion",
+           "pull_summary", "radial_medians_vs_truth"]
 
 
 def binned_medians(x: np.ndarray, values: np.ndarray, edges: np.ndarray, min_count: int = 20) -> pd.DataFrame:
@@ -26,7 +26,7 @@ def binned_medians(x: np.ndarray, values: np.ndarray, edges: np.ndarray, min_cou
     return pd.DataFrame(rows)
 
 
-def radial_profile_vs_truth(
+def radial_medians_vs_truth(
     dataset: Dataset,
     kept: pd.DataFrame,
     positions: pd.DataFrame,
@@ -92,32 +92,32 @@ def injected_azimuthal(dataset: Dataset, stars: pd.DataFrame, edges: np.ndarray,
                        annuli: tuple[tuple[float, float], ...]) -> tuple[pd.DataFrame, float, float]:
     """The mock's injected azimuthal pattern seen through the same stars, treated as the data are.
 
-    Returns its ⟨δ⟩(φ) profile, its arm contrast (the counterpart of the
+    Returns its ⟨δ⟩(φ), its arm contrast (the counterpart of the
     contrast of residuals) and the arm contrast of its δ from the ring mean.
     """
     if not dataset.is_mock:
         raise ValueError("only the mock has a truth to compare with")
     pattern = dataset.truth.set_index("source_id").loc[stars["id"].to_numpy(), "feh_azimuthal"].to_numpy()
     delta = azimuthal.delta_from_ring_mean(stars["R"], pattern, ring_width)
-    profile = azimuthal.azimuthal_profile(stars, delta, edges, annuli)
+    means = azimuthal.azimuthal_means(stars, delta, edges, annuli)
     groups = azimuthal.arm_groups(stars)
-    return profile, azimuthal.arm_contrast(groups, pattern).contrast, azimuthal.arm_contrast(groups, delta).contrast
+    return means, azimuthal.arm_contrast(groups, pattern).contrast, azimuthal.arm_contrast(groups, delta).contrast
 
 
-def injected_profile_contrast(dataset: Dataset, stars: pd.DataFrame, z_edges, smoothing) -> float:
-    """The arm contrast of the mock's injected pattern seen through the smooth radial profile of the data.
+def injected_spline_contrast(dataset: Dataset, stars: pd.DataFrame, z_edges, smoothing) -> float:
+    """The arm contrast of the mock's injected pattern seen through the smooth radial spline of the data.
 
     The pattern of the same stars is passed through the same smoother (the
     same |Z| slices ``z_edges``, knots and per-slice penalties ``smoothing``,
-    e.g. ``result.radial_profiles["smoothing"]``), and the arm contrast of
+    e.g. ``result.radial_splines["smoothing"]``), and the arm contrast of
     what is left is returned: the counterpart of the contrast measured
-    against the profile.  Any part of the pattern that varies with R over the
-    footprint is absorbed by the profile, as it would be in the data.
+    against the spline.  Any part of the pattern that varies with R over the
+    footprint is absorbed by the spline, as it would be in the data.
     """
     if not dataset.is_mock:
         raise ValueError("only the mock has a truth to compare with")
     pattern = dataset.truth.set_index("source_id").loc[stars["id"].to_numpy(), "feh_azimuthal"].to_numpy()
-    seen, _ = profile.profile_residuals(stars, z_edges, values=pattern, smoothing=smoothing)
+    seen, _ = radial_spline.spline_residuals(stars, z_edges, values=pattern, smoothing=smoothing)
     return azimuthal.arm_contrast(azimuthal.arm_groups(stars), seen).contrast
 
 
@@ -145,7 +145,7 @@ def halo_rules_vs_truth(dataset: Dataset, table: pd.DataFrame, limit: float = me
     return pd.DataFrame(rows)
 
 
-def profile_correlation(observed: pd.DataFrame, injected: pd.DataFrame) -> pd.DataFrame:
+def means_correlation(observed: pd.DataFrame, injected: pd.DataFrame) -> pd.DataFrame:
     """Per annulus: Pearson correlation of the observed and injected ⟨δ⟩(φ), and the injected pattern's spread."""
     rows = []
     for (r_lo, r_hi), part in observed.groupby(["r_lo", "r_hi"]):
@@ -160,15 +160,15 @@ def profile_correlation(observed: pd.DataFrame, injected: pd.DataFrame) -> pd.Da
 
 def arm_contrast_table(tests: dict, injected: tuple[float, ...] | None = None) -> pd.DataFrame:
     """The arm contrasts (residual from the radial fit; δ from the ring mean; and, when the stage computed it,
-    the residual from the smooth radial profile), with the mock's injected counterparts.
+    the residual from the smooth radial spline), with the mock's injected counterparts.
 
     ``injected`` holds the counterparts in the same order (the third may be
     left out).  A contrast the stage could not compute is NaN, and so is its pull.
     """
     statistics = [("residual from the radial fit", "arm_contrast"),
                   ("δ from the mean at the same radius", "arm_contrast_ring")]
-    if "arm_contrast_profile" in tests:
-        statistics.append(("residual from the smooth radial profile", "arm_contrast_profile"))
+    if "arm_contrast_spline" in tests:
+        statistics.append(("residual from the smooth radial spline", "arm_contrast_spline"))
     rows = []
     for i, (label, key) in enumerate(statistics):
         value = tests[key] if is_number(tests.get(key)) else np.nan

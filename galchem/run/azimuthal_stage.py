@@ -1,4 +1,4 @@
-"""The azimuthal stage: residuals from the radial gradient near the plane, their azimuthal profiles and tests.
+"""The azimuthal stage: residuals from the radial gradient near the plane, their azimuthal means and tests.
 
 The plane's radial fit adds up per-partition sums; only the stars with |Z|
 below the limit are gathered, with the few columns the science reads
@@ -25,7 +25,7 @@ from galchem.run.kinematic_stage import kinematic_sample
 from galchem.run.scheduler import Scheduler, open_scheduler
 from galchem.run.stage_support import AZIMUTHAL_SETTINGS, StageError, in_sample, stage_params
 
-__all__ = ["AZIMUTHAL_COLUMNS", "AzimuthalResults", "GATHERED_COLUMNS", "azimuthal_analysis", "gather_by_id", "profile_edges"]
+__all__ = ["AZIMUTHAL_COLUMNS", "AzimuthalResults", "GATHERED_COLUMNS", "azimuthal_analysis", "gather_by_id", "spline_z_edges"]
 
 AZIMUTHAL_COLUMNS = ("id", "R", "R_err", "Z", "phi", "feh", "feh_err", "p_halo")
 """The columns the azimuthal stage reads."""
@@ -40,24 +40,24 @@ that grows with the catalogue.  The plane's fit uses float64 sums made in each p
 
 @dataclass(frozen=True)
 class AzimuthalResults:
-    """Stars near the plane with their residuals, the plane's radial fit, the profiles, the two tests and notes.
+    """Stars near the plane with their residuals, the plane's radial fit, means and splines, the two tests and notes.
 
     ``residuals`` (and :attr:`stars`) are in the order of the stars' ids.
     """
 
     plane_fit: pd.Series  # m, m_err, b, b_err, lam, lam_err, n, tau, n_eff, reliable of [Fe/H] against R
-    residuals: pd.DataFrame  # per star: residual (from the fit), delta (from the ring mean), residual_profile
-    profile: pd.DataFrame  # azimuthal.PROFILE_COLUMNS, then mean_residual_profile and sem_residual_profile
+    residuals: pd.DataFrame  # per star: residual (from the fit), delta (from the ring mean), residual_spline
+    means: pd.DataFrame  # azimuthal.MEANS_COLUMNS, then mean_residual_spline and sem_residual_spline
     tests: dict  # p_value, statistic, arm_contrast (of the residual), arm_contrast_ring (of δ), ... (azimuthal_tests.json)
     null: np.ndarray  # the permutation null distribution
     notes: tuple[str, ...] = ()
-    radial_profiles: pd.DataFrame = field(default_factory=pd.DataFrame)  # profile.SLICE_COLUMNS, one row per |Z| slice
+    radial_splines: pd.DataFrame = field(default_factory=pd.DataFrame)  # radial_spline.SPLINE_COLUMNS, one row per |Z| slice
     near_plane: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def stars(self) -> pd.DataFrame:
         """The final sample with |Z| below the limit (every column, by id), with ``predicted``, ``residual``,
-        ``delta``, ``residual_profile`` and ``predicted_profile`` (the smooth profile's [Fe/H] at the star).
+        ``delta``, ``residual_spline`` and ``predicted_spline`` (the smooth spline's [Fe/H] at the star).
 
         Read from the kinematic stage's partitions on first use.
         """
@@ -65,21 +65,21 @@ class AzimuthalResults:
         if stars.empty:
             return stars
         stars = stars.assign(predicted=self.plane_fit["m"] * stars["R"] + self.plane_fit["b"], **self.residuals)
-        return stars.assign(predicted_profile=stars["feh"] - stars["residual_profile"])
+        return stars.assign(predicted_spline=stars["feh"] - stars["residual_spline"])
 
     def to_tables(self) -> dict[str, pd.DataFrame]:
         """The cache's form (the stars are rebuilt from the kinematic stage)."""
-        return {"plane_fit": self.plane_fit.to_frame().T, "residuals": self.residuals, "profile": self.profile,
+        return {"plane_fit": self.plane_fit.to_frame().T, "residuals": self.residuals, "means": self.means,
                 "tests": pd.DataFrame([self.tests]), "null": pd.DataFrame({"statistic": self.null}),
                 "notes": pd.DataFrame({"note": list(self.notes)}, dtype=object),
-                "radial_profiles": self.radial_profiles}
+                "radial_splines": self.radial_splines}
 
     @classmethod
     def from_tables(cls, tables: dict[str, pd.DataFrame]) -> AzimuthalResults:
         """Rebuild from :meth:`to_tables` (without the stars)."""
-        return cls(tables["plane_fit"].iloc[0], tables["residuals"], tables["profile"],
+        return cls(tables["plane_fit"].iloc[0], tables["residuals"], tables["means"],
                    tables["tests"].to_dict("records")[0], tables["null"]["statistic"].to_numpy(),
-                   notes=tuple(tables["notes"]["note"].astype(str)), radial_profiles=tables["radial_profiles"])
+                   notes=tuple(tables["notes"]["note"].astype(str)), radial_splines=tables["radial_splines"])
 
 
 def _near_plane_part(path: Path, z_max: float, moving: bool, columns: tuple[str, ...] | None) -> pd.DataFrame:
@@ -144,23 +144,23 @@ def azimuthal_analysis(dataset: Dataset, config: RunConfig | None = None,
         if len(stars) < config.min_stars or in_annuli == 0:
             ranges = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in config.annuli)
             raise StageError(f"{len(stars):,} stars with |Z| < {config.azimuthal_z_max:g} kpc ({in_annuli:,} of them "
-                             f"in {ranges} kpc); the plane's fit needs at least {config.min_stars:,} and the profiles "
+                             f"in {ranges} kpc); the plane's fit needs at least {config.min_stars:,} and the azimuthal means "
                              "some in the annuli")
         science = study_near_plane(
-            stars, sums, z_edges=profile_edges(config), z_max=config.azimuthal_z_max, ring_width=config.ring_width,
+            stars, sums, z_edges=spline_z_edges(config), z_max=config.azimuthal_z_max, ring_width=config.ring_width,
             phi_bin_deg=config.phi_bin_deg, annuli=config.annuli, n_permutations=config.n_permutations,
             n_walkers=config.n_walkers, n_steps=config.n_steps, max_steps=config.max_steps,
             stream=config.stream("azimuthal"))
-        return AzimuthalResults(science.plane_fit, science.residuals, science.profile, science.tests.to_dict(),
-                                science.null, science.notes, science.radial_profiles)
+        return AzimuthalResults(science.plane_fit, science.residuals, science.means, science.tests.to_dict(),
+                                science.null, science.notes, science.radial_splines)
 
     result = cached("azimuthal", params, compute, AzimuthalResults.from_tables)
-    return AzimuthalResults(result.plane_fit, result.residuals, result.profile, result.tests, result.null,
-                            result.notes, result.radial_profiles, near_plane)
+    return AzimuthalResults(result.plane_fit, result.residuals, result.means, result.tests, result.null,
+                            result.notes, result.radial_splines, near_plane)
 
 
-def profile_edges(config: RunConfig) -> tuple[float, ...]:
-    """The |Z| slices [kpc] of the azimuthal stage's radial profiles: the radial binning's, cut at
+def spline_z_edges(config: RunConfig) -> tuple[float, ...]:
+    """The |Z| slices [kpc] of the azimuthal stage's radial splines: the radial binning's, cut at
     ``azimuthal_z_max``."""
     below = tuple(edge for edge in config.radial_z_edges if edge < config.azimuthal_z_max)
     return (*below, config.azimuthal_z_max) if below else (0.0, config.azimuthal_z_max)

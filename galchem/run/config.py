@@ -112,7 +112,7 @@ class RunConfig:
     Each field carries a :class:`~galchem.run.config.Setting` (:data:`~galchem.run.config.SETTINGS`): its help text,
     the study's value and the reference for it, as astropy's registry of
     Galactocentric parameter sets carries its references.  The command line,
-    the notebooks' "What ran" box, the profiles and the Python API are built
+    the notebooks' "What ran" box, the build profiles and the Python API are built
     from it; library functions take these settings as keyword arguments of
     their own, without defaults.
     """
@@ -147,7 +147,7 @@ class RunConfig:
         None, "|Z| cap [kpc] of the vertical fits: stars above it enter no R ring (none: every |Z|)", "none",
         f"{HAWKINS}, section 4.3")
     annuli: tuple[tuple[float, float], ...] = _setting(
-        ((7.0, 9.0), (9.0, 11.0)), "annuli of R [kpc] for the azimuthal profiles", "7-9 and 9-11 kpc",
+        ((7.0, 9.0), (9.0, 11.0)), "annuli of R [kpc] for the azimuthal means", "7-9 and 9-11 kpc",
         f"{HAWKINS}, Figure 6", option=False)
     azimuthal_z_max: float = _setting(0.3, "stars with |Z| below this [kpc] enter the azimuthal stage", "–",
                                       "this book's choice (the study does not state one)", option=False)

@@ -60,7 +60,7 @@ class RunResult:
             out["radial_gradients.csv"] = self.gradients.radial.table
             out["vertical_gradients.csv"] = self.gradients.vertical.table
         if self.azimuthal is not None:
-            out["azimuthal.csv"] = self.azimuthal.profile
+            out["azimuthal.csv"] = self.azimuthal.means
             out["azimuthal_tests.json"] = strict_json(self.azimuthal.tests)
         else:  # the file is always there, in the same shape; what could not be computed says why
             out["azimuthal_tests.json"] = strict_json(AzimuthalTests.not_computed(

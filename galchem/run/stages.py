@@ -1,7 +1,7 @@
 """The analysis pipeline, stage by stage, shared by the notebooks, ``galchem analyse`` and the Python API.
 
 survey cuts -> precision cuts -> velocity cut -> Monte Carlo kinematics -> membership -> halo cut
--> gradient fits in bins; residuals near the plane, azimuthal profiles and tests
+-> gradient fits in bins; residuals near the plane, azimuthal means and tests
 
 Each stage takes a :class:`~galchem.data.sources.Dataset` and a
 :class:`~galchem.run.config.RunConfig`, returns a typed result that carries
@@ -39,11 +39,10 @@ their front doors in one place.  The science they call lives in
 """
 from __future__ import annotations
 
-from galchem.run.azimuthal_stage import GATHERED_COLUMNS, AzimuthalResults, azimuthal_analysis, profile_edges
+from galchem.run.azimuthal_stage import GATHERED_COLUMNS, AzimuthalResults, azimuthal_analysis, spline_z_edges
 from galchem.run.gradient_stage import GradientResults, binnings, gradient_fits
 from galchem.run.kinematic_stage import SAMPLE_COLUMNS, KinematicSample, kinematic_sample, sample_writer
 from galchem.run.stage_support import StageError
 
-__all__ = ["AzimuthalResults", "GATHERED_COLUMNS", "GradientResults", "KinematicSample", "SAMPLE_COLUMNS",
-           "StageError", "azimuthal_analysis", "binnings", "gradient_fits", "kinematic_sample", "profile_edges",
-           "sample_writer"]
+__all__ = ["AzimuthalResults", "GATHERED_COLUMNS", "GradientResults", "KinematicSample", "SAMPLE_COLUMNS", "StageError",
+           "azimuthal_analysis", "binnings", "gradient_fits", "kinematic_sample", "sample_writer", "spline_z_edges"]

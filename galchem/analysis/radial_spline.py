@@ -1,4 +1,4 @@
-"""A smooth radial profile of [Fe/H](R), per slice of |Z|: the reference the residuals need when the trend is curved.
+"""A smooth radial spline of [Fe/H](R), per slice of |Z|: the reference the residuals need when the trend is curved.
 
 The study measures azimuthal variations as residuals from a straight line
 in R.  When the mean [Fe/H] curves with R, the line's misfit is a function
@@ -17,14 +17,14 @@ defines the study's δ[Fe/H]: the [Fe/H] errors are smaller than the
 intrinsic scatter, which is the same for all stars.  No random numbers are
 drawn.
 
-What a flexible profile cannot tell apart: any part of an azimuthal pattern
+What a flexible spline cannot tell apart: any part of an azimuthal pattern
 that, averaged over the azimuths a survey sees, varies with R.  A spiral
 whose ridge follows an arm looks, in a narrow footprint, like a bump in R at
-the arm's radius; the profile takes it in, as the study's ring mean does
+the arm's radius; the spline takes it in, as the study's ring mean does
 within its 0.2 kpc.  So the fair counterpart of a contrast measured against
-the profile is the injected pattern seen through the same smoother: the same
+the spline is the injected pattern seen through the same smoother: the same
 knots and penalties applied to the pattern (``smoothing=`` the penalties of
-the data's fit, see :func:`profile_residuals`).
+the data's fit, see :func:`spline_residuals`).
 """
 from __future__ import annotations
 
@@ -34,27 +34,27 @@ import numpy as np
 import pandas as pd
 from scipy.interpolate import BSpline
 
-__all__ = ["KNOT_SPACING", "MIN_STARS", "SLICE_COLUMNS", "RadialProfile", "fit_profile", "profile_residuals"]
+__all__ = ["KNOT_SPACING", "MIN_STARS", "SPLINE_COLUMNS", "RadialSpline", "fit_spline", "spline_residuals"]
 
 KNOT_SPACING = 0.5
-"""Distance between knots [kpc]: the finest structure in R the profile can follow (the penalty decides how much
+"""Distance between knots [kpc]: the finest structure in R the spline can follow (the penalty decides how much
 it does)."""
 
 MIN_STARS = 20
-"""Fewest stars in a slice for a profile; per knot interval at least this many are kept (fewer knots otherwise)."""
+"""Fewest stars in a slice for a spline; per knot interval at least this many are kept (fewer knots otherwise)."""
 
 DEGREE = 3
 """Cubic B-splines."""
 CHUNK = 1 << 18
-"""Stars per chunk when the design matrix is built and the profile evaluated."""
-SLICE_COLUMNS = ["z_lo", "z_hi", "n", "smoothing", "effective_parameters"]
-"""Columns of the per-slice table of :func:`profile_residuals`."""
+"""Stars per chunk when the design matrix is built and the spline evaluated."""
+SPLINE_COLUMNS = ["z_lo", "z_hi", "n", "smoothing", "effective_parameters"]
+"""Columns of the per-slice table of :func:`spline_residuals`."""
 SMOOTHING_GRID = np.logspace(-4, 8, 49)
 """Penalties tried, in units of the mean diagonal of B^T B (so the grid does not depend on the number of stars)."""
 
 
 @dataclass(frozen=True)
-class RadialProfile:
+class RadialSpline:
     """A P-spline [Fe/H](R): knots, coefficients, the chosen penalty and the effective number of parameters."""
 
     knots: np.ndarray
@@ -64,12 +64,12 @@ class RadialProfile:
     n: int
 
     def __call__(self, R) -> np.ndarray:
-        """[Fe/H] of the profile at radii ``R`` [kpc] (held at the end values outside the fitted range)."""
+        """[Fe/H] of the spline at radii ``R`` [kpc] (held at the end values outside the fitted range)."""
         lo, hi = self.knots[DEGREE], self.knots[-DEGREE - 1]
         return BSpline(self.knots, self.coefficients, DEGREE, extrapolate=False)(np.clip(R, lo, hi))
 
 
-def fit_profile(R, feh, knot_spacing: float = KNOT_SPACING, smoothing: float | None = None) -> RadialProfile:
+def fit_spline(R, feh, knot_spacing: float = KNOT_SPACING, smoothing: float | None = None) -> RadialSpline:
     """Fit a P-spline to [Fe/H] against R [kpc], its penalty chosen by generalised cross-validation.
 
     GCV(lambda) = n RSS / (n - edf)^2, with edf the trace of the hat matrix;
@@ -81,11 +81,11 @@ def fit_profile(R, feh, knot_spacing: float = KNOT_SPACING, smoothing: float | N
 
 
 def _fit(R: np.ndarray, feh: np.ndarray, inside: np.ndarray | None, knot_spacing: float, smoothing: float | None
-         ) -> RadialProfile:
-    """:func:`fit_profile` on the stars where ``inside`` is True (None: all), a chunk at a time, without copies."""
+         ) -> RadialSpline:
+    """:func:`fit_spline` on the stars where ``inside`` is True (None: all), a chunk at a time, without copies."""
     n = R.size if inside is None else int(np.count_nonzero(inside))
     if n < MIN_STARS:
-        raise ValueError(f"a radial profile needs at least {MIN_STARS} stars, got {n}")
+        raise ValueError(f"a radial spline needs at least {MIN_STARS} stars, got {n}")
 
     def chunks():
         for start in range(0, R.size, CHUNK):
@@ -120,15 +120,15 @@ def _fit(R: np.ndarray, feh: np.ndarray, inside: np.ndarray | None, knot_spacing
         if best is None or score < best[0]:
             best = (score, smoothing, coefficients, edf)
     _, smoothing, coefficients, edf = best
-    return RadialProfile(knots, coefficients, float(smoothing), edf, n)
+    return RadialSpline(knots, coefficients, float(smoothing), edf, n)
 
 
-def profile_residuals(table: pd.DataFrame, z_edges, *, values=None, smoothing=None,
-                      knot_spacing: float = KNOT_SPACING) -> tuple[np.ndarray, pd.DataFrame]:
-    """Each star's ``values`` (default: its [Fe/H]) minus the radial profile of its |Z| slice, and one row per slice.
+def spline_residuals(table: pd.DataFrame, z_edges, *, values=None, smoothing=None,
+                     knot_spacing: float = KNOT_SPACING) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each star's ``values`` (default: its [Fe/H]) minus the radial spline of its |Z| slice, and one row per slice.
 
     The slices are those of ``z_edges`` [kpc]; their table has
-    :data:`SLICE_COLUMNS`.  ``smoothing`` (one penalty per slice, e.g. the
+    :data:`SPLINE_COLUMNS`.  ``smoothing`` (one penalty per slice, e.g. the
     ``smoothing`` column of an earlier call on the same stars) replaces the
     cross-validation.  Stars outside the slices, or in a slice with fewer
     than :data:`MIN_STARS` stars, get NaN.
@@ -143,11 +143,11 @@ def profile_residuals(table: pd.DataFrame, z_edges, *, values=None, smoothing=No
         row = {"z_lo": lo, "z_hi": hi, "n": int(inside.sum()), "smoothing": np.nan, "effective_parameters": np.nan}
         if row["n"] >= MIN_STARS and np.ptp(R[inside]) > 0:  # a spline needs a range of R
             given = None if given is None or not np.isfinite(given) else float(given)
-            profile = _fit(R, values, inside, knot_spacing, given)
+            spline = _fit(R, values, inside, knot_spacing, given)
             members = np.flatnonzero(inside)
             for start in range(0, members.size, CHUNK):
                 chunk = members[start:start + CHUNK]
-                residual[chunk] = values[chunk] - profile(R[chunk])
-            row.update(smoothing=profile.smoothing, effective_parameters=profile.effective_parameters)
+                residual[chunk] = values[chunk] - spline(R[chunk])
+            row.update(smoothing=spline.smoothing, effective_parameters=spline.effective_parameters)
         rows.append(row)
-    return residual, pd.DataFrame(rows, columns=SLICE_COLUMNS)
+    return residual, pd.DataFrame(rows, columns=SPLINE_COLUMNS)
