@@ -1,7 +1,7 @@
 """Priors on the true x as objects: the flat one is the study's likelihood, the mixture one undoes attenuation."""
 import numpy as np
 import pytest
-from helpers import chains
+from helpers import chains, study_log_likelihood
 
 from galchem.analysis.calibration import LineTruth, attenuation, simulate_line
 from galchem.analysis.deconvolution import extreme_deconvolution
@@ -13,13 +13,6 @@ from galchem.errors import FitError
 THETA = np.array([[-0.08, 0.40, 0.15], [-0.05, 0.20, 0.30], [0.10, -1.0, 0.05]])
 LARGE_X_ERRORS = LineTruth(m=-0.08, b=0.40, lam=0.05)
 """A line whose x errors (0.6-1 against a spread of 1.7 in x) flatten a flat-prior slope by about a fifth."""
-
-
-def study_log_likelihood(theta, x, y, x_err, y_err):
-    """The study's likelihood written out (Hogg, Bovy & Lang 2010): a flat prior on the true x, marginalised."""
-    m, b, lam = theta
-    sigma2 = y_err**2 + m * m * x_err**2 + lam * lam * (1 + m * m)
-    return -0.5 * np.sum((y - m * x - b) ** 2 / sigma2 + np.log(sigma2))
 
 
 @pytest.fixture(scope="module")
