@@ -24,6 +24,7 @@ import numpy as np
 
 from galchem.analysis.line_likelihood import LineData, log_likelihood_rows
 from galchem.data.ids import GOLDEN, splitmix64
+from galchem.errors import FitError
 
 __all__ = ["DEChain", "GAMMA", "GAMMA_SPREAD"]
 
@@ -101,14 +102,14 @@ class DEChain:
     """
 
     def __init__(self, data: LineData, lo: np.ndarray, hi: np.ndarray, initial: np.ndarray, key: int) -> None:
-        self._data = data
         self._bounds = np.ascontiguousarray(lo, dtype=float), np.ascontiguousarray(hi, dtype=float)
         self._position = np.array(initial, dtype=float, order="C")
         moments = data.moments
         self._likelihood = (data.pivot, *self._bounds, data.n, data.dbar, moments.terms, moments.rows)
         self._log_prob = log_likelihood_rows(self._position, *self._likelihood)
         if not np.all(np.isfinite(self._log_prob)):
-            raise ValueError("every walker must start where the posterior is positive")
+            raise FitError("every walker must start where the line's posterior is positive (inside the priors' "
+                           "ranges, with a finite likelihood)")
         self._state = np.array([key], dtype=np.uint64)
         self._pieces: list[np.ndarray] = []
         self._accepted = np.zeros(len(self._position), dtype=np.int64)
