@@ -118,11 +118,11 @@ class RunConfig:
     """
 
     n_mc: int = _setting(1000, "Monte Carlo realisations per star", "1,000", f"{HAWKINS}, section 2.3")
-    n_walkers: int = _setting(10, "emcee walkers per line fit", "10", f"{HAWKINS}, section 3")
-    n_steps: int = _setting(1000, "emcee steps per walker before the chain is checked", "1,000",
+    n_walkers: int = _setting(10, "walkers per line fit (the ensemble sampler's)", "10", f"{HAWKINS}, section 3")
+    n_steps: int = _setting(1000, "steps per walker before the chain is checked", "1,000",
                             f"{HAWKINS}, section 3")
     max_steps: int = _setting(
-        20_000, "cap on emcee steps per walker: chains are extended until they are 50 autocorrelation times long "
+        20_000, "cap on steps per walker: chains are extended until they are 50 autocorrelation times long "
         "or reach it (n_steps or less: a fixed length, the study's 10 x 1000)", "1,000 (fixed chains)",
         "Foreman-Mackey et al. (2013), emcee's rule of 50 autocorrelation times")
     halo_rule: str = _setting(
