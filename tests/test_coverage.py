@@ -1,10 +1,11 @@
 """Coverage of the gradient errors over mock realisations: the machinery, and a small calibration check."""
+import docutils.core
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import binom
 
-from galchem.report.coverage_table import coverage_counts, coverage_table
+from galchem.report.coverage_table import calibration_failures, coverage_counts, coverage_table
 from galchem.run.config import RunConfig
 from galchem.run.coverage import (COVERAGE_N_MC, ESTIMATES, coverage_pulls, coverage_summary, least_squares_slopes,
                                   truth_sums)
@@ -100,3 +101,31 @@ def test_coverage_table_counts_realisations_within_the_errors_per_bin():
     assert table.loc[0, ["flat 1σ", "corrected 1σ", "corrected 2σ", "SIMEX 2σ"]].tolist() == ["13/20", "13/18",
                                                                                             "18/18", "18/20"]
     assert "| +0.80 |" in coverage_table(summary, "tab-demo", "A caption.").data
+
+
+def demo_summary(within_1: float, mean_pull: float, n: float = 20.0) -> pd.DataFrame:
+    """A coverage summary with two bins per binning, every estimate with the same counts and mean pull."""
+    rows = [{"binning": binning, "bin": label, "estimate": estimate, "n": n, "within_1": within_1, "within_2": 0.95,
+             "mean_pull": mean_pull}
+            for binning, labels in (("radial", ["|Z| 0-0.2 kpc", "|Z| 0.2-0.4 kpc"]), ("vertical", ["R 6-7 kpc"]))
+            for label in labels for estimate in ("flat", "corrected", "simex")]
+    return pd.DataFrame(rows)
+
+
+def test_coverage_table_is_a_grid_table_docutils_reads_with_the_binnings_as_row_groups():
+    markdown = coverage_table(demo_summary(0.25, 1.39), "tab-demo", "A caption with |Z|.").data
+    rst = markdown.removeprefix("```{eval-rst}\n").removesuffix("\n```")
+    html = docutils.core.publish_parts(rst, writer_name="html",
+                                       settings_overrides={"report_level": 2, "halt_level": 2})["body"]
+    assert 'colspan="3">' in html and "radial gradient (slices in |Z|)" in html and "vertical gradient" in html
+    assert "|Z|&nbsp;0\u2060–\u20600.2&nbsp;kpc" in html  # a bin label that cannot break
+    assert html.count("<tr") == 2 + 2 + 3  # two header rows, two group rows, three bins
+
+
+def test_calibration_failures_name_what_fails_and_say_when_nothing_does():
+    failing = calibration_failures({"gaia": demo_summary(0.25, 1.39)}, {"gaia": "Gaia"}, 20).data
+    assert "**Gaia, vertical gradients, corrected slope**: within one error in 5 of 20 fits" in failing
+    assert "|Z| 0–0.2 kpc (+1.39; chance allows ±0.58)" in failing and "too small" in failing
+    calibrated = calibration_failures({"gaia": demo_summary(0.7, 0.1)}, {"gaia": "Gaia"}, 20).data
+    assert "Nothing fails these tests" in calibrated
+    assert "too few to judge" in calibration_failures({"gaia": demo_summary(0.5, 0.0, 2.0)}, {"gaia": "Gaia"}, 2).data
