@@ -106,7 +106,10 @@ def _pull_sentence(rows: pd.DataFrame, limit: float) -> str:
     pulls = ", ".join(signed(p, 1) for p in rows["pull"])
     text = f"On the mock the injected pattern, treated in the same way, gives {injected} (pulls {pulls}): "
     if not off.any():
-        return text + f"every reference lies within {limit:g} errors of what was put in."
+        blind = rows.loc[(rows["injected [dex]"] / rows["error [dex]"]).abs() <= limit, "reference"]
+        return text + (f"every reference lies within {limit:g} errors of what was put in." + (
+            f" For {' and '.join(blind)} the injected counterpart is itself within {limit:g} errors of zero, so "
+            "with this many stars no detection could be expected there." if len(blind) else ""))
     if off.iloc[0] and not off.iloc[1:].any():
         return text + ("the pull is large for the straight line and small for the others, so the straight line, "
                        "not the arms, drives the first row's difference.")
