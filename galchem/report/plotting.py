@@ -145,9 +145,10 @@ def add_arms(ax: Axes, arms: Sequence[Arm] = REID2014, labels: bool = True) -> N
             inside = (t.x > xlim[0]) & (t.x < xlim[1]) & (t.y > ylim[0]) & (t.y < ylim[1])
             if inside.any():
                 k = np.flatnonzero(inside)[len(np.flatnonzero(inside)) // 2]
-                ax.annotate(arm.name, (t.x[k], t.y[k]), xytext=(4, 4), textcoords="offset points",
-                            fontsize=MIN_FONT_PT + 1, color="k", bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 1},
-                            clip_on=True)
+                right = t.x[k] > 0.5 * (xlim[0] + xlim[1])  # a label in the right half grows leftwards, off the edge
+                ax.annotate(arm.name, (t.x[k], t.y[k]), xytext=(-4 if right else 4, 4), textcoords="offset points",
+                            ha="right" if right else "left", fontsize=MIN_FONT_PT + 1, color="k",
+                            bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 1}, clip_on=True)
     ax.set_xlim(xlim)
     ax.set_ylim(ylim)
 
@@ -526,7 +527,8 @@ def spline_over_data(R, feh, abs_z, line: tuple[float, float], spline_feh, z_edg
         if inside.size >= min_count:
             centres.append(0.5 * (edges[k] + edges[k + 1]))
             medians.append(np.median(inside))
-    ax.plot(centres, medians, "o", color="k", ms=4, label=f"median [Fe/H] in {bin_width:g} kpc bins")
+    ax.plot(centres, medians, "o", mfc="white", mec="k", mew=1.0, ms=5, zorder=4,  # white: visible on black cells
+            label=f"median [Fe/H] in {bin_width:g} kpc bins")
     grid = np.linspace(x_lo, x_hi, 50)
     ax.plot(grid, line[0] * grid + line[1], color=THIS_BOOK["color"], lw=2, label="straight line (the study)")
     styles = ("-", "--", ":", "-.")
