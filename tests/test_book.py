@@ -142,6 +142,8 @@ def test_run_box_reruns_as_built_and_at_the_studys_sizes():
     assert 'pip install "./galchem-9.9.tar.gz[notebook]"' in box
     assert "# rerun this page as built (ci profile):\n.venv/bin/papermill 04_radial.ipynb 04_radial-rerun.ipynb\n" in box
     assert ".venv/bin/papermill 04_radial.ipynb 04_radial-full.ipynb -p mock_stars None\n" in box
+    assert "*What ran* box" in box
+    assert "What ran" not in run_box.run_box("real_data", "galchem-9.9.tar.gz", "ci", {}, {})  # a page without one
 
 
 def test_run_box_goes_after_the_setup_cell_once(tmp_path):

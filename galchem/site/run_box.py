@@ -53,8 +53,9 @@ def run_box(stem: str, sdist: str, profile: str, built_with: dict, study: dict) 
         "```",
         "",
         "papermill reruns every cell and writes the results to the second file; "
-        "open either in Jupyter (`.venv/bin/pip install jupyterlab`, then `.venv/bin/jupyter lab`). "
-        "Other values go in with `-p name value`, for the parameters listed in the *What ran* box.",
+        "open either in Jupyter (`.venv/bin/pip install jupyterlab`, then `.venv/bin/jupyter lab`)."
+        + (" Other values go in with `-p name value`, for the parameters listed in the *What ran* box."
+           if built_with else ""),
         ":::",
     ]
     return "\n".join(lines)
