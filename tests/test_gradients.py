@@ -99,7 +99,7 @@ def test_cli_analyse_writes_gradient_tables_with_exact_columns(tmp_path):
     assert radial.loc[fitted, "m_deconv"].isna().all()
     assert (radial.loc[fitted, "status_deconv"] == gradients.SHORT_CHAIN).all()
     notes = (out / "notes.txt").read_text()
-    assert "(flat prior): chains shorter than 50" in notes and f"no corrected slope in 7 bin(s), {gradients.SHORT_CHAIN}" in notes
+    assert "(flat prior): chains shorter than 50" in notes and f"no corrected slope in 7 bins, {gradients.SHORT_CHAIN}" in notes
     assert len(radial) == 7 and len(vertical) == 7
     np.testing.assert_allclose(vertical["r_center"], np.arange(7.5, 14.0, 1.0))
 

@@ -193,7 +193,7 @@ def permutation_test(table: pd.DataFrame, delta: np.ndarray, edges: np.ndarray, 
     delta = np.asarray(delta, dtype=float)[keep]
     observed = _variance_of(delta, cells, weights)
     if populated < MIN_POPULATED_BINS or not np.isfinite(observed):
-        reason = (f"not computed: {populated} azimuth bin(s) with at least {MIN_PER_BIN} stars in the annuli "
+        reason = (f"not computed: {populated} azimuth bin{'' if populated == 1 else 's'} with at least {MIN_PER_BIN} stars in the annuli "
                   f"({MIN_POPULATED_BINS} needed)")
         return PermutationTest(float("nan"), np.empty(0), None, reason)
     block = ((ring * 1_000_000 + np.floor(R[keep] / cell[0]).astype(np.int64)) * 100_000

@@ -177,6 +177,11 @@ class BinFit:
                    draws=draws)
 
 
+def _bins(count: int) -> str:
+    """``count`` bins, in words ("1 bin", "3 bins")."""
+    return f"{count} bin" + ("" if count == 1 else "s")
+
+
 @dataclass(frozen=True)
 class Gradients:
     """A gradient per bin of ``binning``: typed fits that become tables only at the cache boundary."""
@@ -210,10 +215,10 @@ class Gradients:
         unreliable = [self.binning.label(k) for k, f in enumerate(self.fits) if f.status == FITTED and not f.flat.reliable]
         if unreliable:
             lines.append(f"{self.binning.name} gradients (flat prior): chains shorter than 50 autocorrelation "
-                         f"times in {len(unreliable)} bin(s): {', '.join(unreliable)}")
+                         f"times in {_bins(len(unreliable))}: {', '.join(unreliable)}")
         for status in sorted({f.corrected_status for f in self.fits} - {CORRECTED_OK, NOT_ASKED, ""}):
             chosen = [self.binning.label(k) for k, f in enumerate(self.fits) if f.corrected_status == status]
-            lines.append(f"{self.binning.name} gradients: no corrected slope in {len(chosen)} bin(s), {status}: "
+            lines.append(f"{self.binning.name} gradients: no corrected slope in {_bins(len(chosen))}, {status}: "
                          f"{', '.join(chosen)}")
         return lines
 
