@@ -11,9 +11,9 @@ import math
 import pandas as pd
 
 from galchem.report.gradient_tables import PULL_LIMIT
+from galchem.report.numbers import signed
 
-__all__ = ["arm_contrast_status", "arm_contrast_verdict", "is_number", "p_value_sentence", "signed",
-           "tests_line"]
+__all__ = ["arm_contrast_status", "arm_contrast_verdict", "is_number", "p_value_sentence", "tests_line"]
 
 REFERENCE_NAMES = ("the straight line", "the mean at the same radius", "the smooth radial spline")
 """The references of :func:`~galchem.report.truth.arm_contrast_table`'s rows, in its order, for prose."""
@@ -22,12 +22,6 @@ REFERENCE_NAMES = ("the straight line", "the mean at the same radius", "the smoo
 def is_number(value: object) -> bool:
     """True for a finite int or float (not None, not NaN, not a bool)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def signed(value: float, decimals: int) -> str:
-    """``value`` with its sign and ``decimals`` decimals for prose, with no sign when it rounds to zero (no "−0.000")."""
-    text = f"{value:+.{decimals}f}"
-    return text[1:] if float(text) == 0 else text.replace("-", "−")
 
 
 def _status(tests: dict, key: str) -> str:

@@ -14,9 +14,11 @@ import numpy as np
 import pandas as pd
 
 from galchem.analysis import gradients
+from galchem.report.numbers import MINUS
+from galchem.report.numbers import signed as signed_number
 
 __all__ = ["CALIBRATION_LIMIT", "HEADERS", "PULL_LIMIT", "calibration_summary", "comparison", "comparison_display",
-           "corrected_text", "correction_sentences", "readable", "reliability_sentence", "signed_text",
+           "corrected_text", "correction_sentences", "readable", "reliability_sentence",
            "value_text"]
 
 PULL_LIMIT = 2.0
@@ -78,14 +80,14 @@ def _cell(value, fmt: str | None) -> str | None:
 
 def _minus(text: str) -> str:
     """One kind of minus sign on the pages: the typographic one."""
-    return text.replace("-", "\u2212")
+    return text.replace("-", MINUS)
 
 
 def _number(value: float, digits: int, signed: bool = True) -> str:
     """``value`` to ``digits`` decimals, without a sign on a value that rounds to zero (no "-0.000")."""
-    if round(value, digits) == 0:
-        return f"{0:.{digits}f}"
-    return _minus(f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}")
+    if signed:
+        return signed_number(value, digits)
+    return f"{0:.{digits}f}" if round(value, digits) == 0 else _minus(f"{value:.{digits}f}")
 
 
 def _decimals(err: float) -> int:
@@ -108,11 +110,6 @@ def _value(m: float, err: float, digits: int | None = None) -> str:
 def value_text(m: float, err: float, digits: int = 4) -> str:
     """A slope and its error for a sentence: "−0.0712 ± 0.0012" (the page's minus sign, no "−0.0000")."""
     return _value(m, err, digits).replace("±", " ± ")
-
-
-def signed_text(value: float, digits: int = 4) -> str:
-    """A signed number for a sentence with the page's minus sign and no signed zero."""
-    return _number(value, digits)
 
 
 def corrected_text(row: pd.Series, digits: int = 4) -> str:
