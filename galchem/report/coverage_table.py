@@ -19,6 +19,8 @@ import pandas as pd
 from IPython.display import Markdown
 from scipy.stats import binomtest, norm
 
+from galchem.report.numbers import signed
+
 __all__ = ["BINNING_LABELS", "ESTIMATE_LABELS", "MIN_JUDGED_REALISATIONS", "P_VALUE", "STATISTICS", "biased_bins",
            "calibration_failures", "coverage_counts", "coverage_table", "pooled_coverage"]
 
@@ -63,11 +65,12 @@ def rst_text(text: str) -> str:
 
 
 def cell_text(value, column: str) -> str:
-    """One value of :func:`coverage_counts` as the table prints it: pulls signed with a true minus, "–" if none."""
+    """One value of :func:`coverage_counts` as the table prints it: pulls signed as every page signs a number
+    (:func:`galchem.report.numbers.signed`), "–" if none."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "–"
     if column.endswith(" pull"):
-        return f"{value:+.2f}".replace("-", "−")
+        return signed(value, 2)
     return str(value)
 
 
