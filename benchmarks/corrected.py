@@ -31,7 +31,7 @@ from galchem.analysis.priors import MixturePrior
 from galchem.data import cuts
 from galchem.data.ids import id_keys
 from galchem.data.sources import load_mock
-from galchem.physics.kinematics import seed_key
+from galchem.data.ids import seed_key
 from galchem.run import stages
 from galchem.run.config import RunConfig
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from galchem.analysis import permutation
 from galchem.analysis.arms import REID2014, Arm
+from galchem.data.ids import seed_key
 from galchem.physics.frames import reid_beta
 
 __all__ = ["ArmContrast", "ArmGroups", "COMPUTED", "MEANS_COLUMNS", "MIN_ARM_STARS", "MIN_PER_BIN",
@@ -178,7 +179,7 @@ def permutation_test(table: pd.DataFrame, delta: np.ndarray, edges: np.ndarray, 
     azimuths would.  The p-value is the share of ``n_permutations`` shuffles
     whose statistic (:func:`means_variance`) reaches the observed one,
     counting the observation itself (so it is never zero).  ``seed`` keys the
-    shuffles' random streams (:func:`galchem.analysis.permutation.stream_key`):
+    shuffles' random streams (:func:`galchem.data.ids.seed_key`):
     the null distribution is the same whatever the number of threads.
     """
     R = table["R"].to_numpy()
@@ -201,7 +202,7 @@ def permutation_test(table: pd.DataFrame, delta: np.ndarray, edges: np.ndarray, 
     del keep
     order = np.argsort(block, kind="stable")
     starts = np.concatenate([[0], np.flatnonzero(np.diff(block[order])) + 1, [len(order)]])
-    null = permutation.shuffled_variances(delta[order], cells[order], weights, starts, key=permutation.stream_key(seed),
+    null = permutation.shuffled_variances(delta[order], cells[order], weights, starts, key=seed_key(seed),
                                           n_shuffles=n_permutations)
     p_value = (1 + np.count_nonzero(null >= observed)) / (1 + n_permutations)
     return PermutationTest(observed, null, p_value)

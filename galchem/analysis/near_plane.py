@@ -81,7 +81,7 @@ def study_near_plane(stars: pd.DataFrame, sums: line_sums.BinSums, *, z_edges: t
 
     ``stream`` is the stage's random stream.  Its first child seeds the
     plane's fit (a NumPy generator), its second keys the permutation test's
-    shuffles (:func:`galchem.analysis.permutation.stream_key`); nothing else
+    shuffles (:func:`galchem.data.ids.seed_key`); nothing else
     draws (the arm contrasts' errors are closed-form), so neither shifts the
     other's numbers.
     """

@@ -10,7 +10,7 @@ sums are made again (:func:`shuffled_variances`).
 
 Random numbers are counter based, so that shuffle s draws the same numbers
 whichever thread runs it and whatever the thread count: the stage's seed
-gives a 64-bit key (:func:`stream_key`); the s-th output of SplitMix64
+gives a 64-bit key (:func:`galchem.data.ids.seed_key`); the s-th output of SplitMix64
 (Steele, Lea & Flood 2014) seeded with the key seeds shuffle s's own
 SplitMix64 generator, and bounded integers come from its upper 32 bits by
 Lemire's (2019) multiply-and-reject method, unbiased.
@@ -22,17 +22,10 @@ import numpy as np
 
 from galchem.data.ids import GOLDEN, splitmix64
 
-__all__ = ["binned_variance", "cell_sums", "shuffled_variances", "stream_key"]
+__all__ = ["binned_variance", "cell_sums", "shuffled_variances"]
 
 LOW_32 = np.uint64(0xFFFFFFFF)
 TWO_32 = np.uint64(1 << 32)
-
-
-def stream_key(seed: int | np.random.SeedSequence) -> int:
-    """The 64-bit key of the shuffles' streams: the first 64-bit word a :class:`numpy.random.SeedSequence` of
-    ``seed`` generates (``seed`` itself when it is one)."""
-    sequence = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    return int(sequence.generate_state(1, np.uint64)[0])
 
 
 @numba.njit(cache=True, nogil=True)

@@ -24,10 +24,17 @@ import pandas as pd
 
 from galchem.errors import ContractError
 
-__all__ = ["GOLDEN", "KEY_BUCKETS", "check_ids", "duplicated_keys", "id_keys", "mixed_keys", "splitmix64"]
+__all__ = ["GOLDEN", "KEY_BUCKETS", "check_ids", "duplicated_keys", "id_keys", "mixed_keys", "seed_key", "splitmix64"]
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 """SplitMix64's increment (2^64 over the golden ratio)."""
+
+
+def seed_key(seed: int | np.random.SeedSequence) -> np.uint64:
+    """The 64-bit key of a stage's seed (a ``SeedSequence``, or an integer for ``SeedSequence(seed)``): what keys
+    the counter-based streams of the kinematics, SIMEX's noise and the permutation test's shuffles."""
+    parent = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return np.uint64(parent.generate_state(1, np.uint64)[0])
 
 
 def id_keys(ids) -> np.ndarray:

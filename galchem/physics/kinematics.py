@@ -56,7 +56,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from galchem.data.contract import CORRELATION_ROLES, VELOCITY_ROLES
-from galchem.data.ids import GOLDEN, id_keys, splitmix64
+from galchem.data.ids import GOLDEN, id_keys, seed_key, splitmix64
 from galchem.physics import frames
 from galchem.conventions import K_PM
 
@@ -243,12 +243,6 @@ def _normal_draws(seed_key, keys, draws):  # pragma: no cover - compiled
             draws[k, p] = radius * math.cos(two_pi * u2)
             if p + 1 < n_mc:
                 draws[k, p + 1] = radius * math.sin(two_pi * u2)
-
-
-def seed_key(seed: int | np.random.SeedSequence) -> np.uint64:
-    """The 64-bit key of a stage's seed (a ``SeedSequence``, or an integer for ``SeedSequence(seed)``)."""
-    parent = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    return np.uint64(parent.generate_state(1, np.uint64)[0])
 
 
 def propagate(observed: Observed, n_mc: int, seed: int | np.random.SeedSequence,

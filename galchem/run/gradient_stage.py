@@ -18,7 +18,7 @@ import pandas as pd
 
 from galchem.analysis import gradients, latent_distance, line_sums, simex
 from galchem.data.cache import cached
-from galchem.data.ids import id_keys
+from galchem.data.ids import id_keys, seed_key
 from galchem.data.sources import Dataset
 from galchem.run.config import RunConfig
 from galchem.run.kinematic_stage import kinematic_sample
@@ -93,10 +93,9 @@ def gradient_fits(dataset: Dataset, config: RunConfig | None = None,
     def compute() -> GradientResults:
         with open_scheduler(scheduler) as runner:
             kinematic = kinematic_sample(dataset, config, runner)
-            simex_stream = config.stream("simex")
             shares, noisy = runner.map_reduce(_gradient_part, kinematic.parts, _merge_gradient_shares, chosen,
                                               kinematic.moving, kinematic.prior,
-                                              np.uint64(simex_stream.generate_state(1, np.uint64)[0]),
+                                              seed_key(config.stream("simex")),
                                               label="gradient sums")
         results = []
         for b, (per_bin, binning) in enumerate(zip(shares, chosen)):
