@@ -108,23 +108,30 @@ def variant_model(survey: str, name: str) -> MockModel:
     return replace(mock_model(survey, **metallicity), **changes)
 
 
+def _own_pulls(dataset: Dataset, config: RunConfig) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """One run on a mock: its pulls against its own stars' truth (rows of :func:`truth_pulls`) and, per binning,
+    the :func:`truth_sums` of its stars (from the same sample, read once)."""
+    sample = kinematic_sample(dataset, config).sample
+    fits = gradient_fits(dataset, config)
+    rows, sums = [], {}
+    for binning, result in zip(binnings(config), (fits.radial, fits.vertical)):
+        table = result.table
+        truth = gradients.truth_gradients(sample, dataset.truth, binning, min_stars=config.min_stars)
+        sums[binning.name] = truth_sums(sample, dataset.truth, binning)
+        for k in range(len(table)):
+            for name, (slope, error) in ESTIMATES.items():
+                m, err, m_true = table[slope].iloc[k], table[error].iloc[k], truth["m_true"].iloc[k]
+                rows.append({"binning": binning.name, "bin": binning.label(k), "k": k, "n": int(table["n"].iloc[k]),
+                             "status_deconv": table["status_deconv"].iloc[k], "estimate": name,
+                             "m": m, "m_err": err, "m_true": m_true, "pull": (m - m_true) / err})
+    return pd.DataFrame(rows), sums
+
+
 def truth_pulls(dataset: Dataset, config: RunConfig) -> pd.DataFrame:
     """One row per binning, bin and estimate of one run on a mock: the bin's star count and corrected status,
     the slope, its error, the truth of the run's own stars (:func:`galchem.analysis.gradients.truth_gradients`)
     and the pull against it."""
-    sample = kinematic_sample(dataset, config).sample
-    fits = gradient_fits(dataset, config)
-    rows = []
-    for binning, result in zip(binnings(config), (fits.radial, fits.vertical)):
-        table = result.table
-        truth = gradients.truth_gradients(sample, dataset.truth, binning, min_stars=config.min_stars)
-        for k in range(len(table)):
-            for name, (slope, error) in ESTIMATES.items():
-                m, err, m_true = table[slope].iloc[k], table[error].iloc[k], truth["m_true"].iloc[k]
-                rows.append({"binning": binning.name, "bin": binning.label(k), "n": int(table["n"].iloc[k]),
-                             "status_deconv": table["status_deconv"].iloc[k], "estimate": name,
-                             "m": m, "m_err": err, "m_true": m_true, "pull": (m - m_true) / err})
-    return pd.DataFrame(rows)
+    return _own_pulls(dataset, config)[0].drop(columns="k")
 
 
 def coverage_pulls(survey: str, n_realisations: int, config: RunConfig) -> pd.DataFrame:
@@ -138,30 +145,25 @@ def coverage_pulls(survey: str, n_realisations: int, config: RunConfig) -> pd.Da
     if n_realisations < 2:
         raise ValueError(f"coverage needs at least 2 realisations (each one's truth comes from the others), "
                          f"got {n_realisations}")
-    tables, samples, sums = [], [], []
+    runs = []
     for r in range(n_realisations):
         run = replace(config, mock_seed=config.mock_seed + r)
-        dataset = load_dataset(load_survey(survey), "mock", run.mock_stars, run.mock_seed)
-        sample = kinematic_sample(dataset, run).sample
-        fits = gradient_fits(dataset, run)
-        tables.append((fits.radial.table, fits.vertical.table))
-        samples.append([gradients.truth_gradients(sample, dataset.truth, binning, min_stars=run.min_stars)
-                        for binning in binnings(run)])
-        sums.append([truth_sums(sample, dataset.truth, binning) for binning in binnings(run)])
-    rows = []
-    for b, binning in enumerate(binnings(config)):
-        total = sum(realisation[b] for realisation in sums)
-        for r in range(n_realisations):
-            m_true, m_true_err = least_squares_slopes(total - sums[r][b])
-            table, sample_truth = tables[r][b], samples[r][b]
-            for k in range(len(table)):
-                for name, (slope, error) in ESTIMATES.items():
-                    m, err, m_sample = table[slope].iloc[k], table[error].iloc[k], sample_truth["m_true"].iloc[k]
-                    rows.append({"realisation": r, "binning": binning.name, "bin": binning.label(k), "estimate": name,
-                                 "m": m, "m_err": err, "m_true": m_true[k], "m_true_err": m_true_err[k],
-                                 "m_sample": m_sample, "pull": (m - m_true[k]) / np.hypot(err, m_true_err[k]),
-                                 "pull_sample": (m - m_sample) / err})
-    return pd.DataFrame(rows)
+        runs.append(_own_pulls(load_dataset(load_survey(survey), "mock", run.mock_stars, run.mock_seed), run))
+    tables = []
+    for r, (own, sums) in enumerate(runs):
+        own = own.rename(columns={"m_true": "m_sample", "pull": "pull_sample"})
+        m_true, m_true_err = np.empty(len(own)), np.empty(len(own))
+        for name in sums:
+            others = sum(other[name] for _, other in runs) - sums[name]
+            slope, slope_err = least_squares_slopes(others)
+            rows = (own["binning"] == name).to_numpy()
+            m_true[rows], m_true_err[rows] = slope[own["k"][rows]], slope_err[own["k"][rows]]
+        pull = (own["m"] - m_true) / np.hypot(own["m_err"], m_true_err)
+        tables.append(own.drop(columns="k").assign(m_true=m_true, m_true_err=m_true_err, pull=pull)
+                      .assign(realisation=r))
+    columns = ["realisation", "binning", "bin", "n", "status_deconv", "estimate", "m", "m_err", "m_true",
+               "m_true_err", "m_sample", "pull", "pull_sample"]
+    return pd.concat(tables, ignore_index=True)[columns]
 
 
 def coverage_summary(pulls: pd.DataFrame, pull: str = "pull") -> pd.DataFrame:
