@@ -9,7 +9,10 @@ from galchem.analysis.fitting import fit_line
 from galchem.errors import FitError
 from galchem.data.sources import load_mock
 from galchem.analysis.gradients import CORRECTED_COLUMNS, Gradients, truth_gradients
+from galchem.analysis.marginal_slope import MarginalEstimate
+from galchem.analysis.posterior import LineValues
 from galchem.analysis.priors import MixturePrior
+from galchem.analysis.simex import SimexEstimate
 from galchem.run.config import RunConfig
 from galchem.run.stages import binnings, kinematic_sample
 
@@ -62,12 +65,12 @@ def test_small_bins_are_reported_not_fitted(analysed):
     assert small.any() and (~small).any()
     assert (table.loc[small, "status"] != "fitted").all() and (table.loc[~small, "status"] == "fitted").all()
     assert table.loc[small, ["m", "m_err", "b", "b_err", "lam", "lam_err", *CORRECTED_COLUMNS[:7]]].isna().all().all()
-    assert table.loc[~small, ["m", "m_err", "tau_deconv"]].notna().all().all()
-    # a chain of 100 steps is short of 50 tau: the corrected slope is withheld and the status says why
-    assert (table.loc[~small, "status_deconv"] == gradients.SHORT_CHAIN).all()
-    assert table.loc[~small, "m_deconv"].isna().all()
+    assert table.loc[~small, ["m", "m_err"]].notna().all().all()
+    # a chain of 100 steps is short of 50 tau, which the flat fit says; the corrected line has no chain
+    assert not table.loc[~small, "reliable"].any()
+    assert table.loc[~small, ["m_deconv", "m_deconv_err"]].notna().all().all()
     # bins never fitted have no verdict at all (NA), not "unreliable"
-    assert table.loc[small, ["reliable", "reliable_deconv"]].isna().all().all()
+    assert table.loc[small, "reliable"].isna().all()
     assert (table.loc[small, "status_deconv"] == "").all()
     counted = np.bincount(gradients.bin_index(sample, RADIAL) + 1, minlength=8)[1:]
     np.testing.assert_array_equal(table["n"], counted)
@@ -84,8 +87,8 @@ def test_cli_analyse_writes_gradient_tables_with_exact_columns(tmp_path):
     vertical = pd.read_csv(out / "vertical_gradients.csv")
     study = ["n", "m", "m_err", "b", "b_err", "lam", "lam_err"]
     diagnostics = ["status", "tau", "n_eff", "acceptance", "reliable"]
-    deconvolved = ["m_deconv", "m_deconv_err", "b_deconv", "b_deconv_err", "lam_deconv", "lam_deconv_err", "tau_deconv",
-                   "reliable_deconv", "status_deconv", "m_simex", "m_simex_err"]
+    deconvolved = ["m_deconv", "m_deconv_err", "b_deconv", "b_deconv_err", "lam_deconv", "lam_deconv_err",
+                   "status_deconv", "m_simex", "m_simex_err"]
     assert list(radial.columns) == ["z_lo", "z_hi", "z_center", *study, *diagnostics, *deconvolved]
     assert list(vertical.columns) == ["r_lo", "r_hi", "r_center", *study, *diagnostics, *deconvolved]
     fitted = radial["status"] == "fitted"
@@ -93,13 +96,14 @@ def test_cli_analyse_writes_gradient_tables_with_exact_columns(tmp_path):
     assert fitted.all() and (radial["n"] >= 500).all()
     assert (vertical["status"] == "fitted").all() and (vertical["n"] >= 500).all()
     assert (radial.loc[fitted, "n_eff"] > 0).all() and (radial.loc[fitted, "tau"] > 0).all()
-    assert radial.loc[fitted, "m_simex"].notna().all() and radial.loc[fitted, "tau_deconv"].notna().all()
-    # 60 steps are far fewer than 50 autocorrelation times, for both fits, and the notes say so
-    assert not radial.loc[fitted, "reliable"].any() and not radial.loc[fitted, "reliable_deconv"].any()
-    assert radial.loc[fitted, "m_deconv"].isna().all()
-    assert (radial.loc[fitted, "status_deconv"] == gradients.SHORT_CHAIN).all()
+    assert radial.loc[fitted, "m_simex"].notna().all()
+    # 60 steps are far fewer than 50 autocorrelation times, and the notes say so; the corrected line needs no chain
+    assert not radial.loc[fitted, "reliable"].any()
+    trusted = radial["status_deconv"] == gradients.CORRECTED_OK
+    assert trusted.sum() >= 5 and radial.loc[trusted, "m_deconv"].notna().all()
+    assert radial.loc[~trusted, "m_deconv"].isna().all()
     notes = (out / "notes.txt").read_text()
-    assert "(flat prior): chains shorter than 50" in notes and f"no corrected slope in 7 bins, {gradients.SHORT_CHAIN}" in notes
+    assert "(flat prior): chains shorter than 50" in notes
     assert len(radial) == 7 and len(vertical) == 7
     np.testing.assert_allclose(vertical["r_center"], np.arange(7.5, 14.0, 1.0))
 
@@ -109,49 +113,60 @@ def test_a_bin_without_a_distance_prior_gets_the_flat_fit_only():
     rng = np.random.default_rng(0)
     R, feh = rng.uniform(7, 8, 4), rng.normal(0, 0.1, 4)
     sums = line_sums.bin_sums(np.arange(4), R, feh, np.full(4, 0.1), np.full(4, 0.05))
-    fits = line_sums.fit_binned([line_sums.BinShare(sums, None, 0)], gradients.vertical_binning((7.0, 8.0), None),
-                                min_stars=3, n_walkers=6, n_steps=50, max_steps=50, seed=np.random.SeedSequence(0),
-                                simex=None, absent=gradients.NO_PRIOR)
+    fits = line_sums.fit_binned([sums], gradients.vertical_binning((7.0, 8.0), None), min_stars=3, n_walkers=6,
+                                n_steps=50, max_steps=50, seed=np.random.SeedSequence(0), corrected=None, simex=None,
+                                absent=gradients.NO_PRIOR)
     row = fits.table.iloc[0]
     assert row["status"] == gradients.FITTED and np.isfinite(row["m"])
-    assert np.isnan(row["m_deconv"]) and pd.isna(row["reliable_deconv"])
+    assert np.isnan(row["m_deconv"])
     assert row["status_deconv"] == gradients.NO_PRIOR
     assert any(gradients.NO_PRIOR in line for line in fits.notes())
     with pytest.raises(FitError, match="at least 6 points"):
         fit_line(R, feh, np.full(4, 0.1), np.full(4, 0.05), prior=MixturePrior(), **chains(n_steps=50))
 
 
-def test_bin_fits_hold_one_posterior_per_prior_and_round_trip_through_their_table():
-    """A bin's flat and corrected posteriors become the table's columns and come back from them."""
+def test_bin_fits_hold_a_posterior_and_a_corrected_line_and_round_trip_through_their_table():
+    """A bin's flat posterior and corrected line become the table's columns and come back from them; a corrected
+    slope SIMEX contradicts is withheld with the reason."""
     rng = np.random.default_rng(1)
     R = rng.uniform(7, 8, 200)
     feh, R_err, feh_err = 0.5 - 0.07 * R + rng.normal(0, 0.05, 200), np.full(200, 0.1), np.full(200, 0.05)
     flat = line_sums.bin_sums(np.arange(200), R, feh, R_err, feh_err)
-    corrected = line_sums.bin_sums(np.arange(200), R, feh, 0.5 * R_err, feh_err)
-    fits = line_sums.fit_binned([line_sums.BinShare(flat, corrected, 0), line_sums.BinShare(flat, None, 0)]
-                                + [line_sums.BinShare(line_sums.bin_sums(np.arange(0), *[np.empty(0)] * 4), None, 0)],
-                                gradients.vertical_binning((7.0, 8.0, 9.0, 10.0), None), min_stars=3, n_walkers=6,
-                                n_steps=100, max_steps=100, seed=np.random.SeedSequence(0), simex=None,
-                                absent=gradients.NO_PRIOR)
-    withheld, no_prior, empty = fits.fits
-    assert withheld.corrected_status == gradients.SHORT_CHAIN and not withheld.corrected.reliable
-    assert np.isnan(withheld.corrected.m) and withheld.corrected.tau > 0  # the chain's diagnostics stay
+    empty = line_sums.bin_sums(np.arange(0), *[np.empty(0)] * 4)
+    line = LineValues(-0.07, 0.002, 0.5, 0.02, 0.05, 0.003)
+    corrected = [MarginalEstimate(line, 200, 0), MarginalEstimate(line, 200, 0), MarginalEstimate(line, 200, 0),
+                 MarginalEstimate(LineValues(*[np.nan] * 6), 0, 0)]
+    cross = [SimexEstimate(-0.03, 0.002, -0.06, 0.002), SimexEstimate(-0.071, 0.003, -0.06, 0.002), None, None]
+    fits = line_sums.fit_binned([flat, flat, flat, empty], gradients.vertical_binning((7.0, 8.0, 9.0, 10.0, 11.0), None),
+                                min_stars=3, n_walkers=6, n_steps=100, max_steps=100, seed=np.random.SeedSequence(0),
+                                corrected=corrected, simex=cross, absent=gradients.NO_PRIOR)
+    withheld, trusted, no_simex, nothing = fits.fits
+    assert withheld.corrected_status.startswith(gradients.SIMEX_DISAGREES) and np.isnan(withheld.corrected.m)
+    assert trusted.corrected_status == gradients.CORRECTED_OK and trusted.corrected == line
+    assert no_simex.corrected_status == gradients.CORRECTED_OK  # no cross-check: nothing contradicts it
     assert np.isfinite(withheld.flat.m) and withheld.flat.n_eff > 0
-    assert no_prior.corrected is None and no_prior.corrected_status == gradients.NO_PRIOR
-    assert empty.flat is None and empty.corrected is None and empty.status == gradients.OUT_OF_RANGE
+    assert nothing.flat is None and nothing.corrected is None and nothing.status == gradients.OUT_OF_RANGE
     table = fits.table
     assert list(table.columns) == ["r_lo", "r_hi", "r_center", "n", "m", "m_err", "b", "b_err", "lam", "lam_err",
                                    "status", "tau", "n_eff", "acceptance", "reliable", "m_deconv", "m_deconv_err",
-                                   "b_deconv", "b_deconv_err", "lam_deconv", "lam_deconv_err", "tau_deconv",
-                                   "reliable_deconv", "status_deconv", "m_simex", "m_simex_err"]
-    assert table.loc[0, "m"] == withheld.flat.m and table.loc[0, "tau_deconv"] == withheld.corrected.tau
-    assert table.loc[0, "m_err"] == withheld.flat.m_err and pd.isna(table.loc[1, "reliable_deconv"])
+                                   "b_deconv", "b_deconv_err", "lam_deconv", "lam_deconv_err", "status_deconv",
+                                   "m_simex", "m_simex_err"]
+    assert table.loc[0, "m"] == withheld.flat.m and table.loc[1, "m_deconv_err"] == line.m_err
     again = Gradients.from_tables(fits.binning, fits.to_tables())
     pd.testing.assert_frame_equal(again.table, table)
     assert again.fits[0].flat == withheld.flat  # every flat diagnostic is in the table
-    assert again.fits[0].corrected.tau == withheld.corrected.tau and np.isnan(again.fits[0].corrected.n_eff)
-    assert again.fits[1].flat == no_prior.flat and again.fits[1].corrected is None
-    assert again.fits[1].corrected_status == gradients.NO_PRIOR and again.fits[2].flat is None
+    assert again.fits[1].corrected == line and again.fits[3].corrected is None and again.fits[3].flat is None
+
+
+def test_a_bin_without_a_distance_prior_reads_back_without_a_corrected_line():
+    rng = np.random.default_rng(1)
+    R = rng.uniform(7, 8, 50)
+    sums = line_sums.bin_sums(np.arange(50), R, 0.5 - 0.07 * R, np.full(50, 0.1), np.full(50, 0.05))
+    fits = line_sums.fit_binned([sums], gradients.vertical_binning((7.0, 8.0), None), min_stars=3, n_walkers=6,
+                                n_steps=50, max_steps=50, seed=np.random.SeedSequence(0), corrected=None, simex=None,
+                                absent=gradients.NO_PRIOR)
+    again = Gradients.from_tables(fits.binning, fits.to_tables())
+    assert again.fits[0].corrected is None and again.fits[0].corrected_status == gradients.NO_PRIOR
 
 
 def test_fit_windows_keep_stars_outside_them_out_of_every_bin():
@@ -189,12 +204,12 @@ def test_bins_fitted_in_threads_give_the_same_tables_as_one_at_a_time(monkeypatc
         R = rng.uniform(7 + k, 8 + k, 300)
         feh = 0.5 - 0.07 * R + rng.normal(0, 0.05, 300)
         sums = line_sums.bin_sums(np.arange(300), R, feh, np.full(300, 0.1), np.full(300, 0.05))
-        shares.append(line_sums.BinShare(sums, sums, 0))
+        shares.append(sums)
     binning = gradients.vertical_binning((7.0, 8.0, 9.0, 10.0, 11.0), None)
     tables = []
     for threads in (1, 3):
         monkeypatch.setattr(line_sums, "FIT_THREADS", threads)
         tables.append(line_sums.fit_binned(shares, binning, min_stars=3, n_walkers=6, n_steps=80, max_steps=80,
-                                           seed=np.random.SeedSequence(5), simex=None,
+                                           seed=np.random.SeedSequence(5), corrected=None, simex=None,
                                            absent=gradients.NO_PRIOR).table)
     pd.testing.assert_frame_equal(*tables)

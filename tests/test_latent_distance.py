@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from galchem.analysis import latent_distance as ld
-from galchem.analysis import gradients, simex
+from galchem.analysis import gradients, jackknife, simex
 from galchem.analysis.fitting import fit_line
 from galchem.analysis.priors import MixturePrior
 from galchem.data.mock import make_mock
@@ -121,10 +121,10 @@ def test_simex_noise_is_each_stars_own_and_standard_normal():
 
 def test_simex_extrapolates_a_quadratic_in_zeta_to_minus_one():
     x = np.linspace(0.0, 2.0, 50)
-    hi = np.zeros((1, len(simex.levels()), simex.N_GROUPS, simex.MOMENTS))
+    hi = np.zeros((1, len(simex.levels()), jackknife.N_GROUPS, simex.MOMENTS))
     for level, (zeta, _) in enumerate(simex.levels()):
         slope = 1.0 - 0.2 * zeta + 0.01 * zeta**2
-        for g in range(simex.N_GROUPS):
+        for g in range(jackknife.N_GROUPS):
             y = slope * x + 0.3 + g
             hi[0, level, g] = [x.size, x.sum(), y.sum(), (x * x).sum(), (x * y).sum(), (y * y).sum()]
     [result] = simex.estimate(simex.SimexSums(hi, np.zeros_like(hi)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["add", "merge", "two_sum"]
+__all__ = ["accumulate", "add", "merge", "two_sum"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -48,3 +48,14 @@ def merge(hi_a: np.ndarray, lo_a: np.ndarray, hi_b: np.ndarray, lo_b: np.ndarray
     more = (np.ascontiguousarray(v, dtype=np.float64).reshape(-1, width) for v in (hi_b, lo_b))
     _add_rows(hi.reshape(-1, width), lo.reshape(-1, width), *more)
     return hi, lo
+
+
+@numba.njit(cache=True, nogil=True)
+def accumulate(row, values, hi, lo):  # pragma: no cover - compiled
+    """Add row i of ``values`` (N, M) into row ``row[i]`` of the (rows, M) sums; a negative row leaves it out."""
+    for i in range(row.size):
+        r = row[i]
+        if r < 0:
+            continue
+        for c in range(values.shape[1]):
+            add(hi, lo, r, c, values[i, c], 0.0)

@@ -8,22 +8,22 @@ the Monte Carlo errors of R or Z and the [Fe/H] errors; a smaller bin stays
 in the table with its ``n`` and NaN fit values.  Stars are binned by their
 *measured* coordinates, as the study does.
 
-Every fitted bin is fitted twice, and keeps each fit's
-:class:`~galchem.analysis.posterior.Posterior`: with the study's flat prior
-on the true x (``BinFit.flat``, columns ``m, b, lam``) and corrected for
-the errors in x (``BinFit.corrected``, columns ``m_deconv, b_deconv,
-lam_deconv``; the names are kept from an earlier correction):
-the same flat likelihood on each star's posterior mean and standard
-deviation of the true coordinate given one latent distance per star and a
-population prior (:mod:`galchem.analysis.latent_distance`), bins still
-chosen by the measured coordinate.  SIMEX (:mod:`galchem.analysis.simex`)
-gives an independent estimate (``m_simex``).  ``status_deconv`` says whether
-the corrected slope can be trusted and, if not, why (then its values are
-NaN): too few stars, a prior that dominates most distances, a chain short of
-50 autocorrelation times, or SIMEX disagreeing beyond its errors.  Chains
-run until they are 50 autocorrelation times long or reach ``max_steps``;
-``reliable`` and ``reliable_deconv`` say whether each got there (NA where
-no chain ran).
+Every fitted bin has the study's fit, with a flat prior on the true x
+(``BinFit.flat``, a :class:`~galchem.analysis.posterior.Posterior`, columns
+``m, b, lam``), and a line corrected for the errors in x (``BinFit.corrected``,
+:class:`~galchem.analysis.posterior.LineValues`, columns ``m_deconv,
+b_deconv, lam_deconv``; the names are kept from an earlier correction): the
+least-squares line of the bin's stars in their true coordinate, from each
+star's posterior given one latent distance and a population prior
+(:mod:`galchem.analysis.latent_distance`, :mod:`galchem.analysis.marginal_slope`),
+bins still chosen by the measured coordinate.  SIMEX
+(:mod:`galchem.analysis.simex`) gives an independent estimate
+(``m_simex``).  ``status_deconv`` says whether the corrected slope can be
+trusted and, if not, why (then its values are NaN): too few stars to
+estimate it, a prior that dominates most distances, or SIMEX disagreeing
+beyond its errors.  The flat fit's chains run until they are 50
+autocorrelation times long or reach ``max_steps``; ``reliable`` says whether
+they got there (NA where no chain ran).
 """
 from __future__ import annotations
 
@@ -32,13 +32,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from galchem.analysis.fitting import LineFit
 from galchem.analysis.line_likelihood import PARAMETERS
-from galchem.analysis.posterior import VALUES, Posterior, column_name, posterior_columns, posterior_from_columns
+from galchem.analysis.posterior import (VALUES, LineValues, Posterior, column_name, posterior_columns,
+                                       posterior_from_columns, values_columns, values_from_columns)
 
 __all__ = ["BinFit", "Binning", "COMPARISON_FORMAT", "CORRECTED_COLUMNS", "CORRECTED_OK", "CORRECTED_TAG",
            "DATA_WEIGHT_LIMIT", "FITTED", "FLAT_COLUMNS", "Gradients", "N_DRAWS", "NO_PRIOR", "NOT_ASKED", "OUT_OF_RANGE",
-           "PRIOR_DOMINATES", "SHORT_CHAIN", "SIMEX_DISAGREES", "SIMEX_LIMIT", "TABLE_FORMAT", "TOO_FEW", "bin_index",
+           "PRIOR_DOMINATES", "SIMEX_DISAGREES", "SIMEX_LIMIT", "TABLE_FORMAT", "TOO_FEW", "UNDEFINED", "bin_index",
            "compare", "coordinates", "corrected_fields", "radial_binning", "true_values", "truth_gradients",
            "vertical_binning"]
 
@@ -54,16 +54,15 @@ FLAT_COLUMNS = (*VALUES, "status", "tau", "n_eff", "acceptance", "reliable")
 CORRECTED_TAG = "_deconv"
 """What the corrected fit's columns add to the flat fit's names (:func:`~galchem.analysis.posterior.column_name`)."""
 
-CORRECTED_COLUMNS = (*(column_name(name, CORRECTED_TAG) for name in (*VALUES, "tau", "reliable", "status")),
-                     "m_simex", "m_simex_err")
-"""Columns of the corrected fit (``m_deconv``, ``m_deconv_err``, ... ``lam_deconv_err``), its chain's tau and
-verdict, why it can(not) be trusted (``status_deconv``), and the SIMEX estimate (``m_simex``, ``m_simex_err``)."""
+CORRECTED_COLUMNS = (*(column_name(name, CORRECTED_TAG) for name in (*VALUES, "status")), "m_simex", "m_simex_err")
+"""Columns of the corrected line (``m_deconv``, ``m_deconv_err``, ... ``lam_deconv_err``), why it can(not) be
+trusted (``status_deconv``), and the SIMEX estimate (``m_simex``, ``m_simex_err``)."""
 
 CORRECTED_OK = "ok"
 NO_PRIOR = "no distance prior (too few stars with a usable distance)"
 NOT_ASKED = "not asked for (correction = none)"
 PRIOR_DOMINATES = "the prior dominates: most stars' distances are decided by the prior, not the measurement"
-SHORT_CHAIN = "chain shorter than 50 autocorrelation times"
+UNDEFINED = "too few stars in some jackknife group, or no spread in the coordinates, to estimate it"
 SIMEX_DISAGREES = "SIMEX disagrees beyond its errors"
 """Values of ``status_deconv`` (empty for bins not fitted at all)."""
 
@@ -138,13 +137,11 @@ def bin_index(table: pd.DataFrame, binning: Binning) -> np.ndarray:
 
 @dataclass(frozen=True)
 class BinFit:
-    """One bin's fits: the flat prior's and the corrected one's posterior, and a status when the bin is not fitted.
+    """One bin's fits: the flat prior's posterior and the corrected line, and a status when the bin is not fitted.
 
-    ``corrected`` is None where no corrected fit ran (no distance prior, or
-    the bin is not fitted); its fitted numbers are NaN unless
-    ``corrected_status`` is :data:`CORRECTED_OK`.  A table keeps only the
-    corrected chain's tau and verdict, so one read back has no ``n_eff`` or
-    ``acceptance`` for it.
+    ``corrected`` is None where no corrected line was asked for or possible
+    (no distance prior, or the bin is not fitted); its numbers are NaN unless
+    ``corrected_status`` is :data:`CORRECTED_OK`.
     """
 
     lo: float
@@ -153,7 +150,7 @@ class BinFit:
     n: int
     status: str
     flat: Posterior | None = None  # None: the bin is not fitted
-    corrected: Posterior | None = None
+    corrected: LineValues | None = None
     corrected_status: str = ""  # why the corrected slope can(not) be trusted ("" for bins not fitted at all)
     m_simex: float = np.nan
     m_simex_err: float = np.nan
@@ -163,18 +160,17 @@ class BinFit:
         """This bin's row of a gradient table, by column name (a few more than ``binning.columns``)."""
         lo, hi, center = binning.columns[:3]
         return {lo: self.lo, hi: self.hi, center: self.center, "n": self.n, "status": self.status,
-                **posterior_columns(self.flat), **posterior_columns(self.corrected, CORRECTED_TAG),
+                **posterior_columns(self.flat), **values_columns(self.corrected, CORRECTED_TAG),
                 "status_deconv": self.corrected_status, "m_simex": self.m_simex, "m_simex_err": self.m_simex_err}
 
     @classmethod
     def from_columns(cls, binning: Binning, row: dict, draws: np.ndarray | None) -> BinFit:
         """Rebuild from a row of :meth:`columns` (``draws``: the bin's kept draws, if any)."""
         lo, hi, center = binning.columns[:3]
-        corrected_status = row["status_deconv"]
+        corrected_status = "" if pd.isna(row["status_deconv"]) else str(row["status_deconv"])
+        corrected = None if corrected_status in ("", NO_PRIOR, NOT_ASKED) else values_from_columns(row, CORRECTED_TAG)
         return cls(row[lo], row[hi], row[center], int(row["n"]), str(row["status"]), posterior_from_columns(row),
-                   posterior_from_columns(row, CORRECTED_TAG),
-                   "" if pd.isna(corrected_status) else str(corrected_status), row["m_simex"], row["m_simex_err"],
-                   draws=draws)
+                   corrected, corrected_status, row["m_simex"], row["m_simex_err"], draws=draws)
 
 
 def _bins(count: int) -> str:
@@ -194,7 +190,7 @@ class Gradients:
         """One row per bin, columns ``binning.columns`` (the study's names, then the diagnostics)."""
         rows = [f.columns(self.binning) for f in self.fits]
         return pd.DataFrame(rows, columns=self.binning.columns).astype(
-            {"n": int, "reliable": "boolean", "reliable_deconv": "boolean", "status_deconv": str})
+            {"n": int, "reliable": "boolean", "status_deconv": str})
 
     @property
     def draws(self) -> pd.DataFrame:
@@ -237,29 +233,28 @@ class Gradients:
         return cls(binning, tuple(fits))
 
 
-def corrected_fields(fit: LineFit | None, n: int, dominated: int, simex, absent: str) -> dict[str, object]:
+def corrected_fields(line: LineValues | None, n: int, dominated: int, simex, absent: str) -> dict[str, object]:
     """A fitted bin's :class:`BinFit` fields ``corrected``, ``corrected_status``, ``m_simex`` and ``m_simex_err``,
-    from its corrected fit (None: none ran, for the reason ``absent``), its star count, how many of its stars'
+    from its corrected line (None: none was made, for the reason ``absent``), its star count, how many of its stars'
     distances the prior decides, and its SIMEX estimate (or None).
 
     The corrected slope is kept only when the status is :data:`CORRECTED_OK`; otherwise the status says why it
-    cannot be trusted and the posterior's fitted numbers are NaN (the chain's diagnostics stay).
+    cannot be trusted and its numbers are NaN.
     """
     m_simex, m_simex_err = (np.nan, np.nan) if simex is None else (simex.m, simex.m_err)
     simex_fields = {"m_simex": m_simex, "m_simex_err": m_simex_err}
-    if fit is None:
+    if line is None:
         return {"corrected": None, "corrected_status": absent, **simex_fields}
-    posterior = Posterior.of(fit)
-    pull = (posterior.m - m_simex) / np.hypot(posterior.m_err, m_simex_err)
-    if 2 * dominated > n:
+    pull = (line.m - m_simex) / np.hypot(line.m_err, m_simex_err)
+    if not (np.isfinite(line.m) and np.isfinite(line.m_err)):
+        status = UNDEFINED
+    elif 2 * dominated > n:
         status = PRIOR_DOMINATES
-    elif not posterior.reliable:
-        status = SHORT_CHAIN
     elif np.isfinite(pull) and abs(pull) > SIMEX_LIMIT:
         status = f"{SIMEX_DISAGREES} ({pull:+.1f} sigma)"
     else:
         status = CORRECTED_OK
-    return {"corrected": posterior if status == CORRECTED_OK else posterior.withheld(), "corrected_status": status,
+    return {"corrected": line if status == CORRECTED_OK else line.withheld(), "corrected_status": status,
             **simex_fields}
 
 
@@ -329,7 +324,7 @@ TABLE_FORMAT = {
     "n": "{:,}", "m": "{:+.4f}", "m_err": "{:.4f}", "b": "{:+.3f}", "b_err": "{:.3f}", "lam": "{:.3f}",
     "lam_err": "{:.3f}", "m_true": "{:+.4f}", "pull": "{:+.1f}", "tau": "{:.0f}", "n_eff": "{:,.0f}",
     "acceptance": "{:.2f}", "m_deconv": "{:+.4f}", "m_deconv_err": "{:.4f}", "b_deconv": "{:+.3f}",
-    "b_deconv_err": "{:.3f}", "lam_deconv": "{:.3f}", "lam_deconv_err": "{:.3f}", "tau_deconv": "{:.0f}",
+    "b_deconv_err": "{:.3f}", "lam_deconv": "{:.3f}", "lam_deconv_err": "{:.3f}",
     "m_simex": "{:+.4f}", "m_simex_err": "{:.4f}",
 }
 """Display formats for gradient tables."""

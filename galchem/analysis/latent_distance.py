@@ -15,27 +15,23 @@ The model (regression calibration, Carroll et al. 2006, chapter 4):
   (:data:`PARALLAX`), else u = ln(distance / kpc) with error
   (ln d_hi - ln d_lo) / 2 (:data:`LOG_DISTANCE`).
 * The prior on the true u is the population's, per sky cell
-  (:func:`sky_cells`): a Gaussian mixture fitted by extreme deconvolution
+  (:func:`sky_cells`) and class of u's error (:data:`ERROR_CLASSES`): a
+  Gaussian mixture fitted by extreme deconvolution
   in u -- exact there, the errors being Gaussian in u -- to the stars before
   the cuts that select on u (parallax and distance precision), so that it is
   not truncated by them (:func:`fit_prior`), on a bounded subsample chosen
   by SplitMix64-mixed id keys (:class:`PriorSample`): the same stars however
   the catalogue is partitioned.
 * Per star, the posterior on u is a Gaussian mixture in closed form; the
-  posterior mean and variance of R and of |Z| follow by Gauss-Hermite
-  quadrature per component through the exact frame transformation (the
-  position is affine in d), with nodes outside the physical range
-  (0 < d < :data:`D_MAX_KPC`) dropped (:func:`posterior_moments`).
+  posterior mean and variance of R and of |Z| and their covariance follow by
+  Gauss-Hermite quadrature per component through the exact frame
+  transformation (the position is affine in d), with nodes outside the
+  physical range (0 < d < :data:`D_MAX_KPC`) dropped (:func:`posterior_moments`).
 
-Because a bin selects stars on observed quantities only, E[[Fe/H] | obs] =
-b + m E[x | obs] exactly for a line in the true x when the prior is the
-population's, with variance m^2 Var[x | obs] + sigma_[Fe/H]^2 + scatter^2: so
-the corrected fit is the flat likelihood of :mod:`galchem.analysis.fitting`
-with x -> E[x | obs] and x_err -> sd[x | obs], bins still chosen by the
-observed coordinate.  What it leaves out: the prior does not depend on the
-error itself (it does, weakly, through the magnitude), and a line that is
-not straight within the bin (the vertical gradient inside a |Z| slice)
-correlates with the correction.
+Because a bin selects stars on observed quantities only, these moments are
+what the corrected slope needs (:mod:`galchem.analysis.marginal_slope`).
+What the prior leaves out: it does not depend on the error itself (it does,
+weakly, through the magnitude), nor on where in its sky cell a star lies.
 """
 from __future__ import annotations
 
@@ -54,7 +50,7 @@ from galchem.data.ids import mixed_keys
 from galchem.errors import GalchemError
 from galchem.physics import frames
 
-__all__ = ["D_MAX_KPC", "DistanceMeasure", "DistancePrior", "KINDS", "LOG_DISTANCE", "MIN_CELL_STARS", "N_CELLS",
+__all__ = ["D_MAX_KPC", "DistanceMeasure", "DistancePrior", "ERROR_CLASSES", "KINDS", "LOG_DISTANCE", "MIN_CELL_STARS", "MOMENT_COLUMNS", "N_CELLS",
            "PARALLAX", "PRIOR_COMPONENTS", "PRIOR_POINTS", "PriorSample", "distance_from_u", "distance_measure",
            "fit_prior", "galactic_lb", "posterior_moments", "prior_sample", "sample_moments", "sky_cells"]
 
@@ -79,8 +75,20 @@ PRIOR_POINTS = 20_000
 MIN_CELL_STARS = 500
 """Fewest stars a sky cell needs for a prior of its own; a sparser cell uses the all-sky prior."""
 
+ERROR_CLASSES = 3
+"""Classes of the parallax error (terciles per cell), each with a prior of its own: a star's parallax error tells
+of its magnitude and so of its distance (fainter stars are further and have larger errors), and a prior blind to it
+pulls the distant stars in.  Distance percentiles get one class: their spread grows with the quoted distance itself,
+so it carries the measurement's noise, and a prior conditioned on it would count that noise twice."""
+
+MIN_CLASS_STARS = 150
+"""Fewest stars an error class needs for a mixture of its own; a smaller one takes its cell's whole mixture."""
+
 PRIOR_COMPONENTS = 4
 """Gaussian components of each cell's prior in u."""
+
+MOMENT_COLUMNS = ("R", "R_err", "absZ", "absZ_err", "R_absZ_cov", "data_weight")
+"""The columns of :func:`posterior_moments`."""
 
 GAUSS_HERMITE_NODES = 24
 """Quadrature nodes per posterior component."""
@@ -184,16 +192,19 @@ def prior_sample(ids_keys: np.ndarray, ra, dec, measure: DistanceMeasure) -> Pri
 
 @dataclass(frozen=True)
 class DistancePrior:
-    """The population's distribution of the true u per sky cell: Gaussian mixtures as (N_CELLS, K) arrays."""
+    """The population's distribution of the true u per sky cell and class of u's error: Gaussian mixtures as
+    (N_CELLS, ERROR_CLASSES, K) arrays, and per cell the upper edges of its error classes."""
 
     kind: str
     weights: np.ndarray
     means: np.ndarray
     variances: np.ndarray
+    error_edges: np.ndarray  # (N_CELLS, ERROR_CLASSES - 1) u_err between classes, ascending
     own: np.ndarray  # (N_CELLS,) True where the cell has its own prior, False where it uses the all-sky one
     converged: bool
 
-    TABLE_COLUMNS = ("cell", "component", "weight", "mean", "variance", "own", "kind", "converged")
+    TABLE_COLUMNS = ("cell", "error_class", "component", "weight", "mean", "variance", "error_to", "own", "kind",
+                     "converged")
 
     @classmethod
     def empty_table(cls) -> pd.DataFrame:
@@ -201,30 +212,34 @@ class DistancePrior:
         return pd.DataFrame({name: pd.Series(dtype=object if name == "kind" else float) for name in cls.TABLE_COLUMNS})
 
     def to_table(self) -> pd.DataFrame:
-        """One row per cell and component (the cache's form)."""
-        cells, comps = np.indices(self.weights.shape)
-        return pd.DataFrame({"cell": cells.ravel(), "component": comps.ravel(), "weight": self.weights.ravel(),
-                             "mean": self.means.ravel(), "variance": self.variances.ravel(),
-                             "own": np.repeat(self.own, self.weights.shape[1]), "kind": self.kind,
-                             "converged": self.converged})
+        """One row per cell, error class and component (the cache's form); ``error_to`` is the class's upper edge."""
+        cells, classes, comps = np.indices(self.weights.shape)
+        upper = np.concatenate([self.error_edges, np.full((len(self.error_edges), 1), np.inf)], axis=1)
+        return pd.DataFrame({"cell": cells.ravel(), "error_class": classes.ravel(), "component": comps.ravel(),
+                             "weight": self.weights.ravel(), "mean": self.means.ravel(),
+                             "variance": self.variances.ravel(), "error_to": upper[cells, classes].ravel(),
+                             "own": self.own[cells].ravel(), "kind": self.kind, "converged": self.converged})
 
     @classmethod
     def from_table(cls, table: pd.DataFrame) -> DistancePrior:
         """Rebuild from :meth:`to_table`."""
-        table = table.sort_values(["cell", "component"])
-        k = int(table["component"].max()) + 1
+        table = table.sort_values(["cell", "error_class", "component"])
+        shape = (-1, int(table["error_class"].max()) + 1, int(table["component"].max()) + 1)
 
         def grid(name: str) -> np.ndarray:
-            return table[name].to_numpy(dtype=float).reshape(-1, k)
+            return table[name].to_numpy(dtype=float).reshape(shape)
 
         return cls(str(table["kind"].iloc[0]), grid("weight"), grid("mean"), grid("variance"),
-                   table["own"].to_numpy(dtype=bool).reshape(-1, k)[:, 0], bool(table["converged"].iloc[0]))
+                   grid("error_to")[:, :-1, 0], table["own"].to_numpy(dtype=bool).reshape(shape)[:, 0, 0],
+                   bool(table["converged"].iloc[0]))
 
     def posterior(self, cell: np.ndarray, u: np.ndarray, u_err: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per star and component, shape (N, K): the probability, mean and variance of the true u given u_i."""
-        w, mu, V = self.weights[cell], self.means[cell], self.variances[cell]
-        s2 = (np.asarray(u_err, dtype=float) ** 2)[:, None]
+        u_err = np.asarray(u_err, dtype=float)
+        error_class = np.sum(u_err[:, None] > self.error_edges[cell], axis=1)
+        w, mu, V = (grid[cell, error_class] for grid in (self.weights, self.means, self.variances))
+        s2 = (u_err**2)[:, None]
         total = V + s2
         offset = np.asarray(u, dtype=float)[:, None] - mu
         with np.errstate(divide="ignore"):
@@ -236,28 +251,43 @@ class DistancePrior:
         return r, mu + gain * offset, gain * s2
 
 
-def _mixture(u: np.ndarray, u_err: np.ndarray) -> XMixture:
-    return extreme_deconvolution(u, u_err, PRIOR_COMPONENTS)
+def _conditional(u: np.ndarray, u_err: np.ndarray, classes: int) -> tuple[np.ndarray, list[XMixture]]:
+    """The error classes' edges (quantiles of u_err) and one mixture per class, by extreme deconvolution; a class
+    with fewer than :data:`MIN_CLASS_STARS` stars (errors that hardly vary) takes the mixture of all of them."""
+    edges = np.quantile(u_err, np.arange(1, classes) / classes)
+    error_class = np.sum(u_err[:, None] > edges, axis=1)
+    whole = None
+    mixtures = []
+    for q in range(classes):
+        inside = error_class == q
+        if np.count_nonzero(inside) >= MIN_CLASS_STARS:
+            mixtures.append(extreme_deconvolution(u[inside], u_err[inside], PRIOR_COMPONENTS))
+        else:
+            whole = whole or extreme_deconvolution(u, u_err, PRIOR_COMPONENTS)
+            mixtures.append(whole)
+    return edges, mixtures
 
 
 def fit_prior(sample: PriorSample, kind: str) -> DistancePrior:
-    """Extreme deconvolution in u per sky cell (cells with fewer than :data:`MIN_CELL_STARS` stars in the
-    subsample take the all-sky mixture)."""
+    """Extreme deconvolution in u per sky cell and, for parallaxes, error class (cells with fewer than
+    :data:`MIN_CELL_STARS` stars in the subsample take the all-sky mixtures)."""
     if kind not in KINDS:
         raise GalchemError(f"a distance measure is one of {', '.join(KINDS)}, not {kind!r}")
     pooled_u, pooled_err = sample.pooled()
     if pooled_u.size < MIN_CELL_STARS:
         raise GalchemError(f"the distance prior needs at least {MIN_CELL_STARS} stars with a usable "
                            f"{'parallax' if kind == PARALLAX else 'distance'}, got {pooled_u.size}")
-    sky = _mixture(pooled_u, pooled_err)
-    mixtures, own = [], np.zeros(N_CELLS, dtype=bool)
+    classes = ERROR_CLASSES if kind == PARALLAX else 1
+    sky = _conditional(pooled_u, pooled_err, classes)
+    cells, own = [], np.zeros(N_CELLS, dtype=bool)
     for c in range(N_CELLS):
         inside = sample.cell == c
         own[c] = np.count_nonzero(inside) >= MIN_CELL_STARS
-        mixtures.append(_mixture(sample.u[inside], sample.u_err[inside]) if own[c] else sky)
-    weights, means, variances = (np.stack([getattr(m, name) for m in mixtures])
+        cells.append(_conditional(sample.u[inside], sample.u_err[inside], classes) if own[c] else sky)
+    weights, means, variances = (np.array([[getattr(m, name) for m in mixtures] for _, mixtures in cells])
                                  for name in ("weights", "means", "variances"))
-    return DistancePrior(kind, weights, means, variances, own, all(m.converged for m in mixtures))
+    return DistancePrior(kind, weights, means, variances, np.array([edges for edges, _ in cells]), own,
+                         all(m.converged for _, mixtures in cells for m in mixtures))
 
 
 def _directions(ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -277,12 +307,13 @@ def _position(g, offset, i, d):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _quadrature(r, mean, var, nodes, node_weights, g, offset, parallax, u_min, u_max, out):  # pragma: no cover
-    """Per star, the posterior mean and standard deviation of R and |Z| by Gauss-Hermite quadrature over each
-    mixture component of the posterior on u (nodes outside [u_min, u_max] dropped): out[:, :4] = R, R_err, absZ,
-    absZ_err.  Two passes over the nodes (the means, then the spreads about them), so no variance loses digits."""
+    """Per star, the posterior mean and standard deviation of R and |Z| and their covariance, by Gauss-Hermite
+    quadrature over each mixture component of the posterior on u (nodes outside [u_min, u_max] dropped):
+    out[:, :5] = R, R_err, absZ, absZ_err, R_absZ_cov.  Two passes over the nodes (the means, then the spreads
+    about them), so no variance loses digits."""
     n, k = r.shape
     for i in numba.prange(n):
-        s0 = s_R = s_Z = s_RR = s_ZZ = 0.0
+        s0 = s_R = s_Z = s_RR = s_ZZ = s_RZ = 0.0
         for second in (False, True):
             mean_R, mean_Z = (s_R / s0, s_Z / s0) if second else (0.0, 0.0)
             for c in range(k):
@@ -296,6 +327,7 @@ def _quadrature(r, mean, var, nodes, node_weights, g, offset, parallax, u_min, u
                     if second:
                         s_RR += w * (radius - mean_R) ** 2
                         s_ZZ += w * (height - mean_Z) ** 2
+                        s_RZ += w * (radius - mean_R) * (height - mean_Z)
                     else:
                         s0 += w
                         s_R += w * radius
@@ -304,12 +336,14 @@ def _quadrature(r, mean, var, nodes, node_weights, g, offset, parallax, u_min, u
         out[i, 1] = np.sqrt(max(s_RR / s0, 0.0))
         out[i, 2] = s_Z / s0
         out[i, 3] = np.sqrt(max(s_ZZ / s0, 0.0))
+        out[i, 4] = s_RZ / s0
 
 
 def posterior_moments(prior: DistancePrior, ra, dec, measure: DistanceMeasure) -> pd.DataFrame:
-    """Posterior mean and standard deviation of R and |Z| [kpc] per star, and the data's weight.
+    """Posterior mean and standard deviation of R and |Z| [kpc] per star, their covariance, and the data's weight.
 
-    Columns ``R``, ``R_err``, ``absZ``, ``absZ_err`` and ``data_weight`` =
+    Columns ``R``, ``R_err``, ``absZ``, ``absZ_err``, ``R_absZ_cov`` [kpc^2] (R and |Z| follow from one
+    distance, so they move together) and ``data_weight`` =
     sum_k r_k V_k / (V_k + u_err^2), the share of the posterior mean that
     comes from the measurement (1: the prior adds nothing; near 0: the prior
     decides).  The quadrature is compiled, one star per task.
@@ -319,19 +353,19 @@ def posterior_moments(prior: DistancePrior, ra, dec, measure: DistanceMeasure) -
         raise GalchemError(f"the prior is in {prior.kind} but the measure in {measure.kind}")
     ra, dec = np.asarray(ra, dtype=float), np.asarray(dec, dtype=float)
     n = ra.size
-    out = np.full((n, 5), np.nan)
+    out = np.full((n, len(MOMENT_COLUMNS)), np.nan)
     nodes, node_weights = np.polynomial.hermite.hermgauss(GAUSS_HERMITE_NODES)
     node_weights = node_weights / np.sqrt(np.pi)
     good = np.flatnonzero(np.isfinite(measure.u) & np.isfinite(measure.u_err) & (measure.u_err > 0) & np.isfinite(ra))
     if good.size:
         r, mean, var = prior.posterior(sky_cells(ra[good], dec[good]), measure.u[good], measure.u_err[good])
         g, offset = _directions(ra[good], dec[good])
-        moments = np.empty((good.size, 4))
+        moments = np.empty((good.size, 5))
         _quadrature(r, mean, var, nodes, node_weights, np.ascontiguousarray(g), offset, prior.kind == PARALLAX,
                     1.0 / D_MAX_KPC, np.log(D_MAX_KPC), moments)
-        out[good, :4] = moments
-        out[good, 4] = np.sum(r * var, axis=1) / measure.u_err[good] ** 2  # sum_k r_k V_k / (V_k + s^2)
-    return pd.DataFrame(out, columns=["R", "R_err", "absZ", "absZ_err", "data_weight"])
+        out[good, :5] = moments
+        out[good, 5] = np.sum(r * var, axis=1) / measure.u_err[good] ** 2  # sum_k r_k V_k / (V_k + s^2)
+    return pd.DataFrame(out, columns=list(MOMENT_COLUMNS))
 
 
 def sample_moments(prior: DistancePrior, sample: pd.DataFrame) -> pd.DataFrame:

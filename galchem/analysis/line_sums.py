@@ -20,30 +20,29 @@ fitted exactly, star by star, as :func:`galchem.analysis.fitting.fit_line`
 does: their points are gathered too (never more than that many per bin)
 and sorted by id before the fit.
 
-The corrected fit (:mod:`galchem.analysis.latent_distance`) is the same
-flat likelihood on each star's posterior mean and standard deviation of
-the true coordinate, so its sums are made the same way, in the same pass.
+The corrected line (:mod:`galchem.analysis.marginal_slope`) and SIMEX
+(:mod:`galchem.analysis.simex`) come from sums of their own, made in the
+same pass; :func:`fit_binned` puts every bin's together.
 """
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import NamedTuple
-
 import numba
 import numpy as np
 import pandas as pd
 
-from galchem.analysis import gradients
+from galchem.analysis import gradients, marginal_slope
 from galchem.analysis.double_double import add
 from galchem.analysis.fitting import GROUPED_ABOVE, LineFit, fit_line, fit_line_data
 from galchem.analysis.line_likelihood import BINS_PER_DEX, DEFAULT_BOUNDS, LineData
 from galchem.analysis.posterior import Posterior
+from galchem.data.ids import id_keys
 from galchem.errors import FitError
 
-__all__ = ["BinShare", "BinSums", "N_TERMS", "bin_sums", "fit_binned", "fit_sums", "fit_table", "line_data", "merge",
-           "merge_shares", "start_guess", "table_shares"]
+__all__ = ["BinSums", "N_TERMS", "bin_sums", "fit_binned", "fit_sums", "fit_table", "line_data", "merge",
+           "start_guess", "table_shares"]
 
 N_TERMS = 1 + 3 + 9 + 27 + 81 + 9
 """Raw moments per group: n, Sd (3), Suu (9), Suud (27), Suudd (81), Sdd (9), in this order."""
@@ -187,55 +186,28 @@ def fit_sums(sums: BinSums, *, n_walkers: int, n_steps: int, max_steps: int, see
     return fit_line_data(line_data(sums), start_guess(sums), **options)
 
 
-class BinShare(NamedTuple):
-    """A bin's sums from some of its stars: as measured, at their posterior true x (None without a distance
-    prior), and how many of them the prior rather than the measurement places."""
-
-    flat: BinSums
-    corrected: BinSums | None
-    dominated: int
-
-
-def table_shares(table: pd.DataFrame, binning: gradients.Binning, moments: pd.DataFrame | None) -> list[BinShare]:
-    """Every bin's share of ``table`` (a sample's rows; ``moments`` their
-    :func:`galchem.analysis.latent_distance.posterior_moments`, same order, or None)."""
+def table_shares(table: pd.DataFrame, binning: gradients.Binning) -> list[BinSums]:
+    """Every bin's sums of ``table`` (a sample's rows) as measured."""
     coords = gradients.coordinates(table)
     feh, feh_err, ids = table["feh"].to_numpy(), table["feh_err"].to_numpy(), table["id"].to_numpy()
     index = gradients.bin_index(table, binning)
     x, x_err = coords[binning.x].to_numpy(), coords[f"{binning.x}_err"].to_numpy()
-    shares = []
-    for k in range(len(binning.edges) - 1):
-        inside = index == k
-        flat = bin_sums(ids[inside], x[inside], feh[inside], x_err[inside], feh_err[inside])
-        if moments is None:
-            shares.append(BinShare(flat, None, 0))
-            continue
-        corrected = bin_sums(ids[inside], moments[binning.x].to_numpy()[inside], feh[inside],
-                             moments[f"{binning.x}_err"].to_numpy()[inside], feh_err[inside])
-        decided = moments["data_weight"].to_numpy()[inside] < gradients.DATA_WEIGHT_LIMIT
-        shares.append(BinShare(flat, corrected, int(np.count_nonzero(decided))))
-    return shares
+    return [bin_sums(ids[index == k], x[index == k], feh[index == k], x_err[index == k], feh_err[index == k])
+            for k in range(len(binning.edges) - 1)]
 
 
-def merge_shares(a: list[BinShare], b: list[BinShare]) -> list[BinShare]:
-    """Two sets of bin shares (from two partitions) as one: the sums added, the counts too."""
-    return [BinShare(merge(x.flat, y.flat), None if x.corrected is None else merge(x.corrected, y.corrected),
-                     x.dominated + y.dominated) for x, y in zip(a, b)]
-
-
-def fit_binned(shares: list[BinShare], binning: gradients.Binning, *, min_stars: int, n_walkers: int, n_steps: int,
-               max_steps: int, seed: np.random.SeedSequence, simex: list | None, absent: str
-               ) -> gradients.Gradients:
+def fit_binned(shares: list[BinSums], binning: gradients.Binning, *, min_stars: int, n_walkers: int, n_steps: int,
+               max_steps: int, seed: np.random.SeedSequence, corrected: list[marginal_slope.MarginalEstimate] | None,
+               simex: list | None, absent: str) -> gradients.Gradients:
     """Fit every bin with at least ``min_stars`` stars from its sums: the one loop over bins, whether the stars
     were in memory (:func:`fit_table`) or spread over a catalogue's partitions.
 
     Bin ``k`` draws from child ``k`` of ``seed`` (spawning the flat fit's
-    stream, the kept draws' and the corrected fit's).  ``shares[k]`` holds
-    its sums as measured and at the stars' posterior mean and standard
-    deviation of the true x (:class:`BinShare`), ``simex[k]`` its SIMEX
-    estimate (None: no cross-check); ``absent`` is the corrected status of
-    bins without corrected sums (:data:`~galchem.analysis.gradients.NO_PRIOR`
-    or :data:`~galchem.analysis.gradients.NOT_ASKED`).
+    stream and the kept draws').  ``shares[k]`` holds its sums as measured,
+    ``corrected[k]`` its corrected line (None: none, for the reason
+    ``absent``, :data:`~galchem.analysis.gradients.NO_PRIOR` or
+    :data:`~galchem.analysis.gradients.NOT_ASKED`), ``simex[k]`` its SIMEX
+    estimate (None: no cross-check).
 
     The bins are fitted in :data:`FIT_THREADS` threads (the compiled
     sampler releases the GIL); each bin's streams are its own, so the fits
@@ -244,18 +216,17 @@ def fit_binned(shares: list[BinShare], binning: gradients.Binning, *, min_stars:
     options = {"n_walkers": n_walkers, "n_steps": n_steps, "max_steps": max_steps}
 
     def fit_bin(k: int) -> gradients.BinFit:
-        part, corrected, dominated = shares[k]
+        part = shares[k]
         head = (binning.edges[k], binning.edges[k + 1], float(binning.centers[k]), part.n + part.invalid)
         if part.n + part.invalid < min_stars:
             return gradients.BinFit(*head, gradients.OUT_OF_RANGE if head[3] == 0 else gradients.TOO_FEW)
         stream = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, k))
-        fit_rng, draw_rng, corrected_rng = (np.random.default_rng(s) for s in stream.spawn(3))
+        fit_rng, draw_rng = (np.random.default_rng(s) for s in stream.spawn(2))
         fit = fit_sums(part, seed=fit_rng, **options)
-        usable = corrected is not None and corrected.n >= min_stars
-        corrected_fit = fit_sums(_valid(corrected), seed=corrected_rng, **options) if usable else None
+        line, dominated = (None, 0) if corrected is None else (corrected[k].line, corrected[k].decided)
         chosen = draw_rng.choice(len(fit.samples), gradients.N_DRAWS, replace=False)
         return gradients.BinFit(*head, gradients.FITTED, Posterior.of(fit),
-                                **gradients.corrected_fields(corrected_fit, head[3], dominated,
+                                **gradients.corrected_fields(line, head[3], dominated,
                                                              None if simex is None else simex[k], absent),
                                 draws=fit.samples[chosen])
 
@@ -267,10 +238,10 @@ def fit_table(table: pd.DataFrame, binning: gradients.Binning, *, moments: pd.Da
               min_stars: int, n_walkers: int, n_steps: int, max_steps: int, seed: np.random.SeedSequence,
               absent: str) -> gradients.Gradients:
     """:func:`fit_binned` of a sample in memory (``moments``: its stars' posterior moments, or None)."""
-    return fit_binned(table_shares(table, binning, moments), binning, min_stars=min_stars, n_walkers=n_walkers,
-                      n_steps=n_steps, max_steps=max_steps, seed=seed, simex=simex, absent=absent)
-
-
-def _valid(sums: BinSums) -> BinSums:
-    """The sums of the usable points only (stars whose posterior is undefined are counted out, not an error)."""
-    return BinSums(sums.keys, sums.hi, sums.lo, sums.n, sums.points, 0)
+    corrected = None
+    if moments is not None:
+        sums = marginal_slope.marginal_sums(id_keys(table["id"].to_numpy()), gradients.bin_index(table, binning), moments,
+                                            table["feh"], table["feh_err"], binning)
+        corrected = marginal_slope.estimate(sums)
+    return fit_binned(table_shares(table, binning), binning, min_stars=min_stars, n_walkers=n_walkers,
+                      n_steps=n_steps, max_steps=max_steps, seed=seed, corrected=corrected, simex=simex, absent=absent)

@@ -15,15 +15,16 @@ import pandas as pd
 
 from galchem.analysis.fitting import LineFit
 
-__all__ = ["Posterior", "VALUES", "column_name", "posterior_columns", "posterior_from_columns"]
+__all__ = ["LineValues", "Posterior", "VALUES", "column_name", "posterior_columns", "posterior_from_columns",
+           "values_columns", "values_from_columns"]
 
 VALUES = ("m", "m_err", "b", "b_err", "lam", "lam_err")
-"""The fitted numbers of a :class:`Posterior`: medians and standard deviations of m, b and lam."""
+"""The fitted numbers of a line: estimates and standard errors of m, b and lam."""
 
 
 @dataclass(frozen=True)
-class Posterior:
-    """Medians and standard deviations of m, b, lam, and the chain's diagnostics."""
+class LineValues:
+    """A line's fitted numbers (:data:`VALUES`), however they were estimated."""
 
     m: float
     m_err: float
@@ -31,6 +32,16 @@ class Posterior:
     b_err: float
     lam: float
     lam_err: float
+
+    def withheld(self) -> LineValues:
+        """The same with its fitted numbers NaN: a result that is not to be used (any diagnostics stay)."""
+        return replace(self, **dict.fromkeys(VALUES, np.nan))
+
+
+@dataclass(frozen=True)
+class Posterior(LineValues):
+    """Medians and standard deviations of m, b, lam, and the chain's diagnostics."""
+
     tau: float  # the longest autocorrelation time [steps]
     n_eff: float  # independent samples after burn-in
     acceptance: float
@@ -42,18 +53,13 @@ class Posterior:
         return cls(fit.m, fit.m_err, fit.b, fit.b_err, fit.lam, fit.lam_err, float(np.max(fit.autocorr_time)),
                    float(fit.effective_samples), fit.acceptance_fraction, fit.reliable)
 
-    def withheld(self) -> Posterior:
-        """The same chain with its fitted numbers (:data:`~galchem.analysis.posterior.VALUES`) NaN: a result that is
-        not to be used."""
-        return replace(self, **dict.fromkeys(VALUES, np.nan))
-
 
 _FIELDS = tuple(f.name for f in fields(Posterior))
 
 
 def column_name(name: str, tag: str) -> str:
     """The table column of field ``name`` under ``tag``: the tag follows the quantity, before an ``_err``
-    (``m``, ``m_err``, ``tau`` tagged ``_deconv``: ``m_deconv``, ``m_deconv_err``, ``tau_deconv``)."""
+    (``m``, ``m_err``, ``lam`` tagged ``_deconv``: ``m_deconv``, ``m_deconv_err``, ``lam_deconv``)."""
     base, error = (name[:-4], "_err") if name.endswith("_err") else (name, "")
     return f"{base}{tag}{error}"
 
@@ -73,3 +79,13 @@ def posterior_from_columns(row: dict, tag: str = "") -> Posterior | None:
         return None
     numbers = {name: row.get(column_name(name, tag), np.nan) for name in _FIELDS if name != "reliable"}
     return Posterior(**numbers, reliable=bool(verdict))
+
+
+def values_columns(values: LineValues | None, tag: str) -> dict[str, object]:
+    """The fitted numbers of ``values`` by their table column (:func:`column_name`); NaN where there are none."""
+    return {column_name(name, tag): np.nan if values is None else getattr(values, name) for name in VALUES}
+
+
+def values_from_columns(row: dict, tag: str) -> LineValues:
+    """The :func:`values_columns` of a table row read back."""
+    return LineValues(**{name: row[column_name(name, tag)] for name in VALUES})

@@ -18,8 +18,8 @@ each bin's least squares add up double-double sums
 (:class:`SimexSums`) filled in one compiled pass per level: the estimate
 does not depend on how the catalogue is partitioned.
 
-The error is a delete-a-group jackknife (:data:`N_GROUPS` groups of stars
-by their mixed id keys, Kott 2001): the whole estimate -- re-binning,
+The error is a delete-a-group jackknife (:mod:`galchem.analysis.jackknife`):
+the whole estimate -- re-binning,
 extra noise and extrapolation -- is repeated without each group, so it
 carries the sampling error, the changing bin membership and the Monte Carlo
 noise together.  What SIMEX cannot undo: the
@@ -33,13 +33,13 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from galchem.analysis import double_double, gradients
+from galchem.analysis import double_double, gradients, jackknife
 from galchem.analysis.double_double import add
 from galchem.analysis.latent_distance import DistanceMeasure, distance_from_u
 from galchem.data.ids import GOLDEN, mixed_keys
 from galchem.physics import frames
 
-__all__ = ["MOMENTS", "N_GROUPS", "N_REPLICATES", "SimexEstimate", "SimexSums", "ZETAS", "estimate", "levels", "merge",
+__all__ = ["MOMENTS", "N_REPLICATES", "SimexEstimate", "SimexSums", "ZETAS", "estimate", "levels", "merge",
            "noise", "simex_sums"]
 
 ZETAS = (0.5, 1.0, 1.5, 2.0)
@@ -47,9 +47,6 @@ ZETAS = (0.5, 1.0, 1.5, 2.0)
 
 N_REPLICATES = 4
 """Noisy copies of the data per zeta."""
-
-N_GROUPS = 8
-"""Groups of stars (by mixed id key) for the jackknife error."""
 
 MOMENTS = 6
 """Sums per bin, level and group: n, Sx, Sy, Sxx, Sxy, Syy (in double-double)."""
@@ -108,10 +105,10 @@ def simex_sums(keys: np.ndarray, ra, dec, measure: DistanceMeasure, feh, binning
     """One partition's least-squares sums for each binning, for every (zeta, replicate) of :func:`levels` and
     every jackknife group; each star adds to its bin's sums in the order of the rows."""
     ra, dec, feh = (np.asarray(v, dtype=float) for v in (ra, dec, feh))
-    group = (mixed_keys(keys) % np.uint64(N_GROUPS)).astype(np.int64)
+    group = jackknife.groups(keys)
     los = frames.unit_vectors(ra, dec)[0]  # the directions, once for every level
     n_levels = len(levels())
-    out = [SimexSums(*(np.zeros((len(b.edges) - 1, n_levels, N_GROUPS, MOMENTS)) for _ in range(2)))
+    out = [SimexSums(*(np.zeros((len(b.edges) - 1, n_levels, jackknife.N_GROUPS, MOMENTS)) for _ in range(2)))
            for b in binnings]
     for level, (zeta, _) in enumerate(levels()):
         u = measure.u + np.sqrt(zeta) * measure.u_err * noise(keys, seed_key, level) if zeta else measure.u
@@ -120,7 +117,7 @@ def simex_sums(keys: np.ndarray, ra, dec, measure: DistanceMeasure, feh, binning
             x = coords[binning.x]
             index = binning.index(coords[binning.by], x)
             usable = (index >= 0) & np.isfinite(x) & np.isfinite(feh)
-            row = np.where(usable, (index * n_levels + level) * N_GROUPS + group, -1)
+            row = np.where(usable, (index * n_levels + level) * jackknife.N_GROUPS + group, -1)
             _accumulate(row, x, feh, sums.hi.reshape(-1, MOMENTS), sums.lo.reshape(-1, MOMENTS))
     return out
 
@@ -163,29 +160,18 @@ def _extrapolate(slopes: np.ndarray) -> float:
     return float(np.polyval(np.polyfit(grid, means, 2), -1.0))
 
 
-def _total(hi: np.ndarray, lo: np.ndarray, groups: list[int]) -> np.ndarray:
-    """The rounded sums over these groups (axis -2), added one group after another in double-double."""
-    total_hi, total_lo = hi[..., groups[0], :], lo[..., groups[0], :]
-    for g in groups[1:]:
-        total_hi, total_lo = double_double.merge(total_hi, total_lo, hi[..., g, :], lo[..., g, :])
-    return total_hi
-
-
 def _estimate(m: float, left_out: np.ndarray, naive: float, naive_err: float) -> SimexEstimate:
     """A bin's estimate from its extrapolated slope and those without each group."""
     if not np.isfinite(m):
         return SimexEstimate(np.nan, np.nan, naive, naive_err)
     if not np.isfinite(left_out).all():
         return SimexEstimate(m, np.nan, naive, naive_err)
-    error = np.sqrt((N_GROUPS - 1) / N_GROUPS * np.sum((left_out - left_out.mean()) ** 2))
-    return SimexEstimate(m, float(error), naive, naive_err)
+    return SimexEstimate(m, float(jackknife.error(left_out)), naive, naive_err)
 
 
 def estimate(sums: SimexSums) -> list[SimexEstimate]:
     """Every bin's SIMEX slope, with the delete-a-group jackknife error."""
-    groups = list(range(N_GROUPS))
-    slopes, errors = _least_squares(_total(sums.hi, sums.lo, groups))  # [bin, level]
-    left_out = np.stack([_least_squares(_total(sums.hi, sums.lo, groups[:g] + groups[g + 1:]))[0]
-                         for g in groups], axis=1)  # [bin, group, level]
+    slopes, errors = _least_squares(jackknife.total(sums.hi, sums.lo, list(range(jackknife.N_GROUPS))))  # [bin, level]
+    left_out = np.moveaxis(_least_squares(jackknife.left_out(sums.hi, sums.lo))[0], -1, -2)  # [bin, group, level]
     return [_estimate(_extrapolate(slopes[k]), np.array([_extrapolate(s) for s in left_out[k]]),
                       float(slopes[k, 0]), float(errors[k, 0])) for k in range(len(slopes))]

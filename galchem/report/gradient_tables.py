@@ -32,7 +32,7 @@ CALIBRATION_LIMIT = 3.0
 def comparison(measured: pd.DataFrame, published: pd.DataFrame | None, truth: pd.DataFrame | None,
                binning: gradients.Binning) -> pd.DataFrame:
     """Per bin: the study's slope (if published), the flat, corrected and SIMEX slopes, the truth and the pulls,
-    each chain's verdict (``reliable``, ``reliable_deconv``) and why a corrected slope is withheld
+    the flat chain's verdict (``reliable``) and why a corrected slope is withheld
     (``status_deconv``).
 
     The numbers are those of :func:`galchem.analysis.gradients.compare`;
@@ -44,7 +44,7 @@ def comparison(measured: pd.DataFrame, published: pd.DataFrame | None, truth: pd
         table = gradients.compare(measured, published, truth, binning).drop(columns=["n_paper", "m_paper", "m_paper_err"])
     else:
         table = gradients.compare(measured, published, truth, binning)
-    return table.merge(measured[[center, "status", "reliable", "reliable_deconv", "status_deconv"]], on=center,
+    return table.merge(measured[[center, "status", "reliable", "status_deconv"]], on=center,
                        how="left")
 
 
@@ -53,8 +53,7 @@ HEADERS = {
     "z_center": "|Z| (kpc)", "r_center": "R (kpc)", "m_err": "m error", "b_err": "b error", "lam": "λ",
     "lam_err": "λ error", "m_deconv": "m corrected", "m_deconv_err": "m corrected error", "b_deconv": "b corrected",
     "lam_deconv": "λ corrected", "status_deconv": "why withheld", "m_simex": "m SIMEX", "m_simex_err": "m SIMEX error",
-    "tau": "τ (steps)", "n_eff": "effective samples", "reliable": "chain long enough", "tau_deconv": "τ corrected",
-    "reliable_deconv": "corrected chain long enough",
+    "tau": "τ (steps)", "n_eff": "effective samples", "reliable": "chain long enough",
 }
 """Readable headers for the columns of a gradient fit table (:func:`readable`)."""
 
@@ -158,17 +157,14 @@ def comparison_display(table: pd.DataFrame, center_label: str) -> pd.DataFrame:
 
 
 def reliability_sentence(table: pd.DataFrame, binning: gradients.Binning) -> str:
-    """Whether every fitted bin's chains reached 50 autocorrelation times, for each prior, in one sentence."""
-    fitted = table["status"] == gradients.FITTED
-    parts = []
-    for prior, column in (("flat prior", "reliable"), ("corrected fit", "reliable_deconv")):
-        ran = (fitted & table[column].notna()).to_numpy(dtype=bool)  # NA: no chain ran (no prior, or not fitted)
-        short = [binning.label(k) for k in np.flatnonzero(ran & ~table[column].fillna(False).to_numpy(dtype=bool))]
-        parts.append(f"all {int(ran.sum())} chains of the {prior} reached 50 autocorrelation times"
-                     if not short else
-                     f"of the {prior} {_plural(len(short), 'chain')} did not reach 50 τ within `max_steps` ({', '.join(short)})")
-    text = "; ".join(parts)
-    return text[:1].upper() + text[1:] + "."
+    """Whether every fitted bin's chain (the study's fit, flat prior) reached 50 autocorrelation times, in one
+    sentence (the corrected line is computed from sums and has no chain)."""
+    ran = ((table["status"] == gradients.FITTED) & table["reliable"].notna()).to_numpy(dtype=bool)
+    short = [binning.label(k) for k in np.flatnonzero(ran & ~table["reliable"].fillna(False).to_numpy(dtype=bool))]
+    if not short:
+        return f"All {int(ran.sum())} chains of the flat-prior fits reached 50 autocorrelation times."
+    return (f"Of the flat-prior fits, {_plural(len(short), 'chain')} did not reach 50 τ within `max_steps` "
+            f"({', '.join(short)}).")
 
 
 def correction_sentences(table: pd.DataFrame, binning: gradients.Binning, limit: float = PULL_LIMIT) -> str:

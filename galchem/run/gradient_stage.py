@@ -1,9 +1,9 @@
 """The gradient stage: every bin's line fits from per-bin sums made in one pass over the partitions.
 
-Each partition adds its stars' sums of the flat fit, of the corrected fit
-(each star at its posterior mean and standard deviation of R or |Z| under
-the population's distance prior) and of SIMEX's noisy copies
-(:mod:`galchem.analysis.line_sums`, :mod:`galchem.analysis.simex`); the
+Each partition adds its stars' sums of the flat fit, of the corrected line
+(from each star's posterior moments of R and |Z| under the population's
+distance prior) and of SIMEX's noisy copies (:mod:`galchem.analysis.line_sums`,
+:mod:`galchem.analysis.marginal_slope`, :mod:`galchem.analysis.simex`); the
 sums are merged in double-double, so the fits do not depend on the
 partitioning, and the one bin loop (:func:`galchem.analysis.line_sums.fit_binned`)
 fits them.
@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from galchem.analysis import gradients, latent_distance, line_sums, simex
+from galchem.analysis import gradients, latent_distance, line_sums, marginal_slope, simex
 from galchem.data.cache import cached
 from galchem.data.ids import id_keys, seed_key
 from galchem.data.sources import Dataset
@@ -55,26 +56,40 @@ def binnings(config: RunConfig) -> tuple[gradients.Binning, gradients.Binning]:
             gradients.vertical_binning(config.vertical_r_edges, config.vertical_z_max))
 
 
+class _Share(NamedTuple):
+    """One partition's sums for each binning: as measured, of the corrected line and of SIMEX (None without a
+    distance prior)."""
+
+    flat: list[list[line_sums.BinSums]]
+    corrected: list[marginal_slope.MarginalSums] | None
+    noisy: list[simex.SimexSums] | None
+
+
 def _gradient_part(path: Path, chosen: tuple[gradients.Binning, ...], moving: bool,
-                   prior: latent_distance.DistancePrior | None, simex_key: np.uint64
-                   ) -> tuple[list[list[line_sums.BinShare]], list[simex.SimexSums] | None]:
+                   prior: latent_distance.DistancePrior | None, simex_key: np.uint64) -> _Share:
     """One partition's per-bin sums for each binning: flat, corrected and SIMEX's noisy copies."""
     table = in_sample(pd.read_parquet(path, columns=list(GRADIENT_COLUMNS)), moving)
-    moments = None if prior is None else latent_distance.sample_moments(prior, table)
-    out = [line_sums.table_shares(table, binning, moments) for binning in chosen]
-    noisy = None
-    if prior is not None:
-        measure = latent_distance.DistanceMeasure(table["distance_u"].to_numpy(dtype=float),
-                                                  table["distance_u_err"].to_numpy(dtype=float), prior.kind)
-        noisy = simex.simex_sums(id_keys(table["id"].to_numpy()), table["ra"].to_numpy(), table["dec"].to_numpy(),
-                                 measure, table["feh"].to_numpy(), chosen, simex_key)
-    return out, noisy
+    flat = [line_sums.table_shares(table, binning) for binning in chosen]
+    if prior is None:
+        return _Share(flat, None, None)
+    keys = id_keys(table["id"].to_numpy())
+    moments = latent_distance.sample_moments(prior, table)
+    corrected = [marginal_slope.marginal_sums(keys, gradients.bin_index(table, binning), moments, table["feh"],
+                                              table["feh_err"], binning) for binning in chosen]
+    measure = latent_distance.DistanceMeasure(table["distance_u"].to_numpy(dtype=float),
+                                              table["distance_u_err"].to_numpy(dtype=float), prior.kind)
+    noisy = simex.simex_sums(keys, table["ra"].to_numpy(), table["dec"].to_numpy(), measure, table["feh"].to_numpy(),
+                             chosen, simex_key)
+    return _Share(flat, corrected, noisy)
 
 
-def _merge_gradient_shares(a, b):
+def _merge_gradient_shares(a: _Share, b: _Share) -> _Share:
     """Two partitions' gradient shares together."""
-    shares = [line_sums.merge_shares(one, two) for one, two in zip(a[0], b[0])]
-    return shares, None if a[1] is None else [simex.merge(one, two) for one, two in zip(a[1], b[1])]
+    flat = [[line_sums.merge(one, two) for one, two in zip(x, y)] for x, y in zip(a.flat, b.flat)]
+    if a.corrected is None:
+        return _Share(flat, None, None)
+    return _Share(flat, [marginal_slope.merge(one, two) for one, two in zip(a.corrected, b.corrected)],
+                  [simex.merge(one, two) for one, two in zip(a.noisy, b.noisy)])
 
 
 def gradient_fits(dataset: Dataset, config: RunConfig | None = None,
@@ -93,16 +108,16 @@ def gradient_fits(dataset: Dataset, config: RunConfig | None = None,
     def compute() -> GradientResults:
         with open_scheduler(scheduler) as runner:
             kinematic = kinematic_sample(dataset, config, runner)
-            shares, noisy = runner.map_reduce(_gradient_part, kinematic.parts, _merge_gradient_shares, chosen,
-                                              kinematic.moving, kinematic.prior,
-                                              seed_key(config.stream("simex")),
-                                              label="gradient sums")
+            share = runner.map_reduce(_gradient_part, kinematic.parts, _merge_gradient_shares, chosen,
+                                      kinematic.moving, kinematic.prior, seed_key(config.stream("simex")),
+                                      label="gradient sums")
         results = []
-        for b, (per_bin, binning) in enumerate(zip(shares, chosen)):
-            estimates = None if noisy is None else simex.estimate(noisy[b])
+        for b, (per_bin, binning) in enumerate(zip(share.flat, chosen)):
+            corrected = None if share.corrected is None else marginal_slope.estimate(share.corrected[b])
+            estimates = None if share.noisy is None else simex.estimate(share.noisy[b])
             results.append(line_sums.fit_binned(
                 per_bin, binning, min_stars=config.min_stars, n_walkers=config.n_walkers, n_steps=config.n_steps,
-                max_steps=config.max_steps, seed=config.stream(binning.name), simex=estimates,
+                max_steps=config.max_steps, seed=config.stream(binning.name), corrected=corrected, simex=estimates,
                 absent=gradients.NOT_ASKED if config.correction == "none" else gradients.NO_PRIOR))
         return GradientResults(*results)
 

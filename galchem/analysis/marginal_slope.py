@@ -1,0 +1,137 @@
+"""The corrected slope of a bin: the line its stars follow in their true coordinate, from posterior moments.
+
+What is estimated.  A bin holds the stars whose *measured* coordinate falls
+in it; its corrected slope is the least-squares slope of those stars'
+noise-free [Fe/H], f, against their true coordinate x:
+beta = Cov(f, x) / Var(x) over the bin's stars -- what "the gradient of the
+stars in this bin" means, and the mock's truth
+(:func:`galchem.analysis.gradients.truth_gradients`).
+
+How.  Each star's latent-distance posterior
+(:mod:`galchem.analysis.latent_distance`) gives E[x|obs], Var[x|obs], the
+mean E[o|obs] of the other coordinate (|Z| for a radial gradient, R for a
+vertical one) and Cov[x, o|obs]: R and |Z| move together along the line of
+sight.  By the law of total covariance over the bin's stars,
+
+    Var(x)    = Var(E[x|obs]) + mean Var[x|obs]
+    Cov(f, x) = Cov(E[f|obs], E[x|obs]) + mean Cov[f, x|obs].
+
+The measured [Fe/H] has E[[Fe/H]|obs] = E[f|obs], so Cov([Fe/H], E[x|obs])
+estimates the first term.  The second needs how f changes along one line of
+sight; locally f = a + m_x x + m_o o, so Cov[f, x|obs] = m_x Var[x|obs] +
+m_o Cov[x, o|obs], with (m_x, m_o) the least squares of [Fe/H] on
+(E[x|obs], E[o|obs]) -- regression calibration in both coordinates
+(Carroll et al. 2006, chapter 4), exact for such an f.  Hence
+
+    beta = (Cov([Fe/H], E[x|obs]) + m_x mean Var[x|obs] + m_o mean Cov[x, o|obs])
+           / (Var(E[x|obs]) + mean Var[x|obs]).
+
+For a straight line in x alone, beta = m_x.  Where the bin's stars do not
+follow one line -- the vertical gradient changes with R, thick-disk stars
+are mixed in -- beta is still their least-squares slope, weighting every
+star alike, as the truth does; a fit weighted by each star's errors
+describes another average of the same stars.  The intercept is
+b = mean [Fe/H] - beta mean E[x|obs] and the scatter about the line
+lam^2 = Var([Fe/H]) - mean [Fe/H]_err^2 - beta Cov(f, x).
+
+Every term is a sum over stars, kept per bin and jackknife group in
+double-double (:class:`MarginalSums`): partitions add up exactly, and the
+errors are the delete-a-group jackknife (:mod:`galchem.analysis.jackknife`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from galchem.analysis import double_double, gradients, jackknife
+from galchem.analysis.posterior import LineValues
+
+__all__ = ["MOMENTS", "MarginalEstimate", "MarginalSums", "estimate", "marginal_sums", "merge"]
+
+MOMENTS = ("n", "x", "o", "y", "xx", "oo", "xo", "xy", "oy", "yy", "var_x", "cov_xo", "var_y", "decided")
+"""Sums per bin and jackknife group: the count; of E[x|obs] (x), E[o|obs] (o), [Fe/H] (y) and their products;
+of Var[x|obs], Cov[x, o|obs] and [Fe/H]_err^2; and how many stars' distances the prior decides."""
+
+MIN_GROUP_STARS = 3
+"""Fewest stars each jackknife group of a bin needs for a corrected slope."""
+
+
+@dataclass(frozen=True)
+class MarginalSums:
+    """One binning's sums, double-double, indexed [bin, group, moment] (:data:`MOMENTS`)."""
+
+    hi: np.ndarray
+    lo: np.ndarray
+
+
+class MarginalEstimate(NamedTuple):
+    """A bin's corrected line (NaN values where it cannot be estimated), its usable stars, and how many of their
+    distances the prior rather than the measurement decides."""
+
+    line: LineValues
+    n: int
+    decided: int
+
+
+def marginal_sums(keys: np.ndarray, index: np.ndarray, moments: pd.DataFrame, feh, feh_err,
+                  binning: gradients.Binning) -> MarginalSums:
+    """One partition's sums for ``binning`` (``index``: each star's bin, -1 for none; ``moments``: the stars'
+    :func:`~galchem.analysis.latent_distance.posterior_moments`, same order)."""
+    other = "absZ" if binning.x == "R" else "R"
+    x, o = moments[binning.x].to_numpy(dtype=float), moments[other].to_numpy(dtype=float)
+    var_x, cov = moments[f"{binning.x}_err"].to_numpy(dtype=float) ** 2, moments["R_absZ_cov"].to_numpy(dtype=float)
+    y, var_y = np.asarray(feh, dtype=float), np.asarray(feh_err, dtype=float) ** 2
+    decided = moments["data_weight"].to_numpy(dtype=float) < gradients.DATA_WEIGHT_LIMIT
+    values = np.stack([np.ones_like(x), x, o, y, x * x, o * o, x * o, x * y, o * y, y * y, var_x, cov, var_y,
+                       decided.astype(float)], axis=1)
+    usable = (index >= 0) & np.isfinite(values).all(axis=1)
+    row = np.where(usable, index * jackknife.N_GROUPS + jackknife.groups(keys), -1)
+    n_bins = len(binning.edges) - 1
+    hi, lo = (np.zeros((n_bins, jackknife.N_GROUPS, len(MOMENTS))) for _ in range(2))
+    double_double.accumulate(row, np.ascontiguousarray(values), hi.reshape(-1, len(MOMENTS)),
+                             lo.reshape(-1, len(MOMENTS)))
+    return MarginalSums(hi, lo)
+
+
+def merge(a: MarginalSums, b: MarginalSums) -> MarginalSums:
+    """Two partitions' sums of one binning together."""
+    return MarginalSums(*double_double.merge(a.hi, a.lo, b.hi, b.lo))
+
+
+def _line(sums: np.ndarray) -> np.ndarray:
+    """(m, b, lam) from sums [..., moment] (NaN where the bin's stars give no spread to fit)."""
+    s = dict(zip(MOMENTS, np.moveaxis(sums, -1, 0)))
+    n = s["n"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = {k: s[k] / n for k in ("x", "o", "y", "var_x", "cov_xo", "var_y")}
+
+        def covariance(a: str, b: str) -> np.ndarray:
+            return s[a + b] / n - mean[a] * mean[b]
+
+        cxx, coo, cxo, cxy, coy, cyy = (covariance(*pair) for pair in ("xx", "oo", "xo", "xy", "oy", "yy"))
+        det = cxx * coo - cxo * cxo
+        m_x, m_o = (coo * cxy - cxo * coy) / det, (cxx * coy - cxo * cxy) / det
+        cov_fx = cxy + m_x * mean["var_x"] + m_o * mean["cov_xo"]
+        m = cov_fx / (cxx + mean["var_x"])
+        b = mean["y"] - m * mean["x"]
+        lam = np.sqrt(np.maximum(cyy - mean["var_y"] - m * cov_fx, 0.0))
+    defined = (n >= 3) & (cxx > 0) & (det > 0)
+    return np.where(defined, np.stack([m, b, lam]), np.nan)
+
+
+def estimate(sums: MarginalSums) -> list[MarginalEstimate]:
+    """Every bin's corrected line with jackknife errors."""
+    every = list(range(jackknife.N_GROUPS))
+    whole = _line(jackknife.total(sums.hi, sums.lo, every))  # [3, bin]
+    left_out = _line(jackknife.left_out(sums.hi, sums.lo))  # [3, bin, group]
+    errors = jackknife.error(left_out)
+    enough = (sums.hi[..., MOMENTS.index("n")] >= MIN_GROUP_STARS).all(axis=1)
+    out = []
+    for k in range(whole.shape[1]):
+        values = [v for pair in zip(whole[:, k], errors[:, k]) for v in pair] if enough[k] else [np.nan] * 6
+        totals = sums.hi[k].sum(axis=0)
+        out.append(MarginalEstimate(LineValues(*(float(v) for v in values)), int(totals[0]), int(totals[-1])))
+    return out
