@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))  # analyse this checkout's galchem, as the mock's 
 
 import pandas as pd  # noqa: E402
 
-from galchem.analysis import azimuthal, latent_distance, line_sums, radial_spline, simex  # noqa: E402
+from galchem.analysis import azimuthal, latent_distance, line_sums, marginal_slope, radial_spline, simex  # noqa: E402
 from galchem.data import cuts, partitions  # noqa: E402
 from galchem.data.mock import mock_model  # noqa: E402
 from galchem.physics import kinematics, membership  # noqa: E402
@@ -77,6 +77,7 @@ STEPS = (
     (line_sums, "bin_sums", "line sums"),
     (latent_distance, "fit_prior", "distance prior"),
     (latent_distance, "sample_moments", "latent-distance moments"),
+    (marginal_slope, "marginal_sums", "corrected-line sums"),
     (simex, "simex_sums", "SIMEX sums"),
     (line_sums, "fit_sums", "MCMC line fits"),
     (azimuthal_stage, "gather_by_id", "gather near-plane stars"),

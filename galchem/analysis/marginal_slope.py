@@ -18,13 +18,19 @@ sight.  By the law of total covariance over the bin's stars,
 
 The measured [Fe/H] has E[[Fe/H]|obs] = E[f|obs], so Cov([Fe/H], E[x|obs])
 estimates the first term.  The second needs how f changes along one line of
-sight; locally f = a + m_x x + m_o o, so Cov[f, x|obs] = m_x Var[x|obs] +
-m_o Cov[x, o|obs], with (m_x, m_o) the least squares of [Fe/H] on
-(E[x|obs], E[o|obs]) -- regression calibration in both coordinates
-(Carroll et al. 2006, chapter 4), exact for such an f.  Hence
+sight.  Locally f = a + m_x x + m_o o + m_w x o (the gradient in one
+coordinate changing with the other, as the radial gradient flattens with
+height), so E[f|obs] = a + m_x E[x|obs] + m_o E[o|obs] + m_w E[x o|obs] and
+the coefficients are the least squares of [Fe/H] on those three posterior
+means -- regression calibration (Carroll et al. 2006, chapter 4), exact for
+such an f; and
 
-    beta = (Cov([Fe/H], E[x|obs]) + m_x mean Var[x|obs] + m_o mean Cov[x, o|obs])
-           / (Var(E[x|obs]) + mean Var[x|obs]).
+    Cov[f, x|obs] = m_x Var[x|obs] + m_o Cov[x, o|obs] + m_w Cov[x o, x|obs],
+    Cov[x o, x|obs] ~ E[x|obs] Cov[x, o|obs] + E[o|obs] Var[x|obs]
+
+(the third central moment left out).  Hence
+
+    beta = (Cov([Fe/H], E[x|obs]) + mean Cov[f, x|obs]) / (Var(E[x|obs]) + mean Var[x|obs]).
 
 For a straight line in x alone, beta = m_x.  Where the bin's stars do not
 follow one line -- the vertical gradient changes with R, thick-disk stars
@@ -51,9 +57,18 @@ from galchem.analysis.posterior import LineValues
 
 __all__ = ["MOMENTS", "MarginalEstimate", "MarginalSums", "estimate", "marginal_sums", "merge"]
 
-MOMENTS = ("n", "x", "o", "y", "xx", "oo", "xo", "xy", "oy", "yy", "var_x", "cov_xo", "var_y", "decided")
-"""Sums per bin and jackknife group: the count; of E[x|obs] (x), E[o|obs] (o), [Fe/H] (y) and their products;
-of Var[x|obs], Cov[x, o|obs] and [Fe/H]_err^2; and how many stars' distances the prior decides."""
+MOMENTS = ("n", "x", "o", "w", "y", "xx", "oo", "ww", "xo", "xw", "ow", "xy", "oy", "wy", "yy", "var_x", "cov_xo", "t",
+           "var_y", "decided")
+"""Sums per bin and jackknife group: the count; of E[x|obs] (x), E[o|obs] (o), E[x o|obs] (w), [Fe/H] (y) and
+their products; of Var[x|obs], Cov[x, o|obs], Cov[x o, x|obs] (t) and [Fe/H]_err^2; and how many stars' distances
+the prior decides."""
+
+REGRESSORS = ("x", "o", "w")
+"""What [Fe/H] is regressed on: E[x|obs], E[o|obs] and E[x o|obs]."""
+
+DEGENERATE = 1e-9
+"""Directions of the regressors' correlation matrix with a relative eigenvalue below this are left out (a
+regressor with no spread of its own, or one that moves with the others: a thin slice, stars on one line)."""
 
 MIN_GROUP_STARS = 3
 """Fewest stars each jackknife group of a bin needs for a corrected slope."""
@@ -85,8 +100,9 @@ def marginal_sums(keys: np.ndarray, index: np.ndarray, moments: pd.DataFrame, fe
     var_x, cov = moments[f"{binning.x}_err"].to_numpy(dtype=float) ** 2, moments["R_absZ_cov"].to_numpy(dtype=float)
     y, var_y = np.asarray(feh, dtype=float), np.asarray(feh_err, dtype=float) ** 2
     decided = moments["data_weight"].to_numpy(dtype=float) < gradients.DATA_WEIGHT_LIMIT
-    values = np.stack([np.ones_like(x), x, o, y, x * x, o * o, x * o, x * y, o * y, y * y, var_x, cov, var_y,
-                       decided.astype(float)], axis=1)
+    w, t = x * o + cov, x * cov + o * var_x  # E[x o|obs] and Cov[x o, x|obs] (third central moment left out)
+    values = np.stack([np.ones_like(x), x, o, w, y, x * x, o * o, w * w, x * o, x * w, o * w, x * y, o * y, w * y,
+                       y * y, var_x, cov, t, var_y, decided.astype(float)], axis=1)
     usable = (index >= 0) & np.isfinite(values).all(axis=1)
     row = np.where(usable, index * jackknife.N_GROUPS + jackknife.groups(keys), -1)
     n_bins = len(binning.edges) - 1
@@ -101,24 +117,36 @@ def merge(a: MarginalSums, b: MarginalSums) -> MarginalSums:
     return MarginalSums(*double_double.merge(a.hi, a.lo, b.hi, b.lo))
 
 
+def _product(a: str, b: str) -> str:
+    """The name in :data:`MOMENTS` of the sum of a b."""
+    return a + b if a + b in MOMENTS else b + a
+
+
 def _line(sums: np.ndarray) -> np.ndarray:
     """(m, b, lam) from sums [..., moment] (NaN where the bin's stars give no spread to fit)."""
     s = dict(zip(MOMENTS, np.moveaxis(sums, -1, 0)))
     n = s["n"]
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = {k: s[k] / n for k in ("x", "o", "y", "var_x", "cov_xo", "var_y")}
+        mean = {k: s[k] / n for k in ("x", "o", "w", "y", "var_x", "cov_xo", "t", "var_y")}
 
         def covariance(a: str, b: str) -> np.ndarray:
-            return s[a + b] / n - mean[a] * mean[b]
+            return s[_product(a, b)] / n - mean[a] * mean[b]
 
-        cxx, coo, cxo, cxy, coy, cyy = (covariance(*pair) for pair in ("xx", "oo", "xo", "xy", "oy", "yy"))
-        det = cxx * coo - cxo * cxo
-        m_x, m_o = (coo * cxy - cxo * coy) / det, (cxx * coy - cxo * cxy) / det
-        cov_fx = cxy + m_x * mean["var_x"] + m_o * mean["cov_xo"]
+        grid = np.stack([np.stack([covariance(a, b) for b in REGRESSORS], axis=-1) for a in REGRESSORS], axis=-2)
+        right = np.stack([covariance(a, "y") for a in REGRESSORS], axis=-1)
+        variances = np.diagonal(grid, axis1=-2, axis2=-1)
+        scale = np.sqrt(np.where(variances > 0, variances, 1.0))  # correlations: one cut-off fits every bin
+        usable = np.isfinite(grid).all(axis=(-2, -1)) & np.isfinite(right).all(axis=-1)
+        scaled = np.where(usable[..., None, None], grid / (scale[..., :, None] * scale[..., None, :]), np.eye(3))
+        inverse = np.linalg.pinv(scaled, rcond=DEGENERATE, hermitian=True)
+        solved = np.einsum("...ij,...j->...i", inverse, np.where(usable[..., None], right / scale, 0.0)) / scale
+        m_x, m_o, m_w = np.moveaxis(solved, -1, 0)
+        cxx, cxy, cyy = covariance("x", "x"), covariance("x", "y"), covariance("y", "y")
+        cov_fx = cxy + m_x * mean["var_x"] + m_o * mean["cov_xo"] + m_w * mean["t"]
         m = cov_fx / (cxx + mean["var_x"])
         b = mean["y"] - m * mean["x"]
         lam = np.sqrt(np.maximum(cyy - mean["var_y"] - m * cov_fx, 0.0))
-    defined = (n >= 3) & (cxx > 0) & (det > 0)
+    defined = usable & (n >= 3) & (cxx > 0)
     return np.where(defined, np.stack([m, b, lam]), np.nan)
 
 

@@ -7,8 +7,8 @@ bin and estimate -- flat, corrected (``m_deconv``) and SIMEX -- the pull is
 (fit - truth) / error, and :func:`coverage_summary` gives the share of
 realisations within one and two errors (68 % and 95 % for calibrated
 errors) and the mean pull.  The errors are the posterior standard
-deviations of the chains (the corrected fit's only where its status is
-``ok``) and SIMEX's jackknife error.
+deviations of the flat fit's chains and the jackknife errors of the
+corrected line (only where its status is ``ok``) and of SIMEX.
 
 Which truth.  A bin's fit describes the line the bin's *population* follows:
 its error counts the intrinsic scatter of [Fe/H] about that line as well as
@@ -57,7 +57,7 @@ reads, as m^2 sigma_x^2 beside the [Fe/H] error and intrinsic scatter in each
 star's variance.  With 100 draws a star's variance is unbiased and about 14 %
 noisy (its error about 7 %), and the noise averages out over the hundreds of
 stars of a bin.  The positions, the halo cut (the study's ``point`` rule),
-the corrected fit and SIMEX (both from the catalogue's distance measure) do
+the corrected line and SIMEX (both from the catalogue's distance measure) do
 not depend on them.
 """
 

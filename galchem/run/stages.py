@@ -20,10 +20,11 @@ Every stage runs partition by partition on Dask (:mod:`galchem.run.scheduler`):
   stars' distance measures *before* the cuts that select on them (parallax
   and distance precision), from which it fits the population's distance
   prior (:mod:`galchem.analysis.latent_distance`);
-* the **gradient fits** reduce per-bin sums (:mod:`galchem.analysis.line_sums`)
-  of the flat fit, of the corrected fit (each star at its posterior mean and
-  standard deviation of R or |Z| under that prior) and of SIMEX's noisy
-  copies (:mod:`galchem.analysis.simex`), all in one pass;
+* the **gradient fits** reduce per-bin sums of the flat fit
+  (:mod:`galchem.analysis.line_sums`), of the corrected line (from each
+  star's posterior moments of R and |Z| under that prior,
+  :mod:`galchem.analysis.marginal_slope`) and of SIMEX's noisy copies
+  (:mod:`galchem.analysis.simex`), all in one pass;
 * the **azimuthal stage** fits the plane from sums too, and gathers only the
   stars it needs (|Z| below its limit), only the columns it reads, sorted by id.
 
