@@ -64,7 +64,7 @@ def test_small_bins_are_reported_not_fitted(analysed):
     small = table["n"] < 3000
     assert small.any() and (~small).any()
     assert (table.loc[small, "status"] != "fitted").all() and (table.loc[~small, "status"] == "fitted").all()
-    assert table.loc[small, ["m", "m_err", "b", "b_err", "lam", "lam_err", *CORRECTED_COLUMNS[:7]]].isna().all().all()
+    assert table.loc[small, ["m", "m_err", "b", "b_err", "lam", "lam_err", *CORRECTED_COLUMNS[:6]]].isna().all().all()
     assert table.loc[~small, ["m", "m_err"]].notna().all().all()
     # a chain of 100 steps is short of 50 tau, which the flat fit says; the corrected line has no chain
     assert not table.loc[~small, "reliable"].any()
