@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
 import numba
 import numpy as np
 import pandas as pd
@@ -192,8 +193,11 @@ def table_shares(table: pd.DataFrame, binning: gradients.Binning) -> list[BinSum
     feh, feh_err, ids = table["feh"].to_numpy(), table["feh_err"].to_numpy(), table["id"].to_numpy()
     index = gradients.bin_index(table, binning)
     x, x_err = coords[binning.x].to_numpy(), coords[f"{binning.x}_err"].to_numpy()
-    return [bin_sums(ids[index == k], x[index == k], feh[index == k], x_err[index == k], feh_err[index == k])
-            for k in range(len(binning.edges) - 1)]
+    shares = []
+    for k in range(len(binning.edges) - 1):
+        inside = index == k
+        shares.append(bin_sums(ids[inside], x[inside], feh[inside], x_err[inside], feh_err[inside]))
+    return shares
 
 
 def fit_binned(shares: list[BinSums], binning: gradients.Binning, *, min_stars: int, n_walkers: int, n_steps: int,
