@@ -21,7 +21,7 @@ STUDY = RunConfig()
 
 
 def near_plane(dataset, n_mc=20, seed=0):
-    sample = kinematic_sample(dataset, RunConfig(n_mc=n_mc, seed=seed)).sample
+    sample = kinematic_sample(dataset, RunConfig(n_mc=n_mc, seed=seed, correction="none")).sample  # no distance prior
     return sample.loc[sample["Z"].abs() < 0.3].reset_index(drop=True)
 
 

@@ -164,7 +164,7 @@ def test_velocity_errors_keep_disk_stars_on_the_disk_side_of_the_halo_line():
     truth = dataset.truth.set_index("source_id")["population"]
     removed = {}
     for rule in ("point", "errors"):
-        result = kinematic_sample(noisy, RunConfig(n_mc=50, seed=0, halo_rule=rule))
+        result = kinematic_sample(noisy, RunConfig(n_mc=50, seed=0, halo_rule=rule, correction="none"))
         population = truth.loc[result.candidates["id"]].to_numpy()
         gone = result.candidates["p_halo"].to_numpy() >= membership.HALO_LIMIT
         removed[rule] = {"thin": int(np.sum(gone & (population == "thin"))), "halo": np.mean(gone[population == "halo"])}
@@ -188,7 +188,7 @@ def test_the_sun_is_a_thin_disk_star():
 @pytest.mark.slow  # 120 000 stars: enough halo stars to count
 def test_halo_cut_removes_mostly_mock_halo_stars():
     dataset = load_mock("lamost", 120_000, seed=5)
-    result = kinematic_sample(dataset, RunConfig(n_mc=100, seed=0))
+    result = kinematic_sample(dataset, RunConfig(n_mc=100, seed=0, correction="none"))
     truth = dataset.truth.set_index("source_id")["population"]
     population = truth.loc[result.candidates["id"]].to_numpy()
     removed = result.candidates["p_halo"].to_numpy() >= membership.HALO_LIMIT

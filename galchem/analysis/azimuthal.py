@@ -136,8 +136,7 @@ def _cells(bins: np.ndarray, labels: np.ndarray, n_rings: int, k: int) -> tuple[
 
 def _variance_of(delta: np.ndarray, cells: np.ndarray, weights: np.ndarray) -> float:
     """The statistic of ``delta`` (float64) as it lies, from :func:`_cells`' output."""
-    sums = permutation.cell_sums(delta, cells, weights.size + 1)[:-1].reshape(weights.shape)
-    return float(permutation.binned_variance(sums, weights))
+    return float(permutation.binned_variance(permutation.cell_sums(delta, cells, weights.size + 1), weights))
 
 
 MIN_POPULATED_BINS = 4

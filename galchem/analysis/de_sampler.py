@@ -88,10 +88,13 @@ def _steps(position, log_prob, state, n_steps, chain, accepted, pivot, lo, hi, n
             for i in range(group.size):
                 w = group[i]
                 if new[i] - log_prob[w] > np.log(_uniform(state)):
-                    position[w] = proposals[i]
+                    for d in range(ndim):  # element by element: no shape checks to compile
+                        position[w, d] = proposals[i, d]
                     log_prob[w] = new[i]
                     accepted[w] += 1
-        chain[step] = position
+        for w in range(walkers):
+            for d in range(ndim):
+                chain[step, w, d] = position[w, d]
 
 
 class DEChain:

@@ -35,6 +35,8 @@ weakly, through the magnitude), nor on where in its sky cell a star lies.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -89,6 +91,9 @@ PRIOR_COMPONENTS = 4
 
 MOMENT_COLUMNS = ("R", "R_err", "absZ", "absZ_err", "R_absZ_cov", "data_weight")
 """The columns of :func:`posterior_moments`."""
+
+QUADRATURE_CHUNK = 16_384
+"""Stars per task of the compiled quadrature (tasks run on every core)."""
 
 GAUSS_HERMITE_NODES = 24
 """Quadrature nodes per posterior component."""
@@ -305,14 +310,15 @@ def _position(g, offset, i, d):  # pragma: no cover - compiled
     return np.sqrt(x * x + y * y), abs(g[2, i] * d + offset[2])
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _quadrature(r, mean, var, nodes, node_weights, g, offset, parallax, u_min, u_max, out):  # pragma: no cover
-    """Per star, the posterior mean and standard deviation of R and |Z| and their covariance, by Gauss-Hermite
-    quadrature over each mixture component of the posterior on u (nodes outside [u_min, u_max] dropped):
-    out[:, :5] = R, R_err, absZ, absZ_err, R_absZ_cov.  Two passes over the nodes (the means, then the spreads
-    about them), so no variance loses digits."""
-    n, k = r.shape
-    for i in numba.prange(n):
+@numba.njit(cache=True, nogil=True)
+def _quadrature(r, mean, var, nodes, node_weights, g, offset, parallax, u_min, u_max, start, stop, out
+                ):  # pragma: no cover - compiled
+    """Per star ``start`` ... ``stop - 1``, the posterior mean and standard deviation of R and |Z| and their
+    covariance, by Gauss-Hermite quadrature over each mixture component of the posterior on u (nodes outside
+    [u_min, u_max] dropped): out[:, :5] = R, R_err, absZ, absZ_err, R_absZ_cov.  Two passes over the nodes (the
+    means, then the spreads about them), so no variance loses digits."""
+    k = r.shape[1]
+    for i in range(start, stop):
         s0 = s_R = s_Z = s_RR = s_ZZ = s_RZ = 0.0
         for second in (False, True):
             mean_R, mean_Z = (s_R / s0, s_Z / s0) if second else (0.0, 0.0)
@@ -346,7 +352,7 @@ def posterior_moments(prior: DistancePrior, ra, dec, measure: DistanceMeasure) -
     distance, so they move together) and ``data_weight`` =
     sum_k r_k V_k / (V_k + u_err^2), the share of the posterior mean that
     comes from the measurement (1: the prior adds nothing; near 0: the prior
-    decides).  The quadrature is compiled, one star per task.
+    decides).  The quadrature is compiled and runs in chunks of stars on every core.
     Rows where u is unusable are NaN.
     """
     if measure.kind != prior.kind:
@@ -361,8 +367,14 @@ def posterior_moments(prior: DistancePrior, ra, dec, measure: DistanceMeasure) -
         r, mean, var = prior.posterior(sky_cells(ra[good], dec[good]), measure.u[good], measure.u_err[good])
         g, offset = _directions(ra[good], dec[good])
         moments = np.empty((good.size, 5))
-        _quadrature(r, mean, var, nodes, node_weights, np.ascontiguousarray(g), offset, prior.kind == PARALLAX,
-                    1.0 / D_MAX_KPC, np.log(D_MAX_KPC), moments)
+        g = np.ascontiguousarray(g)
+
+        def run(start: int) -> None:
+            _quadrature(r, mean, var, nodes, node_weights, g, offset, prior.kind == PARALLAX, 1.0 / D_MAX_KPC,
+                        np.log(D_MAX_KPC), start, min(start + QUADRATURE_CHUNK, good.size), moments)
+
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # the kernel releases the GIL
+            list(pool.map(run, range(0, good.size, QUADRATURE_CHUNK)))
         out[good, :5] = moments
         out[good, 5] = np.sum(r * var, axis=1) / measure.u_err[good] ** 2  # sum_k r_k V_k / (V_k + s^2)
     return pd.DataFrame(out, columns=list(MOMENT_COLUMNS))

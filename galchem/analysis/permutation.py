@@ -17,6 +17,9 @@ Lemire's (2019) multiply-and-reject method, unbiased.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numba
 import numpy as np
 
@@ -52,7 +55,8 @@ def cell_sums(values, cells, n_cells):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def binned_variance(sums, weights):  # pragma: no cover - compiled
-    """The statistic from the (annulus, φ bin) cells' sums and star counts, both shaped (annuli, bins).
+    """The statistic from the (annulus, φ bin) cells' sums, flat (cell annulus times bins plus bin; any further
+    entries ignored), and star counts shaped (annuli, bins).
 
     Bins of weight 0 take no part (the caller zeroes those with too few
     stars); an annulus with fewer than two bins left has no spread to
@@ -60,20 +64,21 @@ def binned_variance(sums, weights):  # pragma: no cover - compiled
     bins' means about their weighted centre.
     """
     total = 0.0
+    n_bins = weights.shape[1]
     for ring in range(weights.shape[0]):
         used, weight_sum, weighted_sum = 0, 0.0, 0.0
         for b in range(weights.shape[1]):
             if weights[ring, b] > 0:
                 used += 1
                 weight_sum += weights[ring, b]
-                weighted_sum += sums[ring, b]  # weight times mean is the sum itself
+                weighted_sum += sums[ring * n_bins + b]  # weight times mean is the sum itself
         if used < 2:
             continue
         centre = weighted_sum / weight_sum
         spread = 0.0
         for b in range(weights.shape[1]):
             if weights[ring, b] > 0:
-                spread += weights[ring, b] * (sums[ring, b] / weights[ring, b] - centre) ** 2
+                spread += weights[ring, b] * (sums[ring * n_bins + b] / weights[ring, b] - centre) ** 2
         total += spread / weight_sum
     return total
 
@@ -90,24 +95,26 @@ def _shuffled_variance(values, cells, weights, starts, largest, seed):  # pragma
     state = seed
     for b in range(starts.size - 1):
         lo, n = starts[b], starts[b + 1] - starts[b]
-        block[:n] = values[lo:lo + n]
+        for j in range(n):  # element by element: no shape checks to compile
+            block[j] = values[lo + j]
         for j in range(n - 1, 0, -1):
             drawn, state = _below(state, np.uint64(j + 1))
             i = np.int64(drawn)
             sums[cells[lo + j]] += block[i]
             block[i] = block[j]
         sums[cells[lo]] += block[0]
-    return binned_variance(sums[:-1].reshape(weights.shape), weights)
+    return binned_variance(sums, weights)
 
 
-@numba.njit(cache=True, parallel=True)
-def _shuffled_variances(values, cells, weights, starts, key, n_shuffles):  # pragma: no cover - compiled
-    """:func:`shuffled_variances`, shuffles spread over numba's threads."""
-    largest = np.max(np.diff(starts))
-    null = np.empty(n_shuffles)
-    for s in numba.prange(n_shuffles):
-        null[s] = _shuffled_variance(values, cells, weights, starts, largest, splitmix64(key + GOLDEN * np.uint64(s + 1)))
-    return null
+@numba.njit(cache=True, nogil=True)
+def _shuffle_range(values, cells, weights, starts, key, first, null):  # pragma: no cover - compiled
+    """Shuffles ``first`` ... ``first + null.size - 1`` into ``null``, each from its own stream of ``key``."""
+    largest = 0
+    for b in range(starts.size - 1):
+        largest = max(largest, starts[b + 1] - starts[b])
+    for s in range(null.size):
+        stream = splitmix64(key + GOLDEN * np.uint64(first + s + 1))
+        null[s] = _shuffled_variance(values, cells, weights, starts, largest, stream)
 
 
 def shuffled_variances(values: np.ndarray, cells: np.ndarray, weights: np.ndarray, starts: np.ndarray, *, key: int,
@@ -122,6 +129,11 @@ def shuffled_variances(values: np.ndarray, cells: np.ndarray, weights: np.ndarra
     stream of ``key`` (module docstring), so the result does not depend on
     the number of threads.
     """
-    return _shuffled_variances(np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(cells),
-                               np.ascontiguousarray(weights, dtype=np.float64), np.ascontiguousarray(starts),
-                               np.uint64(key), n_shuffles)
+    arrays = (np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(cells),
+              np.ascontiguousarray(weights, dtype=np.float64), np.ascontiguousarray(starts))
+    null = np.empty(n_shuffles)
+    chunks = np.array_split(np.arange(n_shuffles), min(n_shuffles, 4 * (os.cpu_count() or 1)))
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # the kernel releases the GIL
+        list(pool.map(lambda chunk: _shuffle_range(*arrays, np.uint64(key), chunk[0], null[chunk[0]:chunk[-1] + 1]),
+                      [c for c in chunks if c.size]))
+    return null
