@@ -1,5 +1,6 @@
 import astropy.coordinates as coord
 import astropy.units as u
+import numba
 import numpy as np
 import pytest
 
@@ -62,3 +63,20 @@ def test_reid_beta_is_zero_towards_the_sun_and_grows_with_rotation():
     np.testing.assert_allclose(frames.reid_beta(phi), beta, rtol=0, atol=1e-12)
     np.testing.assert_allclose(frames.phi_from_reid_beta(frames.reid_beta(np.linspace(0, 6.28, 50))),
                                np.linspace(0, 6.28, 50), rtol=0, atol=1e-12)
+
+
+def test_the_kernels_arctangent_is_within_one_ulp_of_the_c_librarys():
+    from galchem.physics import arctangent
+
+    @numba.njit
+    def angles(y, x):
+        out = np.empty(y.size)
+        for i in range(y.size):
+            out[i] = arctangent.atan2(y[i], x[i])
+        return out
+
+    rng = np.random.default_rng(0)
+    y = np.concatenate([rng.normal(0.0, 0.1, 200_000), rng.uniform(-50, 50, 200_000), [0.0, -0.0, 1e-300, 5.0]])
+    x = np.concatenate([rng.uniform(0.5, 2.0, 200_000), rng.uniform(-3, 3, 200_000), [1.0, 1.0, 1.0, -1.0]])
+    ours, reference = angles(y, x), np.arctan2(y, x)
+    assert np.all(np.abs(ours - reference) <= np.spacing(np.abs(reference)))

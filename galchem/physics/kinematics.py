@@ -57,7 +57,7 @@ from tqdm import tqdm
 
 from galchem.data.contract import CORRELATION_ROLES, VELOCITY_ROLES
 from galchem.data.ids import GOLDEN, id_keys, seed_key, splitmix64
-from galchem.physics import frames
+from galchem.physics import arctangent, frames
 from galchem.conventions import K_PM
 
 __all__ = ["CHUNK", "COVARIANCES", "Observed", "POSITIONS", "Propagated", "QUANTITIES", "brute_force",
@@ -182,7 +182,7 @@ def _propagate(basis, offset, v_sun, r_med, s_lo, s_hi, pmra, s_pmra, pmdec, s_p
             vx, vy, vz = v0[0] + d * v1[0] + dz * w1[0], v0[1] + d * v1[1] + dz * w1[1], v0[2] + d * v1[2] + dz * w1[2]
             deviation[0] = d - d0
             deviation[1] = R - R0
-            deviation[2] = math.atan2(x0 * y - y0 * x, x0 * x + y0 * y)
+            deviation[2] = arctangent.atan2(x0 * y - y0 * x, x0 * x + y0 * y)
             deviation[3] = c * vx + s * vy - vR0
             deviation[4] = s * vx - c * vy - vphi0
             deviation[5], deviation[6], deviation[7] = vx - vx0, vy - vy0, vz - vz0
