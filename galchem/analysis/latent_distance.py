@@ -284,11 +284,14 @@ def fit_prior(sample: PriorSample, kind: str) -> DistancePrior:
                            f"{'parallax' if kind == PARALLAX else 'distance'}, got {pooled_u.size}")
     classes = ERROR_CLASSES if kind == PARALLAX else 1
     sky = _conditional(pooled_u, pooled_err, classes)
-    cells, own = [], np.zeros(N_CELLS, dtype=bool)
-    for c in range(N_CELLS):
+    own = np.bincount(sample.cell, minlength=N_CELLS) >= MIN_CELL_STARS
+
+    def cell_prior(c: int) -> tuple[np.ndarray, list[XMixture]]:
         inside = sample.cell == c
-        own[c] = np.count_nonzero(inside) >= MIN_CELL_STARS
-        cells.append(_conditional(sample.u[inside], sample.u_err[inside], classes) if own[c] else sky)
+        return _conditional(sample.u[inside], sample.u_err[inside], classes) if own[c] else sky
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # the E steps release the GIL
+        cells = list(pool.map(cell_prior, range(N_CELLS)))
     weights, means, variances = (np.array([[getattr(m, name) for m in mixtures] for _, mixtures in cells])
                                  for name in ("weights", "means", "variances"))
     return DistancePrior(kind, weights, means, variances, np.array([edges for edges, _ in cells]), own,
