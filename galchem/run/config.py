@@ -129,8 +129,9 @@ class RunConfig:
         "point", "halo probability from the velocities as measured (point, the study) or widened by their Monte "
         "Carlo covariance (errors)", "point", f"{HAWKINS}, section 2.3; Bensby et al. (2003)")
     correction: str = _setting(
-        "latent_distance", "the gradients' correction for distance errors: latent_distance (each bin fitted again "
-        "with one latent distance per star, SIMEX as a cross-check) or none (the study's flat fits only, faster)",
+        "latent_distance", "the gradients' correction for distance errors: latent_distance (each bin's line in the "
+        "stars' true coordinates, from one latent distance per star; SIMEX as a cross-check) or none (the study's "
+        "flat fits only, faster)",
         "none (flat fits only)", "this book: Carroll et al. (2006), chapter 4; Cook & Stefanski (1994)")
     radial_z_edges: tuple[float, ...] = _setting(
         _edges(0.0, 1.4, 0.2), "slices of |Z| [kpc] for the radial gradients", "0 to 1.4 kpc in steps of 0.2",
