@@ -371,6 +371,7 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@pytest.mark.slow  # five runs of the command line, four of them interrupted on a timer
 def test_ctrl_c_while_writing_keeps_the_old_set_or_nothing(base, tmp_path):
     """Interrupt ``analyse`` at many moments: exit 130 with one line, and --out is always a whole run."""
     catalogue = write(tmp_path, base)
