@@ -137,9 +137,10 @@ def test_bin_fits_hold_a_posterior_and_a_corrected_line_and_round_trip_through_t
     corrected = [MarginalEstimate(line, 200, 0), MarginalEstimate(line, 200, 0), MarginalEstimate(line, 200, 0),
                  MarginalEstimate(LineValues(*[np.nan] * 6), 0, 0)]
     cross = [SimexEstimate(-0.03, 0.002, -0.06, 0.002), SimexEstimate(-0.071, 0.003, -0.06, 0.002), None, None]
-    fits = line_sums.fit_binned([flat, flat, flat, empty], gradients.vertical_binning((7.0, 8.0, 9.0, 10.0, 11.0), None),
-                                min_stars=3, n_walkers=6, n_steps=100, max_steps=100, seed=np.random.SeedSequence(0),
-                                corrected=corrected, simex=cross, absent=gradients.NO_PRIOR)
+    binning = gradients.vertical_binning((7.0, 8.0, 9.0, 10.0, 11.0), None)
+    fits = line_sums.fit_binned([flat, flat, flat, empty], binning, min_stars=3, n_walkers=6, n_steps=100,
+                                max_steps=100, seed=np.random.SeedSequence(0), corrected=corrected, simex=cross,
+                                absent=gradients.NO_PRIOR)
     withheld, trusted, no_simex, nothing = fits.fits
     assert withheld.corrected_status.startswith(gradients.SIMEX_DISAGREES) and np.isnan(withheld.corrected.m)
     assert trusted.corrected_status == gradients.CORRECTED_OK and trusted.corrected == line

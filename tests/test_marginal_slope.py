@@ -23,7 +23,8 @@ def one_coordinate(x_mean: np.ndarray, x_sd: np.ndarray) -> pd.DataFrame:
                          "data_weight": np.ones_like(x_mean)})
 
 
-def corrected(moments: pd.DataFrame, feh, feh_err, inside: np.ndarray, binning=RADIAL) -> marginal_slope.MarginalEstimate:
+def corrected(moments: pd.DataFrame, feh, feh_err, inside: np.ndarray, binning=RADIAL
+              ) -> marginal_slope.MarginalEstimate:
     keys = np.arange(len(moments), dtype=np.uint64)
     sums = marginal_slope.marginal_sums(keys, np.where(inside, 0, -1), moments, feh, feh_err, binning)
     [estimate] = marginal_slope.estimate(sums)

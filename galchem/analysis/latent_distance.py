@@ -30,8 +30,9 @@ The model (regression calibration, Carroll et al. 2006, chapter 4):
 
 Because a bin selects stars on observed quantities only, these moments are
 what the corrected slope needs (:mod:`galchem.analysis.marginal_slope`).
-What the prior leaves out: it does not depend on the error itself (it does,
-weakly, through the magnitude), nor on where in its sky cell a star lies.
+What the prior leaves out: where in its sky cell a star lies, the star's
+magnitude beyond what its parallax error tells, and, for distance
+percentiles, the error altogether.
 """
 from __future__ import annotations
 
@@ -52,9 +53,9 @@ from galchem.data.ids import mixed_keys
 from galchem.errors import GalchemError
 from galchem.physics import frames
 
-__all__ = ["D_MAX_KPC", "DistanceMeasure", "DistancePrior", "ERROR_CLASSES", "KINDS", "LOG_DISTANCE", "MIN_CELL_STARS", "MOMENT_COLUMNS", "N_CELLS",
-           "PARALLAX", "PRIOR_COMPONENTS", "PRIOR_POINTS", "PriorSample", "distance_from_u", "distance_measure",
-           "fit_prior", "galactic_lb", "posterior_moments", "prior_sample", "sample_moments", "sky_cells"]
+__all__ = ["D_MAX_KPC", "DistanceMeasure", "DistancePrior", "ERROR_CLASSES", "KINDS", "LOG_DISTANCE", "MIN_CELL_STARS",
+           "MOMENT_COLUMNS", "N_CELLS", "PARALLAX", "PRIOR_COMPONENTS", "PRIOR_POINTS", "PriorSample", "distance_from_u",
+           "distance_measure", "fit_prior", "galactic_lb", "posterior_moments", "prior_sample", "sample_moments", "sky_cells"]
 
 PARALLAX, LOG_DISTANCE = "parallax", "log_distance"
 KINDS = (PARALLAX, LOG_DISTANCE)
@@ -204,7 +205,7 @@ class DistancePrior:
     weights: np.ndarray
     means: np.ndarray
     variances: np.ndarray
-    error_edges: np.ndarray  # (N_CELLS, ERROR_CLASSES - 1) u_err between classes, ascending
+    error_edges: np.ndarray  # (N_CELLS, classes - 1) u_err between error classes, ascending (none: one class)
     own: np.ndarray  # (N_CELLS,) True where the cell has its own prior, False where it uses the all-sky one
     converged: bool
 

@@ -244,8 +244,8 @@ def fit_table(table: pd.DataFrame, binning: gradients.Binning, *, moments: pd.Da
     """:func:`fit_binned` of a sample in memory (``moments``: its stars' posterior moments, or None)."""
     corrected = None
     if moments is not None:
-        sums = marginal_slope.marginal_sums(id_keys(table["id"].to_numpy()), gradients.bin_index(table, binning), moments,
-                                            table["feh"], table["feh_err"], binning)
+        keys, index = id_keys(table["id"].to_numpy()), gradients.bin_index(table, binning)
+        sums = marginal_slope.marginal_sums(keys, index, moments, table["feh"], table["feh_err"], binning)
         corrected = marginal_slope.estimate(sums)
     return fit_binned(table_shares(table, binning), binning, min_stars=min_stars, n_walkers=n_walkers,
                       n_steps=n_steps, max_steps=max_steps, seed=seed, corrected=corrected, simex=simex, absent=absent)
