@@ -90,8 +90,9 @@ MIN_CLASS_STARS = 150
 PRIOR_COMPONENTS = 4
 """Gaussian components of each cell's prior in u."""
 
-MOMENT_COLUMNS = ("R", "R_err", "absZ", "absZ_err", "R_absZ_cov", "data_weight")
-"""The columns of :func:`posterior_moments`."""
+MOMENT_COLUMNS = ("R", "R_err", "absZ", "absZ_err", "R_absZ_cov", "R2_absZ", "absZ2_R", "data_weight")
+"""The columns of :func:`posterior_moments`: posterior means and standard deviations of R and |Z| [kpc], their
+covariance, the third central moments E[dR^2 d|Z|] and E[d|Z|^2 dR] [kpc^3] and the data's weight."""
 
 QUADRATURE_CHUNK = 16_384
 """Stars per task of the compiled quadrature (tasks run on every core)."""
@@ -317,13 +318,12 @@ def _position(g, offset, i, d):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def _quadrature(r, mean, var, nodes, node_weights, g, offset, parallax, u_min, u_max, start, stop, out
                 ):  # pragma: no cover - compiled
-    """Per star ``start`` ... ``stop - 1``, the posterior mean and standard deviation of R and |Z| and their
-    covariance, by Gauss-Hermite quadrature over each mixture component of the posterior on u (nodes outside
-    [u_min, u_max] dropped): out[:, :5] = R, R_err, absZ, absZ_err, R_absZ_cov.  Two passes over the nodes (the
-    means, then the spreads about them), so no variance loses digits."""
+    """Per star ``start`` ... ``stop - 1``, the posterior moments of :data:`MOMENT_COLUMNS` but the last, by
+    Gauss-Hermite quadrature over each mixture component of the posterior on u (nodes outside [u_min, u_max]
+    dropped).  Two passes over the nodes (the means, then the spreads about them), so no moment loses digits."""
     k = r.shape[1]
     for i in range(start, stop):
-        s0 = s_R = s_Z = s_RR = s_ZZ = s_RZ = 0.0
+        s0 = s_R = s_Z = s_RR = s_ZZ = s_RZ = s_RRZ = s_ZZR = 0.0
         for second in (False, True):
             mean_R, mean_Z = (s_R / s0, s_Z / s0) if second else (0.0, 0.0)
             for c in range(k):
@@ -338,6 +338,8 @@ def _quadrature(r, mean, var, nodes, node_weights, g, offset, parallax, u_min, u
                         s_RR += w * (radius - mean_R) ** 2
                         s_ZZ += w * (height - mean_Z) ** 2
                         s_RZ += w * (radius - mean_R) * (height - mean_Z)
+                        s_RRZ += w * (radius - mean_R) ** 2 * (height - mean_Z)
+                        s_ZZR += w * (height - mean_Z) ** 2 * (radius - mean_R)
                     else:
                         s0 += w
                         s_R += w * radius
@@ -347,13 +349,16 @@ def _quadrature(r, mean, var, nodes, node_weights, g, offset, parallax, u_min, u
         out[i, 2] = s_Z / s0
         out[i, 3] = np.sqrt(max(s_ZZ / s0, 0.0))
         out[i, 4] = s_RZ / s0
+        out[i, 5] = s_RRZ / s0
+        out[i, 6] = s_ZZR / s0
 
 
 def posterior_moments(prior: DistancePrior, ra, dec, measure: DistanceMeasure) -> pd.DataFrame:
     """Posterior mean and standard deviation of R and |Z| [kpc] per star, their covariance, and the data's weight.
 
     Columns ``R``, ``R_err``, ``absZ``, ``absZ_err``, ``R_absZ_cov`` [kpc^2] (R and |Z| follow from one
-    distance, so they move together) and ``data_weight`` =
+    distance, so they move together), the third central moments ``R2_absZ`` and ``absZ2_R`` [kpc^3] (a skewed
+    distance posterior) and ``data_weight`` =
     sum_k r_k V_k / (V_k + u_err^2), the share of the posterior mean that
     comes from the measurement (1: the prior adds nothing; near 0: the prior
     decides).  The quadrature is compiled and runs in chunks of stars on every core.
@@ -370,7 +375,7 @@ def posterior_moments(prior: DistancePrior, ra, dec, measure: DistanceMeasure) -
     if good.size:
         r, mean, var = prior.posterior(sky_cells(ra[good], dec[good]), measure.u[good], measure.u_err[good])
         g, offset = _directions(ra[good], dec[good])
-        moments = np.empty((good.size, 5))
+        moments = np.empty((good.size, len(MOMENT_COLUMNS) - 1))
         g = np.ascontiguousarray(g)
 
         def run(start: int) -> None:
@@ -379,8 +384,8 @@ def posterior_moments(prior: DistancePrior, ra, dec, measure: DistanceMeasure) -
 
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # the kernel releases the GIL
             list(pool.map(run, range(0, good.size, QUADRATURE_CHUNK)))
-        out[good, :5] = moments
-        out[good, 5] = np.sum(r * var, axis=1) / measure.u_err[good] ** 2  # sum_k r_k V_k / (V_k + s^2)
+        out[good, :-1] = moments
+        out[good, -1] = np.sum(r * var, axis=1) / measure.u_err[good] ** 2  # sum_k r_k V_k / (V_k + s^2)
     return pd.DataFrame(out, columns=list(MOMENT_COLUMNS))
 
 

@@ -26,9 +26,10 @@ means -- regression calibration (Carroll et al. 2006, chapter 4), exact for
 such an f; and
 
     Cov[f, x|obs] = m_x Var[x|obs] + m_o Cov[x, o|obs] + m_w Cov[x o, x|obs],
-    Cov[x o, x|obs] ~ E[x|obs] Cov[x, o|obs] + E[o|obs] Var[x|obs]
+    Cov[x o, x|obs] = E[x|obs] Cov[x, o|obs] + E[o|obs] Var[x|obs] + E[dx^2 do|obs]
 
-(the third central moment left out).  Hence
+(d: the deviation from the posterior mean; the quadrature gives the third
+moment too, a skewed distance posterior's).  Hence
 
     beta = (Cov([Fe/H], E[x|obs]) + mean Cov[f, x|obs]) / (Var(E[x|obs]) + mean Var[x|obs]).
 
@@ -43,6 +44,8 @@ lam^2 = Var([Fe/H]) - mean [Fe/H]_err^2 - beta Cov(f, x).
 Every term is a sum over stars, kept per bin and jackknife group in
 double-double (:class:`MarginalSums`): partitions add up exactly, and the
 errors are the delete-a-group jackknife (:mod:`galchem.analysis.jackknife`).
+They leave out the prior's own uncertainty (it is fitted once, from every
+star), which matters only where a bin is far narrower than the errors.
 """
 from __future__ import annotations
 
@@ -67,11 +70,12 @@ REGRESSORS = ("x", "o", "w")
 """What [Fe/H] is regressed on: E[x|obs], E[o|obs] and E[x o|obs]."""
 
 DEGENERATE = 1e-9
-"""Directions of the regressors' correlation matrix with a relative eigenvalue below this are left out (a
-regressor with no spread of its own, or one that moves with the others: a thin slice, stars on one line)."""
+"""A regressor whose variance is below this fraction of its mean square has no spread of its own, and a set of
+regressors whose correlation matrix has a determinant below this moves together: the regression then drops E[x o|obs],
+then E[o|obs] (a thin slice, stars on one line)."""
 
-MIN_GROUP_STARS = 3
-"""Fewest stars each jackknife group of a bin needs for a corrected slope."""
+MIN_GROUPS = 8
+"""Fewest jackknife groups holding stars that a bin needs for a corrected slope and its error."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,8 @@ def marginal_sums(keys: np.ndarray, index: np.ndarray, moments: pd.DataFrame, fe
     var_x, cov = moments[f"{binning.x}_err"].to_numpy(dtype=float) ** 2, moments["R_absZ_cov"].to_numpy(dtype=float)
     y, var_y = np.asarray(feh, dtype=float), np.asarray(feh_err, dtype=float) ** 2
     decided = moments["data_weight"].to_numpy(dtype=float) < gradients.DATA_WEIGHT_LIMIT
-    w, t = x * o + cov, x * cov + o * var_x  # E[x o|obs] and Cov[x o, x|obs] (third central moment left out)
+    third = moments["R2_absZ" if binning.x == "R" else "absZ2_R"].to_numpy(dtype=float)  # E[dx^2 do|obs]
+    w, t = x * o + cov, x * cov + o * var_x + third  # E[x o|obs] and Cov[x o, x|obs]
     values = np.stack([np.ones_like(x), x, o, w, y, x * x, o * o, w * w, x * o, x * w, o * w, x * y, o * y, w * y,
                        y * y, var_x, cov, t, var_y, decided.astype(float)], axis=1)
     usable = (index >= 0) & np.isfinite(values).all(axis=1)
@@ -122,6 +127,26 @@ def _product(a: str, b: str) -> str:
     return a + b if a + b in MOMENTS else b + a
 
 
+def _regression(grid: np.ndarray, right: np.ndarray, raw: np.ndarray, chosen: list[int]
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares of [Fe/H] on the ``chosen`` regressors, from their covariances ``grid`` [..., 3, 3], their
+    covariances with [Fe/H] ``right`` [..., 3] and their raw second moments ``raw``: where it is determined (each
+    chosen regressor spreads, and none moves with the others), and the coefficients [..., 3] (0 for the others)."""
+    sub = grid[..., chosen, :][..., :, chosen]
+    variances = np.diagonal(sub, axis1=-2, axis2=-1)
+    spread = variances > DEGENERATE * raw[..., chosen]  # beyond what rounding leaves of a constant
+    scale = np.sqrt(np.where(spread, variances, 1.0))
+    correlation = sub / (scale[..., :, None] * scale[..., None, :])
+    finite = np.isfinite(correlation).all(axis=(-2, -1)) & np.isfinite(right).all(axis=-1)
+    safe = np.where(finite[..., None, None], correlation, np.eye(len(chosen)))
+    determined = finite & spread.all(axis=-1) & (np.linalg.det(safe) > DEGENERATE)
+    safe = np.where(determined[..., None, None], safe, np.eye(len(chosen)))
+    solved = np.linalg.solve(safe, np.where(determined[..., None], right[..., chosen] / scale, 0.0)[..., None])
+    coefficients = np.zeros(right.shape)
+    coefficients[..., chosen] = solved[..., 0] / scale
+    return determined, coefficients
+
+
 def _line(sums: np.ndarray) -> np.ndarray:
     """(m, b, lam) from sums [..., moment] (NaN where the bin's stars give no spread to fit)."""
     s = dict(zip(MOMENTS, np.moveaxis(sums, -1, 0)))
@@ -134,32 +159,37 @@ def _line(sums: np.ndarray) -> np.ndarray:
 
         grid = np.stack([np.stack([covariance(a, b) for b in REGRESSORS], axis=-1) for a in REGRESSORS], axis=-2)
         right = np.stack([covariance(a, "y") for a in REGRESSORS], axis=-1)
-        variances = np.diagonal(grid, axis1=-2, axis2=-1)
-        scale = np.sqrt(np.where(variances > 0, variances, 1.0))  # correlations: one cut-off fits every bin
-        usable = np.isfinite(grid).all(axis=(-2, -1)) & np.isfinite(right).all(axis=-1)
-        scaled = np.where(usable[..., None, None], grid / (scale[..., :, None] * scale[..., None, :]), np.eye(3))
-        inverse = np.linalg.pinv(scaled, rcond=DEGENERATE, hermitian=True)
-        solved = np.einsum("...ij,...j->...i", inverse, np.where(usable[..., None], right / scale, 0.0)) / scale
-        m_x, m_o, m_w = np.moveaxis(solved, -1, 0)
+        raw = np.stack([s[a + a] / n for a in REGRESSORS], axis=-1)
+        # the fullest model the bin determines: x, o and x o; else x and o; else x alone
+        defined, coefficients = _regression(grid, right, raw, [0])
+        for chosen in ([0, 1], [0, 1, 2]):
+            determined, solved = _regression(grid, right, raw, chosen)
+            coefficients = np.where(determined[..., None], solved, coefficients)
+        m_x, m_o, m_w = np.moveaxis(coefficients, -1, 0)
         cxx, cxy, cyy = covariance("x", "x"), covariance("x", "y"), covariance("y", "y")
         cov_fx = cxy + m_x * mean["var_x"] + m_o * mean["cov_xo"] + m_w * mean["t"]
         m = cov_fx / (cxx + mean["var_x"])
         b = mean["y"] - m * mean["x"]
         lam = np.sqrt(np.maximum(cyy - mean["var_y"] - m * cov_fx, 0.0))
-    defined = usable & (n >= 3) & (cxx > 0)
+    defined &= n >= 3
     return np.where(defined, np.stack([m, b, lam]), np.nan)
 
 
 def estimate(sums: MarginalSums) -> list[MarginalEstimate]:
-    """Every bin's corrected line with jackknife errors."""
+    """Every bin's corrected line with jackknife errors over its non-empty groups (NaN with fewer than
+    :data:`MIN_GROUPS` of them)."""
     every = list(range(jackknife.N_GROUPS))
     whole = _line(jackknife.total(sums.hi, sums.lo, every))  # [3, bin]
     left_out = _line(jackknife.left_out(sums.hi, sums.lo))  # [3, bin, group]
-    errors = jackknife.error(left_out)
-    enough = (sums.hi[..., MOMENTS.index("n")] >= MIN_GROUP_STARS).all(axis=1)
+    counts = sums.hi[..., MOMENTS.index("n")]  # [bin, group]
     out = []
     for k in range(whole.shape[1]):
-        values = [v for pair in zip(whole[:, k], errors[:, k]) for v in pair] if enough[k] else [np.nan] * 6
+        filled = counts[k] > 0  # leaving out an empty group changes nothing: it is no replicate
+        if filled.sum() >= MIN_GROUPS:
+            errors = jackknife.error(left_out[:, k, filled])
+            values = [v for pair in zip(whole[:, k], errors) for v in pair]
+        else:
+            values = [np.nan] * 6
         totals = sums.hi[k].sum(axis=0)
         out.append(MarginalEstimate(LineValues(*(float(v) for v in values)), int(totals[0]), int(totals[-1])))
     return out

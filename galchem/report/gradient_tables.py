@@ -1,9 +1,10 @@
 """The gradient pages' comparison tables and the sentences that read them.
 
-Every gradient bin is fitted twice (:mod:`galchem.analysis.gradients`): with
-the study's flat prior on the true coordinate, and corrected for the errors
-in the coordinate (one latent distance per star under a population prior;
-columns ``m_deconv``...), with SIMEX as an independent cross-check.  On the
+Every gradient bin has two lines (:mod:`galchem.analysis.gradients`): the
+study's fit with a flat prior on the true coordinate, and the line corrected
+for the errors in the coordinate (one latent distance per star under a
+population prior; columns ``m_deconv``...), with SIMEX as an independent
+cross-check.  On the
 mock all are set beside the truth of the same stars.  The sentences here
 are built from the table the page shows, so the text never quotes a number
 the page did not compute.
