@@ -53,9 +53,10 @@ from galchem.data.ids import mixed_keys
 from galchem.errors import GalchemError
 from galchem.physics import frames
 
-__all__ = ["D_MAX_KPC", "DistanceMeasure", "DistancePrior", "ERROR_CLASSES", "KINDS", "LOG_DISTANCE", "MIN_CELL_STARS",
-           "MOMENT_COLUMNS", "N_CELLS", "PARALLAX", "PRIOR_COMPONENTS", "PRIOR_POINTS", "PriorSample", "distance_from_u",
-           "distance_measure", "fit_prior", "galactic_lb", "posterior_moments", "prior_sample", "sample_moments", "sky_cells"]
+__all__ = ["D_MAX_KPC", "DistanceMeasure", "DistancePrior", "ERROR_CLASSES", "KINDS", "LOG_DISTANCE",
+           "MIN_CELL_STARS", "MOMENT_COLUMNS", "N_CELLS", "PARALLAX", "PRIOR_COMPONENTS", "PRIOR_POINTS", "PriorSample",
+           "distance_from_u", "distance_measure", "fit_prior", "galactic_lb", "posterior_moments", "prior_sample",
+           "sample_moments", "sky_cells"]
 
 PARALLAX, LOG_DISTANCE = "parallax", "log_distance"
 KINDS = (PARALLAX, LOG_DISTANCE)
