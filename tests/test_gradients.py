@@ -10,7 +10,7 @@ from galchem.errors import FitError
 from galchem.data.sources import load_mock
 from galchem.analysis.gradients import CORRECTED_COLUMNS, Gradients, truth_gradients
 from galchem.analysis.marginal_slope import MarginalEstimate
-from galchem.analysis.posterior import LineValues
+from galchem.analysis.line_values import LineValues
 from galchem.analysis.priors import MixturePrior
 from galchem.analysis.simex import SimexEstimate
 from galchem.run.config import RunConfig

@@ -54,6 +54,7 @@ from scipy.optimize import minimize
 from galchem.analysis.de_sampler import DEChain
 from galchem.analysis.line_likelihood import (BINS_PER_DEX, DEFAULT_BOUNDS, SAMPLED, LineData, least_squares,
                                               log_probability, to_intercept, to_pivot)
+from galchem.analysis.line_values import LineValues
 from galchem.analysis.priors import FlatPrior, Prior
 from galchem.errors import FitError
 
@@ -98,7 +99,7 @@ def _as_arrays(x, y, x_err, y_err, xy_cov) -> tuple[np.ndarray, ...]:
 
 
 @dataclass(frozen=True)
-class LineFit:
+class LineFit(LineValues):
     """Posterior of a line fit: medians, standard deviations, the chain and diagnostics.
 
     ``chain``, ``samples`` and ``max_likelihood`` are in the study's
@@ -107,12 +108,6 @@ class LineFit:
     ranges of those.
     """
 
-    m: float
-    m_err: float
-    b: float
-    b_err: float
-    lam: float
-    lam_err: float
     n: int
     chain: np.ndarray = field(repr=False)  # (n_steps, n_walkers, 3), burn-in included
     burn_in: int

@@ -33,8 +33,9 @@ import numpy as np
 import pandas as pd
 
 from galchem.analysis.line_likelihood import PARAMETERS
-from galchem.analysis.posterior import (VALUES, LineValues, Posterior, column_name, posterior_columns,
-                                       posterior_from_columns, values_columns, values_from_columns)
+from galchem.analysis.line_values import VALUES, LineValues
+from galchem.analysis.posterior import (Posterior, column_name, posterior_columns, posterior_from_columns, values_columns,
+                                       values_from_columns)
 
 __all__ = ["BinFit", "Binning", "COMPARISON_FORMAT", "CORRECTED_COLUMNS", "CORRECTED_OK", "CORRECTED_TAG",
            "DATA_WEIGHT_LIMIT", "FITTED", "FLAT_COLUMNS", "Gradients", "N_DRAWS", "NO_PRIOR", "NOT_ASKED", "OUT_OF_RANGE",

@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from galchem.analysis import double_double, gradients, jackknife
-from galchem.analysis.posterior import LineValues
+from galchem.analysis.line_values import LineValues
 
 __all__ = ["MOMENTS", "MarginalEstimate", "MarginalSums", "estimate", "marginal_sums", "merge"]
 

@@ -1,41 +1,23 @@
 """One line fit's posterior as a small frozen value: the fitted numbers and how far its chain can be trusted.
 
 A :class:`~galchem.analysis.fitting.LineFit` keeps the whole chain; a
-gradient bin keeps only this summary of it (:class:`Posterior`), one per
-prior, and writes it to a table as columns named after its fields with a tag
-per prior (:func:`column_name`, :func:`posterior_columns`, read back by
-:func:`posterior_from_columns`).
+gradient bin keeps only this summary of it (:class:`Posterior`) and writes it
+to a table as columns named after its fields (:func:`column_name`,
+:func:`posterior_columns`, read back by :func:`posterior_from_columns`); a
+corrected line, which has no chain, as :func:`values_columns`.
 """
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, fields, replace
+from dataclasses import astuple, dataclass, fields
 
 import numpy as np
 import pandas as pd
 
 from galchem.analysis.fitting import LineFit
+from galchem.analysis.line_values import VALUES, LineValues
 
-__all__ = ["LineValues", "Posterior", "VALUES", "column_name", "posterior_columns", "posterior_from_columns",
-           "values_columns", "values_from_columns"]
-
-VALUES = ("m", "m_err", "b", "b_err", "lam", "lam_err")
-"""The fitted numbers of a line: estimates and standard errors of m, b and lam."""
-
-
-@dataclass(frozen=True)
-class LineValues:
-    """A line's fitted numbers (:data:`VALUES`), however they were estimated."""
-
-    m: float
-    m_err: float
-    b: float
-    b_err: float
-    lam: float
-    lam_err: float
-
-    def withheld(self) -> LineValues:
-        """The same with its fitted numbers NaN: a result that is not to be used (any diagnostics stay)."""
-        return replace(self, **dict.fromkeys(VALUES, np.nan))
+__all__ = ["Posterior", "column_name", "posterior_columns", "posterior_from_columns", "values_columns",
+           "values_from_columns"]
 
 
 @dataclass(frozen=True)
