@@ -76,7 +76,7 @@ STEPS = (
     (pd.DataFrame, "to_parquet", "parquet writes"),
     (line_sums, "bin_sums", "line sums"),
     (latent_distance, "fit_prior", "distance prior"),
-    (latent_distance, "sample_moments", "latent-distance moments"),
+    (latent_distance, "posterior_moments", "latent-distance moments"),
     (marginal_slope, "marginal_sums", "corrected-line sums"),
     (simex, "simex_sums", "SIMEX sums"),
     (line_sums, "fit_sums", "MCMC line fits"),

@@ -2,9 +2,9 @@
 
 A :class:`~galchem.analysis.fitting.LineFit` keeps the whole chain; a
 gradient bin keeps only this summary of it (:class:`Posterior`) and writes it
-to a table as columns named after its fields (:func:`column_name`,
-:func:`posterior_columns`, read back by :func:`posterior_from_columns`); a
-corrected line, which has no chain, as :func:`values_columns`.
+to a table as columns named after its fields (:func:`posterior_columns`, read
+back by :func:`posterior_from_columns`); a corrected line, which has no
+chain, under a tag (:func:`column_name`, :func:`values_columns`).
 """
 from __future__ import annotations
 
@@ -46,20 +46,20 @@ def column_name(name: str, tag: str) -> str:
     return f"{base}{tag}{error}"
 
 
-def posterior_columns(posterior: Posterior | None, tag: str = "") -> dict[str, object]:
-    """``posterior``'s fields by their table column (:func:`column_name`); NaN and a missing verdict (None) where
+def posterior_columns(posterior: Posterior | None) -> dict[str, object]:
+    """``posterior``'s fields by their table column (named as the fields); NaN and a missing verdict (None) where
     no chain ran."""
     values = (*[np.nan] * (len(_FIELDS) - 1), None) if posterior is None else astuple(posterior)
-    return {column_name(name, tag): value for name, value in zip(_FIELDS, values)}
+    return dict(zip(_FIELDS, values))
 
 
-def posterior_from_columns(row: dict, tag: str = "") -> Posterior | None:
+def posterior_from_columns(row: dict) -> Posterior | None:
     """The posterior of :func:`posterior_columns` read back from a table row (None where its verdict is missing:
     no chain ran); a field the table does not carry reads NaN."""
-    verdict = row[column_name("reliable", tag)]
+    verdict = row["reliable"]
     if pd.isna(verdict):
         return None
-    numbers = {name: row.get(column_name(name, tag), np.nan) for name in _FIELDS if name != "reliable"}
+    numbers = {name: row.get(name, np.nan) for name in _FIELDS if name != "reliable"}
     return Posterior(**numbers, reliable=bool(verdict))
 
 

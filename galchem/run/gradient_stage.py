@@ -73,13 +73,13 @@ def _gradient_part(path: Path, chosen: tuple[gradients.Binning, ...], moving: bo
     if prior is None:
         return _Share(flat, None, None)
     keys = id_keys(table["id"].to_numpy())
-    moments = latent_distance.sample_moments(prior, table)
-    corrected = [marginal_slope.marginal_sums(keys, gradients.bin_index(table, binning), moments, table["feh"],
-                                              table["feh_err"], binning) for binning in chosen]
+    ra, dec = table["ra"].to_numpy(dtype=float), table["dec"].to_numpy(dtype=float)
     measure = latent_distance.DistanceMeasure(table["distance_u"].to_numpy(dtype=float),
                                               table["distance_u_err"].to_numpy(dtype=float), prior.kind)
-    noisy = simex.simex_sums(keys, table["ra"].to_numpy(), table["dec"].to_numpy(), measure, table["feh"].to_numpy(),
-                             chosen, simex_key)
+    moments = latent_distance.posterior_moments(prior, ra, dec, measure)
+    corrected = [marginal_slope.marginal_sums(keys, gradients.bin_index(table, binning), moments, table["feh"],
+                                              table["feh_err"], binning) for binning in chosen]
+    noisy = simex.simex_sums(keys, ra, dec, measure, table["feh"].to_numpy(), chosen, simex_key)
     return _Share(flat, corrected, noisy)
 
 
