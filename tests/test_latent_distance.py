@@ -85,6 +85,32 @@ def test_the_prior_subsample_does_not_depend_on_how_the_stars_are_split():
         assert np.array_equal(getattr(merged, name), getattr(whole, name)), name
 
 
+def test_a_sparse_sky_cell_borrows_its_coarse_cells_prior_before_the_all_sky_one():
+    """Near the plane the cells are narrow; one with too few stars takes the pooled stars of its coarse cell
+    (same quadrant, the wider latitude band), and only a cell whose coarse cell is sparse too takes the sky's."""
+    rng = np.random.default_rng(3)
+    band = np.digitize(0.7, ld.B_EDGES) - 1  # 0 < b < 1.5 deg, quadrant 0
+    sparse = band * ld.N_LONGITUDES
+    coarse = ld.coarse_cells()
+    siblings = [c for c in np.flatnonzero(coarse == coarse[sparse]) if c != sparse]
+    assert len(siblings) >= 2 and np.all(coarse[siblings] == coarse[sparse])
+    far = 1  # the highest southern band, another quadrant: nearby stars only
+    cells = np.concatenate([np.full(100, sparse), np.repeat(siblings, 2_000), np.full(5_000, far)])
+    u = np.where(cells == far, rng.normal(0.5, 0.1, cells.size), rng.normal(2.0, 0.2, cells.size))
+    u_err = rng.uniform(0.05, 0.1, cells.size)
+    keys = rng.integers(0, 2**62, cells.size).astype(np.uint64)
+    prior = ld.fit_prior(ld.PriorSample.of(keys, cells, u, u_err), ld.PARALLAX)
+
+    def mean_u(cell: int) -> np.ndarray:
+        return np.sum(prior.weights[cell] * prior.means[cell], axis=-1)  # per error class
+
+    assert not prior.own[sparse] and prior.own[siblings].all() and prior.own[far]
+    assert np.allclose(mean_u(sparse), 2.0, atol=0.05)  # the coarse cell's stars, not the sky's
+    empty = 0  # a cell whose coarse cell holds no stars at all
+    assert not np.isin(cells, np.flatnonzero(coarse == coarse[empty])).any() and not prior.own[empty]
+    assert np.all((mean_u(empty) > 0.8) & (mean_u(empty) < 1.8))  # the whole sky's mixture
+
+
 def test_simex_noise_is_each_stars_own_and_standard_normal():
     keys = np.arange(100_000, dtype=np.uint64) * np.uint64(7919)
     draws = simex.noise(keys, np.uint64(42), 3)

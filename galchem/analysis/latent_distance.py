@@ -53,10 +53,10 @@ from galchem.data.ids import mixed_keys
 from galchem.errors import GalchemError
 from galchem.physics import frames
 
-__all__ = ["D_MAX_KPC", "DistanceMeasure", "DistancePrior", "ERROR_CLASSES", "KINDS", "LOG_DISTANCE",
+__all__ = ["COARSE_B_EDGES", "D_MAX_KPC", "DistanceMeasure", "DistancePrior", "ERROR_CLASSES", "KINDS", "LOG_DISTANCE",
            "MIN_CELL_STARS", "MOMENT_COLUMNS", "N_CELLS", "PARALLAX", "PRIOR_COMPONENTS", "PRIOR_POINTS", "PriorSample",
-           "distance_from_u", "distance_measure", "fit_prior", "galactic_lb", "posterior_moments", "prior_sample",
-           "sample_moments", "sky_cells"]
+           "coarse_cells", "distance_from_u", "distance_measure", "fit_prior", "galactic_lb", "posterior_moments",
+           "prior_sample", "sample_moments", "sky_cells"]
 
 PARALLAX, LOG_DISTANCE = "parallax", "log_distance"
 KINDS = (PARALLAX, LOG_DISTANCE)
@@ -65,8 +65,16 @@ KINDS = (PARALLAX, LOG_DISTANCE)
 D_MAX_KPC = 30.0
 """Largest distance a star can have [kpc] (as the mock's distance grid, :mod:`galchem.physics.distances`)."""
 
-B_EDGES = (-90.0, -30.0, -12.0, 0.0, 12.0, 30.0, 90.0)
-"""Galactic latitude edges of the sky cells [deg]."""
+B_EDGES = (-90.0, -30.0, -12.0, -6.0, -3.0, -1.5, 0.0, 1.5, 3.0, 6.0, 12.0, 30.0, 90.0)
+"""Galactic latitude edges of the sky cells [deg]: narrow near the plane, where the distances a line of sight
+reaches change fastest with latitude (a line at b = 2 deg leaves a thin disk five times further out than one at
+b = 10 deg).  With the bands of :data:`COARSE_B_EDGES` alone, the prior of a distant star near the plane mixed in
+the nearer stars of higher latitudes and pulled it in: its R came out about 1 % too close to the mean (Gaia mock,
+radial slices above the plane), and the corrected slopes by up to 1.8 errors."""
+
+COARSE_B_EDGES = (-90.0, -30.0, -12.0, 0.0, 12.0, 30.0, 90.0)
+"""Galactic latitude edges [deg] of the coarse cells whose pooled stars give the prior of a sky cell too sparse
+for its own (each band of :data:`B_EDGES` lies in one of them)."""
 
 N_LONGITUDES = 4
 """Galactic longitude sectors of the sky cells, centred on l = 0, 90, 180 and 270 deg."""
@@ -77,7 +85,8 @@ PRIOR_POINTS = 20_000
 """Most stars per sky cell the prior is fitted to (the smallest mixed id keys): bounded cost, fair subsample."""
 
 MIN_CELL_STARS = 500
-"""Fewest stars a sky cell needs for a prior of its own; a sparser cell uses the all-sky prior."""
+"""Fewest stars a sky cell needs for a prior of its own; a sparser cell takes its coarse cell's prior
+(:data:`COARSE_B_EDGES`), or the all-sky one where that is sparse too."""
 
 ERROR_CLASSES = 3
 """Classes of the parallax error (terciles per cell), each with a prior of its own: a star's parallax error tells
@@ -152,6 +161,14 @@ def sky_cells(ra, dec) -> np.ndarray:
     return band * N_LONGITUDES + sector
 
 
+def coarse_cells() -> np.ndarray:
+    """Per sky cell (:data:`N_CELLS`), its coarse cell: the band of :data:`COARSE_B_EDGES` holding its latitude band,
+    times the same quadrant of longitude."""
+    middles = 0.5 * (np.array(B_EDGES[:-1]) + np.array(B_EDGES[1:]))
+    coarse_band = np.digitize(middles, COARSE_B_EDGES) - 1
+    return (coarse_band[:, None] * N_LONGITUDES + np.arange(N_LONGITUDES)).ravel()
+
+
 @dataclass(frozen=True)
 class PriorSample:
     """Per sky cell, the stars with the smallest mixed id keys (up to :data:`PRIOR_POINTS`), and every cell's count."""
@@ -184,9 +201,11 @@ class PriorSample:
                                                       (self.u, other.u), (self.u_err, other.u_err)))
         return PriorSample._first(*joined, self.counts + other.counts)
 
-    def pooled(self) -> tuple[np.ndarray, np.ndarray]:
-        """u and u_err of an all-sky subsample: from each cell its share of :data:`PRIOR_POINTS` by its count."""
-        share = np.floor(PRIOR_POINTS * self.counts / max(int(self.counts.sum()), 1)).astype(np.int64)
+    def pooled(self, cells: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """u and u_err of a subsample of ``cells`` (default: the whole sky): from each its share of
+        :data:`PRIOR_POINTS` by its count."""
+        counts = self.counts if cells is None else np.where(np.isin(np.arange(N_CELLS), cells), self.counts, 0)
+        share = np.floor(PRIOR_POINTS * counts / max(int(counts.sum()), 1)).astype(np.int64)
         start = np.searchsorted(self.cell, np.arange(N_CELLS), side="left")
         rank = np.arange(self.cell.size) - start[self.cell]
         take = rank < share[self.cell]
@@ -208,7 +227,7 @@ class DistancePrior:
     means: np.ndarray
     variances: np.ndarray
     error_edges: np.ndarray  # (N_CELLS, classes - 1) u_err between error classes, ascending (none: one class)
-    own: np.ndarray  # (N_CELLS,) True where the cell has its own prior, False where it uses the all-sky one
+    own: np.ndarray  # (N_CELLS,) True where the cell has its own prior, False where it borrows a wider one
     converged: bool
 
     TABLE_COLUMNS = ("cell", "error_class", "component", "weight", "mean", "variance", "error_to", "own", "kind",
@@ -277,8 +296,8 @@ def _conditional(u: np.ndarray, u_err: np.ndarray, classes: int) -> tuple[np.nda
 
 
 def fit_prior(sample: PriorSample, kind: str) -> DistancePrior:
-    """Extreme deconvolution in u per sky cell and, for parallaxes, error class (cells with fewer than
-    :data:`MIN_CELL_STARS` stars in the subsample take the all-sky mixtures)."""
+    """Extreme deconvolution in u per sky cell and, for parallaxes, error class (a cell with fewer than
+    :data:`MIN_CELL_STARS` stars in the subsample takes its coarse cell's mixtures, or the all-sky ones)."""
     if kind not in KINDS:
         raise GalchemError(f"a distance measure is one of {', '.join(KINDS)}, not {kind!r}")
     pooled_u, pooled_err = sample.pooled()
@@ -286,15 +305,20 @@ def fit_prior(sample: PriorSample, kind: str) -> DistancePrior:
         raise GalchemError(f"the distance prior needs at least {MIN_CELL_STARS} stars with a usable "
                            f"{'parallax' if kind == PARALLAX else 'distance'}, got {pooled_u.size}")
     classes = ERROR_CLASSES if kind == PARALLAX else 1
-    sky = _conditional(pooled_u, pooled_err, classes)
     own = np.bincount(sample.cell, minlength=N_CELLS) >= MIN_CELL_STARS
-
-    def cell_prior(c: int) -> tuple[np.ndarray, list[XMixture]]:
-        inside = sample.cell == c
-        return _conditional(sample.u[inside], sample.u_err[inside], classes) if own[c] else sky
-
+    coarse = coarse_cells()
+    wider = {}  # the coarse cells some sparse cell borrows from: their pooled stars, where enough
+    for group in np.unique(coarse[~own]):
+        u, u_err = sample.pooled(np.flatnonzero(coarse == group))
+        if u.size >= MIN_CELL_STARS:
+            wider[group] = u, u_err
+    fits = {("cell", c): (sample.u[sample.cell == c], sample.u_err[sample.cell == c]) for c in np.flatnonzero(own)}
+    fits |= {("coarse", group): values for group, values in wider.items()}
+    fits[("sky",)] = pooled_u, pooled_err
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # the E steps release the GIL
-        cells = list(pool.map(cell_prior, range(N_CELLS)))
+        fitted = dict(zip(fits, pool.map(lambda values: _conditional(*values, classes), fits.values())))
+    cells = [fitted[("cell", c)] if own[c] else fitted.get(("coarse", coarse[c]), fitted[("sky",)])
+             for c in range(N_CELLS)]
     weights, means, variances = (np.array([[getattr(m, name) for m in mixtures] for _, mixtures in cells])
                                  for name in ("weights", "means", "variances"))
     return DistancePrior(kind, weights, means, variances, np.array([edges for edges, _ in cells]), own,
