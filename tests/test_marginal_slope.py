@@ -86,7 +86,7 @@ def test_the_sums_do_not_depend_on_how_the_stars_are_split():
     whole = marginal_slope.marginal_sums(keys, index, moments, feh, feh_err, binning)
     parts = [marginal_slope.marginal_sums(keys[i], index[i], moments.iloc[i], feh[i], feh_err[i], binning)
              for i in np.array_split(rng.permutation(n), 3)]
-    merged = marginal_slope.merge(parts[2], marginal_slope.merge(parts[0], parts[1]))
+    merged = parts[2].merge(parts[0].merge(parts[1]))
     assert np.array_equal(merged.hi, whole.hi)
     assert [e.line for e in marginal_slope.estimate(merged)] == [e.line for e in marginal_slope.estimate(whole)]
 

@@ -167,7 +167,7 @@ def test_simex_sums_do_not_depend_on_how_the_stars_are_split():
     order = rng.permutation(n)
     pieces = [sums(np.sort(i)) for i in np.array_split(order, 3)]
     for b, binning_sums in enumerate(whole):
-        merged = simex.merge(simex.merge(pieces[2][b], pieces[0][b]), pieces[1][b])
+        merged = pieces[2][b].merge(pieces[0][b]).merge(pieces[1][b])
         assert np.array_equal(merged.hi, binning_sums.hi)
         assert merged.hi[..., 0].sum() > 0
 

@@ -9,10 +9,12 @@ says.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numba
 import numpy as np
 
-__all__ = ["accumulate", "add", "merge", "two_sum"]
+__all__ = ["Sums", "accumulate", "add", "merge", "two_sum"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -48,6 +50,19 @@ def merge(hi_a: np.ndarray, lo_a: np.ndarray, hi_b: np.ndarray, lo_b: np.ndarray
     more = (np.ascontiguousarray(v, dtype=np.float64).reshape(-1, width) for v in (hi_b, lo_b))
     _add_rows(hi.reshape(-1, width), lo.reshape(-1, width), *more)
     return hi, lo
+
+
+@dataclass(frozen=True)
+class Sums:
+    """An array of double-double sums: ``hi`` the rounded totals and ``lo`` their rounding errors (one shape);
+    subclasses say how the array is indexed."""
+
+    hi: np.ndarray
+    lo: np.ndarray
+
+    def merge(self, other: Sums) -> Sums:
+        """These sums and ``other``'s together (two partitions' shares), exactly: the same whatever the order."""
+        return type(self)(*merge(self.hi, self.lo, other.hi, other.lo))
 
 
 @numba.njit(cache=True, nogil=True)

@@ -49,7 +49,6 @@ star), which matters only where a bin is far narrower than the errors.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -58,7 +57,7 @@ import pandas as pd
 from galchem.analysis import double_double, gradients, jackknife
 from galchem.analysis.line_values import LineValues
 
-__all__ = ["MOMENTS", "MarginalEstimate", "MarginalSums", "estimate", "marginal_sums", "merge"]
+__all__ = ["MOMENTS", "MarginalEstimate", "MarginalSums", "estimate", "marginal_sums"]
 
 MOMENTS = ("n", "x", "o", "w", "y", "xx", "oo", "ww", "xo", "xw", "ow", "xy", "oy", "wy", "yy", "var_x", "cov_xo", "t",
            "var_y", "decided")
@@ -78,12 +77,8 @@ MIN_GROUPS = 8
 """Fewest jackknife groups holding stars that a bin needs for a corrected slope and its error."""
 
 
-@dataclass(frozen=True)
-class MarginalSums:
+class MarginalSums(double_double.Sums):
     """One binning's sums, double-double, indexed [bin, group, moment] (:data:`MOMENTS`)."""
-
-    hi: np.ndarray
-    lo: np.ndarray
 
 
 class MarginalEstimate(NamedTuple):
@@ -115,11 +110,6 @@ def marginal_sums(keys: np.ndarray, index: np.ndarray, moments: pd.DataFrame, fe
     double_double.accumulate(row, np.ascontiguousarray(values), hi.reshape(-1, len(MOMENTS)),
                              lo.reshape(-1, len(MOMENTS)))
     return MarginalSums(hi, lo)
-
-
-def merge(a: MarginalSums, b: MarginalSums) -> MarginalSums:
-    """Two partitions' sums of one binning together."""
-    return MarginalSums(*double_double.merge(a.hi, a.lo, b.hi, b.lo))
 
 
 def _product(a: str, b: str) -> str:

@@ -39,7 +39,7 @@ from galchem.analysis.latent_distance import DistanceMeasure, distance_from_u
 from galchem.data.ids import GOLDEN, mixed_keys
 from galchem.physics import frames
 
-__all__ = ["MOMENTS", "N_REPLICATES", "SimexEstimate", "SimexSums", "ZETAS", "estimate", "levels", "merge",
+__all__ = ["MOMENTS", "N_REPLICATES", "SimexEstimate", "SimexSums", "ZETAS", "estimate", "levels",
            "noise", "simex_sums"]
 
 ZETAS = (0.5, 1.0, 1.5, 2.0)
@@ -92,12 +92,8 @@ def _accumulate(row, x, y, hi, lo):  # pragma: no cover - compiled
         add(hi, lo, r, 5, y[i] * y[i], 0.0)
 
 
-@dataclass(frozen=True)
-class SimexSums:
+class SimexSums(double_double.Sums):
     """One binning's least-squares sums, double-double, indexed [bin, level, group, moment] (:data:`MOMENTS`)."""
-
-    hi: np.ndarray
-    lo: np.ndarray
 
 
 def simex_sums(keys: np.ndarray, ra, dec, measure: DistanceMeasure, feh, binnings: tuple[gradients.Binning, ...],
@@ -120,11 +116,6 @@ def simex_sums(keys: np.ndarray, ra, dec, measure: DistanceMeasure, feh, binning
             row = np.where(usable, (index * n_levels + level) * jackknife.N_GROUPS + group, -1)
             _accumulate(row, x, feh, sums.hi.reshape(-1, MOMENTS), sums.lo.reshape(-1, MOMENTS))
     return out
-
-
-def merge(a: SimexSums, b: SimexSums) -> SimexSums:
-    """Two partitions' SIMEX sums of one binning together."""
-    return SimexSums(*double_double.merge(a.hi, a.lo, b.hi, b.lo))
 
 
 def _least_squares(hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -88,8 +88,8 @@ def _merge_gradient_shares(a: _Share, b: _Share) -> _Share:
     flat = [[line_sums.merge(one, two) for one, two in zip(x, y)] for x, y in zip(a.flat, b.flat)]
     if a.corrected is None:
         return _Share(flat, None, None)
-    return _Share(flat, [marginal_slope.merge(one, two) for one, two in zip(a.corrected, b.corrected)],
-                  [simex.merge(one, two) for one, two in zip(a.noisy, b.noisy)])
+    return _Share(flat, [one.merge(two) for one, two in zip(a.corrected, b.corrected)],
+                  [one.merge(two) for one, two in zip(a.noisy, b.noisy)])
 
 
 def gradient_fits(dataset: Dataset, config: RunConfig | None = None,
