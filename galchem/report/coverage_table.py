@@ -22,7 +22,7 @@ from scipy.stats import binomtest, norm
 from galchem.report.numbers import signed
 
 __all__ = ["BINNING_LABELS", "ESTIMATE_LABELS", "MIN_JUDGED_REALISATIONS", "P_VALUE", "STATISTICS", "biased_bins",
-           "calibration_failures", "coverage_counts", "coverage_table", "pooled_coverage"]
+           "calibration_failures", "coverage_counts", "coverage_table", "n_tests", "pooled_coverage"]
 
 ESTIMATE_LABELS = {"flat": "flat", "corrected": "corrected", "simex": "SIMEX"}
 """How the table heads each estimate of :data:`galchem.run.coverage.ESTIMATES`."""
@@ -37,7 +37,9 @@ MIN_JUDGED_REALISATIONS = 20
 """Fewest realisations per survey with which the page judges calibration (fewer: the truth is too uncertain)."""
 
 P_VALUE = 0.01
-"""Chance below which a pooled coverage or a mean pull counts as inconsistent with calibrated errors."""
+"""Chance that a build with calibrated errors raises any false alarm: the page makes many tests (a pooled coverage
+per survey, binning and estimate, a mean pull per bin), so each is made at ``P_VALUE / m`` for m tests in all
+(Bonferroni); at 0.01 each, one build in two would flag something by chance alone."""
 
 NO_BREAK = str.maketrans({" ": "\u00a0", "-": "\u2060–\u2060"})
 """Spaces and hyphens of a bin label that may not break the label across lines."""
@@ -140,11 +142,17 @@ def pooled_coverage(summary: pd.DataFrame) -> pd.DataFrame:
     return pooled
 
 
-def biased_bins(summary: pd.DataFrame) -> pd.DataFrame:
-    """The bins whose mean pull lies beyond what chance allows for calibrated errors (:data:`P_VALUE`, two-sided:
+def biased_bins(summary: pd.DataFrame, p_value: float) -> pd.DataFrame:
+    """The bins whose mean pull lies beyond what chance allows for calibrated errors (two-sided, at ``p_value``:
     the mean of n unit-normal pulls scatters by 1/sqrt(n)), with that limit as ``limit``."""
-    bins = summary[summary["n"] > 0].assign(limit=lambda t: norm.isf(P_VALUE / 2) / np.sqrt(t["n"]))
+    bins = summary[summary["n"] > 0].assign(limit=lambda t: norm.isf(p_value / 2) / np.sqrt(t["n"]))
     return bins[bins["mean_pull"].abs() > bins["limit"]]
+
+
+def n_tests(summaries: Mapping[str, pd.DataFrame]) -> int:
+    """How many tests :func:`calibration_failures` makes: a pooled coverage per survey, binning and estimate with a
+    value, and a mean pull per bin and estimate with one."""
+    return sum(len(pooled_coverage(summary)) + int((summary["n"] > 0).sum()) for summary in summaries.values())
 
 
 def p_text(p_value: float) -> str:
@@ -156,14 +164,19 @@ def calibration_failures(summaries: Mapping[str, pd.DataFrame], survey_names: Ma
                          n_realisations: int) -> Markdown:
     """In words, each survey, binning and estimate whose pooled coverage is inconsistent with 68 % or with bins
     whose mean pull is a bias (:func:`pooled_coverage`, :func:`biased_bins`); that nothing fails, if so."""
-    z = norm.isf(P_VALUE / 2)
+    tests = max(n_tests(summaries), 1)
+    each = P_VALUE / tests
+    z = norm.isf(each / 2)
     head = ("**Where the errors are not calibrated.** Each binning's counts are pooled over its bins. With calibrated "
             "errors the number of fits within one error is a binomial draw with a probability of 68 %, and a pooled "
-            f"count is called *inconsistent with 68 %* when a count that far from 68 % would turn up by chance in "
-            f"fewer than 1 build in {1 / P_VALUE:.0f} (a two-sided binomial test, p < {P_VALUE:g}; it treats the "
-            "bins of one mock as independent, which they are only roughly). A bin's mean pull over n realisations "
-            f"scatters by 1/√n about zero when the errors are right; beyond ±{z:.2f}/√n (the same chance) it is a "
-            "bias that the noise of n realisations cannot explain.")
+            "count is called *inconsistent with 68 %* when a count that far from 68 % would turn up by chance with "
+            f"a probability below {each:.1e} (a two-sided binomial test; it treats the bins of one mock as "
+            "independent, which they are only roughly). A bin's mean pull over n realisations scatters by 1/√n "
+            f"about zero when the errors are right; beyond ±{z:.2f}/√n (the same chance) it is a bias that the noise "
+            f"of n realisations cannot explain. The page makes {tests} such tests, each at {P_VALUE:g}/{tests} "
+            f"(Bonferroni), so a build with calibrated errors flags anything here fewer than 1 time in "
+            f"{1 / P_VALUE:.0f}; tested at {P_VALUE:g} each, about one build in "
+            f"{1 / (1 - (1 - P_VALUE) ** tests):.0f} would.")
     if n_realisations < MIN_JUDGED_REALISATIONS:
         return Markdown(f"{head} This build ran {n_realisations} realisations per survey, too few to judge: the truth "
                         "taken from so few other mocks is itself uncertain, so no verdict is given here. Run the *full* "
@@ -171,11 +184,11 @@ def calibration_failures(summaries: Mapping[str, pd.DataFrame], survey_names: Ma
     lines = []
     for survey, summary in summaries.items():
         pooled = pooled_coverage(summary).set_index(["binning", "estimate"])
-        biased = biased_bins(summary)
+        biased = biased_bins(summary, each)
         for (binning, estimate), row in pooled.iterrows():
             bins = biased[(biased["binning"] == binning) & (biased["estimate"] == estimate)]
             findings = []
-            if row["p_value"] < P_VALUE:
+            if row["p_value"] < each:
                 findings.append(f"within one error in {row['within']:.0f} of {row['n']:.0f} fits "
                                 f"({100 * row['share']:.0f} %, {p_text(row['p_value'])})")
             if len(bins):
