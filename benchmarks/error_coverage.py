@@ -13,7 +13,7 @@ calibrated errors).  Each realisation is cached like any run
 (``GALCHEM_CACHE_DIR``): 200 realisations of 40 000 rows take about 10 min
 per survey on two cores the first time.
 
-    PYTHONPATH=. python benchmarks/coverage.py [--survey gaia|lamost] [--realisations R] [--stars N] [--seed S]
+    PYTHONPATH=. python benchmarks/error_coverage.py [--survey gaia|lamost] [--realisations R] [--stars N] [--seed S]
 """
 from __future__ import annotations
 
