@@ -91,3 +91,22 @@ def test_mixture_prior_needs_enough_points_and_its_mixture():
         fit_line(x, y, x_err, y_err, prior=MixturePrior(), **chains(n_steps=10))
     with pytest.raises(FitError, match="call fitted"):
         MixturePrior().points(x, y, x_err, y_err, np.zeros_like(x))
+
+
+def test_extreme_deconvolution_recovers_a_mixture_and_survives_a_point_far_from_every_component():
+    """Two true populations blurred by known errors come back with their weights, means and spreads; a point
+    thousands of errors away from both leaves the log-likelihood finite (its density is taken relative to the
+    nearest component, which cannot underflow to zero)."""
+    rng = np.random.default_rng(4)
+    true = np.concatenate([rng.normal(0.0, 0.5, 6_000), rng.normal(4.0, 0.3, 4_000)])
+    x_err = rng.uniform(0.2, 0.6, true.size)
+    x = true + rng.normal(0.0, x_err)
+    mixture = extreme_deconvolution(x, x_err, 2)
+    order = np.argsort(mixture.means)
+    assert mixture.converged
+    assert np.allclose(mixture.weights[order], [0.6, 0.4], atol=0.02)
+    assert np.allclose(mixture.means[order], [0.0, 4.0], atol=0.05)
+    assert np.allclose(np.sqrt(mixture.variances[order]), [0.5, 0.3], atol=0.05)
+    far = extreme_deconvolution(np.append(x, 1e4), np.append(x_err, 0.01), 2)
+    assert np.isfinite(far.log_likelihood)
+    assert np.isfinite(far.means).all() and np.isfinite(far.variances).all()

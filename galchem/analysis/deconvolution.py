@@ -84,24 +84,26 @@ def _expectation(x, x_var, weights, means, variances):  # pragma: no cover - com
     """One pass over the points: mean ln p(x_i), and per component the sums of r, r b and r (b^2 + B)."""
     n_components = means.size
     sums = np.zeros((3, n_components))
-    p, b, B = np.empty(n_components), np.empty(n_components), np.empty(n_components)
-    log_w = np.log(weights) - 0.5 * math.log(2.0 * math.pi)
+    p, q = np.empty(n_components), np.empty(n_components)
+    b, B = np.empty(n_components), np.empty(n_components)
+    scale = weights / math.sqrt(2.0 * math.pi)
     total = 0.0
     for i in range(x.size):
-        top = -np.inf
+        nearest = np.inf
         for k in range(n_components):
             var = variances[k] + x_var[i]
             offset = x[i] - means[k]
-            p[k] = log_w[k] - 0.5 * (math.log(var) + offset * offset / var)
+            q[k] = offset * offset / var
+            p[k] = scale[k] / math.sqrt(var)
             gain = variances[k] / var
             b[k] = means[k] + gain * offset
             B[k] = gain * x_var[i]
-            top = max(top, p[k])
+            nearest = min(nearest, q[k])
         norm = 0.0
-        for k in range(n_components):
-            p[k] = math.exp(p[k] - top)
+        for k in range(n_components):  # exp(-q/2) relative to the nearest component: a far point cannot underflow
+            p[k] *= math.exp(-0.5 * (q[k] - nearest))
             norm += p[k]
-        total += top + math.log(norm)
+        total += math.log(norm) - 0.5 * nearest
         for k in range(n_components):
             r = p[k] / norm
             sums[0, k] += r

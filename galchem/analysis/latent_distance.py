@@ -314,11 +314,12 @@ def fit_prior(sample: PriorSample, kind: str) -> DistancePrior:
             wider[group] = u, u_err
     fits = {("cell", c): (sample.u[sample.cell == c], sample.u_err[sample.cell == c]) for c in np.flatnonzero(own)}
     fits |= {("coarse", group): values for group, values in wider.items()}
-    fits[("sky",)] = pooled_u, pooled_err
+    if any(coarse[c] not in wider for c in np.flatnonzero(~own)):
+        fits[("sky",)] = pooled_u, pooled_err
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # the E steps release the GIL
         fitted = dict(zip(fits, pool.map(lambda values: _conditional(*values, classes), fits.values())))
-    cells = [fitted[("cell", c)] if own[c] else fitted.get(("coarse", coarse[c]), fitted[("sky",)])
-             for c in range(N_CELLS)]
+    cells = [fitted[("cell", c)] if own[c] else fitted[("coarse", coarse[c])] if coarse[c] in wider
+             else fitted[("sky",)] for c in range(N_CELLS)]
     weights, means, variances = (np.array([[getattr(m, name) for m in mixtures] for _, mixtures in cells])
                                  for name in ("weights", "means", "variances"))
     return DistancePrior(kind, weights, means, variances, np.array([edges for edges, _ in cells]), own,
