@@ -112,23 +112,68 @@ def _expectation(x, x_var, weights, means, variances):  # pragma: no cover - com
     return total / x.size, sums
 
 
-def _maximisation(sums: np.ndarray, n: int, floor: float) -> np.ndarray:
+@numba.njit(cache=True, nogil=True)
+def _maximisation(sums, n, floor):  # pragma: no cover - compiled
     """The M step: (weights, means, variances) as rows of a (3, K) array, from the E step's sums."""
     counts = np.maximum(sums[0], 1e-300)
-    means = sums[1] / counts
-    return np.stack([counts / n, means, np.maximum(sums[2] / counts - means**2, floor)])
+    theta = np.empty_like(sums)
+    theta[0] = counts / n
+    theta[1] = sums[1] / counts
+    theta[2] = np.maximum(sums[2] / counts - theta[1] ** 2, floor)
+    return theta
 
 
-def _free(theta: np.ndarray) -> np.ndarray:
+@numba.njit(cache=True, nogil=True)
+def _free(theta):  # pragma: no cover - compiled
     """Parameters without constraints (log weights, means, log variances), where SQUAREM extrapolates."""
-    return np.concatenate([np.log(theta[0]), theta[1], np.log(theta[2])])
+    return np.concatenate((np.log(theta[0]), theta[1], np.log(theta[2])))
 
 
-def _bounded(free: np.ndarray, floor: float) -> np.ndarray:
+@numba.njit(cache=True, nogil=True)
+def _bounded(free, floor):  # pragma: no cover - compiled
     """Back from :func:`_free`: weights renormalised to sum to one, variances at least ``floor``."""
-    log_w, means, log_v = np.split(free, 3)
-    weights = np.exp(log_w - log_w.max())
-    return np.stack([weights / weights.sum(), means, np.maximum(np.exp(log_v), floor)])
+    k = free.size // 3
+    theta = np.empty((3, k))
+    weights = np.exp(free[:k] - free[:k].max())
+    theta[0] = weights / weights.sum()
+    theta[1] = free[k:2 * k]
+    theta[2] = np.maximum(np.exp(free[2 * k:]), floor)
+    return theta
+
+
+@numba.njit(cache=True, nogil=True)
+def _step(x, x_var, theta, floor):  # pragma: no cover - compiled
+    """Mean ln p(x_i) at ``theta`` and the EM update from it."""
+    value, sums = _expectation(x, x_var, theta[0], theta[1], theta[2])
+    return value, _maximisation(sums, x.size, floor)
+
+
+@numba.njit(cache=True, nogil=True)
+def _squarem(x, x_var, theta, floor, tolerance, max_iterations):  # pragma: no cover - compiled
+    """EM from ``theta`` by SQUAREM steps until the mean ln p(x_i) gains less than ``tolerance``: the mixture, that
+    mean, the iterations taken and whether it converged (compiled whole, so small fits pay no Python per step and
+    threads fit in parallel)."""
+    previous, current, converged, iteration = -np.inf, -np.inf, False, 0
+    for iteration in range(1, max_iterations + 1):
+        start = _free(theta)
+        current, first = _step(x, x_var, theta, floor)
+        if current - previous < tolerance:
+            converged = True
+            break
+        previous = current
+        once, second = _step(x, x_var, first, floor)
+        r = _free(first) - start
+        v = _free(second) - _free(first) - r
+        theta = second
+        vv = np.sum(v * v)
+        if vv > 0:
+            alpha = min(-np.sqrt(np.sum(r * r) / vv), -1.0)  # -1: the two plain steps
+            jumped, after = _step(x, x_var, _bounded(start - 2 * alpha * r + alpha**2 * v, floor), floor)
+            if np.isfinite(jumped) and jumped >= once:
+                theta = after
+    if not converged:
+        current = _step(x, x_var, theta, floor)[0]
+    return theta, current, iteration, converged
 
 
 def extreme_deconvolution(x, x_err, n_components: int = N_COMPONENTS, *, tolerance: float = TOLERANCE,
@@ -158,32 +203,8 @@ def extreme_deconvolution(x, x_err, n_components: int = N_COMPONENTS, *, toleran
     x_var = np.ascontiguousarray(x_err**2)
     spread = float(np.var(x))
     floor = VARIANCE_FLOOR * spread
-
-    def step(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """Mean ln p(x_i) at ``theta`` and the EM update from it."""
-        value, sums = _expectation(x, x_var, *theta)
-        return value, _maximisation(sums, x.size, floor)
-
     theta = np.stack([np.full(n_components, 1.0 / n_components),
                       np.quantile(x, (np.arange(n_components) + 0.5) / n_components),
                       np.full(n_components, max(spread / n_components**2, floor))])
-    previous, converged = -np.inf, False
-    for iteration in range(1, max_iterations + 1):
-        start = _free(theta)
-        current, first = step(theta)
-        if current - previous < tolerance:
-            converged = True
-            break
-        previous = current
-        once, second = step(first)
-        r = _free(first) - start
-        v = _free(second) - _free(first) - r
-        theta = second
-        if np.dot(v, v) > 0:
-            alpha = min(-np.sqrt(np.dot(r, r) / np.dot(v, v)), -1.0)  # -1: the two plain steps
-            jumped, after = step(_bounded(start - 2 * alpha * r + alpha**2 * v, floor))
-            if np.isfinite(jumped) and jumped >= once:
-                theta = after
-    else:
-        current, _ = step(theta)
+    theta, current, iteration, converged = _squarem(x, x_var, theta, floor, tolerance, max_iterations)
     return XMixture(theta[0], theta[1] + shift, theta[2], current, iteration, converged)
