@@ -170,7 +170,7 @@ def calibration_failures(summaries: Mapping[str, pd.DataFrame], survey_names: Ma
     head = ("**Where the errors are not calibrated.** Each binning's counts are pooled over its bins. With calibrated "
             "errors the number of fits within one error is a binomial draw with a probability of 68 %, and a pooled "
             "count is called *inconsistent with 68 %* when a count that far from 68 % would turn up by chance with "
-            f"a probability below {each:.1e} (a two-sided binomial test; it treats the bins of one mock as "
+            f"a probability below {each:.2g} (a two-sided binomial test; it treats the bins of one mock as "
             "independent, which they are only roughly). A bin's mean pull over n realisations scatters by 1/√n "
             f"about zero when the errors are right; beyond ±{z:.2f}/√n (the same chance) it is a bias that the noise "
             f"of n realisations cannot explain. The page makes {tests} such tests, each at {P_VALUE:g}/{tests} "
