@@ -22,6 +22,7 @@ from galchem.data.files import current_umask
 from galchem.data.mock import make_mock
 from galchem.data.sources import load_dataset
 from galchem.errors import GalchemError
+from galchem.run import pipeline
 from galchem.run.config import RunConfig
 from galchem.site import builder as book
 from galchem.site import profiles
@@ -312,24 +313,45 @@ def co_located(tmp_path_factory) -> Path:
     return path
 
 
-def test_degenerate_data_give_one_note_not_a_wall_of_warnings(co_located, tmp_path, capfd):
+def test_degenerate_data_give_no_wall_of_warnings_and_no_slope_without_spread(co_located, tmp_path, capfd):
+    """Stars all at one place: no warnings on the terminal (NumPy's would be summed up in one note), and the one
+    bin they fill gets neither a corrected nor a SIMEX slope -- there is no spread in R to fit -- and says why."""
     out = tmp_path / "out"
     assert cli.main(["analyse", "--catalog", str(co_located), "--out", str(out), *FAST[2:]]) == 0
     err = capfd.readouterr().err
     assert "Warning" not in err and "warn" not in err.lower(), err
     notes = (out / "notes.txt").read_text().splitlines()
     numerical = [line for line in notes if line.startswith("numerical warnings:")]
-    assert len(numerical) == 1 and "degenerate data" in numerical[0]
+    assert len(numerical) <= 1 and all("degenerate data" in line for line in numerical)
+    radial = pd.read_csv(out / "radial_gradients.csv")
+    filled = radial[radial["n"] > 0]
+    assert len(filled) == 1
+    assert filled[["m_deconv", "m_simex", "m_simex_err"]].isna().all(axis=None)
+    assert any("no spread in the coordinates" in line for line in notes)
 
 
-def test_degenerate_data_in_python_give_a_note(co_located, tmp_path, monkeypatch):
-    monkeypatch.setenv("GALCHEM_CACHE_DIR", str(tmp_path / "cache"))  # computed now: the warnings are raised again
+def test_degenerate_data_in_python_leak_no_numpy_warnings(co_located, tmp_path, monkeypatch):
+    monkeypatch.setenv("GALCHEM_CACHE_DIR", str(tmp_path / "cache"))  # computed now: any warnings are raised again
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = galchem.analyse("lamost", str(co_located), {"n_mc": 20, "n_steps": 50, "max_steps": 50,
                                                              "n_permutations": 10})
     assert not [w for w in caught if issubclass(w.category, (RuntimeWarning, np.exceptions.RankWarning))]
-    assert any(line.startswith("numerical warnings:") for line in result.notes)
+    assert sum(line.startswith("numerical warnings:") for line in result.notes) <= 1
+
+
+def test_numerical_warnings_become_one_note_and_others_are_shown_as_usual():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(5):
+            np.log(np.zeros(2))
+        warnings.warn("something else", UserWarning)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        notes = pipeline.numeric_warnings(caught)
+    assert len(notes) == 1 and notes[0].startswith("numerical warnings: 5, from degenerate data")
+    assert [str(w.message) for w in shown] == ["something else"]
+    assert pipeline.numeric_warnings([]) == []
 
 
 # --- 3. a slow machine is not an error -------------------------------------------------------------------

@@ -110,3 +110,17 @@ def test_extreme_deconvolution_recovers_a_mixture_and_survives_a_point_far_from_
     far = extreme_deconvolution(np.append(x, 1e4), np.append(x_err, 0.01), 2)
     assert np.isfinite(far.log_likelihood)
     assert np.isfinite(far.means).all() and np.isfinite(far.variances).all()
+
+
+def test_extreme_deconvolution_stays_finite_when_extrapolation_kills_a_component():
+    """Small samples with a few far, precise outliers: SQUAREM's jumps can drive a component's weight to zero or
+    its width to infinity.  Such a dead component must take no share of any point (an earlier E step divided by
+    zero in 33 of 3,000 of these samples, five of them among the first 400)."""
+    for seed in range(400):
+        rng = np.random.default_rng(seed)
+        n, k, m = int(rng.integers(10, 60)), int(rng.integers(2, 5)), int(rng.integers(1, 4))
+        x = np.concatenate([rng.normal(0.0, 1.0, n), rng.uniform(50.0, 1e4, m)])
+        x_err = np.concatenate([rng.uniform(0.1, 0.5, n), np.full(m, 1e-4)])
+        mixture = extreme_deconvolution(x, x_err, k)
+        assert np.isfinite(mixture.log_likelihood), seed
+        assert np.isfinite(mixture.weights).all() and np.isfinite(mixture.means).all(), seed

@@ -94,21 +94,24 @@ def _expectation(x, x_var, weights, means, variances):  # pragma: no cover - com
             var = variances[k] + x_var[i]
             offset = x[i] - means[k]
             q[k] = offset * offset / var
-            p[k] = scale[k] / math.sqrt(var)
+            p[k] = scale[k] / math.sqrt(var)  # 0 for a component without weight or of infinite width
             gain = variances[k] / var
             b[k] = means[k] + gain * offset
             B[k] = gain * x_var[i]
-            nearest = min(nearest, q[k])
+            if p[k] > 0.0:
+                nearest = min(nearest, q[k])
         norm = 0.0
-        for k in range(n_components):  # exp(-q/2) relative to the nearest component: a far point cannot underflow
-            p[k] *= math.exp(-0.5 * (q[k] - nearest))
+        for k in range(n_components):  # exp(-q/2) relative to the nearest live component: norm cannot underflow
+            if p[k] > 0.0:
+                p[k] *= math.exp(-0.5 * (q[k] - nearest))
             norm += p[k]
         total += math.log(norm) - 0.5 * nearest
         for k in range(n_components):
-            r = p[k] / norm
-            sums[0, k] += r
-            sums[1, k] += r * b[k]
-            sums[2, k] += r * (b[k] * b[k] + B[k])
+            if p[k] > 0.0:  # a dead component takes nothing (and its undefined b, B are not read)
+                r = p[k] / norm
+                sums[0, k] += r
+                sums[1, k] += r * b[k]
+                sums[2, k] += r * (b[k] * b[k] + B[k])
     return total / x.size, sums
 
 

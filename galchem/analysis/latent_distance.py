@@ -53,8 +53,9 @@ from galchem.data.ids import mixed_keys
 from galchem.errors import GalchemError
 from galchem.physics import frames
 
-__all__ = ["COARSE_B_EDGES", "D_MAX_KPC", "DistanceMeasure", "DistancePrior", "ERROR_CLASSES", "KINDS", "LOG_DISTANCE",
-           "MIN_CELL_STARS", "MOMENT_COLUMNS", "N_CELLS", "PARALLAX", "PRIOR_COMPONENTS", "PRIOR_POINTS", "PriorSample",
+__all__ = ["B_EDGES", "COARSE_B_EDGES", "D_MAX_KPC", "DistanceMeasure", "DistancePrior", "ERROR_CLASSES", "KINDS",
+           "LOG_DISTANCE", "MIN_CELL_STARS", "MOMENT_COLUMNS", "N_CELLS", "N_LONGITUDES", "PARALLAX", "PRIOR_COMPONENTS",
+           "PRIOR_POINTS", "PriorSample",
            "coarse_cells", "distance_from_u", "distance_measure", "fit_prior", "galactic_lb", "posterior_moments",
            "prior_sample", "sample_moments", "sky_cells"]
 

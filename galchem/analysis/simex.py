@@ -36,6 +36,7 @@ import numpy as np
 from galchem.analysis import double_double, gradients, jackknife
 from galchem.analysis.double_double import add
 from galchem.analysis.latent_distance import DistanceMeasure, distance_from_u
+from galchem.analysis.marginal_slope import DEGENERATE
 from galchem.data.ids import GOLDEN, mixed_keys
 from galchem.physics import frames
 
@@ -127,7 +128,7 @@ def _least_squares(hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         m = vxy / vxx
         residual = np.maximum(vyy - m * vxy, 0.0) / (n - 2)
         error = np.sqrt(residual / vxx)
-    defined = (n >= 3) & (vxx > 0)
+    defined = (n >= 3) & (vxx > DEGENERATE * sxx / np.maximum(n, 1))  # a spread beyond rounding's
     return np.where(defined, m, np.nan), np.where(defined, error, np.nan)
 
 
@@ -153,10 +154,8 @@ def _extrapolate(slopes: np.ndarray) -> float:
 
 def _estimate(m: float, left_out: np.ndarray, naive: float, naive_err: float) -> SimexEstimate:
     """A bin's estimate from its extrapolated slope and those without each group."""
-    if not np.isfinite(m):
+    if not (np.isfinite(m) and np.isfinite(left_out).all()):  # no slope without its error
         return SimexEstimate(np.nan, np.nan, naive, naive_err)
-    if not np.isfinite(left_out).all():
-        return SimexEstimate(m, np.nan, naive, naive_err)
     return SimexEstimate(m, float(jackknife.error(left_out)), naive, naive_err)
 
 

@@ -38,8 +38,8 @@ MIN_JUDGED_REALISATIONS = 20
 
 P_VALUE = 0.01
 """Chance that a build with calibrated errors raises any false alarm: the page makes many tests (a pooled coverage
-per survey, binning and estimate, a mean pull per bin), so each is made at ``P_VALUE / m`` for m tests in all
-(Bonferroni); at 0.01 each, one build in two would flag something by chance alone."""
+per survey, binning and estimate, a mean pull per bin and estimate), so each is made at ``P_VALUE / m`` for m tests in
+all (Bonferroni); at 0.01 each, one build in two would flag something by chance alone."""
 
 NO_BREAK = str.maketrans({" ": "\u00a0", "-": "\u2060–\u2060"})
 """Spaces and hyphens of a bin label that may not break the label across lines."""
@@ -167,15 +167,16 @@ def calibration_failures(summaries: Mapping[str, pd.DataFrame], survey_names: Ma
     tests = max(n_tests(summaries), 1)
     each = P_VALUE / tests
     z = norm.isf(each / 2)
+    chance = np.format_float_positional(each, precision=2, fractional=False)
     head = ("**Where the errors are not calibrated.** Each binning's counts are pooled over its bins. With calibrated "
             "errors the number of fits within one error is a binomial draw with a probability of 68 %, and a pooled "
             "count is called *inconsistent with 68 %* when a count that far from 68 % would turn up by chance with "
-            f"a probability below {each:.2g} (a two-sided binomial test; it treats the bins of one mock as "
-            "independent, which they are only roughly). A bin's mean pull over n realisations scatters by 1/√n "
-            f"about zero when the errors are right; beyond ±{z:.2f}/√n (the same chance) it is a bias that the noise "
-            f"of n realisations cannot explain. The page makes {tests} such tests, each at {P_VALUE:g}/{tests} "
-            f"(Bonferroni), so a build with calibrated errors flags anything here fewer than 1 time in "
-            f"{1 / P_VALUE:.0f}; tested at {P_VALUE:g} each, about one build in "
+            f"a probability below {chance} (a two-sided binomial test; it treats the bins of one mock as independent, "
+            "which they are only roughly). A bin's mean pull over n realisations scatters by 1/√n about zero when "
+            f"the errors are right; beyond ±{z:.2f}/√n (the same chance) it is a bias that the noise of n "
+            f"realisations cannot explain. The page makes {tests} such test{'s' if tests != 1 else ''}, each at "
+            f"{P_VALUE:g}/{tests} (Bonferroni), so a build with calibrated errors flags anything here fewer than 1 "
+            f"time in {1 / P_VALUE:.0f}; tested at {P_VALUE:g} each, about one build in "
             f"{1 / (1 - (1 - P_VALUE) ** tests):.0f} would.")
     if n_realisations < MIN_JUDGED_REALISATIONS:
         return Markdown(f"{head} This build ran {n_realisations} realisations per survey, too few to judge: the truth "
