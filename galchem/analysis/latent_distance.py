@@ -55,9 +55,8 @@ from galchem.physics import frames
 
 __all__ = ["B_EDGES", "COARSE_B_EDGES", "D_MAX_KPC", "DistanceMeasure", "DistancePrior", "ERROR_CLASSES", "KINDS",
            "LOG_DISTANCE", "MIN_CELL_STARS", "MOMENT_COLUMNS", "N_CELLS", "N_LONGITUDES", "PARALLAX", "PRIOR_COMPONENTS",
-           "PRIOR_POINTS", "PriorSample",
-           "coarse_cells", "distance_from_u", "distance_measure", "fit_prior", "galactic_lb", "posterior_moments",
-           "prior_sample", "sample_moments", "sky_cells"]
+           "PRIOR_POINTS", "PriorSample", "coarse_cells", "distance_from_u", "distance_measure", "fit_prior",
+           "galactic_lb", "posterior_moments", "prior_sample", "sample_moments", "sky_cells"]
 
 PARALLAX, LOG_DISTANCE = "parallax", "log_distance"
 KINDS = (PARALLAX, LOG_DISTANCE)
@@ -317,7 +316,7 @@ def fit_prior(sample: PriorSample, kind: str) -> DistancePrior:
     fits |= {("coarse", group): values for group, values in wider.items()}
     if any(coarse[c] not in wider for c in np.flatnonzero(~own)):
         fits[("sky",)] = pooled_u, pooled_err
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # the E steps release the GIL
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # the compiled fits release the GIL
         fitted = dict(zip(fits, pool.map(lambda values: _conditional(*values, classes), fits.values())))
     cells = [fitted[("cell", c)] if own[c] else fitted[("coarse", coarse[c])] if coarse[c] in wider
              else fitted[("sky",)] for c in range(N_CELLS)]

@@ -22,7 +22,8 @@ The error is a delete-a-group jackknife (:mod:`galchem.analysis.jackknife`):
 the whole estimate -- re-binning,
 extra noise and extrapolation -- is repeated without each group, so it
 carries the sampling error, the changing bin membership and the Monte Carlo
-noise together.  What SIMEX cannot undo: the
+noise together.  A bin gets no SIMEX slope where that error cannot be formed or its measured coordinate has no
+spread beyond rounding (stars at one place): a slope without its error is not reported.  What SIMEX cannot undo: the
 sample's own cuts on u (parallax and distance precision) were made on the
 measured u, and the extrapolation is quadratic where the true curve is not.
 """
