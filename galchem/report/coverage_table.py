@@ -22,7 +22,7 @@ from scipy.stats import binomtest, norm
 from galchem.report.numbers import signed
 
 __all__ = ["BINNING_LABELS", "ESTIMATE_LABELS", "MIN_JUDGED_REALISATIONS", "P_VALUE", "STATISTICS", "biased_bins",
-           "calibration_failures", "coverage_counts", "coverage_table", "n_tests", "pooled_coverage"]
+           "calibration_failures", "coverage_counts", "coverage_table", "pooled_coverage"]
 
 ESTIMATE_LABELS = {"flat": "flat", "corrected": "corrected", "simex": "SIMEX"}
 """How the table heads each estimate of :data:`galchem.run.coverage.ESTIMATES`."""
@@ -149,12 +149,6 @@ def biased_bins(summary: pd.DataFrame, p_value: float) -> pd.DataFrame:
     return bins[bins["mean_pull"].abs() > bins["limit"]]
 
 
-def n_tests(summaries: Mapping[str, pd.DataFrame]) -> int:
-    """How many tests :func:`calibration_failures` makes: a pooled coverage per survey, binning and estimate with a
-    value, and a mean pull per bin and estimate with one."""
-    return sum(len(pooled_coverage(summary)) + int((summary["n"] > 0).sum()) for summary in summaries.values())
-
-
 def p_text(p_value: float) -> str:
     """A binomial test's p-value as the verdicts print it."""
     return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
@@ -164,7 +158,10 @@ def calibration_failures(summaries: Mapping[str, pd.DataFrame], survey_names: Ma
                          n_realisations: int) -> Markdown:
     """In words, each survey, binning and estimate whose pooled coverage is inconsistent with 68 % or with bins
     whose mean pull is a bias (:func:`pooled_coverage`, :func:`biased_bins`); that nothing fails, if so."""
-    tests = max(n_tests(summaries), 1)
+    pooled = {survey: pooled_coverage(summary).set_index(["binning", "estimate"])
+              for survey, summary in summaries.items()}
+    # the tests made below: a pooled coverage per survey, binning and estimate, a mean pull per bin and estimate
+    tests = max(sum(len(pooled[survey]) + int((summary["n"] > 0).sum()) for survey, summary in summaries.items()), 1)
     each = P_VALUE / tests
     z = norm.isf(each / 2)
     chance = np.format_float_positional(each, precision=2, fractional=False)
@@ -184,9 +181,8 @@ def calibration_failures(summaries: Mapping[str, pd.DataFrame], survey_names: Ma
                         f"profile ({MIN_JUDGED_REALISATIONS} per survey) for one.")
     lines = []
     for survey, summary in summaries.items():
-        pooled = pooled_coverage(summary).set_index(["binning", "estimate"])
         biased = biased_bins(summary, each)
-        for (binning, estimate), row in pooled.iterrows():
+        for (binning, estimate), row in pooled[survey].iterrows():
             bins = biased[(biased["binning"] == binning) & (biased["estimate"] == estimate)]
             findings = []
             if row["p_value"] < each:
