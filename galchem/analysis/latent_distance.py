@@ -56,7 +56,7 @@ from galchem.physics import frames
 __all__ = ["B_EDGES", "COARSE_B_EDGES", "D_MAX_KPC", "DistanceMeasure", "DistancePrior", "ERROR_CLASSES", "KINDS",
            "LOG_DISTANCE", "MIN_CELL_STARS", "MOMENT_COLUMNS", "N_CELLS", "N_LONGITUDES", "PARALLAX", "PRIOR_COMPONENTS",
            "PRIOR_POINTS", "PriorSample", "coarse_cells", "distance_from_u", "distance_measure", "fit_prior",
-           "galactic_lb", "posterior_moments", "prior_sample", "sample_moments", "sky_cells"]
+           "galactic_lb", "posterior_moments", "prior_sample", "sample_measure", "sample_moments", "sky_cells"]
 
 PARALLAX, LOG_DISTANCE = "parallax", "log_distance"
 KINDS = (PARALLAX, LOG_DISTANCE)
@@ -415,9 +415,14 @@ def posterior_moments(prior: DistancePrior, ra, dec, measure: DistanceMeasure) -
     return pd.DataFrame(out, columns=list(MOMENT_COLUMNS))
 
 
+def sample_measure(sample: pd.DataFrame, kind: str) -> DistanceMeasure:
+    """The distance measure an analysed sample carries (columns ``distance_u`` and ``distance_u_err``), of ``kind``."""
+    return DistanceMeasure(sample["distance_u"].to_numpy(dtype=float), sample["distance_u_err"].to_numpy(dtype=float),
+                           kind)
+
+
 def sample_moments(prior: DistancePrior, sample: pd.DataFrame) -> pd.DataFrame:
     """:func:`posterior_moments` of an analysed sample's rows (columns ``ra``, ``dec``, ``distance_u`` and
     ``distance_u_err``), in its order."""
-    measure = DistanceMeasure(sample["distance_u"].to_numpy(dtype=float), sample["distance_u_err"].to_numpy(dtype=float),
-                              prior.kind)
-    return posterior_moments(prior, sample["ra"].to_numpy(dtype=float), sample["dec"].to_numpy(dtype=float), measure)
+    return posterior_moments(prior, sample["ra"].to_numpy(dtype=float), sample["dec"].to_numpy(dtype=float),
+                             sample_measure(sample, prior.kind))

@@ -74,8 +74,7 @@ def _gradient_part(path: Path, chosen: tuple[gradients.Binning, ...], moving: bo
         return _Share(flat, None, None)
     keys = id_keys(table["id"].to_numpy())
     ra, dec = table["ra"].to_numpy(dtype=float), table["dec"].to_numpy(dtype=float)
-    measure = latent_distance.DistanceMeasure(table["distance_u"].to_numpy(dtype=float),
-                                              table["distance_u_err"].to_numpy(dtype=float), prior.kind)
+    measure = latent_distance.sample_measure(table, prior.kind)
     moments = latent_distance.posterior_moments(prior, ra, dec, measure)
     corrected = [marginal_slope.marginal_sums(keys, gradients.bin_index(table, binning), moments, table["feh"],
                                               table["feh_err"], binning) for binning in chosen]
