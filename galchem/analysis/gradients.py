@@ -11,7 +11,7 @@ in the table with its ``n`` and NaN fit values.  Stars are binned by their
 Every fitted bin has the study's fit, with a flat prior on the true x
 (``BinFit.flat``, a :class:`~galchem.analysis.posterior.Posterior`, columns
 ``m, b, lam``), and a line corrected for the errors in x (``BinFit.corrected``,
-:class:`~galchem.analysis.posterior.LineValues`, columns ``m_deconv,
+:class:`~galchem.analysis.line_values.LineValues`, columns ``m_deconv,
 b_deconv, lam_deconv``; the names are kept from an earlier correction): the
 least-squares line of the bin's stars in their true coordinate, from each
 star's posterior given one latent distance and a population prior
